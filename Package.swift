@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+// orbit-bench: a storage-engine benchmarking and research harness.
+// Module layout follows ARCHITECTURE.md: engines depend only on OrbitCore; the CLI is thin.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "orbit-bench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "orbit-bench", targets: ["OrbitBench"]),
+        .library(name: "OrbitCore", targets: ["OrbitCore"]),
+        .library(name: "Runner", targets: ["Runner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CRocksDB", path: "Sources/CRocksDB", providers: [.apt(["librocksdb-dev"])]),
+        .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
+
+        .target(name: "OrbitCore", swiftSettings: strict),
+        .target(name: "MemoryEngine", dependencies: ["OrbitCore"], swiftSettings: strict),
+        .target(name: "RocksDBEngine", dependencies: ["OrbitCore", "CRocksDB"], swiftSettings: strict),
+        .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
+        .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
+        .target(
+            name: "Runner",
+            dependencies: [
+                "OrbitCore", "MemoryEngine", "RocksDBEngine", "Leases", "Workloads", "CJemalloc",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "Reports",
+            dependencies: ["OrbitCore", "Runner", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "OrbitBench",
+            dependencies: [
+                "OrbitCore", "Runner", "Reports", "Workloads", "MemoryEngine", "RocksDBEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine"], swiftSettings: strict),
+        .testTarget(name: "OrbitCoreTests", dependencies: ["OrbitCore", "OrbitTestSupport"]),
+        .testTarget(name: "EngineConformanceTests", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
+        .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "OrbitTestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport"]),
+    ]
+)

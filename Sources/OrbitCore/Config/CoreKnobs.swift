@@ -1,0 +1,29 @@
+/// Knobs every run has, whatever the engine.
+public enum CoreKnobs {
+    public static let backendNames = ["memory", "rocksdb"]
+
+    public static let all: [Knob] = [
+        Knob("backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .choice(backendNames), default: .string("memory"),
+             help: "engine to open when no backend is named by the workload or --backend"),
+        Knob("data_dir", env: "ORBIT_DATA_DIR", kind: .string, default: .string("./data"),
+             help: "directory under which each backend keeps its store (<data_dir>/<backend>)"),
+        Knob("durability", env: "ORBIT_DURABILITY", kind: .durability, default: .string("none"),
+             help: "when writes are acknowledged: none, every-write, group, periodic[:ms]"),
+    ]
+
+    /// Seeds' spellings of backend names ("RocksDB", "LsmTree", "CowBTree") mapped to ours.
+    public static func canonicalBackend(_ name: String) -> String {
+        switch name.lowercased().replacingUnderscores() {
+        case "memory", "inmemory", "mem": "memory"
+        case "rocksdb": "rocksdb"
+        case "lsm", "lsmtree": "lsm"
+        case "cow", "cowbtree", "btree": "cow"
+        case "lmdb": "lmdb"
+        default: name
+        }
+    }
+}
+
+extension String {
+    func replacingUnderscores() -> String { String(filter { $0 != "_" && $0 != "-" }) }
+}

@@ -1,0 +1,182 @@
+/// A configuration knob: one setting, reachable from every configuration source.
+///
+/// Sources, lowest precedence first: built-in default < JSON config file (`section.json_key`) <
+/// workload file < `ORBIT_*` environment variable < `--set name=value` flag. Every accepted knob is
+/// honoured; an unknown or out-of-range one is an error naming it, its source and what is allowed.
+public struct Knob: Sendable {
+    public enum Kind: Sendable {
+        case int(ClosedRange<Int>)
+        case double(ClosedRange<Double>)
+        case bool
+        case choice([String])
+        case string
+        case durability
+    }
+
+    /// Canonical name, as used by `--set` and in summary.json: "rocksdb.block_cache_mb", "durability".
+    public let name: String
+    /// JSON config section (the seeds' shape: "rocksdb_config") or nil for a top-level key.
+    public let jsonSection: String?
+    /// Key inside the section (or at the top level).
+    public let jsonKey: String
+    /// Environment variable ("ORBIT_ROCKSDB_BLOCK_CACHE_MB").
+    public let environment: String
+    public let kind: Kind
+    public let defaultValue: KnobValue
+    public let help: String
+
+    public init(_ name: String, section: String? = nil, key: String? = nil, env: String, kind: Kind,
+                default defaultValue: KnobValue, help: String) {
+        self.name = name
+        self.jsonSection = section
+        self.jsonKey = key ?? String(name.split(separator: ".").last!)
+        self.environment = env
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+
+    /// "an integer in 1...65536", "one of: a, b".
+    public var allowed: String {
+        switch kind {
+        case .int(let r): "an integer in \(r.lowerBound)...\(r.upperBound)"
+        case .double(let r): "a number in \(formatDouble(r.lowerBound))...\(formatDouble(r.upperBound))"
+        case .bool: "true or false"
+        case .choice(let c): "one of: " + c.joined(separator: ", ")
+        case .string: "a string"
+        case .durability: "one of: " + DurabilityMode.allowedSpellings
+        }
+    }
+
+    /// Parses the textual form (environment variables, flags).
+    public func parse(_ text: String, source: ConfigSource) throws -> KnobValue {
+        let t = text.trimmingWhitespace()
+        switch kind {
+        case .int:
+            guard let v = Int(t) else { throw bad("'\(text)'", source) }
+            return try check(.int(v), source)
+        case .double:
+            guard let v = Double(t) else { throw bad("'\(text)'", source) }
+            return try check(.double(v), source)
+        case .bool:
+            switch t.lowercased() {
+            case "true", "1", "yes", "on": return .bool(true)
+            case "false", "0", "no", "off": return .bool(false)
+            default: throw bad("'\(text)'", source)
+            }
+        case .choice, .string, .durability:
+            return try check(.string(t), source)
+        }
+    }
+
+    /// Checks a typed value (JSON and YAML sources) against the kind and range.
+    public func check(_ value: KnobValue, _ source: ConfigSource) throws -> KnobValue {
+        switch (kind, value) {
+        case (.int(let r), .int(let v)):
+            guard r.contains(v) else { throw bad(String(v), source) }
+            return value
+        case (.double(let r), .double(let v)):
+            guard r.contains(v) else { throw bad(formatDouble(v), source) }
+            return value
+        case (.double(let r), .int(let v)):
+            guard r.contains(Double(v)) else { throw bad(String(v), source) }
+            return .double(Double(v))
+        case (.bool, .bool):
+            return value
+        case (.choice(let c), .string(let s)):
+            guard let m = c.first(where: { $0.lowercased() == s.lowercased() }) else { throw bad("'\(s)'", source) }
+            return .string(m)
+        case (.string, .string):
+            return value
+        case (.durability, .string(let s)):
+            guard let mode = DurabilityMode(parsing: s) else { throw bad("'\(s)'", source) }
+            return .string(mode.description)
+        default:
+            throw bad("\(value.typeName) \(value)", source)
+        }
+    }
+
+    private func bad(_ shown: String, _ source: ConfigSource) -> OrbitError {
+        OrbitError(.invalidConfig, "\(source.knobLabel(self)): bad value \(shown)",
+                   at: source.location, hint: "allowed: \(allowed)")
+    }
+}
+
+/// A knob's value, typed.
+public enum KnobValue: Sendable, Hashable, CustomStringConvertible {
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+    case string(String)
+
+    public var description: String {
+        switch self {
+        case .int(let v): String(v)
+        case .double(let v): formatDouble(v, decimals: 6)
+        case .bool(let v): v ? "true" : "false"
+        case .string(let v): v
+        }
+    }
+
+    public var typeName: String {
+        switch self {
+        case .int: "integer"
+        case .double: "number"
+        case .bool: "boolean"
+        case .string: "string"
+        }
+    }
+}
+
+/// Where a setting came from: printed in errors and recorded in summary.json.
+public enum ConfigSource: Sendable, Hashable, CustomStringConvertible {
+    case builtinDefault
+    /// JSON config file, with the key path inside it.
+    case configFile(path: String, keyPath: String)
+    /// Workload file position (1-based line and column).
+    case workload(path: String, line: Int, column: Int)
+    case environment(variable: String)
+    case flag(String)
+    /// Set through the builder API.
+    case api
+
+    public var description: String {
+        switch self {
+        case .builtinDefault: "default"
+        case .configFile(let p, let k): "config \(p) (\(k))"
+        case .workload(let p, let l, let c): "workload \(p):\(l):\(c)"
+        case .environment(let v): "environment \(v)"
+        case .flag(let f): "flag \(f)"
+        case .api: "builder API"
+        }
+    }
+
+    /// The location prefix of an error message.
+    public var location: String? {
+        switch self {
+        case .builtinDefault, .api: nil
+        case .configFile(let p, let k): "\(p): \(k)"
+        case .workload(let p, let l, let c): "\(p):\(l):\(c)"
+        case .environment(let v): "environment variable \(v)"
+        case .flag(let f): "flag \(f)"
+        }
+    }
+
+    func knobLabel(_ knob: Knob) -> String {
+        switch self {
+        case .environment: knob.environment
+        case .configFile: (knob.jsonSection.map { $0 + "." } ?? "") + knob.jsonKey
+        default: knob.name
+        }
+    }
+}
+
+extension String {
+    /// Leading and trailing spaces, tabs and newlines removed (no Foundation).
+    public func trimmingWhitespace() -> String {
+        let ws: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = firstIndex(where: { !ws($0) }) else { return "" }
+        let last = lastIndex(where: { !ws($0) })!
+        return String(self[first...last])
+    }
+}

@@ -1,0 +1,61 @@
+/// The one error type of orbit-bench: what failed, where, and what to do about it.
+///
+/// Modelled on swift-nio's `FileSystemError`: a code for programs, a message for people,
+/// the location (a file:line:column, a flag, an environment variable, a file and offset),
+/// a hint, and the underlying cause when there is one.
+public struct OrbitError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Code: String, Sendable {
+        /// A command-line argument or API argument is wrong.
+        case invalidArgument = "invalid-argument"
+        /// A configuration knob (JSON file, environment, flag, workload) is unknown or out of range.
+        case invalidConfig = "invalid-config"
+        /// A workload file is malformed.
+        case invalidWorkload = "invalid-workload"
+        /// The operating system refused an I/O call.
+        case io
+        /// Stored bytes failed a checksum or a structural check.
+        case corruption
+        /// A named thing (snapshot, store) does not exist.
+        case notFound = "not-found"
+        /// The engine does not support this operation or option.
+        case unsupported
+        /// An engine library reported an error.
+        case engine
+        /// The engine was used after close().
+        case closed
+    }
+
+    public var code: Code
+    public var message: String
+    /// Where: "workloads/x.yaml:3:5", "--set foo", "ORBIT_DATA_DIR", "/data/000012.log @ 4096".
+    public var location: String?
+    /// What to do or what is allowed.
+    public var hint: String?
+    /// The underlying cause (errno name, library message).
+    public var underlying: String?
+
+    public init(_ code: Code, _ message: String, at location: String? = nil, hint: String? = nil, underlying: String? = nil) {
+        self.code = code
+        self.message = message
+        self.location = location
+        self.hint = hint
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        var s = ""
+        if let location { s += "\(location): " }
+        s += message
+        if let underlying { s += " (\(underlying))" }
+        if let hint { s += "; \(hint)" }
+        return s
+    }
+
+    /// Exit status for the CLI: 2 for bad input (nothing was run or written), 1 otherwise.
+    public var exitStatus: Int32 {
+        switch code {
+        case .invalidArgument, .invalidConfig, .invalidWorkload: return 2
+        default: return 1
+        }
+    }
+}
