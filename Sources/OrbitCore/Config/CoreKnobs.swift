@@ -3,8 +3,8 @@ public enum CoreKnobs {
     public static let backendNames = ["memory", "rocksdb"]
 
     public static let all: [Knob] = [
-        Knob("backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .choice(backendNames), default: .string("memory"),
-             help: "engine to open when no backend is named by the workload or --backend"),
+        Knob("backends", key: "backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .list(backendNames), default: .string("memory"),
+             help: "engines to run, comma-separated (JSON config: \"backend\"; workload: backends; flag: --backend, repeatable)"),
         Knob("data_dir", env: "ORBIT_DATA_DIR", kind: .string, default: .string("./data"),
              help: "directory under which each backend keeps its store (<data_dir>/<backend>)"),
         Knob("durability", env: "ORBIT_DURABILITY", kind: .durability, default: .string("none"),

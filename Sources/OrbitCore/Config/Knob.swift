@@ -9,6 +9,8 @@ public struct Knob: Sendable {
         case double(ClosedRange<Double>)
         case bool
         case choice([String])
+        /// A non-empty comma-separated list, each item one of the choices (stored as "a,b").
+        case list([String])
         case string
         case durability
     }
@@ -43,6 +45,7 @@ public struct Knob: Sendable {
         case .double(let r): "a number in \(formatDouble(r.lowerBound))...\(formatDouble(r.upperBound))"
         case .bool: "true or false"
         case .choice(let c): "one of: " + c.joined(separator: ", ")
+        case .list(let c): "a list of: " + c.joined(separator: ", ")
         case .string: "a string"
         case .durability: "one of: " + DurabilityMode.allowedSpellings
         }
@@ -64,7 +67,7 @@ public struct Knob: Sendable {
             case "false", "0", "no", "off": return .bool(false)
             default: throw bad("'\(text)'", source)
             }
-        case .choice, .string, .durability:
+        case .choice, .string, .durability, .list:
             return try check(.string(t), source)
         }
     }
@@ -86,6 +89,16 @@ public struct Knob: Sendable {
         case (.choice(let c), .string(let s)):
             guard let m = c.first(where: { $0.lowercased() == s.lowercased() }) else { throw bad("'\(s)'", source) }
             return .string(m)
+        case (.list(let c), .string(let s)):
+            var items: [String] = []
+            for raw in s.split(separator: ",", omittingEmptySubsequences: false) {
+                let item = String(raw).trimmingWhitespace()
+                guard let m = c.first(where: { $0.lowercased() == item.lowercased() }) else {
+                    throw bad("'\(item)'" + (s.contains(",") ? " in '\(s)'" : ""), source)
+                }
+                if !items.contains(m) { items.append(m) }
+            }
+            return .string(items.joined(separator: ","))
         case (.string, .string):
             return value
         case (.durability, .string(let s)):

@@ -1,0 +1,252 @@
+public import OrbitCore
+import Foundation
+import Yams
+
+/// Reads a workload file (YAML) into `Settings`, one layer of the configuration precedence chain.
+///
+/// Every leaf must name a known field or knob and have the right type and range; otherwise the error
+/// names file:line:column and what is allowed, and nothing is applied.
+public enum WorkloadFile {
+    /// Top-level keys beyond the workload knobs.
+    static let extraTopLevel = ["backends", "durability", "config"]
+
+    public static func apply(path: String, to settings: inout Settings) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw OrbitError(.invalidWorkload, "cannot read workload file", at: path,
+                             hint: "give a path to a YAML workload file; `orbit-bench list` shows the bundled ones")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw OrbitError(.invalidWorkload, "workload file is not UTF-8 text", at: path)
+        }
+        try apply(yaml: text, path: path, to: &settings)
+    }
+
+    public static func apply(yaml: String, path: String, to settings: inout Settings) throws {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let e as YamlError {
+            throw yamlError(e, path)
+        }
+        guard let root else {
+            throw OrbitError(.invalidWorkload, "workload file is empty", at: "\(path):1:1",
+                             hint: "a workload is a YAML mapping; see README.md, 'Writing a workload file'")
+        }
+        guard case .mapping(let top) = root else {
+            throw OrbitError(.invalidWorkload, "a workload file must be a mapping of fields, found \(kindName(root))",
+                             at: loc(path, root), hint: "start with e.g. `name: my-workload`")
+        }
+        // Apply to a copy, so a failure leaves the caller's settings untouched.
+        var staged = settings
+        var seen = Set<String>()
+        for (keyNode, value) in top {
+            let key = try keyString(keyNode, path)
+            guard seen.insert(key).inserted else {
+                throw OrbitError(.invalidWorkload, "field '\(key)' appears twice", at: loc(path, keyNode))
+            }
+            switch key {
+            case "backends":
+                try applyBackends(value, path, &staged)
+            case "durability":
+                try applyLeaf("durability", value, path, &staged)
+            case "config":
+                try applyConfig(value, path, &staged)
+            default:
+                if WorkloadKnobs.sections.contains(key) {
+                    try applySection(key, value, path, &staged)
+                } else if staged.knob(named: key) != nil, WorkloadKnobs.all.contains(where: { $0.name == key }) {
+                    try applyLeaf(key, value, path, &staged)
+                } else {
+                    throw OrbitError(.invalidWorkload, "unknown field '\(key)'", at: loc(path, keyNode),
+                                     hint: "allowed fields: " + topLevelFields.joined(separator: ", "))
+                }
+            }
+        }
+        settings = staged
+    }
+
+    static var topLevelFields: [String] {
+        var names: [String] = []
+        for k in WorkloadKnobs.all {
+            let head = String(k.name.split(separator: ".").first!)
+            if !names.contains(head) { names.append(head) }
+        }
+        return names + extraTopLevel
+    }
+
+    // MARK: - Sections
+
+    static func applySection(_ section: String, _ node: Node, _ path: String, _ s: inout Settings) throws {
+        if WorkloadKnobs.rangeFields.contains(section), case .scalar = node {
+            try applyLeaf(section + ".min", node, path, &s, shownName: section)
+            try applyLeaf(section + ".max", node, path, &s, shownName: section)
+            return
+        }
+        if let typeKey = WorkloadKnobs.typedFields[section], case .scalar = node {
+            try applyLeaf(section + "." + typeKey, node, path, &s, shownName: section)
+            return
+        }
+        guard case .mapping(let m) = node else {
+            var expected = "a mapping"
+            if WorkloadKnobs.rangeFields.contains(section) { expected = "a number or {min: N, max: M}" }
+            if WorkloadKnobs.typedFields[section] != nil { expected = "a name or {type: NAME, ...}" }
+            throw OrbitError(.invalidWorkload, "'\(section)' must be \(expected), found \(kindName(node))", at: loc(path, node))
+        }
+        let children = WorkloadKnobs.all.filter { $0.name.hasPrefix(section + ".") }
+            .map { String($0.name.dropFirst(section.count + 1)) }
+        var seen = Set<String>()
+        for (keyNode, value) in m {
+            let key = try keyString(keyNode, path)
+            guard seen.insert(key).inserted else {
+                throw OrbitError(.invalidWorkload, "field '\(section).\(key)' appears twice", at: loc(path, keyNode))
+            }
+            guard children.contains(key) else {
+                throw OrbitError(.invalidWorkload, "unknown field '\(key)' in '\(section)'", at: loc(path, keyNode),
+                                 hint: "allowed in \(section): " + children.joined(separator: ", "))
+            }
+            try applyLeaf(section + "." + key, value, path, &s)
+        }
+    }
+
+    static func applyBackends(_ node: Node, _ path: String, _ s: inout Settings) throws {
+        let items: [Node]
+        switch node {
+        case .scalar: items = [node]
+        case .sequence(let seq): items = Array(seq)
+        default:
+            throw OrbitError(.invalidWorkload, "'backends' must be a list of backend names, found \(kindName(node))",
+                             at: loc(path, node), hint: "e.g. backends: [memory, rocksdb]")
+        }
+        guard !items.isEmpty else {
+            throw OrbitError(.invalidWorkload, "'backends' is empty", at: loc(path, node),
+                             hint: "name at least one of: " + CoreKnobs.backendNames.joined(separator: ", "))
+        }
+        var names: [String] = []
+        for item in items {
+            guard case .scalar(let sc) = item else {
+                throw OrbitError(.invalidWorkload, "a backend must be a name, found \(kindName(item))", at: loc(path, item))
+            }
+            let canonical = CoreKnobs.canonicalBackend(sc.string)
+            guard CoreKnobs.backendNames.contains(canonical) else {
+                throw OrbitError(.invalidWorkload, "unknown backend '\(sc.string)'", at: loc(path, item),
+                                 hint: "allowed: " + CoreKnobs.backendNames.joined(separator: ", "))
+            }
+            names.append(canonical)
+        }
+        s.set("backends", .string(names.joined(separator: ",")), from: source(path, node))
+    }
+
+    /// `config: {rocksdb: {block_cache_mb: 64}}` sets engine knobs `rocksdb.block_cache_mb`.
+    static func applyConfig(_ node: Node, _ path: String, _ s: inout Settings) throws {
+        guard case .mapping(let m) = node else {
+            throw OrbitError(.invalidWorkload, "'config' must be a mapping of engine sections, found \(kindName(node))",
+                             at: loc(path, node), hint: "e.g. config: {rocksdb: {block_cache_mb: 64}}")
+        }
+        let engines = Set(s.knobs.compactMap { k -> String? in
+            let parts = k.name.split(separator: ".")
+            return parts.count == 2 && !WorkloadKnobs.sections.contains(String(parts[0])) ? String(parts[0]) : nil
+        })
+        for (engineNode, section) in m {
+            let engine = try keyString(engineNode, path)
+            guard engines.contains(engine) else {
+                throw OrbitError(.invalidWorkload, "unknown engine section '\(engine)' in 'config'", at: loc(path, engineNode),
+                                 hint: "allowed: " + engines.sorted().joined(separator: ", "))
+            }
+            guard case .mapping(let knobs) = section else {
+                throw OrbitError(.invalidWorkload, "'config.\(engine)' must be a mapping of settings, found \(kindName(section))",
+                                 at: loc(path, section))
+            }
+            let allowed = s.knobs.filter { $0.name.hasPrefix(engine + ".") }.map { String($0.name.dropFirst(engine.count + 1)) }
+            for (keyNode, value) in knobs {
+                let key = try keyString(keyNode, path)
+                guard allowed.contains(key) else {
+                    throw OrbitError(.invalidWorkload, "unknown setting '\(key)' in 'config.\(engine)'", at: loc(path, keyNode),
+                                     hint: "allowed: " + allowed.joined(separator: ", "))
+                }
+                try applyLeaf(engine + "." + key, value, path, &s)
+            }
+        }
+    }
+
+    // MARK: - Leaves
+
+    static func applyLeaf(_ name: String, _ node: Node, _ path: String, _ s: inout Settings, shownName: String? = nil) throws {
+        guard let knob = s.knob(named: name) else { preconditionFailure("no knob \(name)") }
+        let src = source(path, node)
+        guard case .scalar(let sc) = node else {
+            throw OrbitError(.invalidWorkload, "'\(shownName ?? name)' must be \(knob.allowed), found \(kindName(node))",
+                             at: loc(path, node))
+        }
+        let value: KnobValue
+        let quoted = sc.style == .singleQuoted || sc.style == .doubleQuoted
+        switch knob.kind {
+        case .int:
+            guard !quoted, let v = node.int else { throw typeError(shownName ?? name, knob, sc, node, path) }
+            value = .int(v)
+        case .double:
+            if !quoted, let v = node.int { value = .int(v) }
+            else if !quoted, let v = node.float { value = .double(v) }
+            else { throw typeError(shownName ?? name, knob, sc, node, path) }
+        case .bool:
+            guard !quoted, let v = node.bool else { throw typeError(shownName ?? name, knob, sc, node, path) }
+            value = .bool(v)
+        case .choice, .list, .string, .durability:
+            value = .string(sc.string)
+        }
+        do {
+            s.set(name, try knob.check(value, src), from: src)
+        } catch var e as OrbitError {
+            e.code = .invalidWorkload
+            if let shownName { e.message = e.message.replacing(name, with: shownName) }
+            throw e
+        }
+    }
+
+    static func typeError(_ name: String, _ knob: Knob, _ sc: Node.Scalar, _ node: Node, _ path: String) -> OrbitError {
+        let found = sc.style == .plain || sc.style == .any ? "'\(sc.string)'" : "string \"\(sc.string)\""
+        return OrbitError(.invalidWorkload, "'\(name)' has the wrong type: \(found)", at: loc(path, node),
+                          hint: "allowed: \(knob.allowed)")
+    }
+
+    // MARK: - Helpers
+
+    static func keyString(_ node: Node, _ path: String) throws -> String {
+        guard case .scalar(let sc) = node else {
+            throw OrbitError(.invalidWorkload, "a field name must be a plain word, found \(kindName(node))", at: loc(path, node))
+        }
+        return sc.string
+    }
+
+    static func source(_ path: String, _ node: Node) -> ConfigSource {
+        .workload(path: path, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    }
+
+    static func loc(_ path: String, _ node: Node) -> String {
+        guard let m = node.mark else { return path }
+        return "\(path):\(m.line):\(m.column)"
+    }
+
+    static func kindName(_ node: Node) -> String {
+        switch node {
+        case .scalar(let s): "'\(s.string)'"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    static func yamlError(_ e: YamlError, _ path: String) -> OrbitError {
+        switch e {
+        case .scanner(let ctx, let problem, let mark, _), .parser(let ctx, let problem, let mark, _),
+             .composer(let ctx, let problem, let mark, _):
+            let context = ctx.map { " (\($0.text) at \($0.mark.line):\($0.mark.column))" } ?? ""
+            return OrbitError(.invalidWorkload, "YAML syntax error: \(problem)\(context)", at: "\(path):\(mark.line):\(mark.column)",
+                              hint: "fix the YAML; a workload is a mapping of `field: value` lines")
+        case .duplicatedKeysInMapping(let dups, let ctx):
+            return OrbitError(.invalidWorkload, "field appears twice: \(dups.joined(separator: ", "))",
+                              at: "\(path):\(ctx.mark.line):\(ctx.mark.column)")
+        default:
+            return OrbitError(.invalidWorkload, "cannot parse YAML: \(e)", at: path)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+/// Keys are the record number in zero-padded decimal, `keySize` bytes: memcmp order equals numeric
+/// order, and `ldb scan` output is readable.
+public struct KeyFormatter: ~Copyable {
+    public let keySize: Int
+    let buffer: UnsafeMutableRawBufferPointer
+
+    public init(keySize: Int) {
+        self.keySize = keySize
+        buffer = .allocate(byteCount: keySize, alignment: 8)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0x30)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Formats `n` into the reused buffer and returns a view of it, valid until the next call.
+    @inline(__always)
+    public func format(_ n: UInt64) -> UnsafeRawBufferPointer {
+        var v = n
+        var i = keySize - 1
+        while i >= 0 {
+            buffer[i] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+            v /= 10
+            i -= 1
+        }
+        return UnsafeRawBufferPointer(buffer)
+    }
+
+    /// A fresh array holding key `n` (for tools and tests).
+    public static func key(_ n: UInt64, size: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0x30, count: size)
+        var v = n
+        var i = size - 1
+        while i >= 0 { out[i] = UInt8(0x30 + v % 10); v /= 10; i -= 1 }
+        return out
+    }
+}
+
+/// Value bytes: slices of one seeded random pool, so producing a value costs nothing per operation.
+public final class ValuePool: @unchecked Sendable {  // immutable after init
+    let pool: UnsafeMutableRawBufferPointer
+    public let maxLength: Int
+
+    public init(maxLength: Int, seed: UInt64) {
+        self.maxLength = maxLength
+        let size = max(1 << 20, maxLength * 2)
+        pool = .allocate(byteCount: size, alignment: 8)
+        var rng = SeededRNG(seed: seed ^ 0x5EED_F00D)
+        var i = 0
+        while i + 8 <= size {
+            pool.storeBytes(of: rng.next(), toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < size { pool[i] = UInt8(truncatingIfNeeded: rng.next()); i += 1 }
+    }
+
+    deinit { pool.deallocate() }
+
+    /// `length` bytes starting at a position derived from `salt`.
+    @inline(__always)
+    public func value(length: Int, salt: UInt64) -> UnsafeRawBufferPointer {
+        let start = Int(salt % UInt64(pool.count - length + 1))
+        return UnsafeRawBufferPointer(rebasing: pool[start..<(start + length)])
+    }
+}
+
+/// A bijection on [0, n): a 4-round Feistel network on the next power of two, cycle-walked into range.
+/// The load phase's "random" order: every record inserted exactly once, in a seeded shuffled order.
+public struct Permutation: Sendable {
+    let n: UInt64
+    let halfBits: UInt64
+    let mask: UInt64
+    let keys: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(count: UInt64, seed: UInt64) {
+        n = count
+        var bits: UInt64 = 2
+        while (UInt64(1) << bits) < count { bits += 2 }
+        halfBits = bits / 2
+        mask = (UInt64(1) << halfBits) - 1
+        var rng = SeededRNG(seed: seed ^ 0xFEED_FACE)
+        keys = (rng.next(), rng.next(), rng.next(), rng.next())
+    }
+
+    @inline(__always)
+    func round(_ x: UInt64, _ k: UInt64) -> UInt64 { (fnv1a64(x ^ k) ^ (fnv1a64(x &+ k) >> 7)) & mask }
+
+    @inline(__always)
+    func encrypt(_ x: UInt64) -> UInt64 {
+        var l = x >> halfBits, r = x & mask
+        (l, r) = (r, l ^ round(r, keys.0))
+        (l, r) = (r, l ^ round(r, keys.1))
+        (l, r) = (r, l ^ round(r, keys.2))
+        (l, r) = (r, l ^ round(r, keys.3))
+        return (l << halfBits) | r
+    }
+
+    /// The record at position `i` of the shuffled order.
+    @inline(__always)
+    public func apply(_ i: UInt64) -> UInt64 {
+        var x = encrypt(i)
+        while x >= n { x = encrypt(x) }
+        return x
+    }
+}

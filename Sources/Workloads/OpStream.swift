@@ -1,0 +1,117 @@
+public import OrbitCore
+
+/// One operation of the stream: what to do and to which record. Plain values, no allocation.
+public struct Op: Sendable, Hashable {
+    public var type: OperationType
+    /// Record number (key-value ops, lease ops on one lease).
+    public var record: UInt64
+    /// Value length for writes.
+    public var valueLength: Int
+    /// Scan length, or the node / addressable-type index for lease list and range ops.
+    public var count: Int
+    /// Salt for the value bytes (so values differ between writes).
+    public var salt: UInt64
+}
+
+/// The deterministic operation stream of one client thread: a function of (workload, seed, thread
+/// index) only. Inserts of thread t use record numbers record_count + t + k*threads, so threads never
+/// collide and the stream does not depend on scheduling.
+///
+/// `digest` is FNV-1a over every operation drawn, recorded in summary.json: same seed, same digest.
+public struct OpStream: Sendable {
+    public let thread: Int
+    let threads: UInt64
+    let recordCount: UInt64
+    var rng: SeededRNG
+    var chooser: KeyChooser
+    let cumulative: [(Double, OperationType)]
+    let valueSize: ClosedRange<Int>
+    let scanLength: ClosedRange<Int>
+    let leaseNodes: Int
+    let leaseTypes: Int
+    /// Inserts drawn so far by this thread.
+    public private(set) var inserted: UInt64 = 0
+    public private(set) var digest: UInt64 = 0xCBF2_9CE4_8422_2325
+    public private(set) var drawn: UInt64 = 0
+
+    public init(workload w: Workload, thread: Int) {
+        self.thread = thread
+        threads = UInt64(w.threads)
+        recordCount = UInt64(w.recordCount)
+        rng = SeededRNG(seed: w.seed, stream: thread)
+        chooser = KeyChooser(w.keyDistribution, records: w.recordCount, thread: thread, threads: w.threads)
+        var acc = 0.0
+        var cum: [(Double, OperationType)] = []
+        for (op, p) in w.mix {
+            acc += p
+            cum.append((acc, op))
+        }
+        cum[cum.count - 1].0 = 1.0 + 1e-9
+        cumulative = cum
+        valueSize = w.valueSize
+        scanLength = w.scanLength
+        leaseNodes = w.leaseNodes
+        leaseTypes = w.leaseActorTypes
+    }
+
+    /// Records that exist so far from this thread's point of view (loaded + inserted by all threads,
+    /// assuming they progress alike): the key space reads choose from.
+    @inline(__always)
+    public var existing: UInt64 { max(1, recordCount &+ inserted &* threads) }
+
+    @inline(__always)
+    public mutating func next() -> Op {
+        let u = rng.unit()
+        var type = cumulative[cumulative.count - 1].1
+        for (bound, op) in cumulative where u < bound {
+            type = op
+            break
+        }
+        var op = Op(type: type, record: 0, valueLength: 0, count: 0, salt: rng.next())
+        switch type {
+        case .insert, .leaseStore:
+            op.record = recordCount &+ UInt64(thread) &+ inserted &* threads
+            inserted &+= 1
+        case .leaseListNode:
+            op.count = Int(rng.below(UInt64(leaseNodes)))
+        case .leaseRangeQuery:
+            op.count = Int(rng.below(UInt64(leaseTypes)))
+        case .leaseCleanup:
+            break
+        default:
+            op.record = chooser.next(&rng, existing: existing)
+        }
+        if type.isWrite, type != .delete, type != .leaseRemove, type != .leaseCleanup {
+            op.valueLength = valueSize.lowerBound == valueSize.upperBound
+                ? valueSize.lowerBound
+                : valueSize.lowerBound + Int(rng.below(UInt64(valueSize.count)))
+        }
+        if type == .rangeQuery {
+            op.count = scanLength.lowerBound == scanLength.upperBound
+                ? scanLength.lowerBound
+                : scanLength.lowerBound + Int(rng.below(UInt64(scanLength.count)))
+        }
+        mix(UInt64(type.rawValue))
+        mix(op.record)
+        mix(UInt64(op.valueLength))
+        mix(UInt64(op.count))
+        drawn &+= 1
+        return op
+    }
+
+    @inline(__always)
+    mutating func mix(_ x: UInt64) {
+        var v = x
+        for _ in 0..<8 {
+            digest = (digest ^ (v & 0xff)) &* 0x100_0000_01B3
+            v >>= 8
+        }
+    }
+
+    /// Combines per-thread digests, in thread order, into the run's op-stream digest.
+    public static func combine(_ digests: [UInt64]) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for d in digests { h = fnv1a64(h ^ d) }
+        return h
+    }
+}

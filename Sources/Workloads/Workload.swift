@@ -1,0 +1,135 @@
+public import OrbitCore
+
+/// A resolved, validated workload: what the runner executes.
+public struct Workload: Sendable {
+    public enum KeyDistribution: Sendable, Hashable {
+        case uniform
+        case zipfian(constant: Double)
+        case latest(constant: Double)
+        case sequential
+        case hotspot(dataFraction: Double, opFraction: Double)
+
+        public var name: String {
+            switch self {
+            case .uniform: "uniform"
+            case .zipfian: "zipfian"
+            case .latest: "latest"
+            case .sequential: "sequential"
+            case .hotspot: "hotspot"
+            }
+        }
+    }
+
+    public var name: String
+    public var description: String
+    public var path: String?
+    public var recordCount: Int
+    public var operationCount: Int
+    public var durationSeconds: Double
+    public var warmupOps: Int
+    public var warmupSeconds: Double
+    public var threads: Int
+    public var seed: UInt64
+    public var keySize: Int
+    public var valueSize: ClosedRange<Int>
+    public var keyDistribution: KeyDistribution
+    public var scanLength: ClosedRange<Int>
+    public var loadSequential: Bool
+    public var leaseActorTypes: Int
+    public var leaseNodes: Int
+    public var leaseDurationMillis: Int
+    public var metricsSampleRate: Double
+    public var metricsAll: Bool
+    public var intervalSeconds: Double
+    /// Operations and their proportions (only those > 0), in a fixed order.
+    public var mix: [(op: OperationType, proportion: Double)]
+
+    public var usesLeases: Bool { mix.contains { $0.op.name.hasPrefix("lease_") } }
+
+    /// Reads and cross-checks the workload fields of `settings`. Errors name the source of the
+    /// offending setting (file:line:col, flag or variable).
+    public init(settings s: Settings, path: String? = nil) throws {
+        name = s.string("name")
+        description = s.string("description")
+        self.path = path
+        recordCount = s.int("record_count")
+        operationCount = s.int("operation_count")
+        durationSeconds = s.double("duration_s")
+        warmupOps = s.int("warmup_ops")
+        warmupSeconds = s.double("warmup_s")
+        threads = s.int("threads")
+        seed = UInt64(s.int("seed"))
+        keySize = s.int("key_size")
+        loadSequential = s.string("load_order") == "sequential"
+        leaseActorTypes = s.int("lease.actor_types")
+        leaseNodes = s.int("lease.nodes")
+        leaseDurationMillis = s.int("lease.duration_ms")
+        metricsSampleRate = s.double("metrics_sample_rate")
+        metricsAll = s.bool("metrics_all")
+        intervalSeconds = s.double("interval_s")
+
+        func rangeOf(_ field: String) throws -> ClosedRange<Int> {
+            let lo = s.int(field + ".min"), hi = s.int(field + ".max")
+            guard lo <= hi else {
+                throw OrbitError(.invalidWorkload, "\(field): min \(lo) is greater than max \(hi)",
+                                 at: s.source(field + ".max").location ?? s.source(field + ".min").location,
+                                 hint: "give min <= max, or one number for a fixed size")
+            }
+            return lo...hi
+        }
+        valueSize = try rangeOf("value_size")
+        scanLength = try rangeOf("scan_length")
+
+        switch s.string("key_distribution.type") {
+        case "zipfian": keyDistribution = .zipfian(constant: s.double("key_distribution.constant"))
+        case "latest": keyDistribution = .latest(constant: s.double("key_distribution.constant"))
+        case "sequential": keyDistribution = .sequential
+        case "hotspot":
+            keyDistribution = .hotspot(dataFraction: s.double("key_distribution.data_fraction"),
+                                       opFraction: s.double("key_distribution.op_fraction"))
+        default: keyDistribution = .uniform
+        }
+
+        var mix: [(OperationType, Double)] = []
+        var total = 0.0
+        var parts: [String] = []
+        for (key, op) in WorkloadKnobs.mixEntries {
+            let p = s.double("mix." + key)
+            if p > 0 {
+                mix.append((op, p))
+                total += p
+                parts.append("\(key)=\(formatDouble(p)) (\(s.source("mix." + key)))")
+            }
+        }
+        let mixLocation = WorkloadKnobs.mixEntries.lazy.compactMap { s.source("mix." + $0.key).location }.first
+        guard !mix.isEmpty else {
+            throw OrbitError(.invalidWorkload, "the operation mix is empty", at: path,
+                             hint: "set mix proportions that add up to 1, e.g. mix: {read: 0.5, update: 0.5}; allowed: "
+                                + WorkloadKnobs.mixEntries.map(\.key).joined(separator: ", "))
+        }
+        guard abs(total - 1.0) <= 1e-6 else {
+            throw OrbitError(.invalidWorkload, "mix proportions add up to \(formatDouble(total, decimals: 6)), not 1",
+                             at: mixLocation, hint: "they must add up to 1.0; got " + parts.joined(separator: ", "))
+        }
+        self.mix = mix.map { (op: $0.0, proportion: $0.1) }
+
+        guard operationCount > 0 || durationSeconds > 0 else {
+            throw OrbitError(.invalidWorkload, "the run phase has neither operation_count nor duration_s",
+                             at: s.source("operation_count").location ?? path,
+                             hint: "set operation_count > 0 or duration_s > 0")
+        }
+        // The key is the zero-padded decimal record number: it must fit in key_size digits.
+        let inserts = mix.contains { $0.0 == .insert || $0.0 == .leaseStore } ? max(operationCount, 1) : 0
+        let maxKey = UInt64(recordCount) + UInt64(inserts) + UInt64(threads) + 1
+        let digits = String(maxKey).count
+        guard keySize >= digits else {
+            throw OrbitError(.invalidWorkload, "key_size \(keySize) is too small for \(maxKey) keys",
+                             at: s.source("key_size").location ?? path,
+                             hint: "keys are zero-padded decimal record numbers: use key_size >= \(digits)")
+        }
+        if usesLeases, mix.contains(where: { !$0.0.name.hasPrefix("lease_") }) {
+            throw OrbitError(.invalidWorkload, "lease operations and key-value operations cannot be mixed in one workload",
+                             at: mixLocation, hint: "use either lease_* proportions or read/update/insert/delete/scan/read_modify_write")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+public import OrbitCore
+
+/// The fields of a workload file, as knobs: so `--set record_count=20000`, the environment and the
+/// file itself go through one precedence chain and one validator.
+///
+/// Nested YAML fields flatten with dots: `mix: {read: 0.5}` is `mix.read`; `value_size: 100` is
+/// `value_size.min` and `value_size.max`; `key_distribution: zipfian` is `key_distribution.type`.
+public enum WorkloadKnobs {
+    /// Operation-mix entries: the YAML key and the operation it draws.
+    public static let mixEntries: [(key: String, op: OperationType)] = [
+        ("read", .get), ("update", .update), ("insert", .insert), ("delete", .delete), ("scan", .rangeQuery),
+        ("read_modify_write", .readModifyWrite),
+        ("lease_store", .leaseStore), ("lease_renew", .leaseRenew), ("lease_get", .leaseGet),
+        ("lease_remove", .leaseRemove), ("lease_list_node", .leaseListNode),
+        ("lease_range_query", .leaseRangeQuery), ("lease_cleanup", .leaseCleanup),
+    ]
+
+    public static let distributions = ["uniform", "zipfian", "latest", "sequential", "hotspot"]
+
+    public static let all: [Knob] = {
+        func k(_ name: String, _ kind: Knob.Kind, _ def: KnobValue, _ help: String) -> Knob {
+            Knob(name, key: name, env: "ORBIT_" + name.uppercased().replacing(".", with: "_"), kind: kind, default: def, help: help)
+        }
+        var knobs: [Knob] = [
+            k("name", .string, .string("unnamed"), "workload name (results and tables)"),
+            k("description", .string, .string(""), "one line on what the workload models"),
+            k("record_count", .int(0...2_000_000_000), .int(100_000), "records inserted by the load phase"),
+            k("operation_count", .int(0...100_000_000_000), .int(100_000), "operations of the run phase (0: run for duration_s)"),
+            k("duration_s", .double(0...604_800), .double(0), "stop the run phase after this many seconds (0: no limit)"),
+            k("warmup_ops", .int(0...100_000_000_000), .int(0), "operations per thread run before measuring, not counted"),
+            k("warmup_s", .double(0...86_400), .double(0), "seconds of warm-up before measuring, not counted"),
+            k("threads", .int(1...1024), .int(1), "client threads"),
+            k("seed", .int(0...Int.max), .int(42), "seed of the op stream (same seed, same operations)"),
+            k("key_size", .int(8...4096), .int(16), "key length in bytes (zero-padded decimal record number)"),
+            k("value_size.min", .int(0...67_108_864), .int(100), "smallest value in bytes"),
+            k("value_size.max", .int(0...67_108_864), .int(100), "largest value in bytes (uniform in [min, max])"),
+            k("key_distribution.type", .choice(distributions), .string("uniform"), "how keys are chosen"),
+            k("key_distribution.constant", .double(0.01...0.999), .double(0.99), "zipfian constant (theta)"),
+            k("key_distribution.data_fraction", .double(0.0001...1), .double(0.2), "hotspot: fraction of keys that are hot"),
+            k("key_distribution.op_fraction", .double(0...1), .double(0.8), "hotspot: fraction of operations on hot keys"),
+            k("scan_length.min", .int(1...1_000_000), .int(1), "shortest scan (entries)"),
+            k("scan_length.max", .int(1...1_000_000), .int(100), "longest scan (entries, uniform in [min, max])"),
+            k("load_order", .choice(["random", "sequential"]), .string("random"), "order of the load phase's inserts"),
+            k("lease.actor_types", .int(1...100_000), .int(8), "addressable types leases spread over"),
+            k("lease.nodes", .int(1...100_000), .int(16), "nodes leases spread over"),
+            k("lease.duration_ms", .int(1...86_400_000), .int(30_000), "lease duration"),
+            k("metrics_sample_rate", .double(0...1), .double(0.01), "fraction of operations written to metrics.csv"),
+            k("metrics_all", .bool, .bool(false), "write every operation to metrics.csv"),
+            k("interval_s", .double(0.1...3600), .double(1), "timeseries.csv and stats.csv interval"),
+        ]
+        for (key, op) in mixEntries {
+            knobs.append(k("mix." + key, .double(0...1), .double(0), "proportion of \(op.name) operations"))
+        }
+        return knobs
+    }()
+
+    /// Fields that take either a scalar (both ends) or a {min, max} mapping.
+    static let rangeFields: Set<String> = ["value_size", "scan_length"]
+    /// Fields that take either a scalar (the type) or a mapping with `type` and parameters.
+    static let typedFields: [String: String] = ["key_distribution": "type"]
+    /// Nested sections whose children are knobs.
+    static let sections: Set<String> = ["mix", "lease", "value_size", "scan_length", "key_distribution"]
+}
