@@ -5,8 +5,8 @@ public enum CoreKnobs {
     public static let all: [Knob] = [
         Knob("backends", key: "backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .list(backendNames), default: .string("memory"),
              help: "engines to run, comma-separated (JSON config: \"backend\"; workload: backends; flag: --backend, repeatable)"),
-        Knob("data_dir", env: "ORBIT_DATA_DIR", kind: .string, default: .string("./data"),
-             help: "directory under which each backend keeps its store (<data_dir>/<backend>)"),
+        Knob("data_dir", env: "ORBIT_DATA_DIR", kind: .string, default: .string(""),
+             help: "directory under which each backend keeps its store (<data_dir>/<backend>); run defaults to <results dir>/data"),
         Knob("durability", env: "ORBIT_DURABILITY", kind: .durability, default: .string("none"),
              help: "when writes are acknowledged: none, every-write, group, periodic[:ms]"),
     ]

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import OrbitCore
+import Runner
+
+struct KVCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kv", abstract: "Read and write a store by hand (the store is <data-dir>/<backend>).",
+        subcommands: [Get.self, Put.self, Delete.self, Scan.self, Stats.self])
+
+    static func backend(_ c: Configuration) throws -> String {
+        let b = c.backends
+        guard b.count == 1 else {
+            throw OrbitError(.invalidArgument, "kv works on one backend, got \(b.joined(separator: ", "))",
+                             at: "--backend", hint: "pass exactly one --backend")
+        }
+        return b[0]
+    }
+
+    static func perform(_ options: ConfigOptions, _ action: KVTool.Action) throws -> KVTool.Output {
+        let c = try options.build(workload: nil)
+        return try KVTool.perform(action, backend: try backend(c), settings: c.settings)
+    }
+
+    static func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    static func write(_ bytes: [UInt8]) {
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a key's value; exit status 1 if absent.")
+        @OptionGroup var options: ConfigOptions
+        @Argument var key: String
+        func run() throws {
+            try guarded {
+                guard case .value(let v) = try KVCommand.perform(options, .get(key: KVCommand.bytes(key))) else { return }
+                guard let v else {
+                    FileHandle.standardError.write(Data("orbit-bench: key not found: \(key)\n".utf8))
+                    throw ExitCode(1)
+                }
+                KVCommand.write(v + [0x0a])
+            }
+        }
+    }
+
+    struct Put: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a key; exit status 0 only once acknowledged under the durability mode.")
+        @OptionGroup var options: ConfigOptions
+        @Argument var key: String
+        @Argument var value: String
+        func run() throws {
+            try guarded { _ = try KVCommand.perform(options, .put(key: KVCommand.bytes(key), value: KVCommand.bytes(value))) }
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a key (absent keys are not an error).")
+        @OptionGroup var options: ConfigOptions
+        @Argument var key: String
+        func run() throws {
+            try guarded { _ = try KVCommand.perform(options, .delete(key: KVCommand.bytes(key))) }
+        }
+    }
+
+    struct Scan: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print keys in [start, end) as key<TAB>value lines.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "First key (inclusive).") var start: String?
+        @Option(help: "End key (exclusive).") var end: String?
+        @Option(help: "At most this many entries (0: all).") var limit = 0
+        func run() throws {
+            try guarded {
+                guard case .entries(let rows) = try KVCommand.perform(
+                    options, .scan(start: start.map(KVCommand.bytes), end: end.map(KVCommand.bytes), limit: limit)) else { return }
+                for (k, v) in rows { print("\(describeBytes(k, limit: 4096))\t\(describeBytes(v, limit: 4096))") }
+            }
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the engine's StorageStats.")
+        @OptionGroup var options: ConfigOptions
+        func run() throws {
+            try guarded {
+                guard case .stats(let s) = try KVCommand.perform(options, .stats) else { return }
+                for (name, cell) in zip(StorageStats.csvColumns, s.csvCells) where !cell.isEmpty { print("\(name)\t\(cell)") }
+                print("total_keys_is_estimate\t\(s.totalKeysIsEstimate)")
+                for e in s.extra { print("\(e.name)\t\(formatDouble(e.value))") }
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+public import OrbitCore
+public import Runner
+public import Workloads
+import Foundation
+
+/// `orbit-bench run` as a library call: resolve the configuration, prepare data directories, run the
+/// workload on each backend in turn (same op stream), write the results directory, render the table.
+public struct BenchmarkSession {
+    public enum DataPolicy: Sendable {
+        /// Refuse to run on a non-empty store directory.
+        case requireEmpty
+        /// Delete the backend's store directory first.
+        case fresh
+        /// Run on whatever the store holds (e.g. readrandom after fillrandom).
+        case reuse
+    }
+
+    public var configuration: Configuration
+    public var outputDirectory: String?
+    public var dataPolicy: DataPolicy = .requireEmpty
+    public var showStatus = true
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Checks everything that can be checked before anything runs or is written.
+    public func prepare() throws -> (workload: Workload, runId: String, out: String, dataRoot: String) {
+        let workload = try Workload(settings: configuration.settings, path: configuration.workloadPath)
+        let stamp = Self.timestamp()
+        let runId = "\(stamp)-\(workload.name)"
+        let out = outputDirectory ?? "results/\(runId)"
+        let configured = configuration.settings.string("data_dir")
+        let dataRoot = configured.isEmpty ? out + "/data" : configured
+        for backend in configuration.backends where Engines.isDurable(backend) {
+            let dir = dataRoot + "/" + backend
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            if !contents.isEmpty, dataPolicy == .requireEmpty {
+                throw OrbitError(.invalidArgument, "the \(backend) store directory is not empty", at: dir,
+                                 hint: "pass --fresh to delete it before the run, or --reuse to run on the data it holds")
+            }
+        }
+        return (workload, runId, out, dataRoot)
+    }
+
+    /// Runs every backend and writes the results. Returns the result (also written to disk).
+    public func run() throws -> RunResult {
+        let (workload, runId, out, dataRoot) = try prepare()
+        let started = SystemWallClock().nowMillis()
+        try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
+        let env = EnvironmentInfo.capture(dataDirectory: dataRoot)
+        let runner = BenchmarkRunner(workload: workload, settings: configuration.settings, showStatus: showStatus)
+        var backends: [BackendRun] = []
+        for backend in configuration.backends {
+            let dir = dataRoot + "/" + backend
+            if Engines.isDurable(backend) {
+                if dataPolicy == .fresh { try? FileManager.default.removeItem(atPath: dir) }
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
+            backends.append(try runner.run(backend: backend, directory: dir))
+        }
+        let result = RunResult(runId: runId, workload: workload, settings: configuration.settings, environment: env,
+                               startedAtMillis: started, backends: backends, outputDirectory: out)
+        try ResultsWriter.write(result, to: out)
+        return result
+    }
+
+    static func timestamp() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
+}

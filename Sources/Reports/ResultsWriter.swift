@@ -1,0 +1,185 @@
+public import OrbitCore
+public import Runner
+import Workloads
+import Foundation
+import Histogram
+
+/// Writes a run's results directory, per the results contract of ARCHITECTURE.md
+/// (columns are extended, never renamed without bumping `schema`).
+public enum ResultsWriter {
+    public static let schemaVersion = 1
+
+    public static let summaryColumns = [
+        "backend", "workload", "durability", "operation", "count", "micros_per_op", "ops_per_s", "mb_per_s",
+        "p50_us", "p75_us", "p99_us", "p999_us", "p9999_us", "max_us",
+        // Extensions (schema 1): which phase, failures, reads that found nothing.
+        "phase", "errors", "not_found",
+    ]
+    public static let metricsColumns = [
+        "timestamp_ns", "backend", "thread", "operation", "latency_ns", "intended_latency_ns", "memory_used_bytes",
+        "disk_bytes_read", "disk_bytes_written", "success",
+    ]
+    public static let timeseriesColumns = [
+        "elapsed_s", "backend", "operation", "count", "ops_per_s", "p50_us", "p95_us", "p99_us", "p999_us", "max_us",
+    ]
+    public static let statsColumns = ["elapsed_s", "backend"] + StorageStats.csvColumns + ["process_heap_bytes"]
+
+    /// Writes every file of the contract into `directory` (created if needed).
+    public static func write(_ result: RunResult, to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeFile(directory + "/summary.csv", summaryCSV(result))
+        try writeFile(directory + "/metrics.csv", metricsCSV(result))
+        try writeFile(directory + "/timeseries.csv", timeseriesCSV(result))
+        try writeFile(directory + "/stats.csv", statsCSV(result))
+        for b in result.backends {
+            for op in b.operations where op.phase == "run" || op.operation == .load {
+                try writeFile(directory + "/latency-\(b.backend)-\(op.operation.name).hgrm", hgrm(op.histogram))
+            }
+        }
+        try writeFile(directory + "/summary.json", summaryJSON(result))
+    }
+
+    static func writeFile(_ path: String, _ text: String) throws {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw OrbitError(.io, "cannot write results file", at: path, underlying: "\(error)")
+        }
+    }
+
+    static func us(_ v: Double) -> String { formatDouble(v, decimals: 3) }
+    static func usOf(_ nanos: UInt64) -> String { formatDouble(Double(nanos) / 1000, decimals: 3) }
+
+    public static func summaryCSV(_ r: RunResult) -> String {
+        var out = CSV.row(summaryColumns)
+        for b in r.backends {
+            for op in b.operations {
+                out += CSV.row([
+                    b.backend, r.workload.name, b.durability.description, op.operation.name, String(op.count),
+                    us(op.microsPerOp), formatDouble(op.opsPerSecond, decimals: 1), formatDouble(op.mbPerSecond, decimals: 3),
+                    us(op.percentileMicros(50)), us(op.percentileMicros(75)), us(op.percentileMicros(99)),
+                    us(op.percentileMicros(99.9)), us(op.percentileMicros(99.99)), us(op.maxMicros),
+                    op.phase, String(op.errors), String(op.notFound),
+                ])
+            }
+        }
+        return out
+    }
+
+    public static func metricsCSV(_ r: RunResult) -> String {
+        var out = CSV.row(metricsColumns)
+        for b in r.backends {
+            for s in b.samples {
+                let m = s.metrics
+                out += [String(s.timestampNanos), b.backend, String(s.thread), m.operationType.name, String(m.latencyNanos),
+                        String(s.intendedLatencyNanos), String(m.memoryUsedBytes), String(m.diskBytesRead),
+                        String(m.diskBytesWritten), m.success ? "true" : "false"].joined(separator: ",") + "\n"
+            }
+        }
+        return out
+    }
+
+    public static func timeseriesCSV(_ r: RunResult) -> String {
+        var out = CSV.row(timeseriesColumns)
+        for b in r.backends {
+            for t in b.timeseries {
+                let h = t.histogram
+                out += CSV.row([
+                    formatDouble(t.elapsedSeconds, decimals: 3), b.backend, t.operation.name, String(t.count),
+                    formatDouble(t.opsPerSecond, decimals: 1), usOf(h.valueAtPercentile(50)), usOf(h.valueAtPercentile(95)),
+                    usOf(h.valueAtPercentile(99)), usOf(h.valueAtPercentile(99.9)), usOf(h.max),
+                ])
+            }
+        }
+        return out
+    }
+
+    public static func statsCSV(_ r: RunResult) -> String {
+        var out = CSV.row(statsColumns)
+        for b in r.backends {
+            for s in b.statsRows {
+                out += CSV.row([formatDouble(s.elapsedSeconds, decimals: 3), b.backend] + s.stats.csvCells + [String(s.processHeapBytes)])
+            }
+        }
+        return out
+    }
+
+    /// HdrHistogram's percentile distribution, values in microseconds (the format HdrHistogram's
+    /// plotting tools read).
+    public static func hgrm(_ h: LatencyHistogram) -> String {
+        var s = ""
+        h.outputPercentileDistribution(to: &s, outputValueUnitScalingRatio: 1000)
+        return s
+    }
+
+    // MARK: - summary.json
+
+    public static func summaryJSON(_ r: RunResult) throws -> String {
+        var root: [String: Any] = [
+            "schema": schemaVersion,
+            "run_id": r.runId,
+            "started_at_ms": r.startedAtMillis,
+            "workload": [
+                "name": r.workload.name, "description": r.workload.description, "path": r.workload.path ?? NSNull(),
+                "seed": r.workload.seed, "threads": r.workload.threads, "record_count": r.workload.recordCount,
+                "operation_count": r.workload.operationCount,
+                "mix": Dictionary(uniqueKeysWithValues: r.workload.mix.map { ($0.op.name, $0.proportion) }),
+                "key_distribution": r.workload.keyDistribution.name,
+            ] as [String: Any],
+            "seed": r.workload.seed,
+            "op_stream_digest": r.backends.first.map { hex($0.opStreamDigest) } ?? NSNull(),
+            "effective_config": r.settings.entries.map { e -> [String: Any] in
+                ["name": e.name, "value": jsonValue(e.value), "source": e.source.description]
+            },
+        ]
+        let env = r.environment
+        root["environment"] = [
+            "cpu_model": env.cpuModel, "cores": env.cores, "memory_bytes": env.memoryBytes, "kernel": env.kernel,
+            "hostname": env.hostname, "data_dir_filesystem": env.dataDirFilesystem, "swift": env.swiftVersion,
+            "build": env.buildConfiguration, "rocksdb": env.rocksdbVersion, "lmdb": env.lmdbVersion,
+            "allocator": env.allocator, "git_commit": env.gitCommit,
+        ] as [String: Any]
+        root["backends"] = r.backends.map { b -> [String: Any] in
+            var d: [String: Any] = [
+                "backend": b.backend, "durability": b.durability.description,
+                "durability_promise": b.promise.description,
+                "data_dir": b.dataDirectory ?? NSNull(), "open_s": b.openSeconds, "load_s": b.loadSeconds,
+                "warmup_s": b.warmupSeconds, "run_s": b.runSeconds, "op_stream_digest": hex(b.opStreamDigest),
+                "errors": b.errors,
+                "operations": b.operations.map { op -> [String: Any] in
+                    [
+                        "phase": op.phase, "operation": op.operation.name, "count": op.count, "errors": op.errors,
+                        "not_found": op.notFound, "micros_per_op": op.microsPerOp, "ops_per_s": op.opsPerSecond,
+                        "mb_per_s": op.mbPerSecond, "p50_us": op.percentileMicros(50), "p75_us": op.percentileMicros(75),
+                        "p99_us": op.percentileMicros(99), "p999_us": op.percentileMicros(99.9),
+                        "p9999_us": op.percentileMicros(99.99), "max_us": op.maxMicros,
+                    ]
+                },
+            ]
+            var stats: [String: Any] = [:]
+            for (name, cell) in zip(StorageStats.csvColumns, b.finalStats.csvCells) where !cell.isEmpty {
+                stats[name] = Double(cell) ?? cell
+            }
+            stats["total_keys_is_estimate"] = b.finalStats.totalKeysIsEstimate
+            for e in b.finalStats.extra { stats[e.name] = e.value }
+            d["final_stats"] = stats
+            return d
+        }
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    static func jsonValue(_ v: KnobValue) -> Any {
+        switch v {
+        case .int(let i): i
+        case .double(let d): d
+        case .bool(let b): b
+        case .string(let s): s
+        }
+    }
+}

@@ -1,0 +1,44 @@
+public import Runner
+import OrbitCore
+
+/// The table printed at the end of a run: one row per backend, phase and operation, the durability
+/// mode beside every figure.
+public enum SummaryTable {
+    public static func render(_ r: RunResult) -> String {
+        let header = ["backend", "durability", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
+                      "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors"]
+        var rows: [[String]] = []
+        for b in r.backends {
+            for op in b.operations {
+                rows.append([
+                    b.backend, b.durability.description, op.phase, op.operation.name, String(op.count),
+                    formatDouble(op.microsPerOp, decimals: 2), formatDouble(op.opsPerSecond.rounded(), decimals: 0),
+                    formatDouble(op.mbPerSecond, decimals: 1), formatDouble(op.percentileMicros(50), decimals: 2),
+                    formatDouble(op.percentileMicros(99), decimals: 2), formatDouble(op.percentileMicros(99.9), decimals: 2),
+                    formatDouble(op.maxMicros, decimals: 1), String(op.errors),
+                ])
+            }
+        }
+        var widths = header.map(\.count)
+        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return i < 4 ? c + pad : pad + c
+            }.joined(separator: "  ")
+        }
+        var out = "workload \(r.workload.name)  seed \(r.workload.seed)  threads \(r.workload.threads)  build \(r.environment.buildConfiguration)  run \(r.runId)\n"
+        out += line(header) + "\n"
+        out += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+        for row in rows { out += line(row) + "\n" }
+        for b in r.backends {
+            out += "\(b.backend): durability \(b.durability) — promise: \(b.promise.description)\n"
+            if let dir = b.dataDirectory { out += "  store: \(dir)\n" }
+            for e in b.errors { out += "  ERROR \(e)\n" }
+        }
+        if r.environment.buildConfiguration == "debug" {
+            out += "warning: debug build — figures are not representative; use `swift build -c release`\n"
+        }
+        return out
+    }
+}

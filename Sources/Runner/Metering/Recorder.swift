@@ -1,0 +1,155 @@
+public import OrbitCore
+public import Histogram
+import Synchronization
+
+/// HdrHistogram of latencies in nanoseconds: 1 ns to 1 hour, 3 significant digits.
+public typealias LatencyHistogram = Histogram<UInt64>
+
+public func makeLatencyHistogram() -> LatencyHistogram {
+    LatencyHistogram(lowestDiscernibleValue: 1, highestTrackableValue: maxTrackableLatency, numberOfSignificantValueDigits: .three)
+}
+
+let maxTrackableLatency: UInt64 = 3_600_000_000_000
+
+/// One sampled row of metrics.csv.
+public struct MetricSample: Sendable {
+    /// Nanoseconds since the backend's run started.
+    public var timestampNanos: UInt64
+    public var thread: Int
+    public var metrics: PersistenceMetrics
+    /// Completion minus intended start; equals the latency in closed-loop runs.
+    public var intendedLatencyNanos: UInt64
+}
+
+/// The metering layer's per-thread state: one histogram per operation type (and one per interval),
+/// counters, and sampled PersistenceMetrics rows. Owned by exactly one client thread while a phase
+/// runs, so recording takes no lock; read by the runner after the thread is joined.
+final class ThreadRecorder: @unchecked Sendable {
+    let thread: Int
+    var histograms: [LatencyHistogram?]
+    var intervalHistograms: [LatencyHistogram?]
+    var counts: [UInt64]
+    var errors: [UInt64]
+    var notFound: [UInt64]
+    var latencySum: [UInt64]
+    var logicalBytes: [UInt64]
+    var samples: [MetricSample] = []
+    var firstError: (any Error)?
+    /// Sample every n-th operation (0: never; 1: every one).
+    let sampleEvery: UInt64
+    var sampleCountdown: UInt64
+
+    init(thread: Int, ops: [OperationType], sampleEvery: UInt64, seed: UInt64) {
+        self.thread = thread
+        let n = OperationType.allCases.count
+        histograms = Array(repeating: nil, count: n)
+        intervalHistograms = Array(repeating: nil, count: n)
+        for op in ops {
+            histograms[Int(op.rawValue)] = makeLatencyHistogram()
+            intervalHistograms[Int(op.rawValue)] = makeLatencyHistogram()
+        }
+        counts = Array(repeating: 0, count: n)
+        errors = Array(repeating: 0, count: n)
+        notFound = Array(repeating: 0, count: n)
+        latencySum = Array(repeating: 0, count: n)
+        logicalBytes = Array(repeating: 0, count: n)
+        self.sampleEvery = sampleEvery
+        // A seeded offset, so threads do not all sample the same op numbers.
+        sampleCountdown = sampleEvery == 0 ? .max : 1 + (seed &+ UInt64(thread) &* 7919) % sampleEvery
+        if sampleEvery > 0 { samples.reserveCapacity(4096) }
+    }
+
+    /// Whether the next operation is sampled into metrics.csv.
+    @inline(__always)
+    func shouldSample() -> Bool {
+        sampleCountdown &-= 1
+        if sampleCountdown == 0 {
+            sampleCountdown = sampleEvery
+            return true
+        }
+        return false
+    }
+
+    @inline(__always)
+    func record(_ op: OperationType, latency: UInt64, success: Bool, found: Bool, bytes: Int) {
+        let i = Int(op.rawValue)
+        let v = min(max(latency, 1), maxTrackableLatency)
+        _ = histograms[i]!.record(v)
+        _ = intervalHistograms[i]!.record(v)
+        counts[i] &+= 1
+        latencySum[i] &+= latency
+        logicalBytes[i] &+= UInt64(bytes)
+        if !success { errors[i] &+= 1 }
+        if !found { notFound[i] &+= 1 }
+    }
+
+    func noteError(_ e: any Error) {
+        if firstError == nil { firstError = e }
+    }
+
+    /// Hands the interval's histograms to the collector and starts new ones.
+    func publishInterval(_ index: Int, to collector: IntervalCollector) {
+        collector.publish(interval: index, histograms: intervalHistograms)
+        for i in intervalHistograms.indices where intervalHistograms[i] != nil {
+            intervalHistograms[i]!.reset()
+        }
+    }
+}
+
+/// Merges the per-thread interval histograms into per-interval, per-operation histograms
+/// (timeseries.csv) and keeps the latest complete interval for the status line.
+public final class IntervalCollector: Sendable {
+    struct State {
+        var intervals: [Int: [LatencyHistogram?]] = [:]
+        var latestIndex = -1
+    }
+    private let state = Mutex(State())
+
+    func publish(interval: Int, histograms: [LatencyHistogram?]) {
+        state.withLock { s in
+            var slot = s.intervals[interval] ?? Array(repeating: nil, count: histograms.count)
+            for (i, h) in histograms.enumerated() {
+                guard let h, h.totalCount > 0 else { continue }
+                if slot[i] == nil { slot[i] = h } else { slot[i]!.add(h) }
+            }
+            s.intervals[interval] = slot
+            s.latestIndex = max(s.latestIndex, interval)
+        }
+    }
+
+    /// All operations of the most recent interval before `before`, merged (for the status line).
+    func latestMerged(before: Int) -> LatencyHistogram? {
+        state.withLock { s in
+            var idx = min(s.latestIndex, before - 1)
+            while idx >= 0 {
+                if let slot = s.intervals[idx] {
+                    var merged: LatencyHistogram?
+                    for h in slot.compactMap({ $0 }) {
+                        if merged == nil { merged = h } else { merged!.add(h) }
+                    }
+                    return merged
+                }
+                idx -= 1
+            }
+            return nil
+        }
+    }
+
+    /// (interval index, operation, histogram) in order.
+    func rows() -> [(index: Int, op: OperationType, histogram: LatencyHistogram)] {
+        state.withLock { s in
+            var out: [(Int, OperationType, LatencyHistogram)] = []
+            for idx in s.intervals.keys.sorted() {
+                for (i, h) in s.intervals[idx]!.enumerated() {
+                    if let h, h.totalCount > 0 { out.append((idx, OperationType(rawValue: UInt8(i))!, h)) }
+                }
+            }
+            return out.map { (index: $0.0, op: $0.1, histogram: $0.2) }
+        }
+    }
+}
+
+/// A counter one thread writes and the status thread reads.
+final class ProgressCounter: Sendable {
+    let value = Atomic<Int>(0)
+}

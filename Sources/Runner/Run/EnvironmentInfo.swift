@@ -1,0 +1,101 @@
+import Foundation
+import RocksDBEngine
+
+/// The machine and build a run happened on: recorded in summary.json so figures can be judged.
+public struct EnvironmentInfo: Sendable, Codable {
+    public var cpuModel: String
+    public var cores: Int
+    public var memoryBytes: UInt64
+    public var kernel: String
+    public var hostname: String
+    public var dataDirFilesystem: String
+    public var swiftVersion: String
+    public var buildConfiguration: String
+    public var rocksdbVersion: String
+    public var lmdbVersion: String
+    public var allocator: String
+    public var gitCommit: String
+
+    public static func capture(dataDirectory: String) -> EnvironmentInfo {
+        EnvironmentInfo(
+            cpuModel: cpuModel(), cores: ProcessInfo.processInfo.activeProcessorCount,
+            memoryBytes: ProcessInfo.processInfo.physicalMemory, kernel: kernel(),
+            hostname: ProcessInfo.processInfo.hostName, dataDirFilesystem: filesystem(of: dataDirectory),
+            swiftVersion: swiftVersion, buildConfiguration: buildConfiguration,
+            rocksdbVersion: RocksDBEngine.libraryVersion(), lmdbVersion: "not built (issue 4)",
+            allocator: ProcessMemory.isJemallocActive ? "jemalloc \(ProcessMemory.jemallocVersion())" : "system malloc",
+            gitCommit: gitCommit())
+    }
+
+    public static var buildConfiguration: String {
+        #if DEBUG
+        "debug"
+        #else
+        "release"
+        #endif
+    }
+
+    static var swiftVersion: String {
+        #if compiler(>=6.3)
+        "6.3+"
+        #elseif compiler(>=6.2)
+        "6.2"
+        #elseif compiler(>=6.1)
+        "6.1"
+        #else
+        "6.0"
+        #endif
+    }
+
+    static func cpuModel() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            if let colon = line.firstIndex(of: ":") {
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return "unknown"
+    }
+
+    static func kernel() -> String {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ v: T) -> String {
+            withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"
+    }
+
+    /// The mount that holds `path` (longest mount-point prefix in /proc/mounts): "ext4 on / (/dev/vda)".
+    static func filesystem(of path: String) -> String {
+        let abs = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard let text = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8) else { return "unknown" }
+        var best: (point: String, desc: String)?
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count >= 3 else { continue }
+            let point = f[1].replacingOccurrences(of: "\\040", with: " ")
+            let matches = point == "/" || abs == point || abs.hasPrefix(point + "/")
+            if matches, point.count >= (best?.point.count ?? -1) {
+                best = (point, "\(f[2]) on \(point) (\(f[0]))")
+            }
+        }
+        return best?.desc ?? "unknown"
+    }
+
+    static func gitCommit() -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["rev-parse", "--short=12", "HEAD"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do {
+            try p.run()
+            p.waitUntilExit()
+        } catch { return "unknown" }
+        guard p.terminationStatus == 0 else { return "unknown" }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

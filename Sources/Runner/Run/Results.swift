@@ -1,0 +1,86 @@
+public import OrbitCore
+public import Workloads
+
+/// Totals of one operation type in one phase of one backend: a summary.csv row.
+public struct OperationSummary: Sendable {
+    public var phase: String
+    public var operation: OperationType
+    public var count: UInt64
+    public var errors: UInt64
+    /// Reads that found no value (not an error).
+    public var notFound: UInt64
+    public var latencySumNanos: UInt64
+    /// Key + value bytes the operations carried (db_bench's MB/s basis).
+    public var logicalBytes: UInt64
+    /// Wall time of the phase (all threads).
+    public var phaseSeconds: Double
+    public var histogram: LatencyHistogram
+
+    /// Mean service time per operation, µs.
+    public var microsPerOp: Double { count == 0 ? 0 : Double(latencySumNanos) / Double(count) / 1000 }
+    /// Operations of this type per second of phase wall time.
+    public var opsPerSecond: Double { phaseSeconds <= 0 ? 0 : Double(count) / phaseSeconds }
+    /// MiB/s of key+value bytes (db_bench's convention: 1 MB = 1048576 bytes).
+    public var mbPerSecond: Double { phaseSeconds <= 0 ? 0 : Double(logicalBytes) / 1_048_576 / phaseSeconds }
+    /// Latency at `percentile` (0-100) in µs.
+    public func percentileMicros(_ p: Double) -> Double { Double(histogram.valueAtPercentile(p)) / 1000 }
+    public var maxMicros: Double { Double(histogram.max) / 1000 }
+}
+
+/// StorageStats at one instant: a stats.csv row.
+public struct StatsRow: Sendable {
+    public var elapsedSeconds: Double
+    public var stats: StorageStats
+    /// Process heap (jemalloc stats.allocated).
+    public var processHeapBytes: UInt64
+}
+
+/// One interval of one operation type: a timeseries.csv row.
+public struct TimeseriesRow: Sendable {
+    public var elapsedSeconds: Double
+    public var operation: OperationType
+    public var count: UInt64
+    public var opsPerSecond: Double
+    public var histogram: LatencyHistogram
+}
+
+/// Everything measured on one backend.
+public struct BackendRun: Sendable {
+    public var backend: String
+    public var durability: DurabilityMode
+    public var promise: DurabilityPromise
+    public var dataDirectory: String?
+    public var openSeconds: Double
+    public var loadSeconds: Double
+    public var warmupSeconds: Double
+    public var runSeconds: Double
+    public var operations: [OperationSummary]
+    public var statsRows: [StatsRow]
+    public var timeseries: [TimeseriesRow]
+    public var samples: [MetricSample]
+    public var opStreamDigest: UInt64
+    public var finalStats: StorageStats
+    public var errors: [String]
+}
+
+/// A whole run: every backend, the effective configuration, the environment.
+public struct RunResult: Sendable {
+    public var runId: String
+    public var workload: Workload
+    public var settings: Settings
+    public var environment: EnvironmentInfo
+    public var startedAtMillis: Int64
+    public var backends: [BackendRun]
+    public var outputDirectory: String
+
+    public init(runId: String, workload: Workload, settings: Settings, environment: EnvironmentInfo,
+                startedAtMillis: Int64, backends: [BackendRun], outputDirectory: String) {
+        self.runId = runId
+        self.workload = workload
+        self.settings = settings
+        self.environment = environment
+        self.startedAtMillis = startedAtMillis
+        self.backends = backends
+        self.outputDirectory = outputDirectory
+    }
+}
