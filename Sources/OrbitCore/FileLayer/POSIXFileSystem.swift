@@ -1,0 +1,241 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// The real file system: POSIX calls (see Syscalls.swift), with EINTR retried, short reads and
+/// writes completed, and failures turned into `OrbitError(.io, ...)` naming the path and errno.
+///
+/// Counts every byte it moves three ways: for this instance (`ioStatistics()`, e.g. an engine's
+/// write amplification), for the process (`POSIXFileSystem.processStatistics`), and for the
+/// calling thread (`ThreadIO`, which the metering layer reads around each operation).
+///
+/// Thread-safe: it holds no state but its counters. Its durability contract is `FileSystem`'s.
+public final class POSIXFileSystem: FileSystem {
+    public typealias File = POSIXFile
+
+    let counters = FileIOCounters()
+
+    public init() {}
+
+    /// Every byte and call of every `POSIXFileSystem` in the process so far.
+    public static var processStatistics: FileIOStatistics { FileIOCounters.process.snapshot() }
+
+    public func ioStatistics() -> FileIOStatistics { counters.snapshot() }
+
+    public func open(_ path: String, _ mode: OpenMode) throws -> POSIXFile {
+        let flags: Int32 = switch mode {
+        case .read: O_RDONLY
+        case .readWrite: O_RDWR
+        case .create: O_RDWR | O_CREAT
+        case .createNew: O_RDWR | O_CREAT | O_EXCL
+        case .truncate: O_RDWR | O_CREAT | O_TRUNC
+        }
+        let fd: Int32
+        do { fd = try system_open(path, flags) } catch { throw error.orbitError("open (\(mode)) failed", at: path) }
+        let st: (size: Int64, isDirectory: Bool)
+        do { st = try system_fstat(fd) } catch {
+            try? system_close(fd)
+            throw error.orbitError("fstat failed", at: path)
+        }
+        // open(2) opens a directory read-only without complaint; a file handle on one is a bug.
+        if st.isDirectory {
+            try? system_close(fd)
+            throw Errno.isDirectory.orbitError("open (\(mode)) failed", at: path)
+        }
+        return POSIXFile(fd: fd, path: path, size: st.size, counters: counters)
+    }
+
+    public func rename(_ source: String, to destination: String) throws {
+        do { try system_rename(source, destination) } catch {
+            throw error.orbitError("rename failed", at: "\(source) -> \(destination)")
+        }
+    }
+
+    public func remove(_ path: String) throws {
+        do { try system_unlink(path) } catch { throw error.orbitError("remove failed", at: path) }
+    }
+
+    public func removeDirectory(_ path: String) throws {
+        do { try system_rmdir(path) } catch { throw error.orbitError("remove directory failed", at: path) }
+    }
+
+    public func list(directory path: String) throws -> [String] {
+        do {
+            return try system_listDirectory(path).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        } catch { throw error.orbitError("list directory failed", at: path) }
+    }
+
+    public func createDirectory(_ path: String, intermediates: Bool) throws {
+        guard intermediates else {
+            do { try system_mkdir(path) } catch { throw error.orbitError("create directory failed", at: path) }
+            return
+        }
+        // mkdir -p: create each missing component in turn; racing creators are fine (EEXIST).
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            do { try system_mkdir(prefix) } catch where error == .fileExists {
+                let isDirectory: Bool
+                do { isDirectory = try system_stat(prefix).isDirectory } catch {
+                    throw error.orbitError("create directory failed", at: prefix)
+                }
+                if !isDirectory { throw Errno.notDirectory.orbitError("create directory failed", at: prefix) }
+            } catch {
+                throw error.orbitError("create directory failed", at: prefix)
+            }
+            prefix += "/"
+        }
+    }
+
+    public func syncDirectory(_ path: String) throws {
+        let fd: Int32
+        do { fd = try system_open(path, O_RDONLY | O_DIRECTORY) } catch {
+            throw error.orbitError("open directory for fsync failed", at: path)
+        }
+        defer { try? system_close(fd) }
+        do { try system_fsync(fd) } catch { throw error.orbitError("directory fsync failed", at: path) }
+        counters.countDirectorySync()
+        FileIOCounters.process.countDirectorySync()
+    }
+
+    public func exists(_ path: String) throws -> Bool {
+        do {
+            _ = try system_stat(path)
+            return true
+        } catch where error == .noSuchFile || error == .notDirectory {
+            return false
+        } catch {
+            throw error.orbitError("stat failed", at: path)
+        }
+    }
+
+    public func fileSize(_ path: String) throws -> Int64 {
+        do { return try system_stat(path).size } catch { throw error.orbitError("stat failed", at: path) }
+    }
+}
+
+/// An open file of `POSIXFileSystem`: a file descriptor, the path it was opened with, and the end
+/// offset appends go to.
+///
+/// Closed on `close()`, or on deinit if the owner forgot (without a sync, like `close`).
+public final class POSIXFile: FileHandleProtocol {
+    public let path: String
+    let fd: Int32
+    private let counters: FileIOCounters
+    /// Where the next append goes: the size at open, moved by writes, appends and truncates made
+    /// through this handle. Appends reserve their range with one atomic add, so concurrent appends
+    /// never overlap.
+    private let end: Atomic<Int64>
+    private let closed = Atomic<Bool>(false)
+
+    init(fd: Int32, path: String, size: Int64, counters: FileIOCounters) {
+        self.fd = fd
+        self.path = path
+        self.end = Atomic(size)
+        self.counters = counters
+    }
+
+    deinit {
+        if !closed.load(ordering: .relaxed) { try? system_close(fd) }
+    }
+
+    @inline(__always)
+    private func checkOpen(_ what: String) throws {
+        if closed.load(ordering: .relaxed) {
+            throw OrbitError(.closed, "\(what) on a closed file", at: path)
+        }
+    }
+
+    private func at(_ offset: Int64) -> String { "\(path) @ offset \(offset)" }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        try checkOpen("pread")
+        precondition(offset >= 0, "negative file offset")
+        var done = 0
+        while done < buffer.count {
+            let n: Int
+            do {
+                n = try system_pread(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), offset + Int64(done))
+            } catch { throw error.orbitError("pread failed", at: at(offset + Int64(done))) }
+            counters.countRead(n)
+            FileIOCounters.process.countRead(n)
+            ThreadIO.addRead(n)
+            if n == 0 { break }  // end of file
+            done += n
+        }
+        return done
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        try checkOpen("pwrite")
+        precondition(offset >= 0, "negative file offset")
+        try writeAll(bytes, at: offset)
+        // Keep appends after anything written past the current end (an empty write extends nothing).
+        guard !bytes.isEmpty else { return }
+        let newEnd = offset + Int64(bytes.count)
+        var current = end.load(ordering: .relaxed)
+        while current < newEnd {
+            let (exchanged, original) = end.compareExchange(expected: current, desired: newEnd, ordering: .relaxed)
+            if exchanged { break }
+            current = original
+        }
+    }
+
+    @discardableResult
+    public func append(_ bytes: UnsafeRawBufferPointer) throws -> Int64 {
+        try checkOpen("append")
+        let offset = end.wrappingAdd(Int64(bytes.count), ordering: .relaxed).oldValue
+        try writeAll(bytes, at: offset)
+        return offset
+    }
+
+    /// The one place this handle writes: pwrite until every byte is written.
+    private func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        while done < bytes.count {
+            let n: Int
+            do {
+                n = try system_pwrite(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), offset + Int64(done))
+            } catch { throw error.orbitError("pwrite failed", at: at(offset + Int64(done))) }
+            // pwrite returns 0 only for a 0-byte request; anything else would loop forever.
+            if n == 0 { throw Errno.ioError.orbitError("pwrite made no progress", at: at(offset + Int64(done))) }
+            counters.countWrite(n)
+            FileIOCounters.process.countWrite(n)
+            ThreadIO.addWritten(n)
+            done += n
+        }
+    }
+
+    public func fsync() throws {
+        try checkOpen("fsync")
+        do { try system_fsync(fd) } catch { throw error.orbitError("fsync failed", at: path) }
+        counters.countFileSync()
+        FileIOCounters.process.countFileSync()
+    }
+
+    public func fdatasync() throws {
+        try checkOpen("fdatasync")
+        do { try system_fdatasync(fd) } catch { throw error.orbitError("fdatasync failed", at: path) }
+        counters.countFileSync()
+        FileIOCounters.process.countFileSync()
+    }
+
+    public func truncate(to size: Int64) throws {
+        try checkOpen("truncate")
+        do { try system_ftruncate(fd, size) } catch { throw error.orbitError("truncate to \(size) failed", at: path) }
+        end.store(size, ordering: .relaxed)
+    }
+
+    public func size() throws -> Int64 {
+        try checkOpen("fstat")
+        do { return try system_fstat(fd).size } catch { throw error.orbitError("fstat failed", at: path) }
+    }
+
+    public func close() throws {
+        guard closed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        do { try system_close(fd) } catch { throw error.orbitError("close failed", at: path) }
+    }
+}

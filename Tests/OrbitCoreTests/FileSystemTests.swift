@@ -1,0 +1,339 @@
+import Dispatch
+import OrbitCore
+import Synchronization
+import Testing
+
+/// Runs `body`, which must throw an `OrbitError`, and returns it (nil, with a recorded issue, if not).
+@discardableResult
+private func caught(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> OrbitError? {
+    do {
+        try body()
+        Issue.record("expected an error, none was thrown", sourceLocation: sourceLocation)
+    } catch let e as OrbitError {
+        return e
+    } catch {
+        Issue.record("expected an OrbitError, got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
+
+/// Checks a file-layer error: code .io, the errno name first in `underlying`, and `text` in the message.
+private func expectIOError(_ errnoName: String, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation,
+                           _ body: () throws -> Void) {
+    guard let e = caught(body, sourceLocation: sourceLocation) else { return }
+    #expect(e.code == .io, sourceLocation: sourceLocation)
+    #expect(e.errnoName == errnoName, "\(e)", sourceLocation: sourceLocation)
+    #expect(e.description.contains(errnoName), "\(e)", sourceLocation: sourceLocation)
+    #expect(e.description.contains(text), "\(e)", sourceLocation: sourceLocation)
+}
+
+@Suite struct FileSystemTests {
+    let fs = POSIXFileSystem()
+
+    @Test func writeThenReadRoundTrips() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let data = [UInt8].pattern(10_000)
+        let f = try fs.open(dir.child("a"), .createNew)
+        try f.write(data, at: 0)
+        #expect(try f.size() == 10_000)
+        #expect(try f.read(count: 10_000, at: 0) == data)
+        try f.close()
+
+        let r = try fs.open(dir.child("a"), .read)
+        defer { try? r.close() }
+        #expect(try r.read(count: 20_000, at: 0) == data)
+        #expect(try fs.fileSize(dir.child("a")) == 10_000)
+        #expect(try fs.readFile(dir.child("a")) == data)
+    }
+
+    @Test func appendReturnsOffsetsAndContinuesAtTheEnd() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let path = dir.child("log")
+        let f = try fs.open(path, .create)
+        #expect(try f.append([1, 2, 3]) == 0)
+        #expect(try f.append([4, 5]) == 3)
+        #expect(try f.append([]) == 5)
+        // A write past the end moves the end; the gap reads as zeros.
+        try f.write([9], at: 7)
+        #expect(try f.append([6]) == 8)
+        try f.close()
+
+        // Reopening starts appends at the existing size.
+        let g = try fs.open(path, .create)
+        #expect(try g.append([7]) == 9)
+        #expect(try g.read(count: 100, at: 0) == [1, 2, 3, 4, 5, 0, 0, 9, 6, 7])
+        try g.close()
+    }
+
+    @Test func concurrentAppendsGetDisjointRanges() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let f = try fs.open(dir.child("log"), .createNew)
+        defer { try? f.close() }
+        let threads = 4, perThread = 200, record = 16
+        let failures = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in 0..<perThread {
+                let bytes = [UInt8](repeating: UInt8(t), count: record - 1) + [UInt8(i % 256)]
+                if (try? f.append(bytes)) == nil { failures.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(try f.size() == Int64(threads * perThread * record))
+        let all = try f.read(count: threads * perThread * record, at: 0)
+        var seen = [Int](repeating: 0, count: threads)
+        for r in stride(from: 0, to: all.count, by: record) {
+            let owner = all[r]
+            #expect(all[r..<(r + record - 1)].allSatisfy { $0 == owner }, "record at \(r) is interleaved")
+            seen[Int(owner)] += 1
+        }
+        #expect(seen == [Int](repeating: perThread, count: threads))
+    }
+
+    @Test func preadAtOffsets() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let data = [UInt8].pattern(4096 * 3 + 17)
+        let f = try fs.open(dir.child("a"), .createNew)
+        defer { try? f.close() }
+        try f.write(data, at: 0)
+        for (offset, count) in [(0, 1), (1, 4095), (4095, 2), (4096, 4096), (5000, 3000), (12_300, 5)] {
+            #expect(try f.read(count: count, at: Int64(offset)) == Array(data[offset..<(offset + count)]))
+        }
+        // Writes in the middle overwrite in place.
+        try f.write([0xAA, 0xBB], at: 100)
+        #expect(try f.read(count: 4, at: 99) == [99, 0xAA, 0xBB, 102])
+        #expect(try f.size() == Int64(data.count))
+    }
+
+    @Test func readsAreShortOnlyAtEndOfFile() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let f = try fs.open(dir.child("a"), .createNew)
+        defer { try? f.close() }
+        try f.write([UInt8].pattern(100), at: 0)
+        #expect(try f.read(count: 50, at: 90) == Array(90..<100))
+        #expect(try f.read(count: 50, at: 100) == [])
+        #expect(try f.read(count: 50, at: 1000) == [])
+
+        var buffer = [UInt8](repeating: 0, count: 20)
+        let e = caught {
+            try buffer.withUnsafeMutableBytes { try f.readExactly(into: $0, at: 90) }
+        }
+        #expect(e?.code == .corruption)
+        #expect(e?.description.contains("a @ offset 90") == true, "\(e.map(\.description) ?? "")")
+        try buffer.withUnsafeMutableBytes { try f.readExactly(into: $0, at: 80) }
+        #expect(buffer == Array(80..<100))
+    }
+
+    @Test func truncateShrinksExtendsAndMovesTheAppendEnd() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let f = try fs.open(dir.child("a"), .createNew)
+        defer { try? f.close() }
+        try f.append([UInt8].pattern(100))
+        try f.truncate(to: 10)
+        #expect(try f.size() == 10)
+        #expect(try f.append([0xFF]) == 10)
+        try f.truncate(to: 16)
+        #expect(try f.read(count: 100, at: 0) == [UInt8].pattern(10) + [0xFF, 0, 0, 0, 0, 0])
+        #expect(try f.append([1]) == 16)
+        try f.truncate(to: 0)
+        #expect(try f.size() == 0)
+
+        // .truncate mode empties an existing file.
+        try f.append([1, 2, 3])
+        let g = try fs.open(dir.child("a"), .truncate)
+        #expect(try g.size() == 0)
+        try g.close()
+    }
+
+    @Test func renameReplacesTheTargetAtomically() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let a = dir.child("a"), b = dir.child("b")
+        try fs.writeFileAtomically(a, Array("old".utf8))
+        let f = try fs.open(b, .createNew)
+        try f.write(Array("new contents".utf8), at: 0)
+        try f.close()
+
+        // An open handle on the replaced file still reads the old contents.
+        let old = try fs.open(a, .read)
+        defer { try? old.close() }
+        try fs.rename(b, to: a)
+        try fs.syncDirectory(dir.path)
+        #expect(try fs.readFile(a) == Array("new contents".utf8))
+        #expect(try !fs.exists(b))
+        #expect(try old.read(count: 10, at: 0) == Array("old".utf8))
+
+        expectIOError("ENOENT", mentioning: b) { try fs.rename(b, to: a) }
+    }
+
+    @Test func removeFilesAndDirectories() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let p = dir.child("f")
+        try fs.open(p, .createNew).close()
+        #expect(try fs.exists(p))
+        try fs.remove(p)
+        #expect(try !fs.exists(p))
+        expectIOError("ENOENT", mentioning: p) { try fs.remove(p) }
+
+        let sub = dir.child("sub")
+        try fs.createDirectory(sub, intermediates: false)
+        try fs.open(joinPath(sub, "x"), .createNew).close()
+        expectIOError("ENOTEMPTY", mentioning: sub) { try fs.removeDirectory(sub) }
+        try fs.remove(joinPath(sub, "x"))
+        try fs.removeDirectory(sub)
+        #expect(try !fs.exists(sub))
+    }
+
+    @Test func listIsSortedAndSkipsDotEntries() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        #expect(try fs.list(directory: dir.path) == [])
+        for name in ["000010.sst", "CURRENT", "000002.log", "MANIFEST-000003", "a b"] {
+            try fs.open(dir.child(name), .createNew).close()
+        }
+        try fs.createDirectory(dir.child("snapshots"), intermediates: false)
+        #expect(try fs.list(directory: dir.path)
+                == ["000002.log", "000010.sst", "CURRENT", "MANIFEST-000003", "a b", "snapshots"])
+        expectIOError("ENOENT", mentioning: dir.child("missing")) { _ = try fs.list(directory: dir.child("missing")) }
+        expectIOError("ENOTDIR", mentioning: "CURRENT") { _ = try fs.list(directory: dir.child("CURRENT")) }
+    }
+
+    @Test func createDirectoryWithAndWithoutIntermediates() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let deep = dir.child("a/b/c")
+        expectIOError("ENOENT", mentioning: deep) { try fs.createDirectory(deep, intermediates: false) }
+        try fs.createDirectory(deep, intermediates: true)
+        try fs.createDirectory(deep + "/", intermediates: true)  // exists: fine with intermediates
+        #expect(try fs.exists(deep))
+        expectIOError("EEXIST", mentioning: deep) { try fs.createDirectory(deep, intermediates: false) }
+
+        try fs.open(dir.child("file"), .createNew).close()
+        expectIOError("ENOTDIR", mentioning: dir.child("file")) {
+            try fs.createDirectory(dir.child("file/x"), intermediates: true)
+        }
+        #expect(try !fs.exists(dir.child("file/x")))  // ENOTDIR counts as absent
+    }
+
+    @Test func syncsRunAndAreCounted() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let before = fs.ioStatistics()
+        let f = try fs.open(dir.child("a"), .createNew)
+        try f.append([1, 2, 3])
+        try f.fsync()
+        try f.fdatasync()
+        try f.close()
+        try fs.syncDirectory(dir.path)
+        let d = fs.ioStatistics().subtracting(before)
+        #expect(d.fileSyncs == 2)
+        #expect(d.directorySyncs == 1)
+        #expect(d.syncs == 3)
+        expectIOError("ENOENT", mentioning: dir.child("missing")) { try fs.syncDirectory(dir.child("missing")) }
+        expectIOError("ENOTDIR", mentioning: dir.child("a")) { try fs.syncDirectory(dir.child("a")) }
+    }
+
+    @Test func errorsNameThePathAndTheErrno() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let missing = dir.child("no-such-file")
+        guard let e = caught({ _ = try fs.open(missing, .read) }) else { return }
+        #expect(e.code == .io)
+        #expect(e.location == missing)
+        #expect(e.underlying?.hasPrefix("ENOENT: ") == true)
+        #expect(e.description == "\(missing): open (read) failed (ENOENT: No such file or directory)")
+        #expect(e.hasErrno(.noSuchFile))
+        #expect(e.exitStatus == 1)
+
+        expectIOError("ENOENT", mentioning: missing) { _ = try fs.fileSize(missing) }
+        expectIOError("ENOENT", mentioning: missing) { _ = try fs.open(missing, .readWrite) }
+        expectIOError("ENOENT", mentioning: dir.child("x/y")) { _ = try fs.open(dir.child("x/y"), .create) }
+
+        let p = dir.child("a")
+        try fs.open(p, .createNew).close()
+        expectIOError("EEXIST", mentioning: p) { _ = try fs.open(p, .createNew) }
+        expectIOError("EISDIR", mentioning: dir.path) { _ = try fs.open(dir.path, .read) }
+        expectIOError("EISDIR", mentioning: dir.path) { _ = try fs.open(dir.path, .readWrite) }
+
+        // A write through a read-only handle fails in pwrite, with the offset in the location.
+        let r = try fs.open(p, .read)
+        defer { try? r.close() }
+        expectIOError("EBADF", mentioning: "\(p) @ offset 5") { try r.write([1], at: 5) }
+        expectIOError("EINVAL", mentioning: p) { try r.truncate(to: 0) }
+
+        #expect(OrbitError(.corruption, "bad block", underlying: "EIO: x").errnoName == nil)
+        #expect(OrbitError(.io, "x", underlying: "rocksdb said no").errnoName == nil)
+        #expect(Errno(12345).name == "errno 12345")
+        #expect(Errno.noSpace.description == "ENOSPC: No space left on device")
+        #expect(Errno.noSpace.orbitError("pwrite failed", at: "f @ offset 0").hint?.contains("free space") == true)
+    }
+
+    @Test func closedHandlesRefuseCallsAndCloseTwiceIsFine() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let f = try fs.open(dir.child("a"), .createNew)
+        try f.close()
+        try f.close()
+        let e = caught { _ = try f.read(count: 1, at: 0) }
+        #expect(e?.code == .closed)
+        #expect(e?.location == dir.child("a"))
+        #expect(caught { try f.append([1]) }?.code == .closed)
+        #expect(caught { try f.fsync() }?.code == .closed)
+    }
+
+    @Test func byteCountersMoveByExactlyTheBytesMoved() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let processBefore = POSIXFileSystem.processStatistics
+        let fsBefore = fs.ioStatistics()
+        let threadBefore = ThreadIO.current()
+
+        let f = try fs.open(dir.child("a"), .createNew)
+        try f.write([UInt8].pattern(1000), at: 0)
+        try f.append([UInt8].pattern(234))
+        try f.write([], at: 5000)                       // nothing moved
+        #expect(try f.read(count: 100, at: 0).count == 100)
+        #expect(try f.read(count: 500, at: 1000).count == 234)  // short read at EOF counts what was read
+        #expect(try f.read(count: 10, at: 9999).count == 0)
+        try f.close()
+
+        let thread = ThreadIO.current()
+        #expect(thread.bytesWritten - threadBefore.bytesWritten == 1234)
+        #expect(thread.bytesRead - threadBefore.bytesRead == 334)
+
+        let d = fs.ioStatistics().subtracting(fsBefore)
+        #expect(d.bytesWritten == 1234)
+        #expect(d.bytesRead == 334)
+        #expect(d.writeCalls == 2)
+        #expect(d.fileSyncs == 0)
+
+        // Other tests run in parallel and share the process totals: they can only have grown more.
+        let p = POSIXFileSystem.processStatistics.subtracting(processBefore)
+        #expect(p.bytesWritten >= 1234)
+        #expect(p.bytesRead >= 334)
+    }
+
+    @Test func writeFileAtomicallyReplacesAndSyncs() throws {
+        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let current = dir.child("CURRENT")
+        let before = fs.ioStatistics()
+        try fs.writeFileAtomically(current, Array("MANIFEST-000001\n".utf8))
+        let d = fs.ioStatistics().subtracting(before)
+        #expect(d.bytesWritten == 16)
+        #expect(d.fileSyncs == 1)
+        #expect(d.directorySyncs == 1)
+        #expect(try fs.readFile(current) == Array("MANIFEST-000001\n".utf8))
+
+        // A leftover temp file from a crash is overwritten, and a shorter new file leaves no tail.
+        try fs.writeFileAtomically(current + ".tmp", Array("garbage garbage garbage".utf8))
+        try fs.writeFileAtomically(current, Array("M-2\n".utf8))
+        #expect(try fs.readFile(current) == Array("M-2\n".utf8))
+        #expect(try fs.list(directory: dir.path) == ["CURRENT"])
+
+        let nowhere = dir.child("missing/CURRENT")
+        expectIOError("ENOENT", mentioning: nowhere + ".tmp") { try fs.writeFileAtomically(nowhere, [1]) }
+    }
+
+    @Test func pathHelpers() {
+        #expect(parentDirectory(of: "a/b/c") == "a/b")
+        #expect(parentDirectory(of: "/data/CURRENT") == "/data")
+        #expect(parentDirectory(of: "/CURRENT") == "/")
+        #expect(parentDirectory(of: "CURRENT") == ".")
+        #expect(parentDirectory(of: "a//b/") == "a")
+        #expect(parentDirectory(of: "/") == "/")
+        #expect(joinPath("a", "b") == "a/b")
+        #expect(joinPath("a/", "b") == "a/b")
+    }
+}
