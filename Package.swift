@@ -7,6 +7,8 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+let histogram: Target.Dependency = .product(name: "Histogram", package: "hdrhistogram-swift")
+
 let package = Package(
     name: "orbit-bench",
     platforms: [.macOS(.v15)],
@@ -53,7 +55,7 @@ let package = Package(
         .testTarget(name: "OrbitCoreTests", dependencies: ["OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "EngineConformanceTests", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
-        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "OrbitTestSupport"]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport"]),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport", histogram]),
     ]
 )
