@@ -36,7 +36,7 @@ struct TemporaryDirectory {
     }
 }
 
-/// SplitMix64: a tiny repeatable generator for randomized tests (print the seed; replay with TEST_SEED).
+/// SplitMix64: a tiny repeatable generator for randomized tests (print the seed; replay with ORBIT_TEST_SEED, as OrbitTestSupport does).
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
@@ -48,10 +48,10 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 
-    /// The seed from TEST_SEED when set (to replay a failure), else `defaultSeed`; printed either way.
+    /// The seed from ORBIT_TEST_SEED when set (to replay a failure), else `defaultSeed`; printed either way.
     static func seeded(_ test: String, default defaultSeed: UInt64) -> SplitMix64 {
-        let seed = getenv("TEST_SEED").flatMap { UInt64(String(cString: $0)) } ?? defaultSeed
-        print("\(test): seed \(seed) (replay with TEST_SEED=\(seed))")
+        let seed = getenv("ORBIT_TEST_SEED").flatMap { UInt64(String(cString: $0)) } ?? defaultSeed
+        print("\(test): seed \(seed) (replay with ORBIT_TEST_SEED=\(seed))")
         return SplitMix64(seed: seed)
     }
 }
