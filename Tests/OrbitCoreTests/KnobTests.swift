@@ -38,7 +38,7 @@ private func configError(_ body: () throws -> Void, sourceLocation: SourceLocati
     @Test func environmentErrorNamesTheVariableAndTheAllowedRange() {
         let e = configError { _ = try cacheMB.parse("lots", source: .environment(variable: "ORBIT_LSM_BLOCK_CACHE_MB")) }
         #expect(e?.location == "environment variable ORBIT_LSM_BLOCK_CACHE_MB")
-        #expect(e?.description == "environment variable ORBIT_LSM_BLOCK_CACHE_MB: ORBIT_LSM_BLOCK_CACHE_MB: "
+        #expect(e?.description == "environment variable ORBIT_LSM_BLOCK_CACHE_MB: lsm.block_cache_mb: "
                 + "bad value 'lots'; allowed: an integer in 1...65536")
     }
 
@@ -46,7 +46,7 @@ private func configError(_ body: () throws -> Void, sourceLocation: SourceLocati
         let e = configError { _ = try cacheMB.check(.int(0), .configFile(path: "orbit.json", keyPath: "lsm_config.block_cache_mb")) }
         let text = e?.description ?? ""
         #expect(text.contains("orbit.json"), "\(text)")
-        #expect(text.contains("lsm_config.block_cache_mb: bad value 0"), "\(text)")
+        #expect(text.contains("orbit.json: lsm_config.block_cache_mb: lsm.block_cache_mb: bad value 0"), "\(text)")
         #expect(text.contains("allowed: an integer in 1...65536"), "\(text)")
     }
 
@@ -66,7 +66,7 @@ private func configError(_ body: () throws -> Void, sourceLocation: SourceLocati
         let c = configError { _ = try codec.parse("zstd", source: .api) }
         #expect(c?.description == "codec: bad value 'zstd'; allowed: one of: none, lz4")
         let d = configError { _ = try durability.parse("periodic:0", source: .environment(variable: "ORBIT_DURABILITY")) }
-        #expect(d?.description.contains("ORBIT_DURABILITY: bad value 'periodic:0'") == true)
+        #expect(d?.description.contains("environment variable ORBIT_DURABILITY: durability: bad value 'periodic:0'") == true)
         #expect(d?.hint == "allowed: one of: " + DurabilityMode.allowedSpellings)
     }
 

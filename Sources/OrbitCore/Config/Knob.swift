@@ -110,7 +110,7 @@ public struct Knob: Sendable {
     }
 
     private func bad(_ shown: String, _ source: ConfigSource) -> OrbitError {
-        OrbitError(.invalidConfig, "\(source.knobLabel(self)): bad value \(shown)",
+        OrbitError(.invalidConfig, "\(name): bad value \(shown)",
                    at: source.location, hint: "allowed: \(allowed)")
     }
 }
@@ -172,14 +172,6 @@ public enum ConfigSource: Sendable, Hashable, CustomStringConvertible {
         case .workload(let p, let l, let c): "\(p):\(l):\(c)"
         case .environment(let v): "environment variable \(v)"
         case .flag(let f): "flag \(f)"
-        }
-    }
-
-    func knobLabel(_ knob: Knob) -> String {
-        switch self {
-        case .environment: knob.environment
-        case .configFile: (knob.jsonSection.map { $0 + "." } ?? "") + knob.jsonKey
-        default: knob.name
         }
     }
 }

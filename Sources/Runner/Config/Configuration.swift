@@ -7,10 +7,10 @@ import Foundation
 ///
 /// Also the builder API for library users:
 /// ```swift
-/// var c = Configuration()
-/// try c.set("backends", "rocksdb")
-/// try c.set("rocksdb.block_cache_mb", "64")
-/// let settings = c.settings
+/// let settings = try Configuration()
+///     .setting("backends", "rocksdb")
+///     .setting("rocksdb.block_cache_mb", "64")
+///     .settings
 /// ```
 public struct Configuration: Sendable {
     /// Every knob the harness knows: core, workload, and each engine's.
@@ -29,10 +29,15 @@ public struct Configuration: Sendable {
     }
 
     /// Builder: sets a knob from text, as the API source.
-    @discardableResult
-    public mutating func set(_ name: String, _ text: String) throws -> Self {
+    public mutating func set(_ name: String, _ text: String) throws {
         try settings.set(name, text: text, from: .api)
-        return self
+    }
+
+    /// Builder, fluent form: a copy with the knob set.
+    public func setting(_ name: String, _ text: String) throws -> Configuration {
+        var copy = self
+        try copy.set(name, text)
+        return copy
     }
 
     /// Layer 1: the JSON config file (the seeds' shape: `backend`, `data_dir`, `durability`,

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import OrbitCore
+import Reports
+import Runner
+import Workloads
+
+/// A whole `orbit-bench run` through the library: every results file, with the contract's columns.
+@Suite(.serialized)
+struct EndToEndTests {
+    static func tempDir(_ tag: String) -> String {
+        let dir = NSTemporaryDirectory() + "orbit-e2e-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.removeItem(atPath: dir)
+        return dir
+    }
+
+    static func session(workload: String, out: String, sets: [String], backends: [String] = ["memory", "rocksdb"]) throws -> BenchmarkSession {
+        var c = Configuration()
+        try c.applyWorkloadFile(path: workload)
+        try c.applyFlags(sets: sets, backends: backends, dataDir: nil)
+        var s = BenchmarkSession(configuration: c)
+        s.outputDirectory = out
+        s.showStatus = false
+        return s
+    }
+
+    static func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    @Test func writeHeavyWritesEveryResultsFileWithContractColumns() throws {
+        let out = Self.tempDir("wh")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let s = try Self.session(workload: "workloads/write-heavy.yaml", out: out,
+                                 sets: ["record_count=2000", "operation_count=3000", "warmup_ops=100", "metrics_sample_rate=0.1"])
+        let r = try s.run()
+        #expect(r.backends.map(\.backend) == ["memory", "rocksdb"])
+        #expect(r.backends.allSatisfy { $0.errors.isEmpty })
+
+        #expect(try Self.lines(out + "/summary.csv")[0]
+            == "backend,workload,durability,operation,count,micros_per_op,ops_per_s,mb_per_s,p50_us,p75_us,p99_us,p999_us,p9999_us,max_us,phase,errors,not_found")
+        #expect(try Self.lines(out + "/metrics.csv")[0]
+            == "timestamp_ns,backend,thread,operation,latency_ns,intended_latency_ns,memory_used_bytes,disk_bytes_read,disk_bytes_written,success")
+        #expect(try Self.lines(out + "/timeseries.csv")[0]
+            == "elapsed_s,backend,operation,count,ops_per_s,p50_us,p95_us,p99_us,p999_us,max_us")
+        #expect(try Self.lines(out + "/stats.csv")[0].hasPrefix(
+            "elapsed_s,backend,total_keys,total_size_bytes,memory_usage_bytes,disk_usage_bytes,average_key_size,average_value_size,"))
+        for backend in ["memory", "rocksdb"] {
+            for op in ["load", "update", "insert", "get"] {
+                let hgrm = try String(contentsOfFile: out + "/latency-\(backend)-\(op).hgrm", encoding: .utf8)
+                #expect(hgrm.contains("Percentile"))
+                #expect(hgrm.contains("#[Max"))
+            }
+        }
+        // Counts: the load phase inserted every record once, the run phase did every operation once.
+        let summary = try Self.lines(out + "/summary.csv").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        for backend in ["memory", "rocksdb"] {
+            let rows = summary.filter { $0[0] == backend }
+            #expect(rows.filter { $0[14] == "load" }.map { Int($0[4])! }.reduce(0, +) == 2000)
+            #expect(rows.filter { $0[14] == "run" }.map { Int($0[4])! }.reduce(0, +) == 3000)
+            #expect(rows.allSatisfy { $0[2] == "none" && $0[15] == "0" })
+        }
+        // Sampled metrics: about 10% of 10,000 operations, each row well-formed.
+        let metrics = try Self.lines(out + "/metrics.csv").dropFirst()
+        #expect(metrics.count > 700 && metrics.count < 1300)
+        #expect(metrics.allSatisfy { $0.split(separator: ",").count == 10 && $0.hasSuffix(",true") })
+        // RocksDB's writes count the WAL bytes they produced.
+        let rocksWrites = metrics.map { $0.split(separator: ",") }.filter { $0[1] == "rocksdb" && ($0[3] == "update" || $0[3] == "load") }
+        #expect(!rocksWrites.isEmpty && rocksWrites.allSatisfy { Int($0[8])! > 100 })
+
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+        #expect(json["schema"] as? Int == 1)
+        #expect(json["seed"] as? Int == 42)
+        #expect((json["op_stream_digest"] as? String)?.count == 16)
+        let env = json["environment"] as! [String: Any]
+        for key in ["cpu_model", "cores", "memory_bytes", "kernel", "data_dir_filesystem", "swift", "rocksdb", "git_commit"] {
+            #expect(env[key] != nil, "environment.\(key)")
+        }
+        let config = json["effective_config"] as! [[String: Any]]
+        let recordCount = config.first { $0["name"] as? String == "record_count" }!
+        #expect(recordCount["value"] as? Int == 2000)
+        #expect(recordCount["source"] as? String == "flag --set record_count=2000")
+    }
+
+    @Test func sameSeedSameDigestAcrossRunsAndBackends() throws {
+        var digests: [String] = []
+        for i in 0..<2 {
+            let out = Self.tempDir("dg\(i)")
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let r = try Self.session(workload: "workloads/mixed.yaml", out: out,
+                                     sets: ["record_count=500", "operation_count=2000", "warmup_ops=50"]).run()
+            digests += r.backends.map { String($0.opStreamDigest, radix: 16) }
+        }
+        #expect(Set(digests).count == 1, "digests \(digests)")
+    }
+
+    @Test func badInputRunsNothingAndWritesNothing() throws {
+        let out = Self.tempDir("bad")
+        var c = Configuration()
+        try c.applyWorkloadFile(path: "workloads/write-heavy.yaml")
+        #expect(throws: OrbitError.self) { try c.applyFlags(sets: ["threads=0"], backends: [], dataDir: nil) }
+        #expect(throws: OrbitError.self) { try c.applyFlags(sets: ["no_such_knob=1"], backends: [], dataDir: nil) }
+        try c.applyFlags(sets: ["mix.read=0.5"], backends: [], dataDir: nil)
+        var s = BenchmarkSession(configuration: c)
+        s.outputDirectory = out
+        #expect(throws: OrbitError.self) { _ = try s.run() }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func nonEmptyStoreIsRefusedUnlessFreshOrReuse() throws {
+        let out = Self.tempDir("reuse")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let sets = ["record_count=300", "operation_count=300", "warmup_ops=0"]
+        _ = try Self.session(workload: "workloads/write-heavy.yaml", out: out, sets: sets, backends: ["rocksdb"]).run()
+        var again = try Self.session(workload: "workloads/write-heavy.yaml", out: out, sets: sets, backends: ["rocksdb"])
+        #expect { _ = try again.run() } throws: { ($0 as? OrbitError)?.message == "the rocksdb store directory is not empty" }
+        again.dataPolicy = .reuse
+        let r = try again.run()
+        #expect(r.backends[0].finalStats.totalKeys > 300)
+        again.dataPolicy = .fresh
+        _ = try again.run()
+    }
+
+    @Test func kvToolWritesWhatReadsBack() throws {
+        let dir = Self.tempDir("kv")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = Configuration()
+        try c.applyFlags(sets: ["durability=every-write"], backends: ["rocksdb"], dataDir: dir)
+        _ = try KVTool.perform(.put(key: Array("k1".utf8), value: Array("v1".utf8)), backend: "rocksdb", settings: c.settings)
+        guard case .value(let v) = try KVTool.perform(.get(key: Array("k1".utf8)), backend: "rocksdb", settings: c.settings) else {
+            Issue.record("no value"); return
+        }
+        #expect(v == Array("v1".utf8))
+        _ = try KVTool.perform(.delete(key: Array("k1".utf8)), backend: "rocksdb", settings: c.settings)
+        guard case .value(let gone) = try KVTool.perform(.get(key: Array("k1".utf8)), backend: "rocksdb", settings: c.settings) else { return }
+        #expect(gone == nil)
+        #expect(throws: OrbitError.self) { try KVTool.perform(.stats, backend: "memory", settings: c.settings) }
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages orbit-bench builds against and measures with.
+# Idempotent; uses sudo when not root.
+set -euo pipefail
+packages=(librocksdb-dev libjemalloc-dev rocksdb-tools)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update
+  $sudo apt-get install -y "${missing[@]}"
+fi
