@@ -38,12 +38,15 @@ struct SeededRNG: RandomNumberGenerator {
     }
 }
 
-/// The seed for randomized tests: LEASES_TEST_SEED when set, else a fixed default. Printed so a
-/// failure can be replayed.
+/// The seed for randomized tests: ORBIT_TEST_SEED (decimal or 0x-hex, the project-wide variable)
+/// when set, else a fixed default. Printed so a failure can be replayed.
 func testSeed(_ name: String, default value: UInt64) -> UInt64 {
     var seed = value
-    if let s = getenv("LEASES_TEST_SEED"), let v = UInt64(String(cString: s)) { seed = v }
-    print("[\(name)] seed \(seed) (set LEASES_TEST_SEED to replay)")
+    if let raw = getenv("ORBIT_TEST_SEED") {
+        let s = String(cString: raw)
+        if let v = s.hasPrefix("0x") ? UInt64(s.dropFirst(2), radix: 16) : UInt64(s) { seed = v }
+    }
+    print("[\(name)] seed \(seed) (replay with ORBIT_TEST_SEED=\(seed))")
     return seed
 }
 
