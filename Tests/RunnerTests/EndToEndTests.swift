@@ -55,18 +55,27 @@ struct EndToEndTests {
         // Counts: the load phase inserted every record once, the run phase did every operation once.
         let summary = try Self.lines(out + "/summary.csv").dropFirst().map { $0.split(separator: ",").map(String.init) }
         for backend in ["memory", "rocksdb"] {
-            let rows = summary.filter { $0[0] == backend }
-            #expect(rows.filter { $0[14] == "load" }.map { Int($0[4])! }.reduce(0, +) == 2000)
-            #expect(rows.filter { $0[14] == "run" }.map { Int($0[4])! }.reduce(0, +) == 3000)
-            #expect(rows.allSatisfy { $0[2] == "none" && $0[15] == "0" })
+            let rows: [[String]] = summary.filter { $0[0] == backend }
+            func total(_ phase: String) -> Int {
+                var n = 0
+                for row in rows where row[14] == phase { n += Int(row[4])! }
+                return n
+            }
+            #expect(total("load") == 2000)
+            #expect(total("run") == 3000)
+            let clean = rows.allSatisfy { row in row[2] == "none" && row[15] == "0" }
+            #expect(clean)
         }
         // Sampled metrics: about 10% of 10,000 operations, each row well-formed.
         let metrics = try Self.lines(out + "/metrics.csv").dropFirst()
         #expect(metrics.count > 700 && metrics.count < 1300)
         #expect(metrics.allSatisfy { $0.split(separator: ",").count == 10 && $0.hasSuffix(",true") })
         // RocksDB's writes count the WAL bytes they produced.
-        let rocksWrites = metrics.map { $0.split(separator: ",") }.filter { $0[1] == "rocksdb" && ($0[3] == "update" || $0[3] == "load") }
-        #expect(!rocksWrites.isEmpty && rocksWrites.allSatisfy { Int($0[8])! > 100 })
+        let split: [[Substring]] = metrics.map { $0.split(separator: ",") }
+        let rocksWrites = split.filter { f in f[1] == "rocksdb" && (f[3] == "update" || f[3] == "load") }
+        let walBytes = rocksWrites.map { f in Int(f[8])! }
+        #expect(!walBytes.isEmpty)
+        #expect(walBytes.allSatisfy { $0 > 100 })
 
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
         #expect(json["schema"] as? Int == 1)
