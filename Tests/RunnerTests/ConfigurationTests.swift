@@ -7,7 +7,7 @@ import Runner
 struct ConfigurationTests {
     static func writeTemp(_ text: String, ext: String) -> String {
         let p = NSTemporaryDirectory() + "orbit-cfg-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(ext)"
-        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
         return p
     }
 
