@@ -78,10 +78,15 @@ db_fill=$(awk '{print $1}' "$WORK/db.txt" | median); db_read=$(awk '{print $2}' 
 ob_fill=$(awk '{print $1}' "$WORK/ob.txt" | median); ob_read=$(awk '{print $2}' "$WORK/ob.txt" | median)
 ob_fill_svc=$(awk '{print $3}' "$WORK/ob.txt" | median); ob_read_svc=$(awk '{print $4}' "$WORK/ob.txt" | median)
 
+# Per-repeat ratios (each pair ran back to back, so slow drift of the machine cancels out).
+paste -d' ' "$WORK/db.txt" "$WORK/ob.txt" | awk '{print $3/$1, $4/$2}' > "$WORK/ratios.txt"
+pair_fill=$(awk '{print $1}' "$WORK/ratios.txt" | median); pair_read=$(awk '{print $2}' "$WORK/ratios.txt" | median)
+
 echo
 echo "RocksDB parity: $NUM keys, 16 B keys, 100 B values, no compression, WAL on, no sync, 1 thread; medians of $REPEATS"
 echo "rocksdb $(db_bench --version 2>/dev/null | head -1 || true)"
-printf "%-12s %14s %18s %22s %8s\n" "benchmark" "db_bench µs/op" "orbit-bench µs/op" "(orbit service µs/op)" "ratio"
-awk -v a="$db_fill" -v b="$ob_fill" -v s="$ob_fill_svc" 'BEGIN {printf "%-12s %14.3f %18.3f %22.3f %8.3f\n", "fillrandom", a, b, s, b/a}'
-awk -v a="$db_read" -v b="$ob_read" -v s="$ob_read_svc" 'BEGIN {printf "%-12s %14.3f %18.3f %22.3f %8.3f\n", "readrandom", a, b, s, b/a}'
+printf "%-12s %14s %18s %22s %8s %12s\n" "benchmark" "db_bench µs/op" "orbit-bench µs/op" "(orbit service µs/op)" "ratio" "pair ratio"
+awk -v a="$db_fill" -v b="$ob_fill" -v s="$ob_fill_svc" -v p="$pair_fill" 'BEGIN {printf "%-12s %14.3f %18.3f %22.3f %8.3f %12.3f\n", "fillrandom", a, b, s, b/a, p}'
+awk -v a="$db_read" -v b="$ob_read" -v s="$ob_read_svc" -v p="$pair_read" 'BEGIN {printf "%-12s %14.3f %18.3f %22.3f %8.3f %12.3f\n", "readrandom", a, b, s, b/a, p}'
+echo "ratio = median orbit-bench / median db_bench; pair ratio = median of the per-repeat ratios."
 echo "target: ratio <= 1.10 (orbit-bench / db_bench, wall µs/op). Work dir: $WORK"

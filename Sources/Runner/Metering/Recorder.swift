@@ -74,7 +74,8 @@ final class ThreadRecorder: @unchecked Sendable {
     func record(_ op: OperationType, latency: UInt64, success: Bool, found: Bool, bytes: Int) {
         let i = Int(op.rawValue)
         let v = min(max(latency, 1), maxTrackableLatency)
-        _ = histograms[i]!.record(v)
+        // One record per operation, into the interval histogram; it is folded into the phase total
+        // when the interval is published (a thread publishes its last interval when the phase ends).
         _ = intervalHistograms[i]!.record(v)
         counts[i] &+= 1
         latencySum[i] &+= latency
@@ -87,8 +88,13 @@ final class ThreadRecorder: @unchecked Sendable {
         if firstError == nil { firstError = e }
     }
 
-    /// Hands the interval's histograms to the collector and starts new ones.
+    /// Adds the interval's histograms to the phase totals, hands them to the collector and starts new
+    /// ones. Must be called at the end of a phase too, or the last interval is missing from the totals.
     func publishInterval(_ index: Int, to collector: IntervalCollector) {
+        for i in intervalHistograms.indices {
+            guard let h = intervalHistograms[i], h.totalCount > 0 else { continue }
+            histograms[i]!.add(h)
+        }
         collector.publish(interval: index, histograms: intervalHistograms)
         for i in intervalHistograms.indices where intervalHistograms[i] != nil {
             intervalHistograms[i]!.reset()
