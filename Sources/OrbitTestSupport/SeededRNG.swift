@@ -3,44 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import OrbitCore
 
-/// A repeatable random number generator: xoshiro256** (Blackman and Vigna), its state filled from
-/// the seed by SplitMix64 as its authors recommend. The same seed gives the same sequence on every
-/// platform and Swift version, so a failing randomized test replays from its printed seed.
-public struct SeededRNG: RandomNumberGenerator, Sendable {
-    public let seed: UInt64
-    private var s0, s1, s2, s3: UInt64
-
-    public init(seed: UInt64) {
-        self.seed = seed
-        var sm = seed
-        func splitMix() -> UInt64 {
-            sm &+= 0x9E37_79B9_7F4A_7C15
-            var z = sm
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix()
-        s1 = splitMix()
-        s2 = splitMix()
-        s3 = splitMix()
-    }
-
-    public mutating func next() -> UInt64 {
-        let result = rotl(s1 &* 5, 7) &* 9
-        let t = s1 << 17
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = rotl(s3, 45)
-        return result
-    }
-
-    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
-
+/// Test helpers on OrbitCore's `SeededRNG` (xoshiro256** seeded by SplitMix64): the same seed gives
+/// the same sequence on every platform and Swift version, so a failing randomized test replays from
+/// its printed seed.
+extension SeededRNG {
     /// `count` random bytes.
     public mutating func bytes(_ count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)

@@ -1,5 +1,6 @@
 import Leases
 import OrbitCore
+import OrbitTestSupport
 import Testing
 
 @Suite struct LeaseCodecTests {
@@ -80,7 +81,7 @@ import Testing
     /// checksummed bytes are always detected. Flips that also hit the stored (masked, hence not
     /// linear) checksum are missed with probability about 2^-32 per trial; the seed is fixed.
     @Test func randomBitFlipsAreDetected() {
-        var rng = SeededRNG(seed: testSeed("randomBitFlipsAreDetected", default: 0x1EA5E))
+        var rng = TestSeed.rng("randomBitFlipsAreDetected", default: 0x1EA5E)
         let records = Self.samples.prefix(8).map { LeaseCodec.encode($0) }
         for _ in 0..<20_000 {
             var bad = records.randomElement(using: &rng)!

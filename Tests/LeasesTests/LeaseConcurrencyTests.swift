@@ -1,5 +1,6 @@
 import Leases
 import OrbitCore
+import OrbitTestSupport
 import Synchronization
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
     }
 
     func run<E: StorageEngine>(_ engine: E, stripes: Int) throws {
-        let seed = testSeed("concurrentMixedOperations \(engine.backendName) stripes=\(stripes)", default: 0xC0FFEE)
+        let seed = TestSeed.pick("concurrentMixedOperations \(engine.backendName) stripes=\(stripes)", default: 0xC0FFEE)
         let clock = ManualWallClock(startMillis: 1_700_000_000_000)
         let dir = LeaseDirectory(engine: engine, clock: clock, stripeCount: stripes, cleanupBatchSize: 16)
         let threads = 4
@@ -24,7 +25,7 @@ import Testing
         // Each thread's final view of its private references (leases there are long, never expire).
         let models = Mutex<[[AddressableReference: AddressableLease]]>(Array(repeating: [:], count: threads))
 
-        try runThreads(threads + 1) { t in
+        try runOnThreads(threads + 1) { t in
             var rng = SeededRNG(seed: seed &+ UInt64(t))
             if t == threads {
                 // The sweeper: moves time and cleans up while the others work.

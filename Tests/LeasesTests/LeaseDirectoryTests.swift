@@ -1,5 +1,6 @@
 import Leases
 import OrbitCore
+import OrbitTestSupport
 import Testing
 
 /// Each test runs over every `EngineKind`; the bodies are generic so the directory is specialized on
@@ -169,7 +170,7 @@ import Testing
         // Types that are prefixes of each other, or differ by a NUL, must not leak into each other.
         let types = ["User", "UserActor", "Use", "User\u{0}", "Usera", "Z"]
         var byType: [String: [AddressableLease]] = [:]
-        var rng = SeededRNG(seed: testSeed("rangeQueryByType", default: 7))
+        var rng = TestSeed.rng("rangeQueryByType", default: 7)
         for t in types {
             for _ in 0..<20 {
                 let key = "k\(UInt32.random(in: 0...999_999, using: &rng))"

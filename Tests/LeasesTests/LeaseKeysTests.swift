@@ -1,5 +1,6 @@
 import Leases
 import OrbitCore
+import OrbitTestSupport
 import Testing
 
 @Suite struct LeaseKeysTests {
@@ -23,7 +24,7 @@ import Testing
     /// type's bounds hold exactly that type's keys — including types that are prefixes of others and
     /// types containing NUL.
     @Test func orderIsPreservedAndBoundsAreExact() throws {
-        var rng = SeededRNG(seed: testSeed("orderIsPreservedAndBoundsAreExact", default: 42))
+        var rng = TestSeed.rng("orderIsPreservedAndBoundsAreExact", default: 42)
         var refs = Set<AddressableReference>()
         for _ in 0..<400 { refs.insert(ref(randomString(&rng), randomString(&rng))) }
         for t in ["User", "UserActor", "Use", "User\u{0}", "User\u{0}X"] {

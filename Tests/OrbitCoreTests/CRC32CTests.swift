@@ -1,4 +1,5 @@
 import OrbitCore
+import OrbitTestSupport
 import Testing
 
 @Suite struct CRC32CTests {
@@ -29,7 +30,7 @@ import Testing
     }
 
     @Test func matchesBitwiseReferenceAtEveryLengthAndAlignment() {
-        var rng = SplitMix64.seeded("CRC32CTests.reference", default: 0x0C5C_32C0)
+        var rng = TestSeed.rng("CRC32CTests.reference", default: 0x0C5C_32C0)
         let data = (0..<300).map { _ in UInt8.random(in: 0...255, using: &rng) }
         data.withUnsafeBytes { raw in
             for start in 0..<9 {
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func incrementalUpdateEqualsOneShot() {
-        var rng = SplitMix64.seeded("CRC32CTests.incremental", default: 20_260_523)
+        var rng = TestSeed.rng("CRC32CTests.incremental", default: 20_260_523)
         for round in 0..<200 {
             let count = Int.random(in: 0...2000, using: &rng)
             let data = (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -64,7 +65,7 @@ import Testing
         // LevelDB's constant: mask(0) is the delta itself.
         #expect(CRC32C.mask(0) == 0xA282_EAD8)
         #expect(CRC32C.unmask(0xA282_EAD8) == 0)
-        var rng = SplitMix64.seeded("CRC32CTests.mask", default: 7)
+        var rng = TestSeed.rng("CRC32CTests.mask", default: 7)
         let values: [UInt32] = [0, 1, 0xFFFF_FFFF, 0x8000_0000, 0xE306_9283]
             + (0..<1000).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
         for v in values {

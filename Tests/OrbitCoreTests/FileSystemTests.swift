@@ -1,5 +1,6 @@
 import Dispatch
 import OrbitCore
+import OrbitTestSupport
 import Synchronization
 import Testing
 
@@ -31,24 +32,24 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     let fs = POSIXFileSystem()
 
     @Test func writeThenReadRoundTrips() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
         let data = [UInt8].pattern(10_000)
-        let f = try fs.open(dir.child("a"), .createNew)
+        let f = try fs.open(dir.appending("a"), .createNew)
         try f.write(data, at: 0)
         #expect(try f.size() == 10_000)
         #expect(try f.read(count: 10_000, at: 0) == data)
         try f.close()
 
-        let r = try fs.open(dir.child("a"), .read)
+        let r = try fs.open(dir.appending("a"), .read)
         defer { try? r.close() }
         #expect(try r.read(count: 20_000, at: 0) == data)
-        #expect(try fs.fileSize(dir.child("a")) == 10_000)
-        #expect(try fs.readFile(dir.child("a")) == data)
+        #expect(try fs.fileSize(dir.appending("a")) == 10_000)
+        #expect(try fs.readFile(dir.appending("a")) == data)
     }
 
     @Test func appendReturnsOffsetsAndContinuesAtTheEnd() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let path = dir.child("log")
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let path = dir.appending("log")
         let f = try fs.open(path, .create)
         #expect(try f.append([1, 2, 3]) == 0)
         #expect(try f.append([4, 5]) == 3)
@@ -66,8 +67,8 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func concurrentAppendsGetDisjointRanges() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let f = try fs.open(dir.child("log"), .createNew)
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let f = try fs.open(dir.appending("log"), .createNew)
         defer { try? f.close() }
         let threads = 4, perThread = 200, record = 16
         let failures = Atomic<Int>(0)
@@ -90,9 +91,9 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func preadAtOffsets() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
         let data = [UInt8].pattern(4096 * 3 + 17)
-        let f = try fs.open(dir.child("a"), .createNew)
+        let f = try fs.open(dir.appending("a"), .createNew)
         defer { try? f.close() }
         try f.write(data, at: 0)
         for (offset, count) in [(0, 1), (1, 4095), (4095, 2), (4096, 4096), (5000, 3000), (12_300, 5)] {
@@ -105,8 +106,8 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func readsAreShortOnlyAtEndOfFile() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let f = try fs.open(dir.child("a"), .createNew)
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let f = try fs.open(dir.appending("a"), .createNew)
         defer { try? f.close() }
         try f.write([UInt8].pattern(100), at: 0)
         #expect(try f.read(count: 50, at: 90) == Array(90..<100))
@@ -124,8 +125,8 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func truncateShrinksExtendsAndMovesTheAppendEnd() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let f = try fs.open(dir.child("a"), .createNew)
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let f = try fs.open(dir.appending("a"), .createNew)
         defer { try? f.close() }
         try f.append([UInt8].pattern(100))
         try f.truncate(to: 10)
@@ -139,14 +140,14 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
 
         // .truncate mode empties an existing file.
         try f.append([1, 2, 3])
-        let g = try fs.open(dir.child("a"), .truncate)
+        let g = try fs.open(dir.appending("a"), .truncate)
         #expect(try g.size() == 0)
         try g.close()
     }
 
     @Test func renameReplacesTheTargetAtomically() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let a = dir.child("a"), b = dir.child("b")
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let a = dir.appending("a"), b = dir.appending("b")
         try fs.writeFileAtomically(a, Array("old".utf8))
         let f = try fs.open(b, .createNew)
         try f.write(Array("new contents".utf8), at: 0)
@@ -165,15 +166,15 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func removeFilesAndDirectories() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let p = dir.child("f")
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let p = dir.appending("f")
         try fs.open(p, .createNew).close()
         #expect(try fs.exists(p))
         try fs.remove(p)
         #expect(try !fs.exists(p))
         expectIOError("ENOENT", mentioning: p) { try fs.remove(p) }
 
-        let sub = dir.child("sub")
+        let sub = dir.appending("sub")
         try fs.createDirectory(sub, intermediates: false)
         try fs.open(joinPath(sub, "x"), .createNew).close()
         expectIOError("ENOTEMPTY", mentioning: sub) { try fs.removeDirectory(sub) }
@@ -183,38 +184,38 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func listIsSortedAndSkipsDotEntries() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
         #expect(try fs.list(directory: dir.path) == [])
         for name in ["000010.sst", "CURRENT", "000002.log", "MANIFEST-000003", "a b"] {
-            try fs.open(dir.child(name), .createNew).close()
+            try fs.open(dir.appending(name), .createNew).close()
         }
-        try fs.createDirectory(dir.child("snapshots"), intermediates: false)
+        try fs.createDirectory(dir.appending("snapshots"), intermediates: false)
         #expect(try fs.list(directory: dir.path)
                 == ["000002.log", "000010.sst", "CURRENT", "MANIFEST-000003", "a b", "snapshots"])
-        expectIOError("ENOENT", mentioning: dir.child("missing")) { _ = try fs.list(directory: dir.child("missing")) }
-        expectIOError("ENOTDIR", mentioning: "CURRENT") { _ = try fs.list(directory: dir.child("CURRENT")) }
+        expectIOError("ENOENT", mentioning: dir.appending("missing")) { _ = try fs.list(directory: dir.appending("missing")) }
+        expectIOError("ENOTDIR", mentioning: "CURRENT") { _ = try fs.list(directory: dir.appending("CURRENT")) }
     }
 
     @Test func createDirectoryWithAndWithoutIntermediates() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let deep = dir.child("a/b/c")
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let deep = dir.appending("a/b/c")
         expectIOError("ENOENT", mentioning: deep) { try fs.createDirectory(deep, intermediates: false) }
         try fs.createDirectory(deep, intermediates: true)
         try fs.createDirectory(deep + "/", intermediates: true)  // exists: fine with intermediates
         #expect(try fs.exists(deep))
         expectIOError("EEXIST", mentioning: deep) { try fs.createDirectory(deep, intermediates: false) }
 
-        try fs.open(dir.child("file"), .createNew).close()
-        expectIOError("ENOTDIR", mentioning: dir.child("file")) {
-            try fs.createDirectory(dir.child("file/x"), intermediates: true)
+        try fs.open(dir.appending("file"), .createNew).close()
+        expectIOError("ENOTDIR", mentioning: dir.appending("file")) {
+            try fs.createDirectory(dir.appending("file/x"), intermediates: true)
         }
-        #expect(try !fs.exists(dir.child("file/x")))  // ENOTDIR counts as absent
+        #expect(try !fs.exists(dir.appending("file/x")))  // ENOTDIR counts as absent
     }
 
     @Test func syncsRunAndAreCounted() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
         let before = fs.ioStatistics()
-        let f = try fs.open(dir.child("a"), .createNew)
+        let f = try fs.open(dir.appending("a"), .createNew)
         try f.append([1, 2, 3])
         try f.fsync()
         try f.fdatasync()
@@ -224,13 +225,13 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(d.fileSyncs == 2)
         #expect(d.directorySyncs == 1)
         #expect(d.syncs == 3)
-        expectIOError("ENOENT", mentioning: dir.child("missing")) { try fs.syncDirectory(dir.child("missing")) }
-        expectIOError("ENOTDIR", mentioning: dir.child("a")) { try fs.syncDirectory(dir.child("a")) }
+        expectIOError("ENOENT", mentioning: dir.appending("missing")) { try fs.syncDirectory(dir.appending("missing")) }
+        expectIOError("ENOTDIR", mentioning: dir.appending("a")) { try fs.syncDirectory(dir.appending("a")) }
     }
 
     @Test func errorsNameThePathAndTheErrno() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let missing = dir.child("no-such-file")
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let missing = dir.appending("no-such-file")
         guard let e = caught({ _ = try fs.open(missing, .read) }) else { return }
         #expect(e.code == .io)
         #expect(e.location == missing)
@@ -241,9 +242,9 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
 
         expectIOError("ENOENT", mentioning: missing) { _ = try fs.fileSize(missing) }
         expectIOError("ENOENT", mentioning: missing) { _ = try fs.open(missing, .readWrite) }
-        expectIOError("ENOENT", mentioning: dir.child("x/y")) { _ = try fs.open(dir.child("x/y"), .create) }
+        expectIOError("ENOENT", mentioning: dir.appending("x/y")) { _ = try fs.open(dir.appending("x/y"), .create) }
 
-        let p = dir.child("a")
+        let p = dir.appending("a")
         try fs.open(p, .createNew).close()
         expectIOError("EEXIST", mentioning: p) { _ = try fs.open(p, .createNew) }
         expectIOError("EISDIR", mentioning: dir.path) { _ = try fs.open(dir.path, .read) }
@@ -263,24 +264,24 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func closedHandlesRefuseCallsAndCloseTwiceIsFine() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let f = try fs.open(dir.child("a"), .createNew)
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let f = try fs.open(dir.appending("a"), .createNew)
         try f.close()
         try f.close()
         let e = caught { _ = try f.read(count: 1, at: 0) }
         #expect(e?.code == .closed)
-        #expect(e?.location == dir.child("a"))
+        #expect(e?.location == dir.appending("a"))
         #expect(caught { try f.append([1]) }?.code == .closed)
         #expect(caught { try f.fsync() }?.code == .closed)
     }
 
     @Test func byteCountersMoveByExactlyTheBytesMoved() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
         let processBefore = POSIXFileSystem.processStatistics
         let fsBefore = fs.ioStatistics()
         let threadBefore = ThreadIO.current()
 
-        let f = try fs.open(dir.child("a"), .createNew)
+        let f = try fs.open(dir.appending("a"), .createNew)
         try f.write([UInt8].pattern(1000), at: 0)
         try f.append([UInt8].pattern(234))
         try f.write([], at: 5000)                       // nothing moved
@@ -306,8 +307,8 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     }
 
     @Test func writeFileAtomicallyReplacesAndSyncs() throws {
-        let dir = TemporaryDirectory(fs); defer { dir.remove() }
-        let current = dir.child("CURRENT")
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let current = dir.appending("CURRENT")
         let before = fs.ioStatistics()
         try fs.writeFileAtomically(current, Array("MANIFEST-000001\n".utf8))
         let d = fs.ioStatistics().subtracting(before)
@@ -322,7 +323,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(try fs.readFile(current) == Array("M-2\n".utf8))
         #expect(try fs.list(directory: dir.path) == ["CURRENT"])
 
-        let nowhere = dir.child("missing/CURRENT")
+        let nowhere = dir.appending("missing/CURRENT")
         expectIOError("ENOENT", mentioning: nowhere + ".tmp") { try fs.writeFileAtomically(nowhere, [1]) }
     }
 

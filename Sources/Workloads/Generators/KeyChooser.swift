@@ -1,3 +1,5 @@
+public import OrbitCore
+
 /// Picks the record number of the next read/update/delete/scan, per the workload's distribution.
 /// One value type per thread; no existentials, no allocation per call.
 public struct KeyChooser: Sendable {

@@ -1,3 +1,5 @@
+import OrbitCore
+
 /// Keys are the record number in zero-padded decimal, `keySize` bytes: memcmp order equals numeric
 /// order, and `ldb scan` output is readable.
 public struct KeyFormatter: ~Copyable {

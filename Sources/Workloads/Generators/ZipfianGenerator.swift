@@ -1,3 +1,5 @@
+public import OrbitCore
+
 /// Zipfian-distributed ranks in [0, n) after Gray et al., "Quickly Generating Billion-Record Synthetic
 /// Databases" (SIGMOD '94), as YCSB's `ZipfianGenerator` does it: rank 0 is the most popular.
 /// The item count may grow (for `latest`); zeta is then extended incrementally.

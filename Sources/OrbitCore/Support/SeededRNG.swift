@@ -1,8 +1,12 @@
 /// xoshiro256** seeded through SplitMix64: fast, 256 bits of state, and the same stream for the same
-/// seed on every machine. Each client thread derives its own from (run seed, thread index).
+/// seed on every machine. Each client thread derives its own from (run seed, thread index); the
+/// randomized tests use it too, so a failure replays from its printed seed.
+///
+/// Inlinable: the op stream draws from it on the hot path, from other modules.
 public struct SeededRNG: RandomNumberGenerator, Sendable {
-    var s0, s1, s2, s3: UInt64
+    @usableFromInline var s0, s1, s2, s3: UInt64
 
+    @inlinable
     public init(seed: UInt64) {
         var sm = seed
         func splitmix(_ x: inout UInt64) -> UInt64 {
@@ -16,11 +20,12 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
     }
 
     /// The generator of client thread `thread` in a run seeded with `seed`.
+    @inlinable
     public init(seed: UInt64, stream: Int) {
         self.init(seed: seed ^ (UInt64(stream) &+ 1) &* 0xD1B5_4A32_D192_ED03)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
@@ -31,18 +36,18 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
     }
 
     /// Uniform in [0, bound) (Lemire's multiply-shift; bias below 2^-32 for bounds < 2^32).
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func below(_ bound: UInt64) -> UInt64 {
         bound <= 1 ? 0 : next().multipliedFullWidth(by: bound).high
     }
 
     /// Uniform in [0, 1).
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }
 
 /// FNV-1a 64-bit over the 8 bytes of `x`: YCSB's key scrambler (`Utils.fnvhash64`).
-@inline(__always)
+@inlinable @inline(__always)
 public func fnv1a64(_ x: UInt64) -> UInt64 {
     var h: UInt64 = 0xCBF2_9CE4_8422_2325
     var v = x
