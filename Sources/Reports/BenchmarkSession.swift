@@ -32,6 +32,9 @@ public struct BenchmarkSession {
         let out = outputDirectory ?? "results/\(runId)"
         let configured = configuration.settings.string("data_dir")
         let dataRoot = configured.isEmpty ? out + "/data" : configured
+        for backend in configuration.backends {
+            try Engines.validate(backend, settings: configuration.settings)
+        }
         for backend in configuration.backends where Engines.isDurable(backend) {
             let dir = dataRoot + "/" + backend
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
@@ -49,17 +52,26 @@ public struct BenchmarkSession {
         let started = SystemWallClock().nowMillis()
         try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
         let env = EnvironmentInfo.capture(dataDirectory: dataRoot)
-        let runner = BenchmarkRunner(workload: workload, settings: configuration.settings, showStatus: showStatus)
+        // Record the data directory actually used (with the source of the setting that chose it).
+        var settings = configuration.settings
+        settings.set("data_dir", .string(dataRoot), from: settings.source("data_dir"))
+        let runner = BenchmarkRunner(workload: workload, settings: settings, showStatus: showStatus)
         var backends: [BackendRun] = []
         for backend in configuration.backends {
             let dir = dataRoot + "/" + backend
             if Engines.isDurable(backend) {
-                if dataPolicy == .fresh { try? FileManager.default.removeItem(atPath: dir) }
+                if dataPolicy == .fresh, FileManager.default.fileExists(atPath: dir) {
+                    do {
+                        try FileManager.default.removeItem(atPath: dir)
+                    } catch {
+                        throw OrbitError(.io, "--fresh could not delete the old store", at: dir, underlying: "\(error)")
+                    }
+                }
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             }
             backends.append(try runner.run(backend: backend, directory: dir))
         }
-        let result = RunResult(runId: runId, workload: workload, settings: configuration.settings, environment: env,
+        let result = RunResult(runId: runId, workload: workload, settings: settings, environment: env,
                                startedAtMillis: started, backends: backends, outputDirectory: out)
         try ResultsWriter.write(result, to: out)
         return result

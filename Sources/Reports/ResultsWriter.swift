@@ -83,12 +83,15 @@ public enum ResultsWriter {
         var out = CSV.row(timeseriesColumns)
         for b in r.backends {
             for t in b.timeseries {
-                let h = t.histogram
-                out += CSV.row([
-                    formatDouble(t.elapsedSeconds, decimals: 3), b.backend, t.operation.name, String(t.count),
-                    formatDouble(t.opsPerSecond, decimals: 1), usOf(h.valueAtPercentile(50)), usOf(h.valueAtPercentile(95)),
-                    usOf(h.valueAtPercentile(99)), usOf(h.valueAtPercentile(99.9)), usOf(h.max),
-                ])
+                var cells = [formatDouble(t.elapsedSeconds, decimals: 3), b.backend, t.operation.name, String(t.count),
+                             formatDouble(t.opsPerSecond, decimals: 1)]
+                if let h = t.histogram {
+                    cells += [usOf(h.valueAtPercentile(50)), usOf(h.valueAtPercentile(95)), usOf(h.valueAtPercentile(99)),
+                              usOf(h.valueAtPercentile(99.9)), usOf(h.max)]
+                } else {
+                    cells += ["", "", "", "", ""]  // no operation completed: no latency, not a zero one
+                }
+                out += CSV.row(cells)
             }
         }
         return out
@@ -128,6 +131,8 @@ public enum ResultsWriter {
             ] as [String: Any],
             "seed": r.workload.seed,
             "op_stream_digest": r.backends.first.map { hex($0.opStreamDigest) } ?? NSNull(),
+            "op_stream_digests_agree": Set(r.backends.map(\.opStreamDigest)).count <= 1,
+            "op_stream_reproducible": r.backends.allSatisfy(\.opStreamReproducible),
             "effective_config": r.settings.entries.map { e -> [String: Any] in
                 ["name": e.name, "value": jsonValue(e.value), "source": e.source.description]
             },
@@ -145,6 +150,7 @@ public enum ResultsWriter {
                 "durability_promise": b.promise.description,
                 "data_dir": b.dataDirectory ?? NSNull(), "open_s": b.openSeconds, "load_s": b.loadSeconds,
                 "warmup_s": b.warmupSeconds, "run_s": b.runSeconds, "op_stream_digest": hex(b.opStreamDigest),
+                "op_stream_reproducible": b.opStreamReproducible,
                 "errors": b.errors,
                 "operations": b.operations.map { op -> [String: Any] in
                     [

@@ -95,6 +95,7 @@ public struct OpStream: Sendable {
         mix(op.record)
         mix(UInt64(op.valueLength))
         mix(UInt64(op.count))
+        mix(op.salt)
         drawn &+= 1
         return op
     }
@@ -110,6 +111,17 @@ public struct OpStream: Sendable {
     public static func combine(_ digests: [UInt64]) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for d in digests { h = fnv1a64(h ^ d) }
+        return h
+    }
+
+    /// The run's digest: the run-phase streams plus everything that decides the load phase
+    /// (which records, in which order, with which value sizes).
+    public static func combine(_ digests: [UInt64], workload w: Workload) -> UInt64 {
+        var h = combine(digests)
+        for x in [UInt64(w.load ? w.recordCount : 0), w.loadSequential ? 1 : 0, w.seed, UInt64(w.keySize),
+                  UInt64(w.valueSize.lowerBound), UInt64(w.valueSize.upperBound), UInt64(w.threads)] {
+            h = fnv1a64(h ^ x)
+        }
         return h
     }
 }

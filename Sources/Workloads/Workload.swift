@@ -35,6 +35,8 @@ public struct Workload: Sendable {
     public var keyDistribution: KeyDistribution
     public var scanLength: ClosedRange<Int>
     public var loadSequential: Bool
+    /// Whether the load phase runs (false: the store already holds the records).
+    public var load: Bool
     public var leaseActorTypes: Int
     public var leaseNodes: Int
     public var leaseDurationMillis: Int
@@ -55,12 +57,15 @@ public struct Workload: Sendable {
         recordCount = s.int("record_count")
         operationCount = s.int("operation_count")
         durationSeconds = s.double("duration_s")
+        // A duration alone means "run for that long": the default operation count must not cut it short.
+        if durationSeconds > 0, s.source("operation_count") == .builtinDefault { operationCount = 0 }
         warmupOps = s.int("warmup_ops")
         warmupSeconds = s.double("warmup_s")
         threads = s.int("threads")
         seed = UInt64(s.int("seed"))
         keySize = s.int("key_size")
         loadSequential = s.string("load_order") == "sequential"
+        load = s.bool("load")
         leaseActorTypes = s.int("lease.actor_types")
         leaseNodes = s.int("lease.nodes")
         leaseDurationMillis = s.int("lease.duration_ms")

@@ -25,7 +25,7 @@ public enum WorkloadKnobs {
             k("name", .string, .string("unnamed"), "workload name (results and tables)"),
             k("description", .string, .string(""), "one line on what the workload models"),
             k("record_count", .int(0...2_000_000_000), .int(100_000), "records inserted by the load phase"),
-            k("operation_count", .int(0...100_000_000_000), .int(100_000), "operations of the run phase (0: run for duration_s)"),
+            k("operation_count", .int(0...100_000_000_000), .int(100_000), "operations of the run phase (0: until duration_s; ignored when only duration_s is set)"),
             k("duration_s", .double(0...604_800), .double(0), "stop the run phase after this many seconds (0: no limit)"),
             k("warmup_ops", .int(0...100_000_000_000), .int(0), "operations per thread run before measuring, not counted"),
             k("warmup_s", .double(0...86_400), .double(0), "seconds of warm-up before measuring, not counted"),
@@ -41,6 +41,7 @@ public enum WorkloadKnobs {
             k("scan_length.min", .int(1...1_000_000), .int(1), "shortest scan (entries)"),
             k("scan_length.max", .int(1...1_000_000), .int(100), "longest scan (entries, uniform in [min, max])"),
             k("load_order", .choice(["random", "sequential"]), .string("random"), "order of the load phase's inserts"),
+            k("load", .bool, .bool(true), "run the load phase (false: the store already holds record_count records, e.g. with --reuse)"),
             k("lease.actor_types", .int(1...100_000), .int(8), "addressable types leases spread over"),
             k("lease.nodes", .int(1...100_000), .int(16), "nodes leases spread over"),
             k("lease.duration_ms", .int(1...86_400_000), .int(30_000), "lease duration"),
@@ -53,6 +54,13 @@ public enum WorkloadKnobs {
         }
         return knobs
     }()
+
+    /// `--set` shorthands, as in a workload file: a range field sets both ends, a typed field its type.
+    public static let shorthands: [String: [String]] = [
+        "value_size": ["value_size.min", "value_size.max"],
+        "scan_length": ["scan_length.min", "scan_length.max"],
+        "key_distribution": ["key_distribution.type"],
+    ]
 
     /// Fields that take either a scalar (both ends) or a {min, max} mapping.
     static let rangeFields: Set<String> = ["value_size", "scan_length"]

@@ -146,3 +146,53 @@ struct EndToEndTests {
         #expect(throws: OrbitError.self) { try KVTool.perform(.stats, backend: "memory", settings: c.settings) }
     }
 }
+
+/// Review findings that must stay fixed.
+@Suite(.serialized)
+struct RunnerRegressionTests {
+    @Test func durationAloneIsNotCutByTheDefaultOperationCount() throws {
+        let out = EndToEndTests.tempDir("dur")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var c = Configuration()
+        try c.applyFlags(sets: ["mix.read=1", "record_count=100", "duration_s=0.3", "warmup_ops=0"], backends: ["memory"], dataDir: nil)
+        var s = BenchmarkSession(configuration: c)
+        s.outputDirectory = out
+        s.showStatus = false
+        let r = try s.run()
+        #expect(r.backends[0].runSeconds >= 0.3)
+        #expect(r.backends[0].opStreamReproducible == false)
+    }
+
+    @Test func badEngineOptionsAreRefusedBeforeAnythingRuns() throws {
+        let out = EndToEndTests.tempDir("val")
+        var c = Configuration()
+        try c.applyWorkloadFile(path: "workloads/write-heavy.yaml")
+        try c.applyFlags(sets: ["rocksdb.wal=false", "durability=every-write"], backends: ["memory", "rocksdb"], dataDir: nil)
+        var s = BenchmarkSession(configuration: c)
+        s.outputDirectory = out
+        #expect { _ = try s.run() } throws: { e in
+            (e as? OrbitError)?.location == "rocksdb.wal from flag --set rocksdb.wal=false, durability from flag --set durability=every-write"
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func sampleRateIsExactAndReadsCountValueBytes() throws {
+        let out = EndToEndTests.tempDir("rate")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var c = Configuration()
+        try c.applyFlags(sets: ["mix.read=1", "record_count=1000", "operation_count=10000", "warmup_ops=0",
+                                "metrics_sample_rate=0.7", "value_size=100", "key_size=16"], backends: ["memory"], dataDir: nil)
+        var s = BenchmarkSession(configuration: c)
+        s.outputDirectory = out
+        s.showStatus = false
+        let r = try s.run()
+        let samples = r.backends[0].samples.filter { $0.metrics.operationType == .get }.count
+        #expect(abs(samples - 7000) <= 1)
+        let get = r.backends[0].operations.first { $0.operation == .get }!
+        #expect(get.logicalBytes == get.count * 116)  // key 16 + value 100: every read finds its record
+        // Timeseries rates are over the time the phase ran: they agree with the phase's overall rate.
+        let rows = r.backends[0].timeseries.filter { $0.operation == .get }
+        let total = rows.reduce(0) { $0 + $1.count }
+        #expect(total == get.count)
+    }
+}

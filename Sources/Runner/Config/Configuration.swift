@@ -1,5 +1,5 @@
 public import OrbitCore
-public import Workloads
+import Workloads
 import Foundation
 
 /// Builds the effective `Settings` of a run from every source, in precedence order:
@@ -126,7 +126,13 @@ public struct Configuration: Sendable {
             }
             let name = String(assignment[..<eq]).trimmingWhitespace()
             let value = String(assignment[assignment.index(after: eq)...])
-            try settings.set(name, text: value, from: .flag("--set \(assignment)"))
+            let source = ConfigSource.flag("--set \(assignment)")
+            // The workload file's shorthands: `value_size=100` sets min and max, `key_distribution=zipfian` the type.
+            if let ends = WorkloadKnobs.shorthands[name] {
+                for knob in ends { try settings.set(knob, text: value, from: source) }
+            } else {
+                try settings.set(name, text: value, from: source)
+            }
         }
         if !backends.isEmpty {
             let names = backends.flatMap { $0.split(separator: ",").map { CoreKnobs.canonicalBackend(String($0)) } }

@@ -48,6 +48,23 @@ public enum Engines {
         }
     }
 
+    /// Checks the backend's options against the settings before anything is opened or written, so a
+    /// bad combination is refused up front (exit status 2), naming where each setting came from.
+    public static func validate(_ backend: String, settings: Settings) throws {
+        switch backend {
+        case "rocksdb":
+            do {
+                try RocksDBOptions(settings: settings).validate(durability: settings.durability())
+            } catch var e as OrbitError {
+                let names = e.message.contains("max_open_files") ? ["rocksdb.max_open_files"] : ["rocksdb.wal", "durability"]
+                e.location = names.map { "\($0) from \(settings.source($0))" }.joined(separator: ", ")
+                throw e
+            }
+        default:
+            break
+        }
+    }
+
     /// Whether the backend keeps its store on disk.
     public static func isDurable(_ backend: String) -> Bool { backend != "memory" }
 

@@ -35,11 +35,12 @@ final class ThreadRecorder: @unchecked Sendable {
     var logicalBytes: [UInt64]
     var samples: [MetricSample] = []
     var firstError: (any Error)?
-    /// Sample every n-th operation (0: never; 1: every one).
-    let sampleEvery: UInt64
-    var sampleCountdown: UInt64
+    /// Sampling as 32.32 fixed point: each operation adds `sampleStep`; crossing 1.0 samples it.
+    /// Exact for any rate (0.7 samples 7 of 10), deterministic, one add and compare per operation.
+    let sampleStep: UInt64
+    var sampleAccumulator: UInt64
 
-    init(thread: Int, ops: [OperationType], sampleEvery: UInt64, seed: UInt64) {
+    init(thread: Int, ops: [OperationType], sampleRate: Double, seed: UInt64) {
         self.thread = thread
         let n = OperationType.allCases.count
         histograms = Array(repeating: nil, count: n)
@@ -53,26 +54,32 @@ final class ThreadRecorder: @unchecked Sendable {
         notFound = Array(repeating: 0, count: n)
         latencySum = Array(repeating: 0, count: n)
         logicalBytes = Array(repeating: 0, count: n)
-        self.sampleEvery = sampleEvery
-        // A seeded offset, so threads do not all sample the same op numbers.
-        sampleCountdown = sampleEvery == 0 ? .max : 1 + (seed &+ UInt64(thread) &* 7919) % sampleEvery
-        if sampleEvery > 0 { samples.reserveCapacity(4096) }
+        sampleStep = UInt64((min(max(sampleRate, 0), 1) * 4_294_967_296).rounded())
+        // A seeded phase, so threads do not all sample the same op numbers.
+        sampleAccumulator = (seed &+ UInt64(thread) &* 0x9E37_79B9) & 0xFFFF_FFFF
+        if sampleStep > 0 { samples.reserveCapacity(4096) }
     }
 
     /// Whether the next operation is sampled into metrics.csv.
     @inline(__always)
     func shouldSample() -> Bool {
-        sampleCountdown &-= 1
-        if sampleCountdown == 0 {
-            sampleCountdown = sampleEvery
+        sampleAccumulator &+= sampleStep
+        if sampleAccumulator >= 4_294_967_296 {
+            sampleAccumulator -= 4_294_967_296
             return true
         }
         return false
     }
 
+    /// Records one operation. Failed operations are counted as errors and kept out of the latency
+    /// histograms and counts (a fast failure must not make the percentiles look better).
     @inline(__always)
     func record(_ op: OperationType, latency: UInt64, success: Bool, found: Bool, bytes: Int) {
         let i = Int(op.rawValue)
+        guard success else {
+            errors[i] &+= 1
+            return
+        }
         let v = min(max(latency, 1), maxTrackableLatency)
         // One record per operation, into the interval histogram; it is folded into the phase total
         // when the interval is published (a thread publishes its last interval when the phase ends).
@@ -80,7 +87,6 @@ final class ThreadRecorder: @unchecked Sendable {
         counts[i] &+= 1
         latencySum[i] &+= latency
         logicalBytes[i] &+= UInt64(bytes)
-        if !success { errors[i] &+= 1 }
         if !found { notFound[i] &+= 1 }
     }
 
@@ -153,6 +159,16 @@ public final class IntervalCollector: Sendable {
             return out.map { (index: $0.0, op: $0.1, histogram: $0.2) }
         }
     }
+}
+
+/// The process heap (jemalloc `stats.allocated`), refreshed by the monitor thread every 100 ms.
+/// Refreshing costs tens of microseconds (jemalloc rebuilds its statistics), far too much per sampled
+/// operation; a sample reads the latest refreshed value instead (at most 100 ms old).
+public final class HeapGauge: Sendable {
+    private let value = Atomic<UInt64>(0)
+    public init() { refresh() }
+    public func refresh() { value.store(ProcessMemory.allocatedBytes(), ordering: .relaxed) }
+    public var bytes: UInt64 { value.load(ordering: .relaxed) }
 }
 
 /// A counter one thread writes and the status thread reads.

@@ -44,9 +44,11 @@ public struct BenchmarkRunner: Sendable {
         let start = MonotonicClock.nanoseconds()
         let intervalNanos = UInt64(w.intervalSeconds * 1e9)
         let collector = IntervalCollector()
+        let heap = HeapGauge()
         let values = ValuePool(maxLength: max(w.valueSize.upperBound, 1), seed: w.seed)
-        let executor = Executor(engine: engine, workload: w, values: values)
+        let executor = Executor(engine: engine, workload: w, values: values, heap: heap)
         let statsRows = Mutex<[StatsRow]>([])
+        let statsErrors = Mutex<[String]>([])
         let status = StatusLine(enabled: showStatus)
         let phaseLabel = Mutex("\(backend) load")
         let progress = (0..<w.threads).map { _ in ProgressCounter() }
@@ -55,13 +57,18 @@ public struct BenchmarkRunner: Sendable {
         let lastStats = Mutex<UInt64>(start)
 
         @Sendable func takeStats(at now: UInt64) {
-            let row = StatsRow(elapsedSeconds: Double(now - start) / 1e9,
-                               stats: (try? engine.stats()) ?? StorageStats(),
-                               processHeapBytes: ProcessMemory.allocatedBytes())
-            statsRows.withLock { $0.append(row) }
+            do {
+                let row = StatsRow(elapsedSeconds: Double(now - start) / 1e9, stats: try engine.stats(),
+                                   processHeapBytes: heap.bytes)
+                statsRows.withLock { $0.append(row) }
+            } catch {
+                // No row rather than a made-up one; the failure is reported with the run.
+                statsErrors.withLock { if $0.count < 3 { $0.append("stats at \(formatDouble(Double(now - start) / 1e9))s: \(error)") } }
+            }
         }
         takeStats(at: start)
         let monitor = BackgroundLoop(name: "orbit-monitor", periodMillis: 100) {
+            heap.refresh()
             let now = MonotonicClock.nanoseconds()
             let due = lastStats.withLock { last -> Bool in
                 guard now - last >= intervalNanos else { return false }
@@ -74,16 +81,24 @@ public struct BenchmarkRunner: Sendable {
             status.update(label: phaseLabel.withLock { $0 }, done: done, total: phaseTotal.load(ordering: .relaxed),
                           now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latestMerged(before: idx))
         }
-        defer { status.finish() }
+        var monitorRunning = true
+        defer {
+            if monitorRunning { monitor.stop() }
+            status.finish()
+        }
 
         var errors: [String] = []
-        // Load phase.
-        let loadStart = MonotonicClock.nanoseconds()
-        let loadRecorders = runPhase(threads: w.threads, ops: [.load], name: "orbit-load") { t, rec in
-            executor.load(thread: t, recorder: rec, progress: progress[t], start: start,
-                          intervalNanos: intervalNanos, collector: collector)
+        @Sendable func clock(_ phaseStart: UInt64) -> PhaseClock {
+            PhaseClock(runStart: start, intervalNanos: intervalNanos, phaseStart: phaseStart, collector: collector)
         }
-        let loadSeconds = Double(MonotonicClock.nanoseconds() - loadStart) / 1e9
+
+        // Load phase.
+        var load = PhaseResult(recorders: [], start: start, end: start)
+        if w.load && w.recordCount > 0 {
+            load = runPhase(ops: [.load], name: "orbit-load", prepare: { _ in () }) { t, rec, _, phaseStart in
+                executor.load(thread: t, recorder: rec, progress: progress[t], clock: clock(phaseStart))
+            } started: { phaseStart.store($0, ordering: .relaxed) }
+        }
 
         // Warm-up: a separate stream, so the measured stream is the same whatever the warm-up did.
         let warmStart = MonotonicClock.nanoseconds()
@@ -91,9 +106,15 @@ public struct BenchmarkRunner: Sendable {
             phaseLabel.withLock { $0 = "\(backend) warm-up" }
             for p in progress { p.value.store(0, ordering: .relaxed) }
             phaseTotal.store(w.warmupOps * w.threads, ordering: .relaxed)
-            phaseStart.store(warmStart, ordering: .relaxed)
-            runThreads(w.threads, name: "orbit-warmup") { t in
-                executor.warmUp(thread: t, progress: progress[t], until: warmStart + UInt64(w.warmupSeconds * 1e9))
+            let outcomes = Mutex<[(ops: Int, failures: Int, firstError: String?)]>([])
+            _ = runPhase(ops: [], name: "orbit-warmup", prepare: { executor.makeState(thread: $0, warmUp: true) }) { t, _, state, begun in
+                let r = executor.warmUp(thread: t, state: &state, progress: progress[t],
+                                        until: begun + UInt64(w.warmupSeconds * 1e9))
+                outcomes.withLock { $0.append((r.ops, r.failures, r.firstError.map { "\($0)" })) }
+            } started: { phaseStart.store($0, ordering: .relaxed) }
+            let failed = outcomes.withLock { $0.filter { $0.failures > 0 } }
+            if let first = failed.first {
+                errors.append("warm-up: \(failed.reduce(0) { $0 + $1.failures }) operations failed; first: \(first.firstError ?? "?")")
             }
         }
         let warmupSeconds = Double(MonotonicClock.nanoseconds() - warmStart) / 1e9
@@ -102,55 +123,96 @@ public struct BenchmarkRunner: Sendable {
         phaseLabel.withLock { $0 = "\(backend) run" }
         for p in progress { p.value.store(0, ordering: .relaxed) }
         phaseTotal.store(w.operationCount, ordering: .relaxed)
-        let runStart = MonotonicClock.nanoseconds()
-        phaseStart.store(runStart, ordering: .relaxed)
         let digests = Mutex([UInt64](repeating: 0, count: w.threads))
         let runOps = Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue }
-        let runRecorders = runPhase(threads: w.threads, ops: runOps, name: "orbit-run") { t, rec in
-            let d = executor.run(thread: t, recorder: rec, progress: progress[t], start: start, runStart: runStart,
-                                 intervalNanos: intervalNanos, collector: collector)
+        let run = runPhase(ops: runOps, name: "orbit-run", prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
+            let d = executor.run(thread: t, state: &state, recorder: rec, progress: progress[t], clock: clock(begun))
             digests.withLock { $0[t] = d }
-        }
-        let runSeconds = Double(MonotonicClock.nanoseconds() - runStart) / 1e9
+        } started: { phaseStart.store($0, ordering: .relaxed) }
         monitor.stop()
-        try? engine.sync()
+        monitorRunning = false
+        do {
+            try engine.sync()
+        } catch {
+            errors.append("sync after the run failed: \(error)")
+        }
         takeStats(at: MonotonicClock.nanoseconds())
         let finalStats = try engine.stats()
+        errors += statsErrors.withLock { $0 }
 
-        var operations = summarize(loadRecorders, phase: "load", seconds: loadSeconds)
-        operations += summarize(runRecorders, phase: "run", seconds: runSeconds)
-        for rec in loadRecorders + runRecorders {
+        let loadSeconds = Double(load.end - load.start) / 1e9
+        let runSeconds = Double(run.end - run.start) / 1e9
+        var operations = summarize(load.recorders, phase: "load", seconds: loadSeconds)
+        operations += summarize(run.recorders, phase: "run", seconds: runSeconds)
+        for rec in load.recorders + run.recorders {
             if let e = rec.firstError { errors.append("thread \(rec.thread): \(e)") }
         }
-        var samples = (loadRecorders + runRecorders).flatMap(\.samples)
+        var samples = (load.recorders + run.recorders).flatMap(\.samples)
         samples.sort { $0.timestampNanos < $1.timestampNanos }
 
-        let elapsed = Double(MonotonicClock.nanoseconds() - start) / 1e9
-        let timeseries = collector.rows().map { row -> TimeseriesRow in
-            // The last interval is partial: its rate is over the time it really lasted.
-            let intervalStart = Double(row.index) * w.intervalSeconds
-            let intervalEnd = min(Double(row.index + 1) * w.intervalSeconds, elapsed)
-            let length = max(intervalEnd - intervalStart, 1e-9)
-            return TimeseriesRow(elapsedSeconds: intervalEnd, operation: row.op,
-                                 count: row.histogram.totalCount, opsPerSecond: Double(row.histogram.totalCount) / length,
-                                 histogram: row.histogram)
-        }
+        var timeseries = timeseriesRows(collector, phase: (load.start, load.end), ops: load.recorders.isEmpty ? [] : [.load], origin: start)
+        timeseries += timeseriesRows(collector, phase: (run.start, run.end), ops: runOps, origin: start)
+        timeseries.sort { ($0.elapsedSeconds, $0.operation.rawValue) < ($1.elapsedSeconds, $1.operation.rawValue) }
+
         return BackendRun(
             backend: backend, durability: engine.durability, promise: E.durabilityPromise(for: engine.durability),
             dataDirectory: engine.dataDirectory, openSeconds: openSeconds, loadSeconds: loadSeconds,
             warmupSeconds: warmupSeconds, runSeconds: runSeconds, operations: operations,
             statsRows: statsRows.withLock { $0 }, timeseries: timeseries, samples: samples,
-            opStreamDigest: OpStream.combine(digests.withLock { $0 }), finalStats: finalStats, errors: errors)
+            opStreamDigest: OpStream.combine(digests.withLock { $0 }, workload: w),
+            opStreamReproducible: w.durationSeconds == 0, finalStats: finalStats, errors: errors)
     }
 
-    /// Runs one phase on `threads` threads, each with its own recorder; returns the recorders.
-    func runPhase(threads: Int, ops: [OperationType], name: String,
-                  _ body: @escaping @Sendable (Int, ThreadRecorder) -> Void) -> [ThreadRecorder] {
+    /// Rows of timeseries.csv for one phase: every interval the phase overlaps, for every operation type
+    /// of the phase (zero-count rows included, so a stall shows), each rate over the part of the interval
+    /// the phase really ran.
+    func timeseriesRows(_ collector: IntervalCollector, phase: (start: UInt64, end: UInt64), ops: [OperationType],
+                        origin: UInt64) -> [TimeseriesRow] {
+        guard phase.end > phase.start, !ops.isEmpty else { return [] }
+        let i = UInt64(workload.intervalSeconds * 1e9)
+        let first = Int((phase.start - origin) / i), last = Int((phase.end - 1 - origin) / i)
+        var byKey: [Int: [OperationType: LatencyHistogram]] = [:]
+        for row in collector.rows() where ops.contains(row.op) { byKey[row.index, default: [:]][row.op] = row.histogram }
+        var out: [TimeseriesRow] = []
+        for idx in first...last {
+            let lo = max(origin + UInt64(idx) * i, phase.start), hi = min(origin + UInt64(idx + 1) * i, phase.end)
+            let length = Double(hi - lo) / 1e9
+            for op in ops {
+                let h = byKey[idx]?[op]
+                let count = h?.totalCount ?? 0
+                out.append(TimeseriesRow(elapsedSeconds: Double(hi - origin) / 1e9, operation: op, count: count,
+                                         opsPerSecond: length > 0 ? Double(count) / length : 0, histogram: h))
+            }
+        }
+        return out
+    }
+
+    struct PhaseResult {
+        var recorders: [ThreadRecorder]
+        var start: UInt64
+        var end: UInt64
+    }
+
+    /// Runs one phase on the workload's threads. Each thread's recorder and state are built first, on
+    /// this thread; then all threads start together at a gate, and the phase's clock starts when the
+    /// gate opens (so set-up is never measured). `started` is told the start time.
+    func runPhase<State>(ops: [OperationType], name: String, prepare: (Int) -> State,
+                         _ body: @escaping @Sendable (Int, ThreadRecorder, inout State, UInt64) -> Void,
+                         started: @escaping @Sendable (UInt64) -> Void) -> PhaseResult {
         let w = workload
-        let sampleEvery: UInt64 = w.metricsAll ? 1 : (w.metricsSampleRate <= 0 ? 0 : UInt64(max(1, (1 / w.metricsSampleRate).rounded())))
-        let recorders = (0..<threads).map { ThreadRecorder(thread: $0, ops: ops, sampleEvery: sampleEvery, seed: w.seed) }
-        runThreads(threads, name: name) { t in body(t, recorders[t]) }
-        return recorders
+        let rate = w.metricsAll ? 1.0 : w.metricsSampleRate
+        let recorders = (0..<w.threads).map { ThreadRecorder(thread: $0, ops: ops, sampleRate: rate, seed: w.seed) }
+        let states = (0..<w.threads).map { UncheckedBox(prepare($0)) }
+        let gate = StartGate(parties: w.threads)
+        let begun = Atomic<UInt64>(0)
+        let end = runThreads(w.threads, name: name, gate: gate, onOpen: {
+            let t = MonotonicClock.nanoseconds()
+            begun.store(t, ordering: .relaxed)
+            started(t)
+        }) { t in
+            body(t, recorders[t], &states[t].value, begun.load(ordering: .relaxed))
+        }
+        return PhaseResult(recorders: recorders, start: begun.load(ordering: .relaxed), end: end)
     }
 
     /// Merges per-thread histograms and counters into one summary per operation type.

@@ -86,7 +86,7 @@ public struct EnvironmentInfo: Sendable, Codable {
     static func gitCommit() -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["rev-parse", "--short=12", "HEAD"]
+        p.arguments = ["describe", "--always", "--dirty", "--abbrev=12"]
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice

@@ -41,7 +41,8 @@ public struct TimeseriesRow: Sendable {
     public var operation: OperationType
     public var count: UInt64
     public var opsPerSecond: Double
-    public var histogram: LatencyHistogram
+    /// nil for an interval in which no operation of this type completed.
+    public var histogram: LatencyHistogram?
 }
 
 /// Everything measured on one backend.
@@ -59,6 +60,8 @@ public struct BackendRun: Sendable {
     public var timeseries: [TimeseriesRow]
     public var samples: [MetricSample]
     public var opStreamDigest: UInt64
+    /// False when the run phase was cut by duration_s: how many operations were drawn then depends on speed.
+    public var opStreamReproducible: Bool
     public var finalStats: StorageStats
     public var errors: [String]
 }

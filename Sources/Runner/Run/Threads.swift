@@ -1,10 +1,23 @@
 import Foundation
+import OrbitCore
 
-/// Runs `body(i)` on `count` new threads and waits for all of them.
-func runThreads(_ count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
+/// Holds client threads until every one is ready, so a phase's clock starts when all of them can run.
+final class StartGate: Sendable {
+    let parties: Int
+    let ready = DispatchSemaphore(value: 0)
+    let go = DispatchSemaphore(value: 0)
+    init(parties: Int) { self.parties = parties }
+}
+
+/// Starts `count` threads, waits until all are ready, calls `onOpen` (which takes the start time),
+/// releases them, waits for all to finish and returns the end time (monotonic ns).
+func runThreads(_ count: Int, name: String, gate: StartGate, onOpen: () -> Void,
+                _ body: @escaping @Sendable (Int) -> Void) -> UInt64 {
     let done = DispatchSemaphore(value: 0)
     for i in 0..<count {
         let t = Thread {
+            gate.ready.signal()
+            gate.go.wait()
             body(i)
             done.signal()
         }
@@ -12,7 +25,17 @@ func runThreads(_ count: Int, name: String, _ body: @escaping @Sendable (Int) ->
         t.stackSize = 8 << 20
         t.start()
     }
+    for _ in 0..<count { gate.ready.wait() }
+    onOpen()
+    for _ in 0..<count { gate.go.signal() }
     for _ in 0..<count { done.wait() }
+    return MonotonicClock.nanoseconds()
+}
+
+/// Moves a value into exactly one thread (the caller guarantees no sharing).
+final class UncheckedBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// A background thread that runs `tick` until stopped.
