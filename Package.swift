@@ -25,17 +25,19 @@ let package = Package(
     targets: [
         // C libraries from Debian's -dev packages.
         .systemLibrary(name: "CRocksDB", path: "Sources/CRocksDB", providers: [.apt(["librocksdb-dev"])]),
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
 
         .target(name: "OrbitCore", swiftSettings: strict),
         .target(name: "MemoryEngine", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "RocksDBEngine", dependencies: ["OrbitCore", "CRocksDB"], swiftSettings: strict),
+        .target(name: "LMDBEngine", dependencies: ["OrbitCore", "CLMDB"], swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         .target(
             name: "Runner",
             dependencies: [
-                "OrbitCore", "MemoryEngine", "RocksDBEngine", "Leases", "Workloads", "CJemalloc",
+                "OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "Leases", "Workloads", "CJemalloc",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict),
@@ -51,9 +53,9 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine"], swiftSettings: strict),
+        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine"], swiftSettings: strict),
         .testTarget(name: "OrbitCoreTests", dependencies: ["OrbitCore", "OrbitTestSupport"]),
-        .testTarget(name: "EngineConformanceTests", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
+        .testTarget(name: "EngineConformanceTests", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport", histogram]),

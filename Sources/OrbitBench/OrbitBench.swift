@@ -26,7 +26,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Directory holding one store per backend (<dir>/<backend>).")
     var dataDir: String?
 
-    @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb.")
+    @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb, lmdb.")
     var backend: [String] = []
 
     func build(workload: String?) throws -> Configuration {

@@ -1,3 +1,4 @@
+import LMDBEngine
 import MemoryEngine
 import OrbitCore
 import RocksDBEngine
@@ -6,6 +7,7 @@ import RocksDBEngine
 public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case memory
     case rocksdb
+    case lmdb
 
     public var description: String { rawValue }
 
@@ -14,7 +16,7 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
     public var isPersistent: Bool {
         switch self {
         case .memory: false
-        case .rocksdb: true
+        case .rocksdb, .lmdb: true
         }
     }
 }
@@ -82,6 +84,10 @@ extension EngineKind {
             return try visitor.visit(EngineHarness<RocksDBEngine>(kind: self, directory: dir, durability: durability) { path, mode in
                 try RocksDBEngine(path: path, options: RocksDBOptions(settings: Settings(knobs: RocksDBOptions.knobs)),
                                   durability: mode)
+            })
+        case .lmdb:
+            return try visitor.visit(EngineHarness<LMDBEngine>(kind: self, directory: dir, durability: durability) { path, mode in
+                try LMDBEngine(path: path, options: LMDBOptions(settings: Settings(knobs: LMDBOptions.knobs)), durability: mode)
             })
         }
     }

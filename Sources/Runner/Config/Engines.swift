@@ -1,4 +1,5 @@
 public import OrbitCore
+import LMDBEngine
 import MemoryEngine
 import RocksDBEngine
 
@@ -11,12 +12,13 @@ public protocol EngineBody {
 
 /// The engines of this build, and how to open one from settings.
 public enum Engines {
-    public static var allKnobs: [Knob] { MemoryEngine.knobs + RocksDBOptions.knobs }
+    public static var allKnobs: [Knob] { MemoryEngine.knobs + RocksDBOptions.knobs + LMDBOptions.knobs }
 
     /// One line per backend for `orbit-bench list`.
     public static let descriptions: [(name: String, summary: String)] = [
         ("memory", "in-memory sorted map (B+tree): the floor that shows the harness's own overhead; nothing survives a crash"),
         ("rocksdb", "RocksDB \(RocksDBEngine.libraryVersion()) through its C API (librocksdb-dev); WAL, checkpoints as snapshots"),
+        ("lmdb", "LMDB \(LMDBEngine.libraryVersion()) through its C API (liblmdb-dev): the reference copy-on-write B+tree"),
     ]
 
     /// Opens `backend` with its store in `directory` and runs `body` on it. The engine is closed
@@ -30,6 +32,9 @@ public enum Engines {
             return try run(engine, body)
         case "rocksdb":
             let engine = try RocksDBEngine(path: directory, options: RocksDBOptions(settings: settings), durability: durability)
+            return try run(engine, body)
+        case "lmdb":
+            let engine = try LMDBEngine(path: directory, options: LMDBOptions(settings: settings), durability: durability)
             return try run(engine, body)
         default:
             throw OrbitError(.invalidConfig, "unknown backend '\(backend)'",
@@ -71,6 +76,7 @@ public enum Engines {
     public static func durabilityPromise(_ backend: String, _ mode: DurabilityMode) -> DurabilityPromise {
         switch backend {
         case "memory": MemoryEngine.durabilityPromise(for: mode)
+        case "lmdb": LMDBEngine.durabilityPromise(for: mode)
         default: RocksDBEngine.durabilityPromise(for: mode)
         }
     }

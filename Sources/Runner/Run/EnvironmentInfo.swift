@@ -1,4 +1,5 @@
 import Foundation
+import LMDBEngine
 import RocksDBEngine
 
 /// The machine and build a run happened on: recorded in summary.json so figures can be judged.
@@ -22,7 +23,7 @@ public struct EnvironmentInfo: Sendable, Codable {
             memoryBytes: ProcessInfo.processInfo.physicalMemory, kernel: kernel(),
             hostname: ProcessInfo.processInfo.hostName, dataDirFilesystem: filesystem(of: dataDirectory),
             swiftVersion: swiftVersion, buildConfiguration: buildConfiguration,
-            rocksdbVersion: RocksDBEngine.libraryVersion(), lmdbVersion: "not built (issue 4)",
+            rocksdbVersion: RocksDBEngine.libraryVersion(), lmdbVersion: LMDBEngine.libraryVersion(),
             allocator: ProcessMemory.isJemallocActive ? "jemalloc \(ProcessMemory.jemallocVersion())" : "system malloc",
             gitCommit: gitCommit())
     }
