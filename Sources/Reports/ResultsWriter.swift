@@ -85,9 +85,8 @@ public enum ResultsWriter {
             for t in b.timeseries {
                 var cells = [formatDouble(t.elapsedSeconds, decimals: 3), b.backend, t.operation.name, String(t.count),
                              formatDouble(t.opsPerSecond, decimals: 1)]
-                if let h = t.histogram {
-                    cells += [usOf(h.valueAtPercentile(50)), usOf(h.valueAtPercentile(95)), usOf(h.valueAtPercentile(99)),
-                              usOf(h.valueAtPercentile(99.9)), usOf(h.max)]
+                if let l = t.latency {
+                    cells += [usOf(l.p50), usOf(l.p95), usOf(l.p99), usOf(l.p999), usOf(l.max)]
                 } else {
                     cells += ["", "", "", "", ""]  // no operation completed: no latency, not a zero one
                 }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import OrbitCore
 import Reports
-import Runner
+@testable import Runner
 import Workloads
 
 /// A whole `orbit-bench run` through the library: every results file, with the contract's columns.
@@ -194,5 +194,38 @@ struct RunnerRegressionTests {
         let rows = r.backends[0].timeseries.filter { $0.operation == .get }
         let total = rows.reduce(0) { $0 + $1.count }
         #expect(total == get.count)
+    }
+}
+
+
+struct IntervalCollectorTests {
+    static func histogram(_ values: [UInt64]) -> LatencyHistogram {
+        var h = makeLatencyHistogram()
+        for v in values { _ = h.record(v) }
+        return h
+    }
+
+    static func slots(_ op: OperationType, _ values: [UInt64]) -> [LatencyHistogram?] {
+        var s = [LatencyHistogram?](repeating: nil, count: OperationType.allCases.count)
+        s[Int(op.rawValue)] = histogram(values)
+        return s
+    }
+
+    /// An interval is reduced to its figures only once every thread has moved past it, so a thread
+    /// that publishes late still lands in the right interval, and memory does not grow with run length.
+    @Test func intervalsCloseWhenEveryThreadHasPassedThem() {
+        let c = IntervalCollector()
+        c.beginPhase(threads: 2)
+        c.publish(interval: 0, thread: 0, histograms: Self.slots(.get, [1000, 2000]))
+        c.publish(interval: 1, thread: 0, histograms: Self.slots(.get, [3000]))
+        #expect(c.summaries().isEmpty)                       // thread 1 has published nothing yet
+        c.publish(interval: 0, thread: 1, histograms: Self.slots(.get, [4000]))
+        #expect(c.summaries()[0]?[.get]?.count == 3)         // interval 0 complete: both threads passed it
+        #expect(c.summaries()[1] == nil)                     // interval 1 still open for thread 1
+        c.publish(interval: 3, thread: 1, histograms: Self.slots(.get, [5000]))
+        #expect(c.summaries()[1]?[.get]?.count == 1)
+        c.endPhase()
+        #expect(c.summaries()[3]?[.get]?.count == 1)
+        #expect(c.latest()?.count == 1)
     }
 }

@@ -101,64 +101,91 @@ final class ThreadRecorder: @unchecked Sendable {
             guard let h = intervalHistograms[i], h.totalCount > 0 else { continue }
             histograms[i]!.add(h)
         }
-        collector.publish(interval: index, histograms: intervalHistograms)
+        collector.publish(interval: index, thread: thread, histograms: intervalHistograms)
         for i in intervalHistograms.indices where intervalHistograms[i] != nil {
             intervalHistograms[i]!.reset()
         }
     }
 }
 
-/// Merges the per-thread interval histograms into per-interval, per-operation histograms
-/// (timeseries.csv) and keeps the latest complete interval for the status line.
+/// Latency figures of one interval of one operation type: what timeseries.csv keeps.
+public struct IntervalSummary: Sendable, Hashable {
+    public var count: UInt64
+    public var p50, p95, p99, p999, max: UInt64  // nanoseconds
+
+    init(_ h: LatencyHistogram) {
+        count = h.totalCount
+        p50 = h.valueAtPercentile(50)
+        p95 = h.valueAtPercentile(95)
+        p99 = h.valueAtPercentile(99)
+        p999 = h.valueAtPercentile(99.9)
+        max = h.max
+    }
+}
+
+/// Merges the per-thread interval histograms into per-interval, per-operation figures (timeseries.csv)
+/// and keeps the latest complete interval for the status line.
+///
+/// Memory stays bounded however long a run lasts: an interval's merged histograms (~270 KB each) are
+/// reduced to an `IntervalSummary` as soon as it is complete, that is once every thread of the phase
+/// has published that interval or a later one (a thread publishes its intervals in increasing order).
 public final class IntervalCollector: Sendable {
     struct State {
-        var intervals: [Int: [LatencyHistogram?]] = [:]
-        var latestIndex = -1
+        var open: [Int: [LatencyHistogram?]] = [:]
+        var done: [Int: [OperationType: IntervalSummary]] = [:]
+        var lastPublished: [Int] = []
+        var latestAll: IntervalSummary?
     }
     private let state = Mutex(State())
 
-    func publish(interval: Int, histograms: [LatencyHistogram?]) {
+    /// Starts a phase run by `threads` client threads.
+    func beginPhase(threads: Int) {
+        state.withLock { $0.lastPublished = Array(repeating: -1, count: threads) }
+    }
+
+    /// Ends the phase: every interval still open is complete.
+    func endPhase() {
         state.withLock { s in
-            var slot = s.intervals[interval] ?? Array(repeating: nil, count: histograms.count)
+            Self.finalize(&s, upTo: Int.max)
+            s.lastPublished = []
+        }
+    }
+
+    func publish(interval: Int, thread: Int, histograms: [LatencyHistogram?]) {
+        state.withLock { s in
+            var slot = s.open[interval] ?? Array(repeating: nil, count: histograms.count)
             for (i, h) in histograms.enumerated() {
                 guard let h, h.totalCount > 0 else { continue }
                 if slot[i] == nil { slot[i] = h } else { slot[i]!.add(h) }
             }
-            s.intervals[interval] = slot
-            s.latestIndex = max(s.latestIndex, interval)
+            s.open[interval] = slot
+            if thread < s.lastPublished.count {
+                s.lastPublished[thread] = Swift.max(s.lastPublished[thread], interval)
+                Self.finalize(&s, upTo: s.lastPublished.min() ?? -1)
+            }
         }
     }
 
-    /// All operations of the most recent interval before `before`, merged (for the status line).
-    func latestMerged(before: Int) -> LatencyHistogram? {
-        state.withLock { s in
-            var idx = min(s.latestIndex, before - 1)
-            while idx >= 0 {
-                if let slot = s.intervals[idx] {
-                    var merged: LatencyHistogram?
-                    for h in slot.compactMap({ $0 }) {
-                        if merged == nil { merged = h } else { merged!.add(h) }
-                    }
-                    return merged
-                }
-                idx -= 1
+    private static func finalize(_ s: inout State, upTo last: Int) {
+        for idx in s.open.keys.sorted() where idx <= last {
+            var figures: [OperationType: IntervalSummary] = [:]
+            var all: LatencyHistogram?
+            for (i, h) in s.open[idx]!.enumerated() {
+                guard let h, h.totalCount > 0 else { continue }
+                figures[OperationType(rawValue: UInt8(i))!] = IntervalSummary(h)
+                if all == nil { all = h } else { all!.add(h) }
             }
-            return nil
+            s.open[idx] = nil
+            s.done[idx, default: [:]].merge(figures) { old, _ in old }
+            if let all { s.latestAll = IntervalSummary(all) }
         }
     }
 
-    /// (interval index, operation, histogram) in order.
-    func rows() -> [(index: Int, op: OperationType, histogram: LatencyHistogram)] {
-        state.withLock { s in
-            var out: [(Int, OperationType, LatencyHistogram)] = []
-            for idx in s.intervals.keys.sorted() {
-                for (i, h) in s.intervals[idx]!.enumerated() {
-                    if let h, h.totalCount > 0 { out.append((idx, OperationType(rawValue: UInt8(i))!, h)) }
-                }
-            }
-            return out.map { (index: $0.0, op: $0.1, histogram: $0.2) }
-        }
-    }
+    /// All operations of the most recent complete interval, merged (for the status line).
+    func latest() -> IntervalSummary? { state.withLock { $0.latestAll } }
+
+    /// Figures of every complete interval, by index and operation.
+    func summaries() -> [Int: [OperationType: IntervalSummary]] { state.withLock { $0.done } }
 }
 
 /// The process heap (jemalloc `stats.allocated`), refreshed by the monitor thread every 100 ms.

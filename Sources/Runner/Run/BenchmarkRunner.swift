@@ -77,9 +77,8 @@ public struct BenchmarkRunner: Sendable {
             }
             if due { takeStats(at: now) }
             let done = progress.reduce(0) { $0 + $1.value.load(ordering: .relaxed) }
-            let idx = Int((now - start) / max(intervalNanos, 1))
             status.update(label: phaseLabel.withLock { $0 }, done: done, total: phaseTotal.load(ordering: .relaxed),
-                          now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latestMerged(before: idx))
+                          now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latest())
         }
         var monitorRunning = true
         defer {
@@ -95,7 +94,7 @@ public struct BenchmarkRunner: Sendable {
         // Load phase.
         var load = PhaseResult(recorders: [], start: start, end: start)
         if w.load && w.recordCount > 0 {
-            load = runPhase(ops: [.load], name: "orbit-load", prepare: { _ in () }) { t, rec, _, phaseStart in
+            load = runPhase(ops: [.load], name: "orbit-load", collector: collector, prepare: { _ in () }) { t, rec, _, phaseStart in
                 executor.load(thread: t, recorder: rec, progress: progress[t], clock: clock(phaseStart))
             } started: { phaseStart.store($0, ordering: .relaxed) }
         }
@@ -107,7 +106,7 @@ public struct BenchmarkRunner: Sendable {
             for p in progress { p.value.store(0, ordering: .relaxed) }
             phaseTotal.store(w.warmupOps * w.threads, ordering: .relaxed)
             let outcomes = Mutex<[(ops: Int, failures: Int, firstError: String?)]>([])
-            _ = runPhase(ops: [], name: "orbit-warmup", prepare: { executor.makeState(thread: $0, warmUp: true) }) { t, _, state, begun in
+            _ = runPhase(ops: [], name: "orbit-warmup", collector: collector, prepare: { executor.makeState(thread: $0, warmUp: true) }) { t, _, state, begun in
                 let r = executor.warmUp(thread: t, state: &state, progress: progress[t],
                                         until: begun + UInt64(w.warmupSeconds * 1e9))
                 outcomes.withLock { $0.append((r.ops, r.failures, r.firstError.map { "\($0)" })) }
@@ -125,7 +124,7 @@ public struct BenchmarkRunner: Sendable {
         phaseTotal.store(w.operationCount, ordering: .relaxed)
         let digests = Mutex([UInt64](repeating: 0, count: w.threads))
         let runOps = Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue }
-        let run = runPhase(ops: runOps, name: "orbit-run", prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
+        let run = runPhase(ops: runOps, name: "orbit-run", collector: collector, prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
             let d = executor.run(thread: t, state: &state, recorder: rec, progress: progress[t], clock: clock(begun))
             digests.withLock { $0[t] = d }
         } started: { phaseStart.store($0, ordering: .relaxed) }
@@ -171,17 +170,16 @@ public struct BenchmarkRunner: Sendable {
         guard phase.end > phase.start, !ops.isEmpty else { return [] }
         let i = UInt64(workload.intervalSeconds * 1e9)
         let first = Int((phase.start - origin) / i), last = Int((phase.end - 1 - origin) / i)
-        var byKey: [Int: [OperationType: LatencyHistogram]] = [:]
-        for row in collector.rows() where ops.contains(row.op) { byKey[row.index, default: [:]][row.op] = row.histogram }
+        let byKey = collector.summaries()
         var out: [TimeseriesRow] = []
         for idx in first...last {
             let lo = max(origin + UInt64(idx) * i, phase.start), hi = min(origin + UInt64(idx + 1) * i, phase.end)
             let length = Double(hi - lo) / 1e9
             for op in ops {
-                let h = byKey[idx]?[op]
-                let count = h?.totalCount ?? 0
+                let figures = byKey[idx]?[op]
+                let count = figures?.count ?? 0
                 out.append(TimeseriesRow(elapsedSeconds: Double(hi - origin) / 1e9, operation: op, count: count,
-                                         opsPerSecond: length > 0 ? Double(count) / length : 0, histogram: h))
+                                         opsPerSecond: length > 0 ? Double(count) / length : 0, latency: figures))
             }
         }
         return out
@@ -196,12 +194,14 @@ public struct BenchmarkRunner: Sendable {
     /// Runs one phase on the workload's threads. Each thread's recorder and state are built first, on
     /// this thread; then all threads start together at a gate, and the phase's clock starts when the
     /// gate opens (so set-up is never measured). `started` is told the start time.
-    func runPhase<State>(ops: [OperationType], name: String, prepare: (Int) -> State,
+    func runPhase<State>(ops: [OperationType], name: String, collector: IntervalCollector, prepare: (Int) -> State,
                          _ body: @escaping @Sendable (Int, ThreadRecorder, inout State, UInt64) -> Void,
                          started: @escaping @Sendable (UInt64) -> Void) -> PhaseResult {
         let w = workload
         let rate = w.metricsAll ? 1.0 : w.metricsSampleRate
         let recorders = (0..<w.threads).map { ThreadRecorder(thread: $0, ops: ops, sampleRate: rate, seed: w.seed) }
+        collector.beginPhase(threads: w.threads)
+        defer { collector.endPhase() }
         let states = (0..<w.threads).map { UncheckedBox(prepare($0)) }
         let gate = StartGate(parties: w.threads)
         let begun = Atomic<UInt64>(0)

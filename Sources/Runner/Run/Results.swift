@@ -42,7 +42,7 @@ public struct TimeseriesRow: Sendable {
     public var count: UInt64
     public var opsPerSecond: Double
     /// nil for an interval in which no operation of this type completed.
-    public var histogram: LatencyHistogram?
+    public var latency: IntervalSummary?
 }
 
 /// Everything measured on one backend.

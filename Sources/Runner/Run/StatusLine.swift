@@ -20,7 +20,7 @@ final class StatusLine: @unchecked Sendable {
     var periodNanos: UInt64 { isTerminal ? 1_000_000_000 : 10_000_000_000 }
 
     /// Called from the monitor thread; prints when a period has passed.
-    func update(label: String, done: Int, total: Int?, now: UInt64, start: UInt64, latest: LatencyHistogram?) {
+    func update(label: String, done: Int, total: Int?, now: UInt64, start: UInt64, latest: IntervalSummary?) {
         guard enabled else { return }
         if start != phaseStart {
             // A new phase: restart the rate and wait a full period before the first line.
@@ -36,8 +36,8 @@ final class StatusLine: @unchecked Sendable {
         lastNanos = now
         lastPrintNanos = now
         var s = "[\(label)] \(done) ops  \(Int(rate)) ops/s"
-        if let h = latest, h.totalCount > 0 {
-            s += "  p50 \(us(h.valueAtPercentile(50)))  p99 \(us(h.valueAtPercentile(99)))"
+        if let l = latest, l.count > 0 {
+            s += "  p50 \(us(l.p50))  p99 \(us(l.p99))"
         }
         if let total, total > 0, rate > 0 {
             let eta = Double(max(0, total - done)) / rate
