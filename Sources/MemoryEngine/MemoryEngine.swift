@@ -27,7 +27,7 @@ public final class MemoryEngine: StorageEngine, @unchecked Sendable {
     public let durability: DurabilityMode
     public var dataDirectory: String? { nil }
 
-    private let lock = ReadWriteLock()
+    private let lock = EngineRWLock()
     // Guarded by `lock`: read under the shared hold, written under the exclusive one. That is the
     // exclusivity Swift would otherwise check at run time on every access (a few % of a get).
     @exclusivity(unchecked) private var tree = ByteTree()

@@ -29,7 +29,7 @@ extension RocksDBEngine {
     public func stats() throws -> StorageStats {
         try gate.enter()
         defer { gate.leave() }
-        if let e = syncer?.lastError.withLock({ $0 }) { throw e }
+        if let e = syncer?.firstError.withLock({ $0 }) { throw e }
 
         func int(_ name: String) -> UInt64? {
             var v: UInt64 = 0
@@ -102,7 +102,7 @@ extension RocksDBEngine {
                 extra.append(.init(name.replacingOccurrences(".", "_", afterPrefix: "rocksdb."), Double(t[name] ?? 0)))
             }
         }
-        if let syncer { extra.append(.init("rocksdb.periodic_wal_syncs", Double(syncer.syncCount.load(ordering: .relaxed)))) }
+        if let syncer { extra.append(.init("rocksdb.periodic_wal_syncs", Double(syncer.runCount.load(ordering: .relaxed)))) }
         s.extra = extra
         return s
     }

@@ -52,7 +52,8 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
 
     // Replaced only by restoreSnapshot, under gate.exclusive; read by operations inside the gate.
     var db: OpaquePointer
-    var syncer: PeriodicWALSyncer?
+    /// Durability `periodic(ms)`: `rocksdb_flush_wal(db, sync: 1)` every ms on a background thread.
+    var syncer: PeriodicTask?
 
     let dbOptions: OpaquePointer
     let cache: OpaquePointer?
@@ -162,7 +163,13 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
 
     func startSyncer() throws {
         if case .periodic(let ms) = durability {
-            syncer = try PeriodicWALSyncer(db: db, periodMillis: ms, path: path)
+            nonisolated(unsafe) let handle = db  // RocksDB's DB handle is thread-safe; stopped before close
+            let path = self.path
+            syncer = try PeriodicTask(periodMillis: ms, name: "rocksdb-wal-sync") {
+                var err: UnsafeMutablePointer<CChar>? = nil
+                rocksdb_flush_wal(handle, 1, &err)
+                if let err { throw takeRocksError(err, "periodic WAL sync", at: path) }
+            }
         }
     }
 
@@ -171,7 +178,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         var first: OrbitError? = nil
         if let syncer {
             syncer.stop()
-            first = syncer.lastError.withLock { $0 }
+            first = syncer.firstError.withLock { $0 }
             self.syncer = nil
         }
         do { try syncLocked() } catch let e as OrbitError { first = first ?? e } catch {}
@@ -359,7 +366,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
     public func sync() throws {
         try gate.enter()
         defer { gate.leave() }
-        if let e = syncer?.lastError.withLock({ $0 }) { throw e }
+        if let e = syncer?.firstError.withLock({ $0 }) { throw e }
         try syncLocked()
     }
 
