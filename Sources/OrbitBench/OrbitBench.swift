@@ -12,7 +12,7 @@ struct OrbitBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
-        subcommands: [RunCommand.self, ListCommand.self, KVCommand.self])
+        subcommands: [RunCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self])
 }
 
 /// Options shared by commands that open engines.
@@ -26,7 +26,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Directory holding one store per backend (<dir>/<backend>).")
     var dataDir: String?
 
-    @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb, lmdb.")
+    @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb, lmdb, cow.")
     var backend: [String] = []
 
     func build(workload: String?) throws -> Configuration {

@@ -1,3 +1,4 @@
+import CowBTree
 import LMDBEngine
 import MemoryEngine
 import OrbitCore
@@ -8,6 +9,10 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
     case memory
     case rocksdb
     case lmdb
+    /// The cow engine in its default WAL mode.
+    case cow
+    /// The cow engine in pure copy-on-write mode (cow.wal=false).
+    case cowNoWAL = "cow-nowal"
 
     public var description: String { rawValue }
 
@@ -16,7 +21,7 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
     public var isPersistent: Bool {
         switch self {
         case .memory: false
-        case .rocksdb, .lmdb: true
+        case .rocksdb, .lmdb, .cow, .cowNoWAL: true
         }
     }
 }
@@ -88,6 +93,15 @@ extension EngineKind {
         case .lmdb:
             return try visitor.visit(EngineHarness<LMDBEngine>(kind: self, directory: dir, durability: durability) { path, mode in
                 try LMDBEngine(path: path, options: LMDBOptions(settings: Settings(knobs: LMDBOptions.knobs)), durability: mode)
+            })
+        case .cow, .cowNoWAL:
+            var options = CowOptions()
+            options.wal = self == .cow
+            // Small checkpoint thresholds so the suite exercises checkpoints, not just the WAL.
+            options.snapshotInterval = 64
+            let o = options
+            return try visitor.visit(EngineHarness<CowEngine>(kind: self, directory: dir, durability: durability) { path, mode in
+                try CowEngine(path: path, options: o, durability: mode)
             })
         }
     }

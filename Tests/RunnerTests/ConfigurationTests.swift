@@ -52,7 +52,7 @@ struct ConfigurationTests {
             ($0 as? OrbitError)?.message == "--set expects name=value, got 'record_count'"
         }
         #expect { try c.applyFlags(sets: [], backends: ["postgres"], dataDir: nil) } throws: {
-            ($0 as? OrbitError)?.description == "flag --backend postgres: backends: bad value 'postgres'; allowed: a list of: memory, rocksdb, lmdb"
+            ($0 as? OrbitError)?.description == "flag --backend postgres: backends: bad value 'postgres'; allowed: a list of: memory, rocksdb, lmdb, cow"
         }
         let lsm = Self.writeTemp(#"{"lsm_config": {"memtable_size_mb": 64}}"#, ext: "json")
         defer { try? FileManager.default.removeItem(atPath: lsm) }

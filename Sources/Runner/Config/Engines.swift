@@ -1,4 +1,5 @@
 public import OrbitCore
+import CowBTree
 import LMDBEngine
 import MemoryEngine
 import RocksDBEngine
@@ -12,13 +13,14 @@ public protocol EngineBody {
 
 /// The engines of this build, and how to open one from settings.
 public enum Engines {
-    public static var allKnobs: [Knob] { MemoryEngine.knobs + RocksDBOptions.knobs + LMDBOptions.knobs }
+    public static var allKnobs: [Knob] { MemoryEngine.knobs + RocksDBOptions.knobs + LMDBOptions.knobs + CowOptions.knobs }
 
     /// One line per backend for `orbit-bench list`.
     public static let descriptions: [(name: String, summary: String)] = [
         ("memory", "in-memory sorted map (B+tree): the floor that shows the harness's own overhead; nothing survives a crash"),
         ("rocksdb", "RocksDB \(RocksDBEngine.libraryVersion()) through its C API (librocksdb-dev); WAL, checkpoints as snapshots"),
         ("lmdb", "LMDB \(LMDBEngine.libraryVersion()) through its C API (liblmdb-dev): the reference copy-on-write B+tree"),
+        ("cow", "hand-written copy-on-write B+tree paged through the file layer; WAL + checkpoints (cow.wal=false: pure copy-on-write commits)"),
     ]
 
     /// Opens `backend` with its store in `directory` and runs `body` on it. The engine is closed
@@ -35,6 +37,9 @@ public enum Engines {
             return try run(engine, body)
         case "lmdb":
             let engine = try LMDBEngine(path: directory, options: LMDBOptions(settings: settings), durability: durability)
+            return try run(engine, body)
+        case "cow":
+            let engine = try CowEngine(path: directory, options: CowOptions(settings: settings), durability: durability)
             return try run(engine, body)
         default:
             throw OrbitError(.invalidConfig, "unknown backend '\(backend)'",
@@ -77,6 +82,7 @@ public enum Engines {
         switch backend {
         case "memory": MemoryEngine.durabilityPromise(for: mode)
         case "lmdb": LMDBEngine.durabilityPromise(for: mode)
+        case "cow": CowEngine.durabilityPromise(for: mode)
         default: RocksDBEngine.durabilityPromise(for: mode)
         }
     }

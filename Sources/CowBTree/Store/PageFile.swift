@@ -1,0 +1,150 @@
+import OrbitCore
+
+/// Reads and verifies pages of a cow page file (`cow.db`), and loads whole trees into memory.
+///
+/// Every page read is checked: checksum, stored page number, type, txid not newer than the meta
+/// page in use, and a structurally sound slot array. A failure is `OrbitError(.corruption)` naming
+/// the file, page number and byte offset, and what to do.
+struct PageFile<File: FileHandleProtocol> {
+    let file: File
+    let pageSize: Int
+    let maxTxid: UInt64
+    let pageCount: UInt64
+
+    func corruption(_ no: UInt64, _ what: String) -> OrbitError {
+        OrbitError(.corruption, "page \(no): \(what)", at: "\(file.path) @ offset \(no * UInt64(pageSize))",
+                   hint: "the store is damaged; restore it from a copy (orbit-bench inspect cow <dir> lists every bad page)")
+    }
+
+    /// Reads page `no` into a new `Page` and verifies it.
+    func read(_ no: UInt64, expect: PageType) throws -> Page {
+        guard no >= Layout.firstDataPage, no < pageCount else {
+            throw corruption(no, "page number out of range (page count \(pageCount)); expected a \(expect) page")
+        }
+        let p = Page(size: pageSize, pageNo: no)
+        try file.readExactly(into: UnsafeMutableRawBufferPointer(start: p.bytes, count: pageSize), at: Int64(no) * Int64(pageSize))
+        try verify(p, no, expect: expect)
+        return p
+    }
+
+    func verify(_ p: Page, _ no: UInt64, expect: PageType?) throws {
+        guard Page.checksumIsValid(p.bytes, pageSize) else { throw corruption(no, "checksum mismatch") }
+        let stored = p.bytes.u64(Layout.pageNoOffset)
+        guard stored == no else { throw corruption(no, "holds page number \(stored) (misdirected write)") }
+        guard let type = p.type else { throw corruption(no, "unknown page type \(p.bytes.load(fromByteOffset: 4, as: UInt8.self))") }
+        if let expect, type != expect { throw corruption(no, "is a \(type) page where a \(expect) page was expected") }
+        let txid = p.bytes.u64(Layout.txidOffset)
+        guard txid <= maxTxid else { throw corruption(no, "written by txid \(txid), newer than the meta page's \(maxTxid)") }
+        if type == .leaf || type == .branch {
+            let n = p.count
+            guard Layout.headerSize + n * 2 <= p.upper, p.upper <= pageSize else { throw corruption(no, "slot array overlaps the entry heap") }
+            for i in 0..<n {
+                let o = p.slot(i)
+                guard o >= p.upper, o + (type == .leaf ? Layout.leafEntryHeader : Layout.branchEntryHeader) <= pageSize,
+                      o + p.entrySize(at: o) <= pageSize else { throw corruption(no, "entry \(i) at offset \(o) runs off the page") }
+            }
+        }
+    }
+
+    /// Loads the tree under `root` (all of it: the engine serves reads from memory), sharing pages
+    /// already in `loaded`.
+    func loadTree(_ root: UInt64, loaded: inout [UInt64: Page], depth: Int = 0) throws -> Page {
+        if let p = loaded[root] { return p }
+        guard depth < 64 else { throw corruption(root, "tree deeper than 64 levels (a cycle?)") }
+        let p = Page(size: pageSize, pageNo: root)
+        guard root >= Layout.firstDataPage, root < pageCount else { throw corruption(root, "page number out of range (page count \(pageCount))") }
+        try file.readExactly(into: UnsafeMutableRawBufferPointer(start: p.bytes, count: pageSize), at: Int64(root) * Int64(pageSize))
+        try verify(p, root, expect: nil)
+        switch p.type {
+        case .leaf:
+            for i in 0..<p.count {
+                let v = p.leafValue(i)
+                if v.overflow {
+                    let first = p.bytes.u64(v.offset)
+                    p.overflow[first] = try loadOverflow(first, length: v.length)
+                }
+            }
+        case .branch:
+            guard p.count >= 1 else { throw corruption(root, "branch page with no children") }
+            p.children.reserveCapacity(p.count)
+            for i in 0..<p.count { p.children.append(try loadTree(p.branchChildNo(i), loaded: &loaded, depth: depth + 1)) }
+        default:
+            throw corruption(root, "is a \(p.type.map { "\($0)" } ?? "?") page where a tree page was expected")
+        }
+        loaded[root] = p
+        return p
+    }
+
+    func loadOverflow(_ first: UInt64, length: Int) throws -> OverflowValue {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length)
+        var pages: [UInt64] = []
+        var no = first
+        while bytes.count < length {
+            guard no != 0, pages.count <= length else { throw corruption(first, "overflow chain ends after \(bytes.count) of \(length) bytes") }
+            let p = try read(no, expect: .overflow)
+            let n = p.count
+            guard n <= pageSize - Layout.overflowPayloadOffset, bytes.count + n <= length else {
+                throw corruption(no, "overflow page holds \(n) bytes, more than the value needs")
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: p.bytes + Layout.overflowPayloadOffset, count: n))
+            pages.append(no)
+            no = p.bytes.u64(Layout.nextOffset)
+        }
+        return OverflowValue(bytes: bytes, pages: pages)
+    }
+
+    /// The page numbers of a chain (free list, snapshot list) and its pages.
+    func loadChain(_ first: UInt64, type: PageType) throws -> [Page] {
+        var out: [Page] = []
+        var no = first
+        while no != 0 {
+            guard out.count < Int(pageCount) else { throw corruption(first, "\(type) chain loops") }
+            let p = try read(no, expect: type)
+            out.append(p)
+            no = p.bytes.u64(Layout.nextOffset)
+        }
+        return out
+    }
+
+    static func freeListEntries(_ pages: [Page]) -> [UInt64] {
+        var out: [UInt64] = []
+        for p in pages { for i in 0..<p.count { out.append(p.bytes.u64(Layout.headerSize + i * 8)) } }
+        return out
+    }
+
+    func snapshotRecords(_ pages: [Page]) throws -> [SnapshotRecord] {
+        var out: [SnapshotRecord] = []
+        for p in pages {
+            var o = Layout.headerSize
+            for _ in 0..<p.count {
+                guard o + 2 <= pageSize else { throw corruption(p.pageNo, "snapshot record runs off the page") }
+                let n = p.bytes.u16(o)
+                guard o + 2 + n + 48 <= pageSize else { throw corruption(p.pageNo, "snapshot record runs off the page") }
+                let name = String(decoding: UnsafeRawBufferPointer(start: p.bytes + o + 2, count: n), as: UTF8.self)
+                let b = o + 2 + n
+                out.append(SnapshotRecord(name: name, root: p.bytes.u64(b), height: p.bytes.u64(b + 8), txid: p.bytes.u64(b + 16),
+                                          keys: p.bytes.u64(b + 24), keyBytes: p.bytes.u64(b + 32), valueBytes: p.bytes.u64(b + 40)))
+                o = b + 48
+            }
+        }
+        return out
+    }
+}
+
+/// Reads both meta pages of a page file: (slot, meta or why it is not valid).
+func readMetaPages<File: FileHandleProtocol>(_ file: File, preferredPageSize: Int) throws -> [(slot: Int, meta: Result<MetaPage, MetaPage.DecodeError>)] {
+    let m0 = MetaPage.decode(try file.read(count: MetaPage.encodedSize, at: 0))
+    var sizes: [Int] = []
+    if case .success(let m) = m0 { sizes.append(m.pageSize) }
+    sizes.append(preferredPageSize)
+    var s = 512
+    while s <= 65_536 { if !sizes.contains(s) { sizes.append(s) }; s <<= 1 }
+    var m1: Result<MetaPage, MetaPage.DecodeError> = .failure(.badChecksum)
+    for size in sizes {
+        let r = MetaPage.decode(try file.read(count: MetaPage.encodedSize, at: Int64(size)))
+        if case .success(let m) = r, m.pageSize == size { m1 = r; break }
+        if size == sizes[0] { m1 = r }
+    }
+    return [(0, m0), (1, m1)]
+}

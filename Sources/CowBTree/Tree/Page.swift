@@ -1,0 +1,226 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import OrbitCore
+
+/// A value too large for a leaf, kept whole in memory and on disk in a chain of overflow pages.
+/// Immutable once created; `pages` are its page numbers in chain order.
+final class OverflowValue: @unchecked Sendable {
+    let bytes: [UInt8]
+    let pages: [UInt64]
+    init(bytes: [UInt8], pages: [UInt64]) { self.bytes = bytes; self.pages = pages }
+}
+
+/// One B+tree page in memory: the page's bytes exactly as they are (or will be) on disk, plus the
+/// in-memory links a reader follows (a branch's child pages, a leaf's overflow values).
+///
+/// **Invariant (copy-on-write).** A page is mutable only while `owner` equals the id of the write
+/// transaction that created it and that transaction has not been published; after that, the page is
+/// never changed again except the header's txid and checksum at checkpoint, which no reader reads.
+/// Readers therefore walk a published tree with no lock.
+final class Page: @unchecked Sendable {
+    let bytes: UnsafeMutableRawPointer
+    let size: Int
+    var pageNo: UInt64
+    var owner: UInt64
+    /// Branch pages: the child of each slot.
+    var children: [Page] = []
+    /// Leaf pages: the overflow values of entries flagged overflow, by their first page number.
+    var overflow: [UInt64: OverflowValue] = [:]
+
+    init(size: Int, type: PageType, pageNo: UInt64, owner: UInt64) {
+        self.size = size
+        self.bytes = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        self.pageNo = pageNo
+        self.owner = owner
+        memset(bytes, 0, Layout.headerSize)
+        bytes.storeBytes(of: type.rawValue, toByteOffset: Layout.typeOffset, as: UInt8.self)
+        bytes.setU64(Layout.pageNoOffset, pageNo)
+        bytes.setU32(Layout.upperOffset, size)
+    }
+
+    /// A page loaded from disk (bytes copied in by the caller).
+    init(size: Int, pageNo: UInt64) {
+        self.size = size
+        self.bytes = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        self.pageNo = pageNo
+        self.owner = 0
+    }
+
+    deinit { bytes.deallocate() }
+
+    /// A mutable copy for transaction `owner`, numbered `pageNo`.
+    func copy(pageNo: UInt64, owner: UInt64) -> Page {
+        let p = Page(size: size, pageNo: pageNo)
+        p.bytes.copyMemory(from: bytes, byteCount: size)
+        p.bytes.setU64(Layout.pageNoOffset, pageNo)
+        p.owner = owner
+        p.children = children
+        p.overflow = overflow
+        return p
+    }
+
+    @inline(__always) var type: PageType? { PageType(rawValue: bytes.load(fromByteOffset: Layout.typeOffset, as: UInt8.self)) }
+    @inline(__always) var isLeaf: Bool { bytes.load(fromByteOffset: Layout.typeOffset, as: UInt8.self) == PageType.leaf.rawValue }
+    @inline(__always) var count: Int { bytes.u16(Layout.countOffset) }
+    @inline(__always) var upper: Int { bytes.u32(Layout.upperOffset) }
+    @inline(__always) var dead: Int { bytes.u32(Layout.deadOffset) }
+    @inline(__always) func slot(_ i: Int) -> Int { bytes.u16(Layout.headerSize + i * Layout.slotSize) }
+    /// Bytes free between the slot array and the entry heap.
+    @inline(__always) var gap: Int { upper - Layout.headerSize - count * Layout.slotSize }
+    /// Bytes the live entries and their slots take.
+    var used: Int { size - Layout.headerSize - gap - dead }
+
+    // MARK: Entries
+
+    @inline(__always) func leafKey(_ i: Int) -> UnsafeRawBufferPointer {
+        let o = slot(i)
+        return UnsafeRawBufferPointer(start: bytes + o + Layout.leafEntryHeader, count: bytes.u16(o + 1))
+    }
+
+    @inline(__always) func branchKey(_ i: Int) -> UnsafeRawBufferPointer {
+        let o = slot(i)
+        return UnsafeRawBufferPointer(start: bytes + o + Layout.branchEntryHeader, count: bytes.u16(o + 8))
+    }
+
+    @inline(__always) func branchChildNo(_ i: Int) -> UInt64 { bytes.u64(slot(i)) }
+
+    /// Whether leaf entry `i` keeps its value in overflow pages; its value length; where it is.
+    @inline(__always) func leafValue(_ i: Int) -> (overflow: Bool, length: Int, offset: Int) {
+        let o = slot(i)
+        let klen = bytes.u16(o + 1)
+        return (bytes.load(fromByteOffset: o, as: UInt8.self) & Layout.flagOverflow != 0, bytes.u32(o + 3),
+                o + Layout.leafEntryHeader + klen)
+    }
+
+    /// Calls `body` with leaf entry `i`'s value bytes.
+    @inline(__always)
+    func withLeafValue<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let v = leafValue(i)
+        if !v.overflow { return try body(UnsafeRawBufferPointer(start: bytes + v.offset, count: v.length)) }
+        let first = bytes.u64(v.offset)
+        return try overflow[first]!.bytes.withUnsafeBytes { try body($0) }
+    }
+
+    /// The raw bytes of entry `i` (header, key and inline value or overflow reference).
+    func entryBytes(_ i: Int) -> UnsafeRawBufferPointer {
+        let o = slot(i)
+        return UnsafeRawBufferPointer(start: bytes + o, count: entrySize(at: o))
+    }
+
+    @inline(__always) func entrySize(at o: Int) -> Int { Page.entrySize(bytes, o, leaf: isLeaf) }
+
+    @inline(__always) static func entrySize(_ p: UnsafeMutableRawPointer, _ o: Int, leaf: Bool) -> Int {
+        if leaf {
+            let klen = p.u16(o + 1)
+            let ov = p.load(fromByteOffset: o, as: UInt8.self) & Layout.flagOverflow != 0
+            return Layout.leafEntryHeader + klen + (ov ? 8 : p.u32(o + 3))
+        }
+        return Layout.branchEntryHeader + p.u16(o + 8)
+    }
+
+    /// First slot whose key is >= `key` (leaf), and whether it is equal.
+    @inline(__always)
+    func leafSearch(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            let c = compareBytes(leafKey(mid), key)
+            if c < 0 { lo = mid + 1 } else if c > 0 { hi = mid } else { return (mid, true) }
+        }
+        return (lo, false)
+    }
+
+    /// The child slot whose range holds `key`: the last slot i >= 1 with key_i <= key, else 0.
+    @inline(__always)
+    func branchSearch(_ key: UnsafeRawBufferPointer) -> Int {
+        var lo = 1, hi = count
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if compareBytes(branchKey(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo - 1
+    }
+
+    // MARK: Mutation (owner transaction only)
+
+    /// Inserts raw entry `entry` at slot `i` if it fits (compacting first when dead bytes make room).
+    func insertEntry(_ entry: UnsafeRawBufferPointer, at i: Int) -> Bool {
+        let need = entry.count + Layout.slotSize
+        if gap < need {
+            guard gap + dead >= need else { return false }
+            compact()
+        }
+        let n = count
+        let newUpper = upper - entry.count
+        (bytes + newUpper).copyMemory(from: entry.baseAddress!, byteCount: entry.count)
+        let slots = bytes + Layout.headerSize
+        if i < n { memmove(slots + (i + 1) * 2, slots + i * 2, (n - i) * 2) }
+        bytes.setU16(Layout.headerSize + i * 2, newUpper)
+        bytes.setU16(Layout.countOffset, n + 1)
+        bytes.setU32(Layout.upperOffset, newUpper)
+        return true
+    }
+
+    /// Removes slot `i`; its entry's bytes become dead space.
+    func removeEntry(at i: Int) {
+        let n = count
+        let size = entrySize(at: slot(i))
+        let slots = bytes + Layout.headerSize
+        if i < n - 1 { memmove(slots + i * 2, slots + (i + 1) * 2, (n - i - 1) * 2) }
+        bytes.setU16(Layout.countOffset, n - 1)
+        bytes.setU32(Layout.deadOffset, dead + size)
+    }
+
+    /// Rewrites the heap without dead space, keeping slot order.
+    func compact() {
+        let n = count
+        let leaf = isLeaf
+        let temp = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { temp.deallocate() }
+        temp.copyMemory(from: bytes, byteCount: size)
+        var top = size
+        for i in 0..<n {
+            let o = temp.u16(Layout.headerSize + i * 2)
+            let s = Page.entrySize(temp, o, leaf: leaf)
+            top -= s
+            (bytes + top).copyMemory(from: temp + o, byteCount: s)
+            bytes.setU16(Layout.headerSize + i * 2, top)
+        }
+        bytes.setU32(Layout.upperOffset, top)
+        bytes.setU32(Layout.deadOffset, 0)
+    }
+
+    /// Points branch slot `i` at `child`.
+    func setChild(_ i: Int, _ child: Page) {
+        bytes.setU64(slot(i), child.pageNo)
+        children[i] = child
+    }
+
+    /// Empties the page (keeps its type and number).
+    func reset() {
+        bytes.setU16(Layout.countOffset, 0)
+        bytes.setU32(Layout.upperOffset, size)
+        bytes.setU32(Layout.deadOffset, 0)
+        children.removeAll(keepingCapacity: true)
+        overflow.removeAll()
+    }
+
+    /// Stamps the header's txid and checksum: the page as it goes to disk.
+    func seal(txid: UInt64) {
+        bytes.setU64(Layout.txidOffset, txid)
+        Page.sealChecksum(bytes, size)
+    }
+
+    static func sealChecksum(_ p: UnsafeMutableRawPointer, _ size: Int) {
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: size - 4))
+        p.setU32(Layout.checksumOffset, Int(CRC32C.mask(crc)))
+    }
+
+    static func checksumIsValid(_ p: UnsafeMutableRawPointer, _ size: Int) -> Bool {
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: size - 4))
+        return UInt32(p.u32(Layout.checksumOffset)) == CRC32C.mask(crc)
+    }
+}

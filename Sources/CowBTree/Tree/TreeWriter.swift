@@ -1,0 +1,354 @@
+import OrbitCore
+
+/// What a page number allocated since the last checkpoint holds (not yet on disk).
+enum Dirty {
+    case page(Page)
+    case overflow(OverflowValue, index: Int)
+}
+
+/// The write side of the tree: one write transaction at a time, copy-on-write from the root to the
+/// changed leaves, and the page allocator. Used only under the engine's writer lock.
+///
+/// **Page numbers.** A page number is *epoch-owned* when it was allocated since the last checkpoint
+/// (it is in `dirty` and not yet on disk): a new version of such a page keeps its number. Any other
+/// page is on disk and referenced by the durable meta page, so its new version gets a new number and
+/// the old number goes to `pending`, reusable only after the next checkpoint's meta page is durable
+/// (a crash before that falls back to the durable meta, whose pages must be intact). Numbers in
+/// `pinned` (reachable from a snapshot) are never released. Readers never look pages up by number:
+/// they follow in-memory links from the root they started with, so number reuse cannot touch them.
+final class TreeWriter {
+    let pageSize: Int
+    /// Entries per node, at most (max_keys_per_node, or what a page holds when 0).
+    let maxEntries: Int
+    /// A leaf entry (with its slot) larger than this keeps its value in overflow pages.
+    let inlineLimit: Int
+    /// The longest key accepted.
+    let maxKeySize: Int
+
+    var txn: UInt64 = 0
+    var root: Page?
+    var height = 0
+    var keys: Int64 = 0
+    var keyBytes: Int64 = 0
+    var valueBytes: Int64 = 0
+
+    var pageCount: UInt64 = Layout.firstDataPage
+    var free: [UInt64] = []
+    var pending: [UInt64] = []
+    var dirty: [UInt64: Dirty] = [:]
+    var pinned: Set<UInt64> = []
+    var scratch: [UInt8] = []
+
+    init(pageSize: Int, maxKeysPerNode: Int) {
+        self.pageSize = pageSize
+        let body = pageSize - Layout.headerSize
+        self.inlineLimit = body / 4
+        self.maxKeySize = inlineLimit - Layout.leafEntryHeader - 8 - Layout.slotSize
+        self.maxEntries = maxKeysPerNode > 0 ? maxKeysPerNode : Int.max
+        scratch.reserveCapacity(pageSize)
+    }
+
+    // MARK: Allocation
+
+    func allocate() -> UInt64 {
+        if let n = free.popLast() { return n }
+        pageCount += 1
+        return pageCount - 1
+    }
+
+    func release(_ no: UInt64) {
+        if dirty.removeValue(forKey: no) != nil { free.append(no) }
+        else if pinned.isEmpty || !pinned.contains(no) { pending.append(no) }
+    }
+
+    func newPage(_ type: PageType) -> Page {
+        let no = allocate()
+        let p = Page(size: pageSize, type: type, pageNo: no, owner: txn)
+        dirty[no] = .page(p)
+        return p
+    }
+
+    /// The page itself when this transaction created it; otherwise a copy it may change.
+    @inline(__always)
+    func mutable(_ page: Page) -> Page {
+        if page.owner == txn { return page }
+        let no: UInt64
+        if case .page? = dirty[page.pageNo] { no = page.pageNo } else { no = allocate(); release(page.pageNo) }
+        let p = page.copy(pageNo: no, owner: txn)
+        dirty[no] = .page(p)
+        return p
+    }
+
+    func makeOverflow(_ value: UnsafeRawBufferPointer) -> OverflowValue {
+        let per = pageSize - Layout.overflowPayloadOffset
+        let n = max(1, (value.count + per - 1) / per)
+        var pages: [UInt64] = []
+        pages.reserveCapacity(n)
+        for _ in 0..<n { pages.append(allocate()) }
+        let ov = OverflowValue(bytes: [UInt8](value), pages: pages)
+        for (i, no) in pages.enumerated() { dirty[no] = .overflow(ov, index: i) }
+        return ov
+    }
+
+    func releaseOverflow(_ ov: OverflowValue) { for no in ov.pages { release(no) } }
+
+    // MARK: Validation
+
+    func checkKey(_ key: UnsafeRawBufferPointer) throws {
+        if key.count > maxKeySize {
+            throw OrbitError(.invalidArgument, "key of \(key.count) bytes is too long for cow.page_size=\(pageSize)",
+                             hint: "keys are at most \(maxKeySize) bytes with this page size; raise cow.page_size")
+        }
+    }
+
+    // MARK: Put
+
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        var ov: OverflowValue? = nil
+        scratch.removeAll(keepingCapacity: true)
+        if Layout.leafEntryHeader + key.count + value.count + Layout.slotSize > inlineLimit {
+            let o = makeOverflow(value)
+            ov = o
+            scratch.append(Layout.flagOverflow)
+            scratch.appendU16(key.count)
+            scratch.appendU32(UInt32(value.count))
+            scratch.append(contentsOf: key)
+            scratch.appendU64(o.pages[0])
+        } else {
+            scratch.append(0)
+            scratch.appendU16(key.count)
+            scratch.appendU32(UInt32(value.count))
+            scratch.append(contentsOf: key)
+            scratch.append(contentsOf: value)
+        }
+        scratch.withUnsafeBytes { entry in
+            guard let r = root else {
+                let leaf = newPage(.leaf)
+                _ = leaf.insertEntry(entry, at: 0)
+                if let ov { leaf.overflow[ov.pages[0]] = ov }
+                root = leaf
+                height = 1
+                keys += 1; keyBytes += Int64(key.count); valueBytes += Int64(value.count)
+                return
+            }
+            let (newRoot, split) = insert(r, key, entry, Int64(value.count), ov)
+            if let split { grow(newRoot, split) } else { root = newRoot }
+        }
+    }
+
+    struct Split { var separator: [UInt8]; var right: Page }
+
+    private func grow(_ left: Page, _ split: Split) {
+        let b = newPage(.branch)
+        appendBranchEntry(b, child: left, key: UnsafeRawBufferPointer(start: nil, count: 0))
+        split.separator.withUnsafeBytes { appendBranchEntry(b, child: split.right, key: $0) }
+        root = b
+        height += 1
+    }
+
+    private func appendBranchEntry(_ b: Page, child: Page, key: UnsafeRawBufferPointer) {
+        var e: [UInt8] = []
+        e.reserveCapacity(Layout.branchEntryHeader + key.count)
+        e.appendU64(child.pageNo)
+        e.appendU16(key.count)
+        e.append(contentsOf: key)
+        let ok = e.withUnsafeBytes { b.insertEntry($0, at: b.count) }
+        precondition(ok, "branch entry does not fit a fresh page")
+        b.children.append(child)
+    }
+
+    private func insert(_ page: Page, _ key: UnsafeRawBufferPointer, _ entry: UnsafeRawBufferPointer,
+                        _ valueLength: Int64, _ ov: OverflowValue?) -> (Page, Split?) {
+        if page.isLeaf {
+            let (i, found) = page.leafSearch(key)
+            let p = mutable(page)
+            if found {
+                let old = p.leafValue(i)
+                valueBytes -= Int64(old.length)
+                if old.overflow {
+                    let first = p.bytes.u64(old.offset)
+                    if let o = p.overflow.removeValue(forKey: first) { releaseOverflow(o) }
+                }
+                p.removeEntry(at: i)
+            } else {
+                keys += 1
+                keyBytes += Int64(key.count)
+            }
+            valueBytes += valueLength
+            if let ov { p.overflow[ov.pages[0]] = ov }
+            if p.count < maxEntries && p.insertEntry(entry, at: i) { return (p, nil) }
+            return split(p, insertAt: i, entry: entry, child: nil)
+        }
+        let c = page.branchSearch(key)
+        let (child, childSplit) = insert(page.children[c], key, entry, valueLength, ov)
+        let p = mutable(page)
+        p.setChild(c, child)
+        guard let childSplit else { return (p, nil) }
+        var e: [UInt8] = []
+        e.reserveCapacity(Layout.branchEntryHeader + childSplit.separator.count)
+        e.appendU64(childSplit.right.pageNo)
+        e.appendU16(childSplit.separator.count)
+        e.append(contentsOf: childSplit.separator)
+        return e.withUnsafeBytes { eb in
+            if p.count < maxEntries && p.insertEntry(eb, at: c + 1) {
+                p.children.insert(childSplit.right, at: c + 1)
+                return (p, nil)
+            }
+            return split(p, insertAt: c + 1, entry: eb, child: childSplit.right)
+        }
+    }
+
+    /// Splits mutable page `p` in two while inserting `entry` at slot `at`. `p` keeps the left half;
+    /// returns the right half and the separator (the right's first key; for a branch the key that
+    /// moves up, the right's first entry keeping its child under an empty key).
+    private func split(_ p: Page, insertAt at: Int, entry: UnsafeRawBufferPointer, child: Page?) -> (Page, Split?) {
+        let leaf = p.isLeaf
+        let n = p.count + 1
+        // Copy the old page: p is rebuilt in place.
+        let old = p.copy(pageNo: p.pageNo, owner: p.owner)
+        var entries: [UnsafeRawBufferPointer] = []
+        entries.reserveCapacity(n)
+        var kids: [Page] = []
+        for i in 0..<p.count {
+            if i == at { entries.append(entry); if let child { kids.append(child) } }
+            entries.append(old.entryBytes(i))
+            if !leaf { kids.append(old.children[i]) }
+        }
+        if at == p.count { entries.append(entry); if let child { kids.append(child) } }
+
+        // Split point: balance bytes, respect the entry cap, keep both sides non-empty.
+        let total = entries.reduce(0) { $0 + $1.count + Layout.slotSize }
+        var m = 0, acc = 0
+        while m < n - 1 && acc < total / 2 { acc += entries[m].count + Layout.slotSize; m += 1 }
+        if maxEntries != Int.max { m = min(max(m, n - maxEntries), maxEntries) }
+        m = min(max(m, 1), n - 1)
+
+        let right = newPage(leaf ? .leaf : .branch)
+        let overflows = old.overflow
+        p.reset()
+        for i in 0..<m {
+            _ = p.insertEntry(entries[i], at: i)
+            if !leaf { p.children.append(kids[i]) }
+        }
+        var separator: [UInt8]
+        if leaf {
+            for i in m..<n { _ = right.insertEntry(entries[i], at: i - m) }
+            separator = [UInt8](right.leafKey(0))
+            if !overflows.isEmpty {
+                for (page, side) in [(p, 0..<m), (right, m..<n)] as [(Page, Range<Int>)] {
+                    for i in 0..<side.count where page.leafValue(i).overflow {
+                        let first = page.bytes.u64(page.leafValue(i).offset)
+                        page.overflow[first] = overflows[first]
+                    }
+                }
+            }
+        } else {
+            // Entry m's key moves up; its child becomes the right page's first child.
+            let e = entries[m]
+            let klen = Int(e[8]) | Int(e[9]) << 8
+            separator = [UInt8](UnsafeRawBufferPointer(rebasing: e[Layout.branchEntryHeader..<(Layout.branchEntryHeader + klen)]))
+            appendBranchEntry(right, child: kids[m], key: UnsafeRawBufferPointer(start: nil, count: 0))
+            for i in (m + 1)..<n {
+                _ = right.insertEntry(entries[i], at: right.count)
+                right.children.append(kids[i])
+            }
+        }
+        withExtendedLifetime(old) {}
+        return (p, Split(separator: separator, right: right))
+    }
+
+    // MARK: Delete
+
+    /// Removes `key`; returns whether it was there.
+    @discardableResult
+    func delete(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard let r = root, let newRoot = remove(r, key) else { return false }
+        root = newRoot
+        // Collapse: a branch with one child gives way to it; an empty leaf root means an empty tree.
+        while let top = root, !top.isLeaf, top.count == 1 {
+            root = top.children[0]
+            release(top.pageNo)
+            height -= 1
+        }
+        if let top = root, top.isLeaf, top.count == 0 {
+            release(top.pageNo)
+            root = nil
+            height = 0
+        }
+        return true
+    }
+
+    private var underflowBytes: Int { (pageSize - Layout.headerSize) / 4 }
+
+    private func remove(_ page: Page, _ key: UnsafeRawBufferPointer) -> Page? {
+        if page.isLeaf {
+            let (i, found) = page.leafSearch(key)
+            guard found else { return nil }
+            let p = mutable(page)
+            let v = p.leafValue(i)
+            keys -= 1
+            keyBytes -= Int64(key.count)
+            valueBytes -= Int64(v.length)
+            if v.overflow, let o = p.overflow.removeValue(forKey: p.bytes.u64(v.offset)) { releaseOverflow(o) }
+            p.removeEntry(at: i)
+            return p
+        }
+        let c = page.branchSearch(key)
+        guard let child = remove(page.children[c], key) else { return nil }
+        let p = mutable(page)
+        p.setChild(c, child)
+        if child.used < underflowBytes && p.count >= 2 { mergeChild(p, c) }
+        return p
+    }
+
+    /// Merges child `c` of branch `p` with a neighbour when the two fit in one page.
+    private func mergeChild(_ p: Page, _ c: Int) {
+        let l = c > 0 ? c - 1 : c
+        let r = l + 1
+        let left = p.children[l], right = p.children[r]
+        let leaf = left.isLeaf
+        let sepLen = leaf ? 0 : p.branchKey(r).count
+        guard left.used + right.used + sepLen <= pageSize - Layout.headerSize,
+              left.count + right.count <= maxEntries else { return }
+        let m = mutable(left)
+        if leaf {
+            for i in 0..<right.count {
+                let ok = m.insertEntry(right.entryBytes(i), at: m.count)
+                precondition(ok, "merged leaf overflows its page")
+                let v = right.leafValue(i)
+                if v.overflow { let first = right.bytes.u64(v.offset); m.overflow[first] = right.overflow[first] }
+            }
+        } else {
+            // The right page's first child comes under the parent's separator for it.
+            var e: [UInt8] = []
+            e.appendU64(right.children[0].pageNo)
+            let sep = p.branchKey(r)
+            e.appendU16(sep.count)
+            e.append(contentsOf: sep)
+            let ok = e.withUnsafeBytes { m.insertEntry($0, at: m.count) }
+            precondition(ok, "merged branch overflows its page")
+            m.children.append(right.children[0])
+            for i in 1..<max(1, right.count) {
+                _ = m.insertEntry(right.entryBytes(i), at: m.count)
+                m.children.append(right.children[i])
+            }
+        }
+        release(right.pageNo)
+        p.removeEntry(at: r)
+        p.children.remove(at: r)
+        p.setChild(l, m)
+    }
+
+    // MARK: Walks
+
+    /// Every page number of the tree under `root` (tree pages and overflow pages).
+    static func pageNumbers(of root: Page?, into set: inout Set<UInt64>) {
+        guard let root else { return }
+        set.insert(root.pageNo)
+        if root.isLeaf {
+            for ov in root.overflow.values { for n in ov.pages { set.insert(n) } }
+        } else {
+            for c in root.children { pageNumbers(of: c, into: &set) }
+        }
+    }
+}
