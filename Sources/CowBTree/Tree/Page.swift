@@ -26,7 +26,7 @@ final class Page: @unchecked Sendable {
     var pageNo: UInt64
     var owner: UInt64
     /// Branch pages: the child of each slot.
-    var children: [Page] = []
+    var children = ChildList()
     /// Leaf pages: the overflow values of entries flagged overflow, by their first page number.
     var overflow: [UInt64: OverflowValue] = [:]
 

@@ -70,6 +70,15 @@ public enum Engines {
                 e.location = names.map { "\($0) from \(settings.source($0))" }.joined(separator: ", ")
                 throw e
             }
+        case "cow":
+            do {
+                try CowOptions(settings: settings).validate(durability: settings.durability())
+            } catch var e as OrbitError {
+                if let name = CowOptions.knobs.map(\.name).first(where: { e.message.hasPrefix($0 + ":") }) {
+                    e.location = "\(name) from \(settings.source(name))"
+                }
+                throw e
+            }
         default:
             break
         }

@@ -1,0 +1,69 @@
+/// A branch page's child pages, in chunks of 16 shared between page versions.
+///
+/// Copy-on-write of a branch copies its child list; with a flat `[Page]` the first change then
+/// retains every child (~150 for 4 KiB pages) and the old version later releases them all. Here a
+/// copy shares the chunks, and replacing one child copies only the chunk array and one chunk.
+/// Inserting or removing (splits and merges, far rarer than replacements) re-chunks the list.
+struct ChildList: RandomAccessCollection {
+    final class Chunk {
+        var items: [Page]
+        init(_ items: [Page]) { self.items = items }
+    }
+    static let shift = 4
+    static let size = 1 << shift
+
+    private var chunks: [Chunk] = []
+    private(set) var count = 0
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+
+    @inline(__always)
+    subscript(i: Int) -> Page {
+        get { chunks[i >> Self.shift].items[i & (Self.size - 1)] }
+        set {
+            let c = i >> Self.shift
+            if !isKnownUniquelyReferenced(&chunks[c]) { chunks[c] = Chunk(chunks[c].items) }
+            chunks[c].items[i & (Self.size - 1)] = newValue
+        }
+    }
+
+    mutating func append(_ p: Page) {
+        if count & (Self.size - 1) == 0 {
+            var items: [Page] = []
+            items.reserveCapacity(Self.size)
+            items.append(p)
+            chunks.append(Chunk(items))
+        } else {
+            let c = chunks.count - 1
+            if !isKnownUniquelyReferenced(&chunks[c]) { chunks[c] = Chunk(chunks[c].items) }
+            chunks[c].items.append(p)
+        }
+        count += 1
+    }
+
+    private mutating func rebuild(_ all: [Page]) {
+        chunks.removeAll(keepingCapacity: true)
+        count = 0
+        for p in all { append(p) }
+    }
+
+    mutating func insert(_ p: Page, at i: Int) {
+        var all = Array(self)
+        all.insert(p, at: i)
+        rebuild(all)
+    }
+
+    mutating func remove(at i: Int) {
+        var all = Array(self)
+        all.remove(at: i)
+        rebuild(all)
+    }
+
+    mutating func removeAll(keepingCapacity: Bool = false) {
+        chunks.removeAll(keepingCapacity: keepingCapacity)
+        count = 0
+    }
+
+    mutating func reserveCapacity(_ n: Int) { chunks.reserveCapacity((n + Self.size - 1) >> Self.shift) }
+}
