@@ -5,19 +5,34 @@ public struct Workload: Sendable {
     public enum KeyDistribution: Sendable, Hashable {
         case uniform
         case zipfian(constant: Double)
+        /// YCSB's ScrambledZipfianGenerator: zipfian ranks over 10^10 items, FNV-hashed onto `keySpace`
+        /// records (the loaded ones plus the inserts the run is expected to make, as CoreWorkload sizes it).
+        case scrambledZipfian(constant: Double, keySpace: UInt64)
         case latest(constant: Double)
         case sequential
         case hotspot(dataFraction: Double, opFraction: Double)
+        /// YCSB's ExponentialGenerator: `percentile` % of operations on the newest `fraction` of the records.
+        case exponential(percentile: Double, fraction: Double)
 
         public var name: String {
             switch self {
             case .uniform: "uniform"
             case .zipfian: "zipfian"
+            case .scrambledZipfian: "scrambled_zipfian"
             case .latest: "latest"
             case .sequential: "sequential"
             case .hotspot: "hotspot"
+            case .exponential: "exponential"
             }
         }
+    }
+
+    /// How a record number becomes key bytes.
+    public enum KeyStyle: Sendable, Hashable {
+        /// The record number in zero-padded decimal, `key_size` bytes: memcmp order is numeric order.
+        case decimal(size: Int)
+        /// YCSB's `buildKeyName`: "user" + the number (FNV-1a hashed unless ordered), zero-padded to `zeroPadding` digits.
+        case ycsb(hashed: Bool, zeroPadding: Int)
     }
 
     public var name: String
@@ -43,6 +58,22 @@ public struct Workload: Sendable {
     public var metricsSampleRate: Double
     public var metricsAll: Bool
     public var intervalSeconds: Double
+    public var keyStyle: KeyStyle
+    /// The load phase inserts records insertStart ..< insertStart + insertCount.
+    public var insertStart: Int
+    public var insertCount: Int
+    /// Whether the run phase runs (false: `orbit-bench load`).
+    public var runPhase: Bool
+    /// Open loop: operations per second over all threads (0: closed loop).
+    public var targetOpsPerSecond: Double
+    /// YCSB's measurement.interval: which latency the YCSB-style lines show.
+    public var measurementInterval: String
+    public var statusIntervalSeconds: Double
+    public var ycsbOutput: Bool
+    public var table: String
+    public var dataIntegrity: Bool
+    /// False: no clock read and no histogram record per operation (overhead measurement only).
+    public var metering: Bool
     /// Operations and their proportions (only those > 0), in a fixed order.
     public var mix: [(op: OperationType, proportion: Double)]
 
@@ -85,8 +116,37 @@ public struct Workload: Sendable {
         valueSize = try rangeOf("value_size")
         scanLength = try rangeOf("scan_length")
 
+        keyStyle = s.string("key_format") == "ycsb"
+            ? .ycsb(hashed: s.string("insert_order") == "hashed", zeroPadding: s.int("zero_padding"))
+            : .decimal(size: keySize)
+        insertStart = s.int("insert_start")
+        insertCount = s.int("insert_count") == 0 ? max(0, recordCount - insertStart) : s.int("insert_count")
+        runPhase = s.bool("run")
+        targetOpsPerSecond = s.double("target_ops_s")
+        measurementInterval = s.string("measurement_interval")
+        statusIntervalSeconds = s.double("status_interval_s")
+        ycsbOutput = s.bool("ycsb_output")
+        table = s.string("table")
+        dataIntegrity = s.bool("data_integrity")
+        metering = s.bool("metering")
+        if insertStart + insertCount > recordCount {
+            throw OrbitError(.invalidWorkload,
+                             "insert_start \(insertStart) + insert_count \(insertCount) is more than record_count \(recordCount)",
+                             at: s.source("insert_count").location ?? s.source("insert_start").location ?? path,
+                             hint: "the load phase inserts records insert_start ..< insert_start + insert_count of the record_count")
+        }
+        if dataIntegrity, valueSize.lowerBound != valueSize.upperBound {
+            throw OrbitError(.invalidWorkload, "data_integrity needs a constant value size, got \(valueSize.lowerBound)...\(valueSize.upperBound)",
+                             at: s.source("data_integrity").location ?? path,
+                             hint: "set value_size to one number (YCSB: fieldlengthdistribution=constant)")
+        }
+
         switch s.string("key_distribution.type") {
         case "zipfian": keyDistribution = .zipfian(constant: s.double("key_distribution.constant"))
+        case "scrambled_zipfian": keyDistribution = .scrambledZipfian(constant: s.double("key_distribution.constant"), keySpace: 0)
+        case "exponential":
+            keyDistribution = .exponential(percentile: s.double("key_distribution.percentile"),
+                                           fraction: s.double("key_distribution.fraction"))
         case "latest": keyDistribution = .latest(constant: s.double("key_distribution.constant"))
         case "sequential": keyDistribution = .sequential
         case "hotspot":
@@ -117,8 +177,15 @@ public struct Workload: Sendable {
                              at: mixLocation, hint: "they must add up to 1.0; got " + parts.joined(separator: ", "))
         }
         self.mix = mix.map { (op: $0.0, proportion: $0.1) }
+        if case .scrambledZipfian(let c, _) = keyDistribution {
+            // CoreWorkload: insertcount + operationcount * insertproportion * 2 (2: YCSB's fudge factor), so
+            // the key space, and with it which keys are hot, does not change as the run inserts.
+            let insertShare = mix.first { $0.0 == .insert }?.1 ?? 0
+            let expectedNew = UInt64(Double(operationCount) * insertShare * 2)
+            keyDistribution = .scrambledZipfian(constant: c, keySpace: UInt64(max(insertCount, 1)) + expectedNew)
+        }
 
-        guard operationCount > 0 || durationSeconds > 0 else {
+        guard !runPhase || operationCount > 0 || durationSeconds > 0 else {
             throw OrbitError(.invalidWorkload, "the run phase has neither operation_count nor duration_s",
                              at: s.source("operation_count").location ?? path,
                              hint: "set operation_count > 0 or duration_s > 0")
@@ -127,7 +194,7 @@ public struct Workload: Sendable {
         let inserts = mix.contains { $0.0 == .insert || $0.0 == .leaseStore } ? max(operationCount, 1) : 0
         let maxKey = UInt64(recordCount) + UInt64(inserts) + UInt64(threads) + 1
         let digits = String(maxKey).count
-        guard keySize >= digits else {
+        guard keySize >= digits || keyStyle != .decimal(size: keySize) else {
             throw OrbitError(.invalidWorkload, "key_size \(keySize) is too small for \(maxKey) keys",
                              at: s.source("key_size").location ?? path,
                              hint: "keys are zero-padded decimal record numbers: use key_size >= \(digits)")

@@ -15,7 +15,7 @@ public enum WorkloadKnobs {
         ("lease_range_query", .leaseRangeQuery), ("lease_cleanup", .leaseCleanup),
     ]
 
-    public static let distributions = ["uniform", "zipfian", "latest", "sequential", "hotspot"]
+    public static let distributions = ["uniform", "zipfian", "scrambled_zipfian", "latest", "sequential", "hotspot", "exponential"]
 
     public static let all: [Knob] = {
         func k(_ name: String, _ kind: Knob.Kind, _ def: KnobValue, _ help: String) -> Knob {
@@ -47,7 +47,22 @@ public enum WorkloadKnobs {
             k("lease.duration_ms", .int(1...86_400_000), .int(30_000), "lease duration"),
             k("metrics_sample_rate", .double(0...1), .double(0.01), "fraction of operations written to metrics.csv"),
             k("metrics_all", .bool, .bool(false), "write every operation to metrics.csv"),
-            k("interval_s", .double(0.1...3600), .double(1), "timeseries.csv and stats.csv interval"),
+            k("interval_s", .double(0.1...3600), .double(1), "timeseries.csv, stats.csv and interval-histogram interval"),
+            k("key_distribution.percentile", .double(0.001...99.999), .double(95), "exponential: percent of operations on the newest fraction·record_count records"),
+            k("key_distribution.fraction", .double(0.000001...1), .double(0.8571428571), "exponential: that newest fraction of the records"),
+            k("key_format", .choice(["decimal", "ycsb"]), .string("decimal"), "decimal: key_size-digit record number; ycsb: \"user\" + number (YCSB's buildKeyName)"),
+            k("insert_order", .choice(["hashed", "ordered"]), .string("hashed"), "key_format ycsb: hashed (FNV-1a 64 of the record number) or ordered"),
+            k("zero_padding", .int(1...64), .int(1), "key_format ycsb: zero-pad the number to this many digits"),
+            k("insert_start", .int(0...2_000_000_000), .int(0), "first record the load phase inserts (YCSB insertstart)"),
+            k("insert_count", .int(0...2_000_000_000), .int(0), "records the load phase inserts (0: record_count - insert_start; YCSB insertcount)"),
+            k("run", .bool, .bool(true), "run the run phase (false: load only; `orbit-bench load` sets it)"),
+            k("target_ops_s", .double(0...1_000_000_000), .double(0), "open loop: operations per second over all threads on a fixed schedule (0: closed loop)"),
+            k("measurement_interval", .choice(["op", "intended", "both"]), .string("op"), "which latency the YCSB-style lines show: op (service time), intended (completion - scheduled start), both"),
+            k("status_interval_s", .double(0...3600), .double(0), "status line period (0: 1 s on a terminal, else 10 s)"),
+            k("ycsb_output", .bool, .bool(false), "print YCSB-style [OVERALL]/[READ] lines and status lines (on for YCSB property files)"),
+            k("table", .string, .string("usertable"), "YCSB table name (recorded; engines have one key space)"),
+            k("data_integrity", .bool, .bool(false), "YCSB dataintegrity: values derived from the key, every read verified (a mismatch is an error)"),
+            k("metering", .bool, .bool(true), "false: no clock read or histogram record per operation (to measure the metering layer's own cost)"),
         ]
         for (key, op) in mixEntries {
             knobs.append(k("mix." + key, .double(0...1), .double(0), "proportion of \(op.name) operations"))

@@ -11,6 +11,11 @@ public struct KeyChooser: Sendable {
         case latest(ZipfianGenerator)
         case sequential(next: UInt64)
         case hotspot(hot: UInt64, opFraction: Double)
+        /// YCSB's scrambled zipfian over a key space sized for the expected inserts; a key not inserted
+        /// yet is drawn again (as CoreWorkload's `nextKeynum` does).
+        case scrambledZipfian(ScrambledZipfianGenerator)
+        /// YCSB's exponential: a distance back from the newest record, drawn again when it is too far.
+        case exponential(ExponentialGenerator)
     }
 
     var kind: Kind
@@ -26,6 +31,9 @@ public struct KeyChooser: Sendable {
         case .latest(let c): kind = .latest(ZipfianGenerator(items: n, theta: c))
         case .sequential: kind = .sequential(next: n * UInt64(thread) / UInt64(max(threads, 1)))
         case .hotspot(let d, let o): kind = .hotspot(hot: max(1, UInt64(Double(n) * d)), opFraction: o)
+        case .scrambledZipfian(let c, let space):
+            kind = .scrambledZipfian(ScrambledZipfianGenerator(keySpace: max(space, n), constant: c))
+        case .exponential(let p, let f): kind = .exponential(ExponentialGenerator(percentile: p, range: Double(n) * f))
         }
     }
 
@@ -52,6 +60,16 @@ public struct KeyChooser: Sendable {
             let h = min(hot, existing)
             if rng.unit() < opFraction || h == existing { return rng.below(h) }
             return h + rng.below(existing - h)
+        case .scrambledZipfian(var z):
+            var r = z.next(&rng)
+            while r >= existing { r = z.next(&rng) }
+            kind = .scrambledZipfian(z)
+            return r
+        case .exponential(var e):
+            var d = e.next(&rng)
+            while d >= existing { d = e.next(&rng) }
+            kind = .exponential(e)
+            return existing - 1 - d
         }
     }
 }

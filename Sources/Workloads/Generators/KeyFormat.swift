@@ -1,15 +1,32 @@
 import OrbitCore
 
-/// Keys are the record number in zero-padded decimal, `keySize` bytes: memcmp order equals numeric
-/// order, and `ldb scan` output is readable.
+/// Record number → key bytes, into one reused buffer (no allocation per operation).
+///
+/// `.decimal`: the record number in zero-padded decimal, `keySize` bytes: memcmp order equals numeric
+/// order, and `ldb scan` output is readable. `.ycsb`: YCSB's `CoreWorkload.buildKeyName`: "user", then
+/// the number (hashed with YCSB's FNV-1a unless inserts are ordered) left-padded with zeros to
+/// `zeroPadding` digits: `user6284781860667377211`, or `user00000042` with ordered inserts and padding 8.
 public struct KeyFormatter: ~Copyable {
+    public let style: Workload.KeyStyle
+    /// The longest key this formatter produces.
     public let keySize: Int
     let buffer: UnsafeMutableRawBufferPointer
 
     public init(keySize: Int) {
-        self.keySize = keySize
+        self.init(style: .decimal(size: keySize))
+    }
+
+    public init(style: Workload.KeyStyle) {
+        self.style = style
+        switch style {
+        case .decimal(let size): keySize = size
+        case .ycsb(_, let padding): keySize = 4 + max(padding, 20)
+        }
         buffer = .allocate(byteCount: keySize, alignment: 8)
         buffer.initializeMemory(as: UInt8.self, repeating: 0x30)
+        if case .ycsb = style {
+            for (i, c) in "user".utf8.enumerated() { buffer[i] = c }
+        }
     }
 
     deinit { buffer.deallocate() }
@@ -17,14 +34,36 @@ public struct KeyFormatter: ~Copyable {
     /// Formats `n` into the reused buffer and returns a view of it, valid until the next call.
     @inline(__always)
     public func format(_ n: UInt64) -> UnsafeRawBufferPointer {
-        var v = n
-        var i = keySize - 1
-        while i >= 0 {
-            buffer[i] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
-            v /= 10
-            i -= 1
+        switch style {
+        case .decimal:
+            var v = n
+            var i = keySize - 1
+            while i >= 0 {
+                buffer[i] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+                v /= 10
+                i -= 1
+            }
+            return UnsafeRawBufferPointer(buffer)
+        case .ycsb(let hashed, let padding):
+            var v = hashed ? ycsbHash(n) : n
+            var digits = 1
+            var probe = v
+            while probe >= 10 { probe /= 10; digits += 1 }
+            let length = 4 + max(digits, padding)
+            var i = length - 1
+            while i >= 4 {
+                buffer[i] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+                v /= 10
+                i -= 1
+            }
+            return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length])
         }
-        return UnsafeRawBufferPointer(buffer)
+    }
+
+    /// A fresh array holding key `n` in `style`.
+    public static func key(_ n: UInt64, style: Workload.KeyStyle) -> [UInt8] {
+        let f = KeyFormatter(style: style)
+        return Array(f.format(n))
     }
 
     /// A fresh array holding key `n` (for tools and tests).

@@ -22,6 +22,18 @@ public struct ZipfianGenerator: Sendable {
         eta = computeEta()
     }
 
+    /// With a precomputed zeta(items, theta) (YCSB's ScrambledZipfianGenerator over 10^10 items).
+    public init(items: UInt64, theta: Double, zetaN: Double) {
+        precondition(items >= 1 && theta > 0 && theta < 1)
+        self.theta = theta
+        alpha = 1 / (1 - theta)
+        zeta2 = Self.zeta(from: 0, to: 2, theta: theta, initial: 0)
+        self.items = items
+        self.zetaN = zetaN
+        eta = 0
+        eta = computeEta()
+    }
+
     /// Sum of 1/i^theta for i in (from, to].
     static func zeta(from: UInt64, to: UInt64, theta: Double, initial: Double) -> Double {
         var sum = initial
