@@ -152,6 +152,8 @@ public enum ConfigSource: Sendable, Hashable, CustomStringConvertible {
     case flag(String)
     /// Set through the builder API.
     case api
+    /// YCSB's default for a property a YCSB property file leaves out (`readproportion=0.95`).
+    case ycsbDefault(String)
 
     public var description: String {
         switch self {
@@ -161,13 +163,14 @@ public enum ConfigSource: Sendable, Hashable, CustomStringConvertible {
         case .environment(let v): "environment \(v)"
         case .flag(let f): "flag \(f)"
         case .api: "builder API"
+        case .ycsbDefault(let p): "YCSB default \(p)"
         }
     }
 
     /// The location prefix of an error message.
     public var location: String? {
         switch self {
-        case .builtinDefault, .api: nil
+        case .builtinDefault, .api, .ycsbDefault: nil
         case .configFile(let p, let k): "\(p): \(k)"
         case .workload(let p, let l, let c): "\(p):\(l):\(c)"
         case .environment(let v): "environment variable \(v)"

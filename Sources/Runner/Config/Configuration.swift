@@ -23,6 +23,10 @@ public struct Configuration: Sendable {
 
     public private(set) var settings: Settings
     public private(set) var workloadPath: String?
+    /// Notices about ignored YCSB properties (database bindings, client options without effect).
+    public private(set) var notices: [String] = []
+    /// Knob values from `-p` overrides: applied with the flags, after the environment.
+    private var propertyFlagValues: [YCSBProperties.Resolved] = []
 
     public init() {
         settings = Settings(knobs: Self.allKnobs)
@@ -112,6 +116,28 @@ public struct Configuration: Sendable {
         workloadPath = path
     }
 
+    /// Layer 2, YCSB form: property files (`-P`, in order) and `-p key=value` overrides. Values decided
+    /// by a file apply now; values decided by a `-p` flag apply with the flags (after the environment).
+    public mutating func applyPropertyFiles(_ paths: [String], overrides: [String] = []) throws {
+        var p = YCSBProperties()
+        for path in paths { try p.add(file: path) }
+        for o in overrides { try p.add(override: o) }
+        let (values, notes) = try p.resolve(knobs: settings)
+        var staged = settings
+        for v in values {
+            if case .flag = v.source { propertyFlagValues.append(v) } else { staged.set(v.knob, v.value, from: v.source) }
+        }
+        settings = staged
+        notices += notes
+        if let first = paths.first { workloadPath = paths.count == 1 ? first : paths.joined(separator: ",") }
+    }
+
+    /// Whether a workload path names a YCSB property file rather than a YAML workload: anything not
+    /// ending in .yaml/.yml (YCSB's own files have no extension; `.properties` is common).
+    public static func isPropertyFile(_ path: String) -> Bool {
+        !(path.hasSuffix(".yaml") || path.hasSuffix(".yml"))
+    }
+
     /// Layer 3: `ORBIT_*` environment variables.
     public mutating func applyEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws {
         try settings.applyEnvironment(env, ignoring: Self.ignoredEnvironment)
@@ -119,6 +145,8 @@ public struct Configuration: Sendable {
 
     /// Layer 4: `--set name=value` flags and `--backend` flags.
     public mutating func applyFlags(sets: [String], backends: [String], dataDir: String?) throws {
+        for v in propertyFlagValues { settings.set(v.knob, v.value, from: v.source) }
+        propertyFlagValues = []
         for assignment in sets {
             guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
                 throw OrbitError(.invalidArgument, "--set expects name=value, got '\(assignment)'", at: "flag --set \(assignment)",
