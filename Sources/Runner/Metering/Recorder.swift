@@ -28,6 +28,11 @@ final class ThreadRecorder: @unchecked Sendable {
     let thread: Int
     var histograms: [LatencyHistogram?]
     var intervalHistograms: [LatencyHistogram?]
+    /// Open loop only: intended latencies (completion - scheduled start), apart from service times.
+    /// Empty in closed-loop runs, where the intended latency is the service time.
+    var intendedHistograms: [LatencyHistogram?]
+    var intendedIntervalHistograms: [LatencyHistogram?]
+    let openLoop: Bool
     var counts: [UInt64]
     var errors: [UInt64]
     var notFound: [UInt64]
@@ -40,14 +45,21 @@ final class ThreadRecorder: @unchecked Sendable {
     let sampleStep: UInt64
     var sampleAccumulator: UInt64
 
-    init(thread: Int, ops: [OperationType], sampleRate: Double, seed: UInt64) {
+    init(thread: Int, ops: [OperationType], sampleRate: Double, seed: UInt64, openLoop: Bool = false) {
         self.thread = thread
+        self.openLoop = openLoop
         let n = OperationType.allCases.count
         histograms = Array(repeating: nil, count: n)
         intervalHistograms = Array(repeating: nil, count: n)
+        intendedHistograms = Array(repeating: nil, count: n)
+        intendedIntervalHistograms = Array(repeating: nil, count: n)
         for op in ops {
             histograms[Int(op.rawValue)] = makeLatencyHistogram()
             intervalHistograms[Int(op.rawValue)] = makeLatencyHistogram()
+            if openLoop {
+                intendedHistograms[Int(op.rawValue)] = makeLatencyHistogram()
+                intendedIntervalHistograms[Int(op.rawValue)] = makeLatencyHistogram()
+            }
         }
         counts = Array(repeating: 0, count: n)
         errors = Array(repeating: 0, count: n)
@@ -90,6 +102,21 @@ final class ThreadRecorder: @unchecked Sendable {
         if !found { notFound[i] &+= 1 }
     }
 
+    /// Records one open-loop operation: its service time as `record` does, and its intended latency
+    /// (completion - scheduled start) in the intended histograms.
+    @inline(__always)
+    func record(_ op: OperationType, latency: UInt64, intended: UInt64, success: Bool, found: Bool, bytes: Int) {
+        record(op, latency: latency, success: success, found: found, bytes: bytes)
+        guard success else { return }
+        _ = intendedIntervalHistograms[Int(op.rawValue)]!.record(min(max(intended, 1), maxTrackableLatency))
+    }
+
+    /// Counts an operation without timing it (`metering: false`).
+    @inline(__always)
+    func count(_ op: OperationType, success: Bool) {
+        if success { counts[Int(op.rawValue)] &+= 1 } else { errors[Int(op.rawValue)] &+= 1 }
+    }
+
     func noteError(_ e: any Error) {
         if firstError == nil { firstError = e }
     }
@@ -98,20 +125,33 @@ final class ThreadRecorder: @unchecked Sendable {
     /// ones. Must be called at the end of a phase too, or the last interval is missing from the totals.
     func publishInterval(_ index: Int, to collector: IntervalCollector) {
         for i in intervalHistograms.indices {
-            guard let h = intervalHistograms[i], h.totalCount > 0 else { continue }
-            histograms[i]!.add(h)
+            if let h = intervalHistograms[i], h.totalCount > 0 { histograms[i]!.add(h) }
+            if let h = intendedIntervalHistograms[i], h.totalCount > 0 { intendedHistograms[i]!.add(h) }
         }
-        collector.publish(interval: index, thread: thread, histograms: intervalHistograms)
+        collector.publish(interval: index, thread: thread, histograms: intervalHistograms,
+                          intended: openLoop ? intendedIntervalHistograms : [])
         for i in intervalHistograms.indices where intervalHistograms[i] != nil {
             intervalHistograms[i]!.reset()
+            if openLoop { intendedIntervalHistograms[i]!.reset() }
         }
     }
 }
 
-/// Latency figures of one interval of one operation type: what timeseries.csv keeps.
+/// One bucket of an interval's HdrHistogram: `count` latencies equivalent to `value` (ns).
+public struct IntervalBucket: Sendable, Hashable {
+    public var value: UInt64
+    public var count: UInt64
+}
+
+/// Latency figures of one interval of one operation type: what timeseries.csv keeps, the YCSB status
+/// line shows, and (as its non-empty buckets) what interval-<backend>-<op>.csv holds.
 public struct IntervalSummary: Sendable, Hashable {
     public var count: UInt64
     public var p50, p95, p99, p999, max: UInt64  // nanoseconds
+    public var min, p90, p9999: UInt64  // nanoseconds
+    public var mean: Double  // nanoseconds
+    /// The histogram's non-empty buckets: a few hundred at most, against ~270 KB for the histogram.
+    public var buckets: [IntervalBucket]
 
     init(_ h: LatencyHistogram) {
         count = h.totalCount
@@ -120,6 +160,11 @@ public struct IntervalSummary: Sendable, Hashable {
         p99 = h.valueAtPercentile(99)
         p999 = h.valueAtPercentile(99.9)
         max = h.max
+        min = h.min
+        p90 = h.valueAtPercentile(90)
+        p9999 = h.valueAtPercentile(99.99)
+        mean = h.mean
+        buckets = h.recordedValues().compactMap { v in v.count > 0 ? IntervalBucket(value: v.value, count: UInt64(v.count)) : nil }
     }
 }
 
@@ -129,12 +174,16 @@ public struct IntervalSummary: Sendable, Hashable {
 /// Memory stays bounded however long a run lasts: an interval's merged histograms (~270 KB each) are
 /// reduced to an `IntervalSummary` as soon as it is complete, that is once every thread of the phase
 /// has published that interval or a later one (a thread publishes its intervals in increasing order).
+/// Client threads take its lock once per interval, never per operation.
 public final class IntervalCollector: Sendable {
     struct State {
         var open: [Int: [LatencyHistogram?]] = [:]
+        var openIntended: [Int: [LatencyHistogram?]] = [:]
         var done: [Int: [OperationType: IntervalSummary]] = [:]
+        var doneIntended: [Int: [OperationType: IntervalSummary]] = [:]
         var lastPublished: [Int] = []
         var latestAll: IntervalSummary?
+        var latestByOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = []
     }
     private let state = Mutex(State())
 
@@ -151,14 +200,19 @@ public final class IntervalCollector: Sendable {
         }
     }
 
-    func publish(interval: Int, thread: Int, histograms: [LatencyHistogram?]) {
+    /// `intended`: open-loop runs' intended-latency histograms (empty in closed-loop runs).
+    func publish(interval: Int, thread: Int, histograms: [LatencyHistogram?], intended: [LatencyHistogram?] = []) {
         state.withLock { s in
-            var slot = s.open[interval] ?? Array(repeating: nil, count: histograms.count)
-            for (i, h) in histograms.enumerated() {
-                guard let h, h.totalCount > 0 else { continue }
-                if slot[i] == nil { slot[i] = h } else { slot[i]!.add(h) }
+            func merge(_ into: inout [Int: [LatencyHistogram?]], _ hs: [LatencyHistogram?]) {
+                var slot = into[interval] ?? Array(repeating: nil, count: hs.count)
+                for (i, h) in hs.enumerated() {
+                    guard let h, h.totalCount > 0 else { continue }
+                    if slot[i] == nil { slot[i] = h } else { slot[i]!.add(h) }
+                }
+                into[interval] = slot
             }
-            s.open[interval] = slot
+            merge(&s.open, histograms)
+            if !intended.isEmpty { merge(&s.openIntended, intended) }
             if thread < s.lastPublished.count {
                 s.lastPublished[thread] = Swift.max(s.lastPublished[thread], interval)
                 Self.finalize(&s, upTo: s.lastPublished.min() ?? -1)
@@ -169,23 +223,42 @@ public final class IntervalCollector: Sendable {
     private static func finalize(_ s: inout State, upTo last: Int) {
         for idx in s.open.keys.sorted() where idx <= last {
             var figures: [OperationType: IntervalSummary] = [:]
+            var intended: [OperationType: IntervalSummary] = [:]
+            var byOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = []
             var all: LatencyHistogram?
+            let intendedSlot = s.openIntended[idx]
             for (i, h) in s.open[idx]!.enumerated() {
                 guard let h, h.totalCount > 0 else { continue }
-                figures[OperationType(rawValue: UInt8(i))!] = IntervalSummary(h)
+                let op = OperationType(rawValue: UInt8(i))!
+                figures[op] = IntervalSummary(h)
+                if let ih = intendedSlot?[i], ih.totalCount > 0 { intended[op] = IntervalSummary(ih) }
+                byOperation.append((op, figures[op]!, intended[op]))
                 if all == nil { all = h } else { all!.add(h) }
             }
             s.open[idx] = nil
+            s.openIntended[idx] = nil
             s.done[idx, default: [:]].merge(figures) { old, _ in old }
-            if let all { s.latestAll = IntervalSummary(all) }
+            if !intended.isEmpty { s.doneIntended[idx, default: [:]].merge(intended) { old, _ in old } }
+            if let all {
+                s.latestAll = IntervalSummary(all)
+                s.latestByOperation = byOperation
+            }
         }
     }
 
     /// All operations of the most recent complete interval, merged (for the status line).
     func latest() -> IntervalSummary? { state.withLock { $0.latestAll } }
 
+    /// Per operation, the most recent complete interval (for YCSB-style status lines).
+    func latestByOperation() -> [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] {
+        state.withLock { $0.latestByOperation }
+    }
+
     /// Figures of every complete interval, by index and operation.
     func summaries() -> [Int: [OperationType: IntervalSummary]] { state.withLock { $0.done } }
+
+    /// Open-loop runs: intended-latency figures of every complete interval, by index and operation.
+    func intendedSummaries() -> [Int: [OperationType: IntervalSummary]] { state.withLock { $0.doneIntended } }
 }
 
 /// The process heap (jemalloc `stats.allocated`), refreshed by the monitor thread every 100 ms.

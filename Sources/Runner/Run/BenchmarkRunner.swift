@@ -27,6 +27,12 @@ public struct BenchmarkRunner: Sendable {
                                       RunBody(runner: self, backend: backend, openStart: openStart))
     }
 
+    /// Runs the workload on an engine the caller opened (and closes): custom engines and engine
+    /// wrappers (fault or stall injection) go through the same phases and metering as the built-in ones.
+    public func run<E: StorageEngine>(engine: E, backend: String) throws -> BackendRun {
+        try drive(engine, backend: backend, openSeconds: 0)
+    }
+
     struct RunBody: EngineBody {
         let runner: BenchmarkRunner
         let backend: String
@@ -49,7 +55,8 @@ public struct BenchmarkRunner: Sendable {
         let executor = Executor(engine: engine, workload: w, values: values, heap: heap)
         let statsRows = Mutex<[StatsRow]>([])
         let statsErrors = Mutex<[String]>([])
-        let status = StatusLine(enabled: showStatus)
+        let status = StatusLine(enabled: showStatus, periodSeconds: w.statusIntervalSeconds,
+                                ycsb: w.ycsbOutput ? w.measurementInterval : nil)
         let phaseLabel = Mutex("\(backend) load")
         let progress = (0..<w.threads).map { _ in ProgressCounter() }
         let phaseTotal = Atomic<Int>(w.recordCount)
@@ -78,7 +85,8 @@ public struct BenchmarkRunner: Sendable {
             if due { takeStats(at: now) }
             let done = progress.reduce(0) { $0 + $1.value.load(ordering: .relaxed) }
             status.update(label: phaseLabel.withLock { $0 }, done: done, total: phaseTotal.load(ordering: .relaxed),
-                          now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latest())
+                          now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latest(),
+                          byOperation: status.ycsb != nil ? collector.latestByOperation() : [])
         }
         var monitorRunning = true
         defer {
@@ -101,7 +109,7 @@ public struct BenchmarkRunner: Sendable {
 
         // Warm-up: a separate stream, so the measured stream is the same whatever the warm-up did.
         let warmStart = MonotonicClock.nanoseconds()
-        if w.warmupOps > 0 || w.warmupSeconds > 0 {
+        if w.runPhase && (w.warmupOps > 0 || w.warmupSeconds > 0) {
             phaseLabel.withLock { $0 = "\(backend) warm-up" }
             for p in progress { p.value.store(0, ordering: .relaxed) }
             phaseTotal.store(w.warmupOps * w.threads, ordering: .relaxed)
@@ -123,11 +131,18 @@ public struct BenchmarkRunner: Sendable {
         for p in progress { p.value.store(0, ordering: .relaxed) }
         phaseTotal.store(w.operationCount, ordering: .relaxed)
         let digests = Mutex([UInt64](repeating: 0, count: w.threads))
-        let runOps = Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue }
-        let run = runPhase(ops: runOps, name: "orbit-run", collector: collector, prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
-            let d = executor.run(thread: t, state: &state, recorder: rec, progress: progress[t], clock: clock(begun))
-            digests.withLock { $0[t] = d }
-        } started: { phaseStart.store($0, ordering: .relaxed) }
+        let behind = Mutex([UInt64](repeating: 0, count: w.threads))
+        let runOps = w.runPhase ? Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue } : []
+        let afterLoad = MonotonicClock.nanoseconds()
+        var run = PhaseResult(recorders: [], start: afterLoad, end: afterLoad)
+        if w.runPhase {
+            run = runPhase(ops: runOps, name: "orbit-run", collector: collector, openLoop: w.targetOpsPerSecond > 0,
+                           prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
+                let (d, late) = executor.run(thread: t, state: &state, recorder: rec, progress: progress[t], clock: clock(begun))
+                digests.withLock { $0[t] = d }
+                behind.withLock { $0[t] = late }
+            } started: { phaseStart.store($0, ordering: .relaxed) }
+        }
         monitor.stop()
         monitorRunning = false
         do {
@@ -159,7 +174,12 @@ public struct BenchmarkRunner: Sendable {
             warmupSeconds: warmupSeconds, runSeconds: runSeconds, operations: operations,
             statsRows: statsRows.withLock { $0 }, timeseries: timeseries, samples: samples,
             opStreamDigest: OpStream.combine(digests.withLock { $0 }, workload: w),
-            opStreamReproducible: w.durationSeconds == 0, finalStats: finalStats, errors: errors)
+            opStreamReproducible: w.durationSeconds == 0, finalStats: finalStats, errors: errors,
+            target: w.targetOpsPerSecond > 0 && w.runPhase
+                ? TargetOutcome(target: w.targetOpsPerSecond,
+                                achieved: runSeconds > 0 ? Double(operations.filter { $0.phase == "run" }.reduce(0) { $0 + $1.count }) / runSeconds : 0,
+                                behindNanos: behind.withLock { $0.max() ?? 0 })
+                : nil)
     }
 
     /// Rows of timeseries.csv for one phase: every interval the phase overlaps, for every operation type
@@ -171,6 +191,7 @@ public struct BenchmarkRunner: Sendable {
         let i = UInt64(workload.intervalSeconds * 1e9)
         let first = Int((phase.start - origin) / i), last = Int((phase.end - 1 - origin) / i)
         let byKey = collector.summaries()
+        let intended = collector.intendedSummaries()
         var out: [TimeseriesRow] = []
         for idx in first...last {
             let lo = max(origin + UInt64(idx) * i, phase.start), hi = min(origin + UInt64(idx + 1) * i, phase.end)
@@ -179,7 +200,8 @@ public struct BenchmarkRunner: Sendable {
                 let figures = byKey[idx]?[op]
                 let count = figures?.count ?? 0
                 out.append(TimeseriesRow(elapsedSeconds: Double(hi - origin) / 1e9, operation: op, count: count,
-                                         opsPerSecond: length > 0 ? Double(count) / length : 0, latency: figures))
+                                         opsPerSecond: length > 0 ? Double(count) / length : 0, latency: figures,
+                                         intendedLatency: intended[idx]?[op], lengthSeconds: length))
             }
         }
         return out
@@ -194,12 +216,13 @@ public struct BenchmarkRunner: Sendable {
     /// Runs one phase on the workload's threads. Each thread's recorder and state are built first, on
     /// this thread; then all threads start together at a gate, and the phase's clock starts when the
     /// gate opens (so set-up is never measured). `started` is told the start time.
-    func runPhase<State>(ops: [OperationType], name: String, collector: IntervalCollector, prepare: (Int) -> State,
+    func runPhase<State>(ops: [OperationType], name: String, collector: IntervalCollector, openLoop: Bool = false,
+                         prepare: (Int) -> State,
                          _ body: @escaping @Sendable (Int, ThreadRecorder, inout State, UInt64) -> Void,
                          started: @escaping @Sendable (UInt64) -> Void) -> PhaseResult {
         let w = workload
         let rate = w.metricsAll ? 1.0 : w.metricsSampleRate
-        let recorders = (0..<w.threads).map { ThreadRecorder(thread: $0, ops: ops, sampleRate: rate, seed: w.seed) }
+        let recorders = (0..<w.threads).map { ThreadRecorder(thread: $0, ops: ops, sampleRate: rate, seed: w.seed, openLoop: openLoop) }
         collector.beginPhase(threads: w.threads)
         defer { collector.endPhase() }
         let states = (0..<w.threads).map { UncheckedBox(prepare($0)) }
@@ -223,9 +246,13 @@ public struct BenchmarkRunner: Sendable {
             var merged: LatencyHistogram?
             var s = OperationSummary(phase: phase, operation: op, count: 0, errors: 0, notFound: 0, latencySumNanos: 0,
                                      logicalBytes: 0, phaseSeconds: seconds, histogram: makeLatencyHistogram())
+            var intended: LatencyHistogram?
             for r in recorders {
                 guard let h = r.histograms[i] else { continue }
                 if merged == nil { merged = h } else { merged!.add(h) }
+                if let ih = r.intendedHistograms[i] {
+                    if intended == nil { intended = ih } else { intended!.add(ih) }
+                }
                 s.count += r.counts[i]
                 s.errors += r.errors[i]
                 s.notFound += r.notFound[i]
@@ -234,6 +261,7 @@ public struct BenchmarkRunner: Sendable {
             }
             guard let merged, s.count > 0 else { continue }
             s.histogram = merged
+            s.intendedHistogram = intended
             out.append(s)
         }
         return out

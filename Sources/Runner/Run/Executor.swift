@@ -30,8 +30,12 @@ struct Executor<E: StorageEngine>: Sendable {
         leases = workload.usesLeases ? LeaseDriver(engine: engine, workload: workload) : nil
         var limit: UInt64 = 1
         for _ in 0..<min(workload.keySize, 19) { limit *= 10 }
-        keyLimit = workload.keySize >= 20 ? .max : limit
+        if case .ycsb = workload.keyStyle { keyLimit = .max } else { keyLimit = workload.keySize >= 20 ? .max : limit }
     }
+
+    /// data_integrity: the salt of record r's value is a function of r, so a read can check the bytes.
+    @inline(__always)
+    func integritySalt(_ record: UInt64) -> UInt64 { fnv1a64(record ^ workload.seed) }
 
     func makeState(thread: Int, warmUp: Bool = false) -> ThreadState {
         var scratch: [UInt8] = []
@@ -42,19 +46,21 @@ struct Executor<E: StorageEngine>: Sendable {
     /// Inserts this thread's share of the records: positions t, t+T, t+2T, ... of the load order.
     func load(thread t: Int, recorder rec: ThreadRecorder, progress: ProgressCounter, clock: PhaseClock) {
         let w = workload
-        let n = UInt64(w.recordCount)
+        let n = UInt64(w.insertCount)
+        let base = UInt64(w.insertStart)
         let perm = Permutation(count: max(n, 1), seed: w.seed)
-        let keys = KeyFormatter(keySize: w.keySize)
+        let keys = KeyFormatter(style: w.keyStyle)
         var rng = SeededRNG(seed: w.seed ^ 0x10AD, stream: t)
         var boundary = clock.nextBoundary(after: MonotonicClock.nanoseconds())
         var position = UInt64(t)
         var done = 0
         while position < n {
-            let record = w.loadSequential ? position : perm.apply(position)
+            let record = base + (w.loadSequential ? position : perm.apply(position))
             let length = w.valueSize.lowerBound == w.valueSize.upperBound
                 ? w.valueSize.lowerBound : w.valueSize.lowerBound + Int(rng.below(UInt64(w.valueSize.count)))
             let key = keys.format(record)
-            let value = values.value(length: length, salt: rng.next())
+            let salt = rng.next()
+            let value = values.value(length: length, salt: w.dataIntegrity ? integritySalt(record) : salt)
             let sample = rec.shouldSample()
             let io0 = sample ? ThreadIO.current() : ThreadIO.Counters()
             var ok = true
@@ -83,7 +89,7 @@ struct Executor<E: StorageEngine>: Sendable {
     /// record numbering is untouched). Returns (operations, failures, first failure).
     func warmUp(thread t: Int, state: inout ThreadState, progress: ProgressCounter, until deadline: UInt64)
         -> (ops: Int, failures: Int, firstError: (any Error)?) {
-        let keys = KeyFormatter(keySize: workload.keySize)
+        let keys = KeyFormatter(style: workload.keyStyle)
         let existing = UInt64(max(workload.recordCount, 1))
         var done = 0, failures = 0
         var first: (any Error)?
@@ -103,13 +109,24 @@ struct Executor<E: StorageEngine>: Sendable {
         return (done, failures, first)
     }
 
-    /// The measured run phase. Returns this thread's op-stream digest.
+    /// The measured run phase. Returns this thread's op-stream digest and, in an open loop, how far
+    /// behind its schedule the thread finished (ns; 0 when it kept up).
+    ///
+    /// Open loop (`target_ops_s` > 0): thread t's k-th operation is due at phase start + (t/T + k)·period,
+    /// period = threads / target. The thread sleeps until an operation is due; a late operation starts at
+    /// once and does not move later ones (no coordinated omission). Its intended latency is completion -
+    /// due time; its service time is completion - actual start.
     func run(thread t: Int, state: inout ThreadState, recorder rec: ThreadRecorder, progress: ProgressCounter,
-             clock: PhaseClock) -> UInt64 {
+             clock: PhaseClock) -> (digest: UInt64, behindNanos: UInt64) {
         let w = workload
-        let keys = KeyFormatter(keySize: w.keySize)
+        let keys = KeyFormatter(style: w.keyStyle)
         let quota = w.operationCount == 0 ? Int.max : w.operationCount / w.threads + (t < w.operationCount % w.threads ? 1 : 0)
         let deadline = w.durationSeconds > 0 ? clock.phaseStart + UInt64(w.durationSeconds * 1e9) : UInt64.max
+        let openLoop = w.targetOpsPerSecond > 0
+        let period = openLoop ? Double(w.threads) * 1e9 / w.targetOpsPerSecond : 0
+        let firstDue = Double(clock.phaseStart) + period * Double(t) / Double(w.threads)
+        var due: UInt64 = 0
+        var behind: UInt64 = 0
         var boundary = clock.nextBoundary(after: MonotonicClock.nanoseconds())
         var done = 0
         while done < quota {
@@ -120,6 +137,18 @@ struct Executor<E: StorageEngine>: Sendable {
                 break
             }
             let key = keys.format(op.record)
+            if !w.metering {
+                var ok = true
+                do { _ = try execute(op, key, &state.scratch, thread: t) } catch { ok = false; rec.noteError(error) }
+                rec.count(op.type, success: ok)
+                done += 1
+                progress.value.store(done, ordering: .relaxed)
+                continue
+            }
+            if openLoop {
+                due = UInt64(firstDue + period * Double(done))
+                sleep(until: due)
+            }
             let sample = rec.shouldSample()
             let io0 = sample ? ThreadIO.current() : ThreadIO.Counters()
             var ok = true
@@ -136,14 +165,30 @@ struct Executor<E: StorageEngine>: Sendable {
                 rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector)
                 boundary = clock.nextBoundary(after: t1)
             }
-            rec.record(op.type, latency: t1 - t0, success: ok, found: moved >= 0, bytes: key.count + max(moved, 0))
-            if sample { takeSample(rec, op.type, t0: t0, t1: t1, clock: clock, io0: io0, ok: ok) }
+            // An operation cannot be intended to start after it did (the sleep may wake a little early).
+            let intended = openLoop ? t1 - min(due, t0) : t1 - t0
+            if openLoop {
+                rec.record(op.type, latency: t1 - t0, intended: intended, success: ok, found: moved >= 0,
+                           bytes: key.count + max(moved, 0))
+                behind = t0 > due ? t0 - due : 0
+            } else {
+                rec.record(op.type, latency: t1 - t0, success: ok, found: moved >= 0, bytes: key.count + max(moved, 0))
+            }
+            if sample { takeSample(rec, op.type, t0: t0, t1: t1, intended: intended, clock: clock, io0: io0, ok: ok) }
             done += 1
             progress.value.store(done, ordering: .relaxed)
             if t1 >= deadline { break }
         }
         rec.publishInterval(clock.interval(containing: MonotonicClock.nanoseconds()), to: clock.collector)
-        return state.stream.digest
+        return (state.stream.digest, behind)
+    }
+
+    /// Sleeps until the monotonic clock reads `deadline` (returns at once if it already has).
+    @inline(__always)
+    func sleep(until deadline: UInt64) {
+        guard MonotonicClock.nanoseconds() < deadline else { return }
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
     }
 
     /// One operation. Returns the value bytes it moved (read or written), or -1 when a read found nothing.
@@ -151,9 +196,21 @@ struct Executor<E: StorageEngine>: Sendable {
     func execute(_ op: Op, _ key: UnsafeRawBufferPointer, _ scratch: inout [UInt8], thread: Int) throws -> Int {
         switch op.type {
         case .get:
+            if workload.dataIntegrity {
+                let expected = values.value(length: workload.valueSize.lowerBound, salt: integritySalt(op.record))
+                let n = try engine.get(key) { v -> Int in
+                    guard let v else { return -1 }
+                    return v.count == expected.count && memcmp(v.baseAddress!, expected.baseAddress!, v.count) == 0 ? v.count : -2
+                }
+                if n == -2 {
+                    throw OrbitError(.corruption, "data integrity: the value of record \(op.record) is not the one written",
+                                     hint: "data_integrity derives every value from its record number; the store returned other bytes")
+                }
+                return n
+            }
             return try engine.get(key) { $0?.count ?? -1 }
         case .insert, .update:
-            try engine.put(key, values.value(length: op.valueLength, salt: op.salt))
+            try engine.put(key, values.value(length: op.valueLength, salt: workload.dataIntegrity ? integritySalt(op.record) : op.salt))
             return op.valueLength
         case .delete:
             try engine.delete(key)
@@ -168,7 +225,7 @@ struct Executor<E: StorageEngine>: Sendable {
         case .readModifyWrite:
             let found = try engine.get(key, into: &scratch)
             // Modify: the new value replaces the old one (YCSB writes new field values).
-            try engine.put(key, values.value(length: op.valueLength, salt: op.salt))
+            try engine.put(key, values.value(length: op.valueLength, salt: workload.dataIntegrity ? integritySalt(op.record) : op.salt))
             return found ? scratch.count + op.valueLength : -1
         default:
             guard let leases else { throw OrbitError(.unsupported, "operation \(op.type) needs a lease workload") }
@@ -176,15 +233,15 @@ struct Executor<E: StorageEngine>: Sendable {
         }
     }
 
-    func takeSample(_ rec: ThreadRecorder, _ type: OperationType, t0: UInt64, t1: UInt64, clock: PhaseClock,
-                    io0: ThreadIO.Counters, ok: Bool) {
+    func takeSample(_ rec: ThreadRecorder, _ type: OperationType, t0: UInt64, t1: UInt64, intended: UInt64? = nil,
+                    clock: PhaseClock, io0: ThreadIO.Counters, ok: Bool) {
         let io1 = ThreadIO.current()
         let m = PersistenceMetrics(operationType: type, latencyNanos: t1 - t0,
                                    memoryUsedBytes: heap.bytes,
                                    diskBytesRead: io1.bytesRead &- io0.bytesRead,
                                    diskBytesWritten: io1.bytesWritten &- io0.bytesWritten, success: ok)
         rec.samples.append(MetricSample(timestampNanos: t1 - clock.runStart, thread: rec.thread, metrics: m,
-                                        intendedLatencyNanos: t1 - t0))
+                                        intendedLatencyNanos: intended ?? (t1 - t0)))
     }
 }
 
@@ -201,3 +258,7 @@ struct PhaseClock: Sendable {
     func interval(endingAt boundary: UInt64) -> Int { Int((boundary - runStart) / intervalNanos) - 1 }
     func interval(containing t: UInt64) -> Int { Int((t - runStart) / intervalNanos) }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

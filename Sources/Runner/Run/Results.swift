@@ -15,6 +15,11 @@ public struct OperationSummary: Sendable {
     /// Wall time of the phase (all threads).
     public var phaseSeconds: Double
     public var histogram: LatencyHistogram
+    /// Open loop: intended latencies (completion - scheduled start). nil in closed-loop runs, where the
+    /// intended latency is the service time (`intended` returns `histogram` then).
+    public var intendedHistogram: LatencyHistogram? = nil
+    /// The intended-latency histogram: the service-time one in closed-loop runs.
+    public var intended: LatencyHistogram { intendedHistogram ?? histogram }
 
     /// Mean service time per operation, µs.
     public var microsPerOp: Double { count == 0 ? 0 : Double(latencySumNanos) / Double(count) / 1000 }
@@ -43,6 +48,22 @@ public struct TimeseriesRow: Sendable {
     public var opsPerSecond: Double
     /// nil for an interval in which no operation of this type completed.
     public var latency: IntervalSummary?
+    /// Open loop: the interval's intended latencies (nil in closed-loop runs).
+    public var intendedLatency: IntervalSummary? = nil
+    /// The part of the interval the phase ran, s.
+    public var lengthSeconds: Double = 0
+}
+
+/// How an open-loop run kept its schedule.
+public struct TargetOutcome: Sendable {
+    /// target_ops_s.
+    public var target: Double
+    /// Run-phase operations / run-phase wall time.
+    public var achieved: Double
+    /// How late the slowest thread's last operation started against its schedule, ns.
+    public var behindNanos: UInt64
+    /// Reached: at least 98% of the target over the run, and no thread ended more than 100 ms behind.
+    public var reached: Bool { achieved >= 0.98 * target && behindNanos <= 100_000_000 }
 }
 
 /// Everything measured on one backend.
@@ -64,6 +85,8 @@ public struct BackendRun: Sendable {
     public var opStreamReproducible: Bool
     public var finalStats: StorageStats
     public var errors: [String]
+    /// Open-loop runs: the target and how far it was met (nil in closed-loop runs).
+    public var target: TargetOutcome? = nil
 }
 
 /// A whole run: every backend, the effective configuration, the environment.
