@@ -12,7 +12,7 @@ struct OrbitBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
-        subcommands: [RunCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self])
+        subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self])
 }
 
 /// Options shared by commands that open engines.
@@ -29,12 +29,23 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb, lmdb, cow.")
     var backend: [String] = []
 
-    func build(workload: String?) throws -> Configuration {
+    func build(workload: String?, propertyFiles: [String] = [], properties: [String] = [],
+               extra: [String] = []) throws -> Configuration {
         var c = Configuration()
         if let config { try c.applyJSONConfig(path: config) }
-        if let workload { try c.applyWorkloadFile(path: workload) }
+        var files = propertyFiles
+        if let workload {
+            if Configuration.isPropertyFile(workload) { files.insert(workload, at: 0) } else { try c.applyWorkloadFile(path: workload) }
+        }
+        if !files.isEmpty || !properties.isEmpty {
+            guard workload == nil || Configuration.isPropertyFile(workload!) else {
+                throw OrbitError(.invalidArgument, "-P and -p go with YCSB property files, not with a YAML workload", at: "flag -P/-p",
+                                 hint: "give the YAML fields with --set, or use a property file")
+            }
+            try c.applyPropertyFiles(files, overrides: properties)
+        }
         try c.applyEnvironment()
-        try c.applyFlags(sets: set, backends: backend, dataDir: dataDir)
+        try c.applyFlags(sets: extra + set, backends: backend, dataDir: dataDir)
         return c
     }
 }
@@ -49,15 +60,60 @@ func guarded(_ body: () throws -> Void) throws {
     }
 }
 
+/// The workload of `run` and `load`: a YAML workload file, or YCSB property files (`-P`, in order)
+/// with `-p key=value` overrides.
+struct WorkloadOptions: ParsableArguments {
+    @Argument(help: "Workload file: YAML (.yaml/.yml) or a YCSB property file (anything else, e.g. workloads/ycsb/workloada).")
+    var workload: String?
+
+    @Option(name: .customShort("P"), help: ArgumentHelp("YCSB property file (repeatable; read in order, later ones win).", valueName: "file"))
+    var propertyFiles: [String] = []
+
+    @Option(name: .customShort("p"), help: ArgumentHelp("YCSB property override (repeatable), e.g. -p recordcount=100000.", valueName: "key=value"))
+    var properties: [String] = []
+
+    func validate() throws {
+        guard workload != nil || !propertyFiles.isEmpty else {
+            throw ValidationError("give a workload file or at least one -P property file")
+        }
+    }
+}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run a workload file on one or more backends and write results/<run-id>/.")
+        commandName: "run",
+        abstract: "Run a workload (YAML or YCSB properties) on one or more backends: load phase, then run phase; write results/<run-id>/.")
 
-    @Argument(help: "Workload file (YAML), e.g. workloads/write-heavy.yaml.")
-    var workload: String
-
+    @OptionGroup var workload: WorkloadOptions
     @OptionGroup var options: ConfigOptions
+    @OptionGroup var output: OutputOptions
 
+    func run() throws {
+        try guarded {
+            try output.execute(try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
+                                                 properties: workload.properties))
+        }
+    }
+}
+
+/// `orbit-bench load`: the load phase only (YCSB's `-load`), e.g. into --data-dir for later `run`s with --reuse.
+struct LoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load", abstract: "Run only the load phase of a workload (YAML or YCSB properties) and write results/<run-id>/.")
+
+    @OptionGroup var workload: WorkloadOptions
+    @OptionGroup var options: ConfigOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try guarded {
+            try output.execute(try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
+                                                 properties: workload.properties, extra: ["run=false", "load=true"]))
+        }
+    }
+}
+
+struct OutputOptions: ParsableArguments {
     @Option(name: .long, help: "Results directory (default results/<run-id>).")
     var out: String?
 
@@ -70,20 +126,25 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "No status line.")
     var quiet = false
 
-    func run() throws {
-        try guarded {
-            guard !(fresh && reuse) else {
-                throw OrbitError(.invalidArgument, "--fresh and --reuse exclude each other", at: "flags --fresh --reuse")
-            }
-            var session = BenchmarkSession(configuration: try options.build(workload: workload))
-            session.outputDirectory = out
-            session.dataPolicy = fresh ? .fresh : (reuse ? .reuse : .requireEmpty)
-            session.showStatus = !quiet
-            let result = try session.run()
-            print(SummaryTable.render(result), terminator: "")
-            print("results: \(result.outputDirectory)")
-            if result.backends.contains(where: { !$0.errors.isEmpty }) { throw ExitCode(1) }
+    func execute(_ configuration: Configuration) throws {
+        guard !(fresh && reuse) else {
+            throw OrbitError(.invalidArgument, "--fresh and --reuse exclude each other", at: "flags --fresh --reuse")
         }
+        for n in configuration.notices { FileHandle.standardError.write(Data("orbit-bench: notice: \(n)\n".utf8)) }
+        var session = BenchmarkSession(configuration: configuration)
+        session.outputDirectory = out
+        session.dataPolicy = fresh ? .fresh : (reuse ? .reuse : .requireEmpty)
+        session.showStatus = !quiet
+        let result = try session.run()
+        print(SummaryTable.render(result), terminator: "")
+        if result.workload.ycsbOutput {
+            for b in result.backends {
+                if result.backends.count > 1 { print("# YCSB-style results, backend \(b.backend)") }
+                print(YCSBOutput.render(b, measurementInterval: result.workload.measurementInterval), terminator: "")
+            }
+        }
+        print("results: \(result.outputDirectory)")
+        if result.backends.contains(where: { !$0.errors.isEmpty }) { throw ExitCode(1) }
     }
 }
 

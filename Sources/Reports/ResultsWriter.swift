@@ -14,7 +14,12 @@ public enum ResultsWriter {
         "p50_us", "p75_us", "p99_us", "p999_us", "p9999_us", "max_us",
         // Extensions (schema 1): which phase, failures, reads that found nothing.
         "phase", "errors", "not_found",
+        // Extensions (schema 1, YCSB issue): intended latency (completion - scheduled start); equal to
+        // the service-time figures in closed-loop runs.
+        "intended_p50_us", "intended_p99_us", "intended_p999_us", "intended_max_us",
     ]
+    /// Columns of interval-<backend>-<op>.csv: each interval's HdrHistogram as (value, count) buckets.
+    public static let intervalColumns = ["elapsed_s", "length_s", "latency", "value_ns", "count"]
     public static let metricsColumns = [
         "timestamp_ns", "backend", "thread", "operation", "latency_ns", "intended_latency_ns", "memory_used_bytes",
         "disk_bytes_read", "disk_bytes_written", "success",
@@ -34,6 +39,15 @@ public enum ResultsWriter {
         for b in result.backends {
             for op in b.operations where op.phase == "run" || op.operation == .load {
                 try writeFile(directory + "/latency-\(b.backend)-\(op.operation.name).hgrm", hgrm(op.histogram))
+                if let ih = op.intendedHistogram {
+                    try writeFile(directory + "/latency-\(b.backend)-\(op.operation.name)-intended.hgrm", hgrm(ih))
+                }
+            }
+            for op in Set(b.timeseries.map(\.operation)).sorted(by: { $0.rawValue < $1.rawValue }) {
+                try writeFile(directory + "/interval-\(b.backend)-\(op.name).csv", intervalCSV(b.timeseries.filter { $0.operation == op }))
+            }
+            if result.workload.ycsbOutput {
+                try writeFile(directory + "/ycsb-\(b.backend).txt", YCSBOutput.render(b, measurementInterval: result.workload.measurementInterval))
             }
         }
         try writeFile(directory + "/summary.json", summaryJSON(result))
@@ -60,6 +74,8 @@ public enum ResultsWriter {
                     us(op.percentileMicros(50)), us(op.percentileMicros(75)), us(op.percentileMicros(99)),
                     us(op.percentileMicros(99.9)), us(op.percentileMicros(99.99)), us(op.maxMicros),
                     op.phase, String(op.errors), String(op.notFound),
+                    usOf(op.intended.valueAtPercentile(50)), usOf(op.intended.valueAtPercentile(99)),
+                    usOf(op.intended.valueAtPercentile(99.9)), usOf(op.intended.max),
                 ])
             }
         }
@@ -96,6 +112,23 @@ public enum ResultsWriter {
         return out
     }
 
+    /// One operation's per-interval HdrHistograms: for each interval (and, open loop, for the service and
+    /// the intended latencies) every non-empty bucket as (value_ns, count): enough to rebuild each
+    /// interval's histogram and plot any percentile over time.
+    public static func intervalCSV(_ rows: [TimeseriesRow]) -> String {
+        var out = CSV.row(intervalColumns)
+        for r in rows {
+            let lead = formatDouble(r.elapsedSeconds, decimals: 3) + "," + formatDouble(r.lengthSeconds, decimals: 3) + ","
+            for (kind, figures) in [("service", r.latency), ("intended", r.intendedLatency)] {
+                guard let figures else { continue }
+                for b in figures.buckets {
+                    out += lead + kind + "," + String(b.value) + "," + String(b.count) + "\n"
+                }
+            }
+        }
+        return out
+    }
+
     public static func statsCSV(_ r: RunResult) -> String {
         var out = CSV.row(statsColumns)
         for b in r.backends {
@@ -127,6 +160,7 @@ public enum ResultsWriter {
                 "operation_count": r.workload.operationCount,
                 "mix": Dictionary(uniqueKeysWithValues: r.workload.mix.map { ($0.op.name, $0.proportion) }),
                 "key_distribution": r.workload.keyDistribution.name,
+                "target_ops_s": r.workload.targetOpsPerSecond, "table": r.workload.table,
             ] as [String: Any],
             "seed": r.workload.seed,
             "op_stream_digest": r.backends.first.map { hex($0.opStreamDigest) } ?? NSNull(),
@@ -158,6 +192,10 @@ public enum ResultsWriter {
                         "mb_per_s": op.mbPerSecond, "p50_us": op.percentileMicros(50), "p75_us": op.percentileMicros(75),
                         "p99_us": op.percentileMicros(99), "p999_us": op.percentileMicros(99.9),
                         "p9999_us": op.percentileMicros(99.99), "max_us": op.maxMicros,
+                        "intended_p50_us": Double(op.intended.valueAtPercentile(50)) / 1000,
+                        "intended_p99_us": Double(op.intended.valueAtPercentile(99)) / 1000,
+                        "intended_p999_us": Double(op.intended.valueAtPercentile(99.9)) / 1000,
+                        "intended_max_us": Double(op.intended.max) / 1000,
                     ]
                 },
             ]
@@ -168,6 +206,10 @@ public enum ResultsWriter {
             stats["total_keys_is_estimate"] = b.finalStats.totalKeysIsEstimate
             for e in b.finalStats.extra { stats[e.name] = e.value }
             d["final_stats"] = stats
+            if let t = b.target {
+                d["target"] = ["target_ops_s": t.target, "achieved_ops_s": t.achieved, "behind_schedule_ms": Double(t.behindNanos) / 1e6,
+                               "reached": t.reached] as [String: Any]
+            }
             return d
         }
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])

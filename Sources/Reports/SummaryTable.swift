@@ -35,6 +35,12 @@ public enum SummaryTable {
             out += "\(b.backend): durability \(b.durability) — promise: \(b.promise.description)\n"
             if let dir = b.dataDirectory { out += "  store: \(dir)\n" }
             for e in b.errors { out += "  ERROR \(e)\n" }
+            if let t = b.target {
+                let behind = formatDouble(Double(t.behindNanos) / 1e6, decimals: 1)
+                out += t.reached
+                    ? "  open loop: target \(formatDouble(t.target, decimals: 0)) ops/s reached (\(formatDouble(t.achieved, decimals: 0)) ops/s)\n"
+                    : "  TARGET NOT REACHED: \(formatDouble(t.target, decimals: 0)) ops/s asked, \(formatDouble(t.achieved, decimals: 0)) ops/s achieved; \(behind) ms behind schedule at the end — latencies are those of an overloaded system\n"
+            }
         }
         if r.environment.buildConfiguration == "debug" {
             out += "warning: debug build — figures are not representative; use `swift build -c release`\n"
