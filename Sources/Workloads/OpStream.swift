@@ -122,6 +122,14 @@ public struct OpStream: Sendable {
                   UInt64(w.valueSize.lowerBound), UInt64(w.valueSize.upperBound), UInt64(w.threads)] {
             h = fnv1a64(h ^ x)
         }
+        // YCSB key naming and partial loads decide the load phase too; mixed in only when they differ
+        // from the defaults, so the digests of existing workloads are unchanged.
+        if case .ycsb(let hashed, let padding) = w.keyStyle {
+            for x in [0x5943_5342, hashed ? 1 : 0, UInt64(padding)] as [UInt64] { h = fnv1a64(h ^ x) }
+        }
+        if w.insertStart != 0 || w.insertCount != w.recordCount {
+            for x in [UInt64(w.insertStart), UInt64(w.insertCount)] { h = fnv1a64(h ^ x) }
+        }
         return h
     }
 }

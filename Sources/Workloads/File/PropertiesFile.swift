@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 import Foundation
 
 /// Java `.properties` syntax (what YCSB's `-P` files are): `key=value`, `key: value` or `key value`
