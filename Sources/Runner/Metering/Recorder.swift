@@ -271,7 +271,12 @@ public final class HeapGauge: Sendable {
     public var bytes: UInt64 { value.load(ordering: .relaxed) }
 }
 
-/// A counter one thread writes and the status thread reads.
+/// A counter one thread writes (once per operation) and the status thread reads. Padded past a cache
+/// line, so two threads' counters, allocated one after the other, never share one (false sharing
+/// would make every store of one thread miss in the other's cache).
 final class ProgressCounter: Sendable {
     let value = Atomic<Int>(0)
+    private let padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                          UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
