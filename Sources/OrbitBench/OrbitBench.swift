@@ -170,6 +170,16 @@ struct ListCommand: ParsableCommand {
                 print("  \(f.padding(toLength: 22, withPad: " ", startingAt: 0)) (invalid: \(error))")
             }
         }
+        let ycsb = workloads + "/ycsb"
+        let propertyFiles = ((try? FileManager.default.contentsOfDirectory(atPath: ycsb)) ?? []).sorted()
+        if !propertyFiles.isEmpty {
+            print("\nYCSB property files (\(ycsb)/; run as `orbit-bench run \(ycsb)/workloada`):")
+            for f in propertyFiles {
+                let text = (try? String(contentsOfFile: ycsb + "/" + f, encoding: .utf8)) ?? ""
+                let title = text.split(separator: "\n").first { $0.hasPrefix("# Workload") }.map { String($0.dropFirst(2)) } ?? ""
+                print("  \(f.padding(toLength: 22, withPad: " ", startingAt: 0)) \(title)")
+            }
+        }
         print("\nsettings (--set name=value; environment variable; JSON config key):")
         for k in Configuration.allKnobs where !WorkloadKnobs.all.contains(where: { $0.name == k.name }) {
             let json = (k.jsonSection.map { $0 + "." } ?? "") + k.jsonKey

@@ -28,6 +28,12 @@ public enum SummaryTable {
             }.joined(separator: "  ")
         }
         var out = "workload \(r.workload.name)  seed \(r.workload.seed)  threads \(r.workload.threads)  build \(r.environment.buildConfiguration)  run \(r.runId)\n"
+        if r.workload.threads > 1 {
+            out += "thread streams: SeededRNG(seed \(r.workload.seed), stream t) for threads t = 0...\(r.workload.threads - 1)\n"
+        }
+        if r.workload.targetOpsPerSecond > 0 {
+            out += "open loop: target \(formatDouble(r.workload.targetOpsPerSecond, decimals: 0)) ops/s, \(formatDouble(r.workload.targetOpsPerSecond / Double(r.workload.threads), decimals: 1)) per thread; p99 is service time, intended latencies in summary.csv\n"
+        }
         out += line(header) + "\n"
         out += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
         for row in rows { out += line(row) + "\n" }

@@ -195,3 +195,23 @@ struct YCSBDistributionTests {
         #expect(abs(Double(within) / 100_000 - expected) <= 0.01, "\(within) vs \(expected)")
     }
 }
+
+/// dataintegrity: values derived from the key, every read checked.
+struct YCSBDataIntegrityTests {
+    @Test func readsVerifyWhatTheLoadWrote() throws {
+        let c = try YCSBPropertiesTests.configuration(["workloads/ycsb/workloadb"],
+            ["dataintegrity=true", "operationcount=5000", "insertorder=ordered", "zeropadding=10"])
+        let w = try Workload(settings: c.settings)
+        #expect(w.dataIntegrity && w.keyStyle == .ycsb(hashed: false, zeroPadding: 10))
+        let r = try BenchmarkRunner(workload: w, settings: c.settings, showStatus: false).run(backend: "memory", directory: "")
+        #expect(r.errors.isEmpty)
+        #expect(r.operations.first { $0.operation == .get }?.notFound == 0)
+    }
+
+    @Test func dataIntegrityNeedsConstantFieldLengths() throws {
+        #expect { try Workload(settings: YCSBPropertiesTests.configuration(["workloads/ycsb/workloadb"],
+                   ["dataintegrity=true", "fieldlengthdistribution=uniform"]).settings) } throws: { e in
+            (e as? OrbitError)?.description.hasPrefix("flag -p dataintegrity=true: data_integrity needs a constant value size, got 10...1000") == true
+        }
+    }
+}
