@@ -24,26 +24,30 @@ public struct MetricSample: Sendable {
 /// The metering layer's per-thread state: one histogram per operation type (and one per interval),
 /// counters, and sampled PersistenceMetrics rows. Owned by exactly one client thread while a phase
 /// runs, so recording takes no lock; read by the runner after the thread is joined.
+///
+/// The per-operation fields are `@exclusivity(unchecked)`: only the owning thread touches them while a
+/// phase runs, so the dynamic exclusivity checks Swift would make on every access to a class's stored
+/// property (a quarter of the metering cost per operation, measured with perf) buy nothing.
 final class ThreadRecorder: @unchecked Sendable {
     let thread: Int
     var histograms: [LatencyHistogram?]
-    var intervalHistograms: [LatencyHistogram?]
+    @exclusivity(unchecked) var intervalHistograms: [LatencyHistogram?]
     /// Open loop only: intended latencies (completion - scheduled start), apart from service times.
     /// Empty in closed-loop runs, where the intended latency is the service time.
     var intendedHistograms: [LatencyHistogram?]
-    var intendedIntervalHistograms: [LatencyHistogram?]
+    @exclusivity(unchecked) var intendedIntervalHistograms: [LatencyHistogram?]
     let openLoop: Bool
-    var counts: [UInt64]
-    var errors: [UInt64]
-    var notFound: [UInt64]
-    var latencySum: [UInt64]
-    var logicalBytes: [UInt64]
-    var samples: [MetricSample] = []
+    @exclusivity(unchecked) var counts: [UInt64]
+    @exclusivity(unchecked) var errors: [UInt64]
+    @exclusivity(unchecked) var notFound: [UInt64]
+    @exclusivity(unchecked) var latencySum: [UInt64]
+    @exclusivity(unchecked) var logicalBytes: [UInt64]
+    @exclusivity(unchecked) var samples: [MetricSample] = []
     var firstError: (any Error)?
     /// Sampling as 32.32 fixed point: each operation adds `sampleStep`; crossing 1.0 samples it.
     /// Exact for any rate (0.7 samples 7 of 10), deterministic, one add and compare per operation.
     let sampleStep: UInt64
-    var sampleAccumulator: UInt64
+    @exclusivity(unchecked) var sampleAccumulator: UInt64
 
     init(thread: Int, ops: [OperationType], sampleRate: Double, seed: UInt64, openLoop: Bool = false) {
         self.thread = thread
