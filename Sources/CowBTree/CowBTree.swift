@@ -251,7 +251,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         let v = try view()
         guard var p = v.root else { return try body(nil) }
-        while !p.isLeaf { p = p.children[p.branchSearch(key)] }
+        while !p.isLeaf { p = p.child(p.branchSearch(key)) }
         let (i, found) = p.leafSearch(key)
         guard found else { return try body(nil) }
         return try p.withLeafValue(i) { try body($0) }
@@ -268,7 +268,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         while !p.isLeaf {
             let c = start.map { p.branchSearch($0) } ?? 0
             stack.append((p, c))
-            p = p.children[c]
+            p = p.child(c)
         }
         var i = start.map { p.leafSearch($0).index } ?? 0
         var n = 0
@@ -285,10 +285,10 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             while let (b, c) = stack.last, c + 1 >= b.count { _ = stack.popLast() }
             guard let (b, c) = stack.popLast() else { return n }
             stack.append((b, c + 1))
-            p = b.children[c + 1]
+            p = b.child(c + 1)
             while !p.isLeaf {
                 stack.append((p, 0))
-                p = p.children[0]
+                p = p.child(0)
             }
             i = 0
         }

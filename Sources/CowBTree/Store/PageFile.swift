@@ -66,8 +66,7 @@ struct PageFile<File: FileHandleProtocol> {
             }
         case .branch:
             guard p.count >= 1 else { throw corruption(root, "branch page with no children") }
-            p.children.reserveCapacity(p.count)
-            for i in 0..<p.count { p.children.append(try loadTree(p.branchChildNo(i), loaded: &loaded, depth: depth + 1)) }
+            for i in 0..<p.count { p.appendChild(try loadTree(p.branchChildNo(i), loaded: &loaded, depth: depth + 1)) }
         default:
             throw corruption(root, "is a \(p.type.map { "\($0)" } ?? "?") page where a tree page was expected")
         }

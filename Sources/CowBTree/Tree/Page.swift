@@ -25,8 +25,12 @@ final class Page: @unchecked Sendable {
     let size: Int
     var pageNo: UInt64
     var owner: UInt64
-    /// Branch pages: the child of each slot.
-    var children = ChildList()
+    /// Branch pages: the child of each slot. Holds the strong references (keeping children alive);
+    /// change it only through `setChild`/`appendChild`/`insertChild`/`removeChild`.
+    private(set) var children = ChildList()
+    /// The same children as unowned pointers in one flat buffer, for readers: one load per level,
+    /// no reference counting. Valid while `children` holds them.
+    private var childPointers: UnsafeMutablePointer<Unmanaged<Page>>?
     /// Leaf pages: the overflow values of entries flagged overflow, by their first page number.
     var overflow: [UInt64: OverflowValue] = [:]
 
@@ -49,7 +53,44 @@ final class Page: @unchecked Sendable {
         self.owner = 0
     }
 
-    deinit { bytes.deallocate() }
+    deinit {
+        bytes.deallocate()
+        childPointers?.deallocate()
+    }
+
+    /// Room for as many children as a branch page can hold (every entry is at least 12 bytes).
+    private var childCapacity: Int { (size - Layout.headerSize) / (Layout.branchEntryHeader + Layout.slotSize) + 1 }
+
+    private func ensureChildPointers() -> UnsafeMutablePointer<Unmanaged<Page>> {
+        if let c = childPointers { return c }
+        let c = UnsafeMutablePointer<Unmanaged<Page>>.allocate(capacity: childCapacity)
+        childPointers = c
+        return c
+    }
+
+    /// Child `i` of a branch page (no reference counting: the page keeps it alive).
+    @inline(__always)
+    func child(_ i: Int) -> Page { childPointers.unsafelyUnwrapped[i].takeUnretainedValue() }
+
+    func appendChild(_ p: Page) {
+        ensureChildPointers()[children.count] = Unmanaged.passUnretained(p)
+        children.append(p)
+    }
+
+    func insertChild(_ p: Page, at i: Int) {
+        let c = ensureChildPointers()
+        let n = children.count
+        if i < n { (c + i + 1).update(from: c + i, count: n - i) }
+        c[i] = Unmanaged.passUnretained(p)
+        children.insert(p, at: i)
+    }
+
+    func removeChild(at i: Int) {
+        let c = ensureChildPointers()
+        let n = children.count
+        if i < n - 1 { (c + i).update(from: c + i + 1, count: n - i - 1) }
+        children.remove(at: i)
+    }
 
     /// A mutable copy for transaction `owner`, numbered `pageNo`.
     func copy(pageNo: UInt64, owner: UInt64) -> Page {
@@ -58,6 +99,9 @@ final class Page: @unchecked Sendable {
         p.bytes.setU64(Layout.pageNoOffset, pageNo)
         p.owner = owner
         p.children = children
+        if let src = childPointers, children.count > 0 {
+            p.ensureChildPointers().update(from: src, count: children.count)
+        }
         p.overflow = overflow
         return p
     }
@@ -196,6 +240,7 @@ final class Page: @unchecked Sendable {
     /// Points branch slot `i` at `child`.
     func setChild(_ i: Int, _ child: Page) {
         bytes.setU64(slot(i), child.pageNo)
+        childPointers.unsafelyUnwrapped[i] = Unmanaged.passUnretained(child)
         children[i] = child
     }
 

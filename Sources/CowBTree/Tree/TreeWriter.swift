@@ -154,7 +154,7 @@ final class TreeWriter {
         e.append(contentsOf: key)
         let ok = e.withUnsafeBytes { b.insertEntry($0, at: b.count) }
         precondition(ok, "branch entry does not fit a fresh page")
-        b.children.append(child)
+        b.appendChild(child)
     }
 
     private func insert(_ page: Page, _ key: UnsafeRawBufferPointer, _ entry: UnsafeRawBufferPointer,
@@ -180,7 +180,7 @@ final class TreeWriter {
             return split(p, insertAt: i, entry: entry, child: nil)
         }
         let c = page.branchSearch(key)
-        let (child, childSplit) = insert(page.children[c], key, entry, valueLength, ov)
+        let (child, childSplit) = insert(page.child(c), key, entry, valueLength, ov)
         let p = mutable(page)
         p.setChild(c, child)
         guard let childSplit else { return (p, nil) }
@@ -191,7 +191,7 @@ final class TreeWriter {
         e.append(contentsOf: childSplit.separator)
         return e.withUnsafeBytes { eb in
             if p.count < maxEntries && p.insertEntry(eb, at: c + 1) {
-                p.children.insert(childSplit.right, at: c + 1)
+                p.insertChild(childSplit.right, at: c + 1)
                 return (p, nil)
             }
             return split(p, insertAt: c + 1, entry: eb, child: childSplit.right)
@@ -228,7 +228,7 @@ final class TreeWriter {
         p.reset()
         for i in 0..<m {
             _ = p.insertEntry(entries[i], at: i)
-            if !leaf { p.children.append(kids[i]) }
+            if !leaf { p.appendChild(kids[i]) }
         }
         var separator: [UInt8]
         if leaf {
@@ -250,7 +250,7 @@ final class TreeWriter {
             appendBranchEntry(right, child: kids[m], key: UnsafeRawBufferPointer(start: nil, count: 0))
             for i in (m + 1)..<n {
                 _ = right.insertEntry(entries[i], at: right.count)
-                right.children.append(kids[i])
+                right.appendChild(kids[i])
             }
         }
         withExtendedLifetime(old) {}
@@ -294,7 +294,7 @@ final class TreeWriter {
             return p
         }
         let c = page.branchSearch(key)
-        guard let child = remove(page.children[c], key) else { return nil }
+        guard let child = remove(page.child(c), key) else { return nil }
         let p = mutable(page)
         p.setChild(c, child)
         if child.used < underflowBytes && p.count >= 2 { mergeChild(p, c) }
@@ -327,15 +327,15 @@ final class TreeWriter {
             e.append(contentsOf: sep)
             let ok = e.withUnsafeBytes { m.insertEntry($0, at: m.count) }
             precondition(ok, "merged branch overflows its page")
-            m.children.append(right.children[0])
+            m.appendChild(right.children[0])
             for i in 1..<max(1, right.count) {
                 _ = m.insertEntry(right.entryBytes(i), at: m.count)
-                m.children.append(right.children[i])
+                m.appendChild(right.children[i])
             }
         }
         release(right.pageNo)
         p.removeEntry(at: r)
-        p.children.remove(at: r)
+        p.removeChild(at: r)
         p.setChild(l, m)
     }
 
