@@ -6,7 +6,7 @@ import Runner
 struct KVCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kv", abstract: "Read and write a store by hand (the store is <data-dir>/<backend>).",
-        subcommands: [Get.self, Put.self, Delete.self, Scan.self, Stats.self])
+        subcommands: [Get.self, Put.self, Delete.self, Scan.self, Stats.self, Snapshot.self])
 
     static func backend(_ c: Configuration) throws -> String {
         let b = c.backends
@@ -88,6 +88,25 @@ struct KVCommand: ParsableCommand {
                 for (name, cell) in zip(StorageStats.csvColumns, s.csvCells) where !cell.isEmpty { print("\(name)\t\(cell)") }
                 print("total_keys_is_estimate\t\(s.totalKeysIsEstimate)")
                 for e in s.extra { print("\(e.name)\t\(formatDouble(e.value))") }
+            }
+        }
+    }
+
+    struct Snapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Snapshots: create NAME (durably pins the current state), restore NAME, drop NAME, list.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "create, restore, drop or list.") var verb: String
+        @Argument(help: "The snapshot's name (not for list).") var name: String?
+        func run() throws {
+            try guarded {
+                guard let v = KVTool.SnapshotVerb(rawValue: verb) else {
+                    throw OrbitError(.invalidArgument, "unknown snapshot verb '\(verb)'", at: "kv snapshot",
+                                     hint: "allowed: " + KVTool.SnapshotVerb.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                if case .names(let names) = try KVCommand.perform(options, .snapshot(v, name: name)) {
+                    for n in names { print(n) }
+                }
             }
         }
     }

@@ -9,6 +9,12 @@ public enum KVTool {
         case delete(key: [UInt8])
         case scan(start: [UInt8]?, end: [UInt8]?, limit: Int)
         case stats
+        /// `snapshot create|restore|drop NAME`, `snapshot list`.
+        case snapshot(SnapshotVerb, name: String?)
+    }
+
+    public enum SnapshotVerb: String, Sendable, CaseIterable {
+        case create, restore, list, drop
     }
 
     public enum Output: Sendable {
@@ -16,6 +22,7 @@ public enum KVTool {
         case done
         case entries([(key: [UInt8], value: [UInt8])])
         case stats(StorageStats)
+        case names([String])
     }
 
     /// Opens the store of `backend` under the settings' data_dir, performs `action`, closes the store.
@@ -49,6 +56,18 @@ public enum KVTool {
             case .delete(let key): try engine.delete(key); return .done
             case .scan(let start, let end, let limit): return .entries(try engine.scan(from: start, to: end, limit: limit))
             case .stats: return .stats(try engine.stats())
+            case .snapshot(let verb, let name):
+                if verb == .list { return .names(try engine.listSnapshots()) }
+                guard let name else {
+                    throw OrbitError(.invalidArgument, "snapshot \(verb.rawValue) needs a name", hint: "orbit-bench kv snapshot \(verb.rawValue) NAME")
+                }
+                switch verb {
+                case .create: try engine.createSnapshot(named: name)
+                case .restore: try engine.restoreSnapshot(named: name)
+                case .drop: try engine.dropSnapshot(named: name)
+                case .list: break
+                }
+                return .done
             }
         }
     }
