@@ -33,12 +33,13 @@ let package = Package(
         .target(name: "RocksDBEngine", dependencies: ["OrbitCore", "CRocksDB"], swiftSettings: strict),
         .target(name: "LMDBEngine", dependencies: ["OrbitCore", "CLMDB"], swiftSettings: strict),
         .target(name: "CowBTree", dependencies: ["OrbitCore"], swiftSettings: strict),
+        .target(name: "LSMTree", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         .target(
             name: "Runner",
             dependencies: [
-                "OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "Leases", "Workloads", "CJemalloc",
+                "OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree", "Leases", "Workloads", "CJemalloc",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict),
@@ -49,15 +50,16 @@ let package = Package(
         .executableTarget(
             name: "OrbitBench",
             dependencies: [
-                "OrbitCore", "Runner", "Reports", "Workloads", "MemoryEngine", "RocksDBEngine", "CowBTree",
+                "OrbitCore", "Runner", "Reports", "Workloads", "MemoryEngine", "RocksDBEngine", "CowBTree", "LSMTree",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 
-        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree"], swiftSettings: strict),
+        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree"], swiftSettings: strict),
         .testTarget(name: "OrbitCoreTests", dependencies: ["OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "EngineConformanceTests", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "CowBTreeTests", dependencies: ["CowBTree", "OrbitCore", "OrbitTestSupport"]),
+        .testTarget(name: "LSMTreeTests", dependencies: ["LSMTree", "OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport", histogram]),

@@ -1,0 +1,181 @@
+import OrbitCore
+
+extension LSMTree {
+    /// Writes the entries of `source` (newest version of each user key only; tombstones dropped
+    /// where `dropTombstones` says this is the last level holding the key) to table `number`.
+    /// Returns nil (and removes the file) when nothing was left to write. The file is synced.
+    static func writeTable(fs: FS, directory: String, number: UInt64, options: LSMOptions,
+                           source: MergingIterator<FS.File>,
+                           dropTombstones: (UnsafeRawBufferPointer) -> Bool) throws -> FileMeta? {
+        var it = source
+        try it.seekToFirst()
+        var metas = try writeTables(fs: fs, directory: directory, numbers: { number }, options: options, it: &it,
+                                    maxFileBytes: .max, dropTombstones: dropTombstones)
+        return metas.popLast()
+    }
+
+    /// Writes `it` (already positioned) into one or more tables of at most about `maxFileBytes`.
+    static func writeTables(fs: FS, directory: String, numbers: () -> UInt64, options: LSMOptions,
+                            it: inout MergingIterator<FS.File>, maxFileBytes: UInt64,
+                            dropTombstones: (UnsafeRawBufferPointer) -> Bool) throws -> [FileMeta] {
+        var out: [FileMeta] = []
+        var builder: TableBuilder<FS.File>? = nil
+        var number: UInt64 = 0
+        let last = KeyBuffer()
+        var hasLast = false
+        func finish() throws {
+            guard let b = builder else { return }
+            builder = nil
+            if b.entries == 0 {
+                try b.file.close()
+                try fs.remove(tablePath(directory, number))
+                return
+            }
+            let size = try b.finish()
+            try b.file.close()
+            out.append(FileMeta(number: number, size: size, entries: b.entries, deletes: b.deletes,
+                                rawPutBytes: b.rawPutBytes, smallest: b.smallest, largest: b.largest))
+        }
+        while it.valid {
+            let ik = it.key
+            let uk = userKey(ik)
+            if hasLast && compareBytes(uk, last.bytes) == 0 { try it.next(); continue }  // an older version
+            last.set(uk)
+            hasLast = true
+            let isDelete = ik[ik.count - trailerSize] == ValueType.delete.rawValue
+            if isDelete && dropTombstones(uk) { try it.next(); continue }
+            if let b = builder, b.fileSizeEstimate >= maxFileBytes { _ = b; try finish() }
+            if builder == nil {
+                number = numbers()
+                let file = try fs.open(tablePath(directory, number), .truncate)
+                builder = TableBuilder(file: file, blockSize: options.blockBytes, bloomBitsPerKey: options.bloomBits)
+            }
+            try builder!.add(ik, it.value)
+            try it.next()
+        }
+        try finish()
+        return out
+    }
+
+    /// Opens readers for newly written tables.
+    func open(_ metas: [FileMeta]) throws -> [UInt64: TableFile<FS.File>] {
+        var opened: [UInt64: TableFile<FS.File>] = [:]
+        for m in metas {
+            let reader = try TableReader(file: try fs.open(tablePath(directory, m.number), .read), number: m.number, size: m.size, cache: cache)
+            opened[m.number] = TableFile(meta: m, reader: reader)
+        }
+        return opened
+    }
+
+    /// Flushes the oldest immutable memtable to a level-0 table (background thread).
+    ///
+    /// Order, each step a crash point: table written and fdatasynced → directory synced → manifest
+    /// edit (add table, advance log number) synced → version installed → old WAL removed. A crash
+    /// before the manifest edit leaves an orphan table (removed on open) and the WAL, replayed.
+    func flushOldest() throws {
+        let (imm, nextLog) = state.withLock { (imms[0], imms.count > 1 ? imms[1].logNumber : mem.logNumber) }
+        var metas: [FileMeta] = []
+        if !imm.isEmpty {
+            let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
+            if let meta = try Self.writeTable(fs: fs, directory: directory, number: number, options: options,
+                                              source: MergingIterator(mems: [imm], tables: [], levels: []),
+                                              dropTombstones: { _ in false }) {
+                metas.append(meta)
+            }
+            try fs.crashPoint("lsm.flush.after-table-sync")
+            try fs.syncDirectory(directory)
+            try fs.crashPoint("lsm.flush.after-directory-sync")
+        }
+        let opened = try open(metas)
+        var edit = VersionEdit()
+        edit.added = metas.map { (0, $0) }
+        edit.logNumber = nextLog
+        edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
+        edit.lastSequence = syncedOrVisibleSequence()
+        try manifestLock.withLock { try manifest.append(edit) }
+        try fs.crashPoint("lsm.flush.after-manifest-sync")
+        state.withLock {
+            version = version.applying(edit, opened)
+            imms.removeFirst()
+            state.broadcast()
+        }
+        try fs.remove(logPath(directory, imm.logNumber))
+        try fs.crashPoint("lsm.flush.after-log-remove")
+        flushes.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    func syncedOrVisibleSequence() -> UInt64 { visibleSeq.load(ordering: .acquiring) }
+
+    /// The background thread: flush first, then compact, else sleep.
+    func backgroundLoop() {
+        state.lock()
+        while true {
+            if shuttingDown { break }
+            if backgroundPaused || backgroundError != nil { state.wait(); continue }
+            if !imms.isEmpty {
+                backgroundBusy = true
+                state.unlock()
+                do { try flushOldest() } catch { recordBackgroundError(error) }
+                state.lock()
+                backgroundBusy = false
+                state.broadcast()
+                continue
+            }
+            if let c = pickCompaction() {
+                backgroundBusy = true
+                state.unlock()
+                do { try runCompaction(c) } catch { recordBackgroundError(error) }
+                state.lock()
+                backgroundBusy = false
+                state.broadcast()
+                continue
+            }
+            state.wait()
+        }
+        state.unlock()
+    }
+
+    private func recordBackgroundError(_ error: any Error) {
+        let e = (error as? OrbitError) ?? OrbitError(.io, "lsm background work failed", underlying: "\(error)")
+        logWarning("lsm: background work stopped: \(e)\n")
+        state.withLock { if backgroundError == nil { backgroundError = e } }
+    }
+
+    /// Waits until no immutable memtable is left and the background thread is idle.
+    func waitForFlushes() throws {
+        try state.withLock {
+            while !imms.isEmpty || backgroundBusy {
+                if let e = backgroundError { throw e }
+                state.broadcast()
+                state.wait(millis: 50)
+            }
+        }
+    }
+
+    /// Seals the memtable (if it holds anything) and waits until it is flushed.
+    public func flush() throws {
+        try checkOpen()
+        try writeLock.withLock { try switchMemtableIfNotEmpty() }
+        try waitForFlushes()
+    }
+
+    func switchMemtableIfNotEmpty() throws { if !mem.isEmpty { try switchMemtable() } }
+
+    /// Flushes, then compacts until no level is over its target (tests, benchmarks: "settled").
+    public func compactUntilSettled() throws {
+        try flush()
+        try state.withLock {
+            while pickCompaction() != nil || backgroundBusy || !imms.isEmpty {
+                if let e = backgroundError { throw e }
+                state.broadcast()
+                state.wait(millis: 50)
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,82 @@
+import OrbitCore
+
+/// The `lsm.*` knobs (the seeds' LSM settings), typed. JSON section `lsm_config`, variables
+/// `ORBIT_LSM_<KEY>`. Every field is used by the engine; `enable_compression = true` is refused
+/// (no compression library is linked into this build yet).
+public struct LSMOptions: Sendable, Hashable {
+    public var memtableSizeMB = 64
+    public var maxMemtables = 2
+    public var maxLevels = 7
+    public var levelSizeMultiplier = 10
+    public var compactionThreshold = 4
+    public var sstableBlockSizeKB = 4
+    public var enableBloomFilters = true
+    public var bloomFilterBitsPerKey = 10
+    public var blockCacheMB = 256
+    public var enableCompression = false
+    /// Stop on a damaged WAL record before the tail (true) or skip it, logging and counting (false).
+    public var paranoid = true
+    /// Memtable size in bytes when set below 1 MiB (tests); 0 = use `memtableSizeMB`.
+    public var memtableSizeBytesOverride = 0
+
+    public init() {}
+
+    public static let section = "lsm_config"
+
+    private static func knob(_ key: String, _ kind: Knob.Kind, _ value: KnobValue, _ help: String) -> Knob {
+        Knob("lsm." + key, section: section, key: key, env: "ORBIT_LSM_" + key.uppercased(), kind: kind, default: value, help: help)
+    }
+
+    public static let knobs: [Knob] = [
+        knob("memtable_size_mb", .int(1...4096), .int(64), "memtable size, MiB: a full memtable becomes immutable and is flushed to a level-0 table"),
+        knob("max_memtables", .int(2...64), .int(2), "memtables in memory, the active one included; writes stall when all are full"),
+        knob("max_levels", .int(2...12), .int(7), "levels of tables, level 0 included"),
+        knob("level_size_multiplier", .int(2...100), .int(10), "each level >= 2 targets this many times the bytes of the level above"),
+        knob("compaction_threshold", .int(1...64), .int(4), "level-0 tables that trigger a compaction into level 1 (writes stall at 3x)"),
+        knob("sstable_block_size_kb", .int(1...1024), .int(4), "data block size of a table, KiB"),
+        knob("enable_bloom_filters", .bool, .bool(true), "a Bloom filter per table over its keys"),
+        knob("bloom_filter_bits_per_key", .int(1...64), .int(10), "Bloom filter bits per key (10: about 1% false positives)"),
+        knob("block_cache_mb", .int(0...1_048_576), .int(256), "LRU cache of data blocks, MiB (0 = none)"),
+        knob("enable_compression", .bool, .bool(false), "block compression: not available in this build (true is refused)"),
+        knob("paranoid", .bool, .bool(true), "a damaged WAL record before the tail stops open (false: skip it, log it, count it in stats)"),
+    ]
+
+    public init(settings: Settings) {
+        memtableSizeMB = settings.int("lsm.memtable_size_mb")
+        maxMemtables = settings.int("lsm.max_memtables")
+        maxLevels = settings.int("lsm.max_levels")
+        levelSizeMultiplier = settings.int("lsm.level_size_multiplier")
+        compactionThreshold = settings.int("lsm.compaction_threshold")
+        sstableBlockSizeKB = settings.int("lsm.sstable_block_size_kb")
+        enableBloomFilters = settings.bool("lsm.enable_bloom_filters")
+        bloomFilterBitsPerKey = settings.int("lsm.bloom_filter_bits_per_key")
+        blockCacheMB = settings.int("lsm.block_cache_mb")
+        enableCompression = settings.bool("lsm.enable_compression")
+        paranoid = settings.bool("lsm.paranoid")
+    }
+
+    public func validate() throws {
+        if enableCompression {
+            throw OrbitError(.invalidConfig, "lsm.enable_compression=true is not supported by this build",
+                             hint: "no compression library (liblz4/libzstd system target) is linked into the lsm engine yet; set it to false")
+        }
+        guard (2...12).contains(maxLevels), maxMemtables >= 2, compactionThreshold >= 1, levelSizeMultiplier >= 2,
+              sstableBlockSizeKB >= 1, memtableSizeMB >= 1 else {
+            throw OrbitError(.invalidConfig, "lsm options out of range",
+                             hint: Self.knobs.map { "\($0.name): \($0.allowed)" }.joined(separator: "; "))
+        }
+    }
+
+    var memtableBytes: Int { memtableSizeBytesOverride > 0 ? memtableSizeBytesOverride : memtableSizeMB << 20 }
+    var blockBytes: Int { sstableBlockSizeKB << 10 }
+    var bloomBits: Int { enableBloomFilters ? bloomFilterBitsPerKey : 0 }
+    /// Target size of one table written by compaction.
+    var targetFileBytes: UInt64 { UInt64(max(64 << 10, min(memtableBytes, 64 << 20))) }
+    /// Byte target of level `l` ≥ 1.
+    func levelTarget(_ l: Int) -> UInt64 {
+        var t = UInt64(memtableBytes) * UInt64(compactionThreshold)
+        if l > 1 { for _ in 2...l { t = t &* UInt64(levelSizeMultiplier) } }
+        return t
+    }
+    var l0StopTrigger: Int { compactionThreshold * 3 }
+}

@@ -1,0 +1,57 @@
+import OrbitCore
+
+/// Where a block lives in a table file: its offset and its size without the 5-byte trailer.
+struct BlockHandle: Hashable {
+    var offset: UInt64
+    var size: UInt64
+
+    func encode(_ out: inout [UInt8]) { putVarint(&out, offset); putVarint(&out, size) }
+
+    static func decode(_ p: UnsafeRawBufferPointer) -> BlockHandle? {
+        var r = ByteReader(p)
+        guard let o = r.varint(), let s = r.varint() else { return nil }
+        return BlockHandle(offset: o, size: s)
+    }
+}
+
+/// The fixed 56-byte end of a table file (docs/formats/lsm-sstable.md).
+struct Footer {
+    static let size = 56
+    static let magic: UInt64 = 0x5453_5354_4942_524F  // "ORBITSST"
+    static let version: UInt32 = 1
+    /// Bytes after each block: compression type (1) + masked crc32c of block and type (4).
+    static let blockTrailerSize = 5
+
+    var filter: BlockHandle
+    var index: BlockHandle
+    var entries: UInt64
+
+    func encode() -> [UInt8] {
+        var out: [UInt8] = []
+        putFixed64(&out, filter.offset); putFixed64(&out, filter.size)
+        putFixed64(&out, index.offset); putFixed64(&out, index.size)
+        putFixed64(&out, entries)
+        var tail: [UInt8] = []
+        putFixed32(&tail, Self.version)
+        putFixed64(&tail, Self.magic)
+        let crc = CRC32C.update(CRC32C.checksum(out), tail.withUnsafeBytes { $0 })
+        putFixed32(&out, CRC32C.mask(crc))
+        out.append(contentsOf: tail)
+        return out
+    }
+
+    static func decode(_ p: UnsafeRawBufferPointer, path: String, offset: Int64) throws -> Footer {
+        precondition(p.count == size)
+        let magic = loadFixed64(p, 48)
+        guard magic == Self.magic else {
+            throw corruption("not a table: footer magic 0x\(String(magic, radix: 16)), expected 0x\(String(Self.magic, radix: 16))", path, offset + 48)
+        }
+        let crc = CRC32C.update(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<40])), UnsafeRawBufferPointer(rebasing: p[44..<56]))
+        guard CRC32C.mask(crc) == loadFixed32(p, 40) else { throw corruption("table footer checksum mismatch", path, offset) }
+        let version = loadFixed32(p, 44)
+        guard version <= Self.version else { throw corruption("table format version \(version) is newer than this build reads", path, offset + 44) }
+        return Footer(filter: BlockHandle(offset: loadFixed64(p, 0), size: loadFixed64(p, 8)),
+                      index: BlockHandle(offset: loadFixed64(p, 16), size: loadFixed64(p, 24)),
+                      entries: loadFixed64(p, 32))
+    }
+}

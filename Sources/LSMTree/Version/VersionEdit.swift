@@ -1,0 +1,79 @@
+import OrbitCore
+
+/// What a table file is, as the manifest records it.
+struct FileMeta: Sendable, Hashable {
+    var number: UInt64
+    var size: UInt64
+    var entries: UInt64
+    var deletes: UInt64
+    /// Sum of user-key and value bytes of the puts in the table.
+    var rawPutBytes: UInt64
+    /// Smallest and largest internal keys.
+    var smallest: [UInt8]
+    var largest: [UInt8]
+}
+
+/// One change to the set of live files (docs/formats/lsm-manifest.md): files added and removed per
+/// level, and the counters recovery needs. Encoded as tagged fields with varints.
+struct VersionEdit: Sendable {
+    var logNumber: UInt64?
+    var nextFileNumber: UInt64?
+    var lastSequence: UInt64?
+    var deleted: [(level: Int, number: UInt64)] = []
+    var added: [(level: Int, meta: FileMeta)] = []
+
+    enum Tag: UInt64 {
+        case logNumber = 1, nextFileNumber = 2, lastSequence = 3, deletedFile = 4, newFile = 5
+    }
+
+    func encode() -> [UInt8] {
+        var out: [UInt8] = []
+        if let v = logNumber { putVarint(&out, Tag.logNumber.rawValue); putVarint(&out, v) }
+        if let v = nextFileNumber { putVarint(&out, Tag.nextFileNumber.rawValue); putVarint(&out, v) }
+        if let v = lastSequence { putVarint(&out, Tag.lastSequence.rawValue); putVarint(&out, v) }
+        for d in deleted {
+            putVarint(&out, Tag.deletedFile.rawValue); putVarint(&out, UInt64(d.level)); putVarint(&out, d.number)
+        }
+        for a in added {
+            putVarint(&out, Tag.newFile.rawValue); putVarint(&out, UInt64(a.level))
+            a.meta.encode(&out)
+        }
+        return out
+    }
+
+    static func decode(_ p: UnsafeRawBufferPointer, path: String, offset: Int64) throws -> VersionEdit {
+        var r = ByteReader(p)
+        var e = VersionEdit()
+        func bad(_ what: String) -> OrbitError { corruption("malformed version edit: \(what)", path, offset) }
+        while !r.atEnd {
+            guard let raw = r.varint(), let tag = Tag(rawValue: raw) else { throw bad("unknown tag") }
+            switch tag {
+            case .logNumber: guard let v = r.varint() else { throw bad("log number") }; e.logNumber = v
+            case .nextFileNumber: guard let v = r.varint() else { throw bad("next file number") }; e.nextFileNumber = v
+            case .lastSequence: guard let v = r.varint() else { throw bad("last sequence") }; e.lastSequence = v
+            case .deletedFile:
+                guard let l = r.varint(), l < 64, let n = r.varint() else { throw bad("deleted file") }
+                e.deleted.append((Int(l), n))
+            case .newFile:
+                guard let l = r.varint(), l < 64, let m = FileMeta.decode(&r) else { throw bad("new file") }
+                e.added.append((Int(l), m))
+            }
+        }
+        return e
+    }
+}
+
+extension FileMeta {
+    func encode(_ out: inout [UInt8]) {
+        putVarint(&out, number); putVarint(&out, size); putVarint(&out, entries)
+        putVarint(&out, deletes); putVarint(&out, rawPutBytes)
+        putVarint(&out, UInt64(smallest.count)); out.append(contentsOf: smallest)
+        putVarint(&out, UInt64(largest.count)); out.append(contentsOf: largest)
+    }
+
+    static func decode(_ r: inout ByteReader) -> FileMeta? {
+        guard let n = r.varint(), let s = r.varint(), let e = r.varint(), let d = r.varint(), let raw = r.varint(),
+              let sm = r.lengthPrefixed(), sm.count >= trailerSize, let lg = r.lengthPrefixed(), lg.count >= trailerSize else { return nil }
+        return FileMeta(number: n, size: s, entries: e, deletes: d, rawPutBytes: raw, smallest: [UInt8](sm), largest: [UInt8](lg))
+    }
+}

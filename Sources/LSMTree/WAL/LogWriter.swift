@@ -1,0 +1,69 @@
+import OrbitCore
+
+/// Appends logical records to a log file (docs/formats/lsm-log.md), fragmenting them over 32 KiB
+/// blocks. Each `addRecord` is one `append` call, so a record is written with one pwrite.
+///
+/// Not thread-safe: the engine calls it under its write lock. Durability is the caller's: `sync()`.
+final class LogWriter<File: FileHandleProtocol>: @unchecked Sendable {
+    let file: File
+    /// Offset in the current block where the next physical record goes.
+    private var blockOffset: Int
+    /// Bytes written to the file so far (the logical end).
+    private(set) var size: Int64
+    private var scratch: [UInt8] = []
+
+    /// Starts a new, empty log in `file`, writing the file header.
+    init(newFile file: File, magic: UInt64) throws {
+        self.file = file
+        var header: [UInt8] = []
+        putFixed64(&header, magic)
+        putFixed32(&header, LogFormat.version)
+        putFixed32(&header, CRC32C.mask(CRC32C.checksum(header)))
+        try file.append(header)
+        blockOffset = LogFormat.fileHeaderSize
+        size = Int64(LogFormat.fileHeaderSize)
+    }
+
+    /// Appends one logical record.
+    func addRecord(_ payload: UnsafeRawBufferPointer) throws {
+        scratch.removeAll(keepingCapacity: true)
+        var left = payload.count
+        var pos = 0
+        var begin = true
+        repeat {
+            let room = LogFormat.blockSize - blockOffset
+            if room < LogFormat.headerSize {
+                // Too small for a header: pad the block with zeros.
+                for _ in 0..<room { scratch.append(0) }
+                blockOffset = 0
+                continue
+            }
+            let avail = room - LogFormat.headerSize
+            let n = min(avail, left)
+            let end = n == left
+            let type: LogFormat.RecordType = begin && end ? .full : begin ? .first : end ? .last : .middle
+            let fragment = UnsafeRawBufferPointer(rebasing: payload[pos..<(pos + n)])
+            putFixed32(&scratch, recordChecksum(n, type.rawValue, fragment))
+            scratch.append(UInt8(truncatingIfNeeded: n)); scratch.append(UInt8(truncatingIfNeeded: n >> 8))
+            scratch.append(type.rawValue)
+            scratch.append(contentsOf: fragment)
+            blockOffset += LogFormat.headerSize + n
+            pos += n
+            left -= n
+            begin = false
+        } while left > 0
+        try scratch.withUnsafeBytes { _ = try file.append($0) }
+        size += Int64(scratch.count)
+    }
+
+    func addRecord(_ payload: [UInt8]) throws { try payload.withUnsafeBytes { try addRecord($0) } }
+
+    func sync() throws { try file.fdatasync() }
+}
+
+/// The checksum of a physical record: masked CRC32C over length (2, LE), type (1) and payload.
+@inline(__always) func recordChecksum(_ length: Int, _ type: UInt8, _ fragment: UnsafeRawBufferPointer) -> UInt32 {
+    let header = (UInt8(truncatingIfNeeded: length), UInt8(truncatingIfNeeded: length >> 8), type)
+    let crc = withUnsafeBytes(of: header) { CRC32C.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<3])) }
+    return CRC32C.mask(CRC32C.update(crc, fragment))
+}
