@@ -26,7 +26,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Directory holding one store per backend (<dir>/<backend>).")
     var dataDir: String?
 
-    @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb, lmdb, cow.")
+    @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb, lmdb, cow, lsm.")
     var backend: [String] = []
 
     func build(workload: String?, propertyFiles: [String] = [], properties: [String] = [],

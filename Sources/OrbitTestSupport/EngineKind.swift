@@ -1,5 +1,6 @@
 import CowBTree
 import LMDBEngine
+import LSMTree
 import MemoryEngine
 import OrbitCore
 import RocksDBEngine
@@ -13,6 +14,7 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
     case cow
     /// The cow engine in pure copy-on-write mode (cow.wal=false).
     case cowNoWAL = "cow-nowal"
+    case lsm
 
     public var description: String { rawValue }
 
@@ -21,7 +23,7 @@ public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible 
     public var isPersistent: Bool {
         switch self {
         case .memory: false
-        case .rocksdb, .lmdb, .cow, .cowNoWAL: true
+        case .rocksdb, .lmdb, .cow, .cowNoWAL, .lsm: true
         }
     }
 }
@@ -89,6 +91,14 @@ extension EngineKind {
             return try visitor.visit(EngineHarness<RocksDBEngine>(kind: self, directory: dir, durability: durability) { path, mode in
                 try RocksDBEngine(path: path, options: RocksDBOptions(settings: Settings(knobs: RocksDBOptions.knobs)),
                                   durability: mode)
+            })
+        case .lsm:
+            return try visitor.visit(EngineHarness<LSMTree<POSIXFileSystem>>(kind: self, directory: dir, durability: durability) { path, mode in
+                // Small memtables so the suite exercises flushes, levels and compaction.
+                var o = LSMOptions()
+                o.memtableSizeBytesOverride = 64 << 10
+                o.blockCacheMB = 8
+                return try LSMTree(fs: POSIXFileSystem(), directory: path, options: o, durability: mode)
             })
         case .lmdb:
             return try visitor.visit(EngineHarness<LMDBEngine>(kind: self, directory: dir, durability: durability) { path, mode in

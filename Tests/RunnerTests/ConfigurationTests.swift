@@ -52,12 +52,17 @@ struct ConfigurationTests {
             ($0 as? OrbitError)?.message == "--set expects name=value, got 'record_count'"
         }
         #expect { try c.applyFlags(sets: [], backends: ["postgres"], dataDir: nil) } throws: {
-            ($0 as? OrbitError)?.description == "flag --backend postgres: backends: bad value 'postgres'; allowed: a list of: memory, rocksdb, lmdb, cow"
+            ($0 as? OrbitError)?.description == "flag --backend postgres: backends: bad value 'postgres'; allowed: a list of: memory, rocksdb, lmdb, cow, lsm"
         }
-        let lsm = Self.writeTemp(#"{"lsm_config": {"memtable_size_mb": 64}}"#, ext: "json")
+        // The lsm engine is built: its section is accepted and its keys are checked.
+        let lsm = Self.writeTemp(#"{"lsm_config": {"memtable_size_mb": 32}}"#, ext: "json")
         defer { try? FileManager.default.removeItem(atPath: lsm) }
-        #expect { try c.applyJSONConfig(path: lsm) } throws: {
-            ($0 as? OrbitError)?.description == "\(lsm): lsm_config: unknown key 'lsm_config'; the lsm engine is not part of this build yet; remove the section"
+        try c.applyJSONConfig(path: lsm)
+        #expect(c.settings.int("lsm.memtable_size_mb") == 32)
+        let bad = Self.writeTemp(#"{"lsm_config": {"memtable_mb": 32}}"#, ext: "json")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        #expect { try c.applyJSONConfig(path: bad) } throws: {
+            ($0 as? OrbitError)?.description.contains("unknown setting 'memtable_mb' in 'lsm_config'") == true
         }
     }
 

@@ -24,7 +24,7 @@ struct MalformedWorkloadTests {
         ("min greater than max", "name: t\nvalue_size: {min: 200, max: 100}\nmix: {read: 1}\n",
          "w.yaml:2:29: value_size: min 200 is greater than max 100; give min <= max, or one number for a fixed size"),
         ("unknown backend", "name: t\nbackends: [memory, postgres]\nmix: {read: 1}\n",
-         "w.yaml:2:20: unknown backend 'postgres'; allowed: memory, rocksdb, lmdb, cow"),
+         "w.yaml:2:20: unknown backend 'postgres'; allowed: memory, rocksdb, lmdb, cow, lsm"),
         ("YAML syntax", "name: t\nmix: {read: 1\n",
          "w.yaml:3:1: YAML syntax error: did not find expected ',' or '}' (while parsing a flow mapping at 2:6); fix the YAML; a workload is a mapping of `field: value` lines"),
         ("not a mapping", "- name: t\n- mix: {read: 1}\n",
@@ -50,7 +50,7 @@ struct MalformedWorkloadTests {
         ("engine section not a mapping", "name: t\nconfig: {rocksdb: 5}\nmix: {read: 1}\n",
          "w.yaml:2:19: 'config.rocksdb' must be a mapping of settings, found '5'"),
         ("empty backends", "name: t\nbackends: []\nmix: {read: 1}\n",
-         "w.yaml:2:11: 'backends' is empty; name at least one of: memory, rocksdb, lmdb, cow"),
+         "w.yaml:2:11: 'backends' is empty; name at least one of: memory, rocksdb, lmdb, cow, lsm"),
     ]
 
     static func load(_ yaml: String) throws -> Workload {

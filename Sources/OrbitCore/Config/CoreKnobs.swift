@@ -1,6 +1,6 @@
 /// Knobs every run has, whatever the engine.
 public enum CoreKnobs {
-    public static let backendNames = ["memory", "rocksdb", "lmdb", "cow"]
+    public static let backendNames = ["memory", "rocksdb", "lmdb", "cow", "lsm"]
 
     public static let all: [Knob] = [
         Knob("backends", key: "backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .list(backendNames), default: .string("memory"),

@@ -86,10 +86,7 @@ public struct Configuration: Sendable {
                 if knob.name == "backends", case .string(let s) = value { v = .string(CoreKnobs.canonicalBackend(s)) }
                 try apply(knob, v, .configFile(path: path, keyPath: key), &staged)
             } else {
-                let known = ["lsm_config"]
-                let hint = known.contains(key)
-                    ? "the \(key.dropLast(7)) engine is not part of this build yet; remove the section"
-                    : "allowed: " + (topKeys.map(\.jsonKey) + sections.sorted()).joined(separator: ", ")
+                let hint = "allowed: " + (topKeys.map(\.jsonKey) + sections.sorted()).joined(separator: ", ")
                 throw OrbitError(.invalidConfig, "unknown key '\(key)'", at: "\(path): \(key)", hint: hint)
             }
         }

@@ -1,6 +1,7 @@
 public import OrbitCore
 import CowBTree
 import LMDBEngine
+import LSMTree
 import MemoryEngine
 import RocksDBEngine
 
@@ -13,12 +14,13 @@ public protocol EngineBody {
 
 /// The engines of this build, and how to open one from settings.
 public enum Engines {
-    public static var allKnobs: [Knob] { MemoryEngine.knobs + RocksDBOptions.knobs + LMDBOptions.knobs + CowOptions.knobs }
+    public static var allKnobs: [Knob] { MemoryEngine.knobs + RocksDBOptions.knobs + LMDBOptions.knobs + CowOptions.knobs + LSMOptions.knobs }
 
     /// One line per backend for `orbit-bench list`.
     public static let descriptions: [(name: String, summary: String)] = [
         ("memory", "in-memory sorted map (B+tree): the floor that shows the harness's own overhead; nothing survives a crash"),
         ("rocksdb", "RocksDB \(RocksDBEngine.libraryVersion()) through its C API (librocksdb-dev); WAL, checkpoints as snapshots"),
+        ("lsm", "hand-written LSM-tree: WAL, skiplist memtable, leveled SSTables with Bloom filters, block cache"),
         ("lmdb", "LMDB \(LMDBEngine.libraryVersion()) through its C API (liblmdb-dev): the reference copy-on-write B+tree"),
         ("cow", "hand-written copy-on-write B+tree paged through the file layer; WAL + checkpoints (cow.wal=false: pure copy-on-write commits)"),
     ]
@@ -34,6 +36,9 @@ public enum Engines {
             return try run(engine, body)
         case "rocksdb":
             let engine = try RocksDBEngine(path: directory, options: RocksDBOptions(settings: settings), durability: durability)
+            return try run(engine, body)
+        case "lsm":
+            let engine = try LSMTree(fs: POSIXFileSystem(), directory: directory, options: LSMOptions(settings: settings), durability: durability)
             return try run(engine, body)
         case "lmdb":
             let engine = try LMDBEngine(path: directory, options: LMDBOptions(settings: settings), durability: durability)
@@ -79,6 +84,11 @@ public enum Engines {
                 }
                 throw e
             }
+        case "lsm":
+            do { try LSMOptions(settings: settings).validate() } catch var e as OrbitError {
+                e.location = "lsm.enable_compression from \(settings.source("lsm.enable_compression"))"
+                throw e
+            }
         default:
             break
         }
@@ -92,6 +102,7 @@ public enum Engines {
         case "memory": MemoryEngine.durabilityPromise(for: mode)
         case "lmdb": LMDBEngine.durabilityPromise(for: mode)
         case "cow": CowEngine.durabilityPromise(for: mode)
+        case "lsm": LSMTree<POSIXFileSystem>.durabilityPromise(for: mode)
         default: RocksDBEngine.durabilityPromise(for: mode)
         }
     }
