@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NUM=${NUM:-1000000}
 WORK=${WORK:-$(mktemp -d /tmp/orbit-bench-lsm.XXXXXX)}
+mkdir -p "$WORK"
 scripts/install-deps.sh >/dev/null
 swift build -c release --product orbit-bench >/dev/null
 bin=$PWD/.build/release/orbit-bench
