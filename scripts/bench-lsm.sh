@@ -79,7 +79,7 @@ awk -v a="$ep50" -v b="$probe_us" 'BEGIN {printf "%-34s %14.1f %14.1f %8.3f %8s\
 awk -v a="$gops" -v b="$eops" 'BEGIN {printf "%-34s %14.0f %14.0f %8.3f %8s\n", "group 2 writers / every-write 1", a, b, a/b, ">=1.6"}'
 
 if [ "${BIG:-0}" = 1 ]; then
-  workload big lsm none 1 20000000 0 "read: 1.0"
+  workload big lsm none 1 20000000 1000 "read: 1.0"
   s=$(run big)
   echo "20M fill: lsm load ops/s $(field "$s" lsm load load 7); timeseries in $WORK/out-big/timeseries.csv"
 fi
