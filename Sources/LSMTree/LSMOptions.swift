@@ -70,8 +70,10 @@ public struct LSMOptions: Sendable, Hashable {
     var memtableBytes: Int { memtableSizeBytesOverride > 0 ? memtableSizeBytesOverride : memtableSizeMB << 20 }
     var blockBytes: Int { sstableBlockSizeKB << 10 }
     var bloomBits: Int { enableBloomFilters ? bloomFilterBitsPerKey : 0 }
-    /// Target size of one table written by compaction.
-    var targetFileBytes: UInt64 { UInt64(max(64 << 10, min(memtableBytes, 64 << 20))) }
+    /// Target size of one table written by compaction: at most 8 MiB, so a table of level n covers
+    /// a narrow key range and a compaction into level n+1 rewrites few tables (with memtable-sized
+    /// 64 MiB tables every level-1 table overlapped all of level 2 under random keys).
+    var targetFileBytes: UInt64 { UInt64(max(64 << 10, min(memtableBytes, 8 << 20))) }
     /// Byte target of level `l` ≥ 1.
     func levelTarget(_ l: Int) -> UInt64 {
         var t = UInt64(memtableBytes) * UInt64(compactionThreshold)
