@@ -46,6 +46,8 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict),
+        // Crash experiments: real kills, simulated power loss, corruption sweeps, injected I/O errors.
+        .target(name: "CrashLab", dependencies: ["OrbitCore", "Runner", "Workloads", "CowBTree", "LSMTree"], swiftSettings: strict),
         .target(
             name: "Reports",
             dependencies: ["OrbitCore", "Runner", .product(name: "Histogram", package: "hdrhistogram-swift")],
@@ -53,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "OrbitBench",
             dependencies: [
-                "OrbitCore", "Runner", "Reports", "Workloads", "MemoryEngine", "RocksDBEngine", "CowBTree", "LSMTree",
+                "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "MemoryEngine", "RocksDBEngine", "CowBTree", "LSMTree",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "LSMTreeTests", dependencies: ["LSMTree", "OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
+        .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "OrbitCore", "CowBTree", "LSMTree", "OrbitTestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport", histogram]),
     ]
 )

@@ -1,0 +1,106 @@
+import OrbitCore
+
+/// One row of `crash.csv`: the outcome of one crash-and-recover cycle (a real kill, a simulated
+/// power-loss state, or one corruption probe summarized per file type).
+///
+/// The column order is a contract (ARCHITECTURE.md, results/README.md): new columns go at the end.
+public struct CrashRecord: Sendable, Hashable {
+    /// How the crash was made.
+    public enum Method: String, Sendable, Hashable, CaseIterable {
+        /// The child process was sent SIGKILL.
+        case kill
+        /// A state a power loss could leave, made by the fault-injecting file system.
+        case powerLoss = "power-loss"
+        /// A byte flipped in a closed store.
+        case corruption
+        /// An injected I/O error (ENOSPC, EIO).
+        case ioError = "io-error"
+    }
+
+    /// Whether the engine kept its promise in this cycle.
+    public enum Verdict: String, Sendable, Hashable {
+        case ok
+        /// A promise was broken: a synced write lost, a delete resurrected, a wrong value served,
+        /// or the store failed to reopen.
+        case broken
+    }
+
+    public var cycle: Int
+    public var engine: String
+    public var durability: String
+    public var method: Method
+    /// The crash point's name ("lsm.flush.after-table-sync"), or the kill time ("t=1234ms") or
+    /// operation count ("op=5000"), or for corruption "<file>@<offset>".
+    public var crashPointOrTime: String
+    public var opsAcknowledged: Int
+    public var opsSynced: Int
+    public var opsRecovered: Int
+    public var lostSynced: Int
+    public var lostUnsynced: Int
+    public var resurrected: Int
+    /// Open until the first read is served, in milliseconds.
+    public var recoveryMs: Double
+    public var verdict: Verdict
+    /// Bytes of the store on disk when it was reopened (for recovery time against store size).
+    public var storeBytes: Int64
+    /// Free text: what was broken, the error a reopen reported, the corruption detection outcome.
+    public var detail: String
+
+    public init(cycle: Int, engine: String, durability: String, method: Method, crashPointOrTime: String,
+                opsAcknowledged: Int, opsSynced: Int, opsRecovered: Int, lostSynced: Int, lostUnsynced: Int,
+                resurrected: Int, recoveryMs: Double, verdict: Verdict, storeBytes: Int64, detail: String = "") {
+        self.cycle = cycle
+        self.engine = engine
+        self.durability = durability
+        self.method = method
+        self.crashPointOrTime = crashPointOrTime
+        self.opsAcknowledged = opsAcknowledged
+        self.opsSynced = opsSynced
+        self.opsRecovered = opsRecovered
+        self.lostSynced = lostSynced
+        self.lostUnsynced = lostUnsynced
+        self.resurrected = resurrected
+        self.recoveryMs = recoveryMs
+        self.verdict = verdict
+        self.storeBytes = storeBytes
+        self.detail = detail
+    }
+
+    /// The header of crash.csv: the issue's columns, then `store_bytes,detail`.
+    public static let csvColumns: [String] = [
+        "cycle", "engine", "durability", "method", "crash_point_or_time", "ops_acknowledged", "ops_synced",
+        "ops_recovered", "lost_synced", "lost_unsynced", "resurrected", "recovery_ms", "verdict",
+        "store_bytes", "detail",
+    ]
+
+    public var csvCells: [String] {
+        [
+            String(cycle), engine, durability, method.rawValue, crashPointOrTime, String(opsAcknowledged),
+            String(opsSynced), String(opsRecovered), String(lostSynced), String(lostUnsynced), String(resurrected),
+            formatMs(recoveryMs), verdict.rawValue, String(storeBytes), detail,
+        ]
+    }
+
+    private func formatMs(_ v: Double) -> String {
+        let scaled = (v * 1000).rounded() / 1000
+        return String(scaled)
+    }
+}
+
+/// Writes crash.csv (RFC 4180, a cell quoted only when it needs it).
+public enum CrashCSV {
+    public static func render(_ records: [CrashRecord]) -> String {
+        var out = row(CrashRecord.csvColumns)
+        for r in records { out += row(r.csvCells) }
+        return out
+    }
+
+    public static func row(_ cells: [String]) -> String {
+        cells.map { s in
+            if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+                return "\"" + s.replacing("\"", with: "\"\"") + "\""
+            }
+            return s
+        }.joined(separator: ",") + "\n"
+    }
+}
