@@ -253,11 +253,12 @@ public struct BenchmarkRunner: Sendable {
                 if let ih = r.intendedHistograms[i] {
                     if intended == nil { intended = ih } else { intended!.add(ih) }
                 }
-                s.count += r.counts[i]
-                s.errors += r.errors[i]
-                s.notFound += r.notFound[i]
-                s.latencySumNanos += r.latencySum[i]
-                s.logicalBytes += r.logicalBytes[i]
+                let c = r.counters(op)
+                s.count += c.count
+                s.errors += c.errors
+                s.notFound += c.notFound
+                s.latencySumNanos += c.latencySum
+                s.logicalBytes += c.logicalBytes
             }
             guard let merged, s.count > 0 else { continue }
             s.histogram = merged
