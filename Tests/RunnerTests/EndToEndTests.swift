@@ -219,10 +219,15 @@ struct IntervalCollectorTests {
         c.publish(interval: 0, thread: 0, histograms: Self.slots(.get, [1000, 2000]))
         c.publish(interval: 1, thread: 0, histograms: Self.slots(.get, [3000]))
         #expect(c.summaries().isEmpty)                       // thread 1 has published nothing yet
+        c.reduceCompleteIntervals()                          // the monitor thread's periodic call
+        #expect(c.summaries().isEmpty)
         c.publish(interval: 0, thread: 1, histograms: Self.slots(.get, [4000]))
+        #expect(c.summaries().isEmpty)                       // publishing never reduces (client threads)
+        c.reduceCompleteIntervals()
         #expect(c.summaries()[0]?[.get]?.count == 3)         // interval 0 complete: both threads passed it
         #expect(c.summaries()[1] == nil)                     // interval 1 still open for thread 1
         c.publish(interval: 3, thread: 1, histograms: Self.slots(.get, [5000]))
+        c.reduceCompleteIntervals()
         #expect(c.summaries()[1]?[.get]?.count == 1)
         c.endPhase()
         #expect(c.summaries()[3]?[.get]?.count == 1)

@@ -194,9 +194,12 @@ public struct IntervalSummary: Sendable, Hashable {
 /// and keeps the latest complete interval for the status line.
 ///
 /// Memory stays bounded however long a run lasts: an interval's merged histograms (~270 KB each) are
-/// reduced to an `IntervalSummary` as soon as it is complete, that is once every thread of the phase
-/// has published that interval or a later one (a thread publishes its intervals in increasing order).
-/// Client threads take its lock once per interval, never per operation.
+/// reduced to an `IntervalSummary` once it is complete, that is once every thread of the phase has
+/// published that interval or a later one (a thread publishes its intervals in increasing order).
+/// Client threads take its lock once per interval, never per operation, and only to merge: the
+/// reduction (percentiles over every bucket, tens of milliseconds of CPU) runs on the monitor thread
+/// (`reduceCompleteIntervals`, every 100 ms) and at the end of the phase, outside the lock, so it
+/// neither delays a client's next operation nor holds up another client's publish.
 public final class IntervalCollector: Sendable {
     struct State {
         var open: [Int: [LatencyHistogram?]] = [:]
@@ -216,9 +219,52 @@ public final class IntervalCollector: Sendable {
 
     /// Ends the phase: every interval still open is complete.
     func endPhase() {
+        reduce(upTo: { _ in Int.max })
+        state.withLock { $0.lastPublished = [] }
+    }
+
+    /// Reduces every interval all threads have moved past. Called by the monitor thread.
+    public func reduceCompleteIntervals() {
+        reduce(upTo: { $0.lastPublished.min() ?? -1 })
+    }
+
+    /// Takes the complete intervals out under the lock, reduces them outside it, stores the results.
+    private func reduce(upTo last: (State) -> Int) {
+        let ready = state.withLock { s -> [(index: Int, service: [LatencyHistogram?], intended: [LatencyHistogram?]?)] in
+            let limit = last(s)
+            var out: [(index: Int, service: [LatencyHistogram?], intended: [LatencyHistogram?]?)] = []
+            for idx in s.open.keys.sorted() where idx <= limit {
+                out.append((idx, s.open.removeValue(forKey: idx)!, s.openIntended.removeValue(forKey: idx)))
+            }
+            return out
+        }
+        guard !ready.isEmpty else { return }
+        var reduced: [(index: Int, figures: [OperationType: IntervalSummary], intended: [OperationType: IntervalSummary],
+                       all: IntervalSummary?, byOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)])] = []
+        for (idx, slot, intendedSlot) in ready {
+            var figures: [OperationType: IntervalSummary] = [:]
+            var intended: [OperationType: IntervalSummary] = [:]
+            var byOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = []
+            var all: LatencyHistogram?
+            for (i, h) in slot.enumerated() {
+                guard let h, h.totalCount > 0 else { continue }
+                let op = OperationType(rawValue: UInt8(i))!
+                figures[op] = IntervalSummary(h)
+                if let ih = intendedSlot?[i], ih.totalCount > 0 { intended[op] = IntervalSummary(ih) }
+                byOperation.append((op, figures[op]!, intended[op]))
+                if all == nil { all = h } else { all!.add(h) }
+            }
+            reduced.append((idx, figures, intended, all.map(IntervalSummary.init), byOperation))
+        }
         state.withLock { s in
-            Self.finalize(&s, upTo: Int.max)
-            s.lastPublished = []
+            for r in reduced {
+                s.done[r.index, default: [:]].merge(r.figures) { old, _ in old }
+                if !r.intended.isEmpty { s.doneIntended[r.index, default: [:]].merge(r.intended) { old, _ in old } }
+                if let all = r.all {
+                    s.latestAll = all
+                    s.latestByOperation = r.byOperation
+                }
+            }
         }
     }
 
@@ -237,33 +283,6 @@ public final class IntervalCollector: Sendable {
             if !intended.isEmpty { merge(&s.openIntended, intended) }
             if thread < s.lastPublished.count {
                 s.lastPublished[thread] = Swift.max(s.lastPublished[thread], interval)
-                Self.finalize(&s, upTo: s.lastPublished.min() ?? -1)
-            }
-        }
-    }
-
-    private static func finalize(_ s: inout State, upTo last: Int) {
-        for idx in s.open.keys.sorted() where idx <= last {
-            var figures: [OperationType: IntervalSummary] = [:]
-            var intended: [OperationType: IntervalSummary] = [:]
-            var byOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = []
-            var all: LatencyHistogram?
-            let intendedSlot = s.openIntended[idx]
-            for (i, h) in s.open[idx]!.enumerated() {
-                guard let h, h.totalCount > 0 else { continue }
-                let op = OperationType(rawValue: UInt8(i))!
-                figures[op] = IntervalSummary(h)
-                if let ih = intendedSlot?[i], ih.totalCount > 0 { intended[op] = IntervalSummary(ih) }
-                byOperation.append((op, figures[op]!, intended[op]))
-                if all == nil { all = h } else { all!.add(h) }
-            }
-            s.open[idx] = nil
-            s.openIntended[idx] = nil
-            s.done[idx, default: [:]].merge(figures) { old, _ in old }
-            if !intended.isEmpty { s.doneIntended[idx, default: [:]].merge(intended) { old, _ in old } }
-            if let all {
-                s.latestAll = IntervalSummary(all)
-                s.latestByOperation = byOperation
             }
         }
     }

@@ -76,6 +76,7 @@ public struct BenchmarkRunner: Sendable {
         takeStats(at: start)
         let monitor = BackgroundLoop(name: "orbit-monitor", periodMillis: 100) {
             heap.refresh()
+            collector.reduceCompleteIntervals()
             let now = MonotonicClock.nanoseconds()
             let due = lastStats.withLock { last -> Bool in
                 guard now - last >= intervalNanos else { return false }
