@@ -28,7 +28,10 @@ let package = Package(
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
 
-        .target(name: "OrbitCore", swiftSettings: strict),
+        // The CPU's timestamp counter (header-only inline functions) for the metering clock.
+        .systemLibrary(name: "CTimestamp", path: "Sources/CTimestamp"),
+
+        .target(name: "OrbitCore", dependencies: ["CTimestamp"], swiftSettings: strict),
         .target(name: "MemoryEngine", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "RocksDBEngine", dependencies: ["OrbitCore", "CRocksDB"], swiftSettings: strict),
         .target(name: "LMDBEngine", dependencies: ["OrbitCore", "CLMDB"], swiftSettings: strict),

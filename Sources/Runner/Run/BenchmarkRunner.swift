@@ -22,7 +22,7 @@ public struct BenchmarkRunner: Sendable {
 
     /// Opens `backend` with its store in `directory`, runs the workload, closes it.
     public func run(backend: String, directory: String) throws -> BackendRun {
-        let openStart = MonotonicClock.nanoseconds()
+        let openStart = MeterClock.shared.nanoseconds()
         return try Engines.withEngine(backend, directory: directory, settings: settings,
                                       RunBody(runner: self, backend: backend, openStart: openStart))
     }
@@ -38,7 +38,7 @@ public struct BenchmarkRunner: Sendable {
         let backend: String
         let openStart: UInt64
         func run<E: StorageEngine>(_ engine: E) throws -> BackendRun {
-            let openSeconds = Double(MonotonicClock.nanoseconds() - openStart) / 1e9
+            let openSeconds = Double(MeterClock.shared.nanoseconds() - openStart) / 1e9
             return try runner.drive(engine, backend: backend, openSeconds: openSeconds)
         }
     }
@@ -47,7 +47,7 @@ public struct BenchmarkRunner: Sendable {
 
     func drive<E: StorageEngine>(_ engine: E, backend: String, openSeconds: Double) throws -> BackendRun {
         let w = workload
-        let start = MonotonicClock.nanoseconds()
+        let start = MeterClock.shared.nanoseconds()
         let intervalNanos = UInt64(w.intervalSeconds * 1e9)
         let collector = IntervalCollector()
         let heap = HeapGauge()
@@ -77,7 +77,7 @@ public struct BenchmarkRunner: Sendable {
         let monitor = BackgroundLoop(name: "orbit-monitor", periodMillis: 100) {
             heap.refresh()
             collector.reduceCompleteIntervals()
-            let now = MonotonicClock.nanoseconds()
+            let now = MeterClock.shared.nanoseconds()
             let due = lastStats.withLock { last -> Bool in
                 guard now - last >= intervalNanos else { return false }
                 last = now
@@ -109,7 +109,7 @@ public struct BenchmarkRunner: Sendable {
         }
 
         // Warm-up: a separate stream, so the measured stream is the same whatever the warm-up did.
-        let warmStart = MonotonicClock.nanoseconds()
+        let warmStart = MeterClock.shared.nanoseconds()
         if w.runPhase && (w.warmupOps > 0 || w.warmupSeconds > 0) {
             phaseLabel.withLock { $0 = "\(backend) warm-up" }
             for p in progress { p.value.store(0, ordering: .relaxed) }
@@ -125,7 +125,7 @@ public struct BenchmarkRunner: Sendable {
                 errors.append("warm-up: \(failed.reduce(0) { $0 + $1.failures }) operations failed; first: \(first.firstError ?? "?")")
             }
         }
-        let warmupSeconds = Double(MonotonicClock.nanoseconds() - warmStart) / 1e9
+        let warmupSeconds = Double(MeterClock.shared.nanoseconds() - warmStart) / 1e9
 
         // Run phase.
         phaseLabel.withLock { $0 = "\(backend) run" }
@@ -134,7 +134,7 @@ public struct BenchmarkRunner: Sendable {
         let digests = Mutex([UInt64](repeating: 0, count: w.threads))
         let behind = Mutex([UInt64](repeating: 0, count: w.threads))
         let runOps = w.runPhase ? Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue } : []
-        let afterLoad = MonotonicClock.nanoseconds()
+        let afterLoad = MeterClock.shared.nanoseconds()
         var run = PhaseResult(recorders: [], start: afterLoad, end: afterLoad)
         if w.runPhase {
             run = runPhase(ops: runOps, name: "orbit-run", collector: collector, openLoop: w.targetOpsPerSecond > 0,
@@ -151,7 +151,7 @@ public struct BenchmarkRunner: Sendable {
         } catch {
             errors.append("sync after the run failed: \(error)")
         }
-        takeStats(at: MonotonicClock.nanoseconds())
+        takeStats(at: MeterClock.shared.nanoseconds())
         let finalStats = try engine.stats()
         errors += statsErrors.withLock { $0 }
 
@@ -230,7 +230,7 @@ public struct BenchmarkRunner: Sendable {
         let gate = StartGate(parties: w.threads)
         let begun = Atomic<UInt64>(0)
         let end = runThreads(w.threads, name: name, gate: gate, onOpen: {
-            let t = MonotonicClock.nanoseconds()
+            let t = MeterClock.shared.nanoseconds()
             begun.store(t, ordering: .relaxed)
             started(t)
         }) { t in

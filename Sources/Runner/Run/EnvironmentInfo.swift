@@ -1,5 +1,6 @@
 import Foundation
 import LMDBEngine
+import OrbitCore
 import RocksDBEngine
 
 /// The machine and build a run happened on: recorded in summary.json so figures can be judged.
@@ -16,6 +17,8 @@ public struct EnvironmentInfo: Sendable, Codable {
     public var lmdbVersion: String
     public var allocator: String
     public var gitCommit: String
+    /// The metering clock: the calibrated timestamp counter, or clock_gettime and why.
+    public var clock: String
 
     public static func capture(dataDirectory: String) -> EnvironmentInfo {
         EnvironmentInfo(
@@ -25,7 +28,7 @@ public struct EnvironmentInfo: Sendable, Codable {
             swiftVersion: swiftVersion, buildConfiguration: buildConfiguration,
             rocksdbVersion: RocksDBEngine.libraryVersion(), lmdbVersion: LMDBEngine.libraryVersion(),
             allocator: ProcessMemory.isJemallocActive ? "jemalloc \(ProcessMemory.jemallocVersion())" : "system malloc",
-            gitCommit: gitCommit())
+            gitCommit: gitCommit(), clock: MeterClock.shared.description)
     }
 
     public static var buildConfiguration: String {

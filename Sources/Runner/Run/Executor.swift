@@ -21,6 +21,8 @@ struct Executor<E: StorageEngine>: Sendable {
     let heap: HeapGauge
     /// Record numbers must stay below 10^key_size (the key is the zero-padded decimal number).
     let keyLimit: UInt64
+    /// The clock every timestamp of a run comes from (held by value: no lazy-global check per read).
+    let meter = MeterClock.shared
 
     init(engine: E, workload: Workload, values: ValuePool, heap: HeapGauge) {
         self.engine = engine
@@ -51,7 +53,7 @@ struct Executor<E: StorageEngine>: Sendable {
         let perm = Permutation(count: max(n, 1), seed: w.seed)
         let keys = KeyFormatter(style: w.keyStyle)
         var rng = SeededRNG(seed: w.seed ^ 0x10AD, stream: t)
-        var boundary = clock.nextBoundary(after: MonotonicClock.nanoseconds())
+        var boundary = clock.nextBoundary(after: meter.nanoseconds())
         var position = UInt64(t)
         var done = 0
         while position < n {
@@ -64,14 +66,14 @@ struct Executor<E: StorageEngine>: Sendable {
             let sample = rec.shouldSample()
             let io0 = sample ? ThreadIO.current() : ThreadIO.Counters()
             var ok = true
-            let t0 = MonotonicClock.nanoseconds()
+            let t0 = meter.startNanoseconds()
             do {
                 if let leases { try leases.store(record: record, thread: t) } else { try engine.put(key, value) }
             } catch {
                 ok = false
                 rec.noteError(error)
             }
-            let t1 = MonotonicClock.nanoseconds()
+            let t1 = meter.nanoseconds()
             if t1 >= boundary {
                 rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector)
                 boundary = clock.nextBoundary(after: t1)
@@ -82,7 +84,7 @@ struct Executor<E: StorageEngine>: Sendable {
             progress.value.store(done, ordering: .relaxed)
             position += UInt64(w.threads)
         }
-        rec.publishInterval(clock.interval(containing: MonotonicClock.nanoseconds()), to: clock.collector)
+        rec.publishInterval(clock.interval(containing: meter.nanoseconds()), to: clock.collector)
     }
 
     /// Unmeasured operations from a separate stream (inserts become updates, so the measured stream's
@@ -93,7 +95,7 @@ struct Executor<E: StorageEngine>: Sendable {
         let existing = UInt64(max(workload.recordCount, 1))
         var done = 0, failures = 0
         var first: (any Error)?
-        while done < workload.warmupOps || MonotonicClock.nanoseconds() < deadline {
+        while done < workload.warmupOps || meter.nanoseconds() < deadline {
             var op = state.stream.next()
             if op.type == .insert { op.type = .update; op.record %= existing }
             if op.type == .leaseStore { op.type = .leaseRenew; op.record %= existing }
@@ -127,7 +129,7 @@ struct Executor<E: StorageEngine>: Sendable {
         let firstDue = Double(clock.phaseStart) + period * Double(t) / Double(w.threads)
         var due: UInt64 = 0
         var behind: UInt64 = 0
-        var boundary = clock.nextBoundary(after: MonotonicClock.nanoseconds())
+        var boundary = clock.nextBoundary(after: meter.nanoseconds())
         var done = 0
         while done < quota {
             let op = state.stream.next()
@@ -153,14 +155,14 @@ struct Executor<E: StorageEngine>: Sendable {
             let io0 = sample ? ThreadIO.current() : ThreadIO.Counters()
             var ok = true
             var moved = 0
-            let t0 = MonotonicClock.nanoseconds()
+            let t0 = meter.startNanoseconds()
             do {
                 moved = try execute(op, key, &state.scratch, thread: t)
             } catch {
                 ok = false
                 rec.noteError(error)
             }
-            let t1 = MonotonicClock.nanoseconds()
+            let t1 = meter.nanoseconds()
             if t1 >= boundary {
                 rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector)
                 boundary = clock.nextBoundary(after: t1)
@@ -179,15 +181,18 @@ struct Executor<E: StorageEngine>: Sendable {
             progress.value.store(done, ordering: .relaxed)
             if t1 >= deadline { break }
         }
-        rec.publishInterval(clock.interval(containing: MonotonicClock.nanoseconds()), to: clock.collector)
+        rec.publishInterval(clock.interval(containing: meter.nanoseconds()), to: clock.collector)
         return (state.stream.digest, behind)
     }
 
-    /// Sleeps until the monotonic clock reads `deadline` (returns at once if it already has).
+    /// Sleeps until the meter clock reads `deadline` (returns at once if it already has). The deadline
+    /// is moved to CLOCK_MONOTONIC by the two clocks' current offset (they differ by calibration drift).
     @inline(__always)
     func sleep(until deadline: UInt64) {
-        guard MonotonicClock.nanoseconds() < deadline else { return }
-        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        let now = meter.nanoseconds()
+        guard now < deadline else { return }
+        let target = MonotonicClock.nanoseconds() &+ (deadline &- now)
+        var ts = timespec(tv_sec: Int(target / 1_000_000_000), tv_nsec: Int(target % 1_000_000_000))
         while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
     }
 

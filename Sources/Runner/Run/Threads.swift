@@ -29,7 +29,7 @@ func runThreads(_ count: Int, name: String, gate: StartGate, onOpen: () -> Void,
     onOpen()
     for _ in 0..<count { gate.go.signal() }
     for _ in 0..<count { done.wait() }
-    return MonotonicClock.nanoseconds()
+    return MeterClock.shared.nanoseconds()
 }
 
 /// Moves a value into exactly one thread (the caller guarantees no sharing).
