@@ -21,11 +21,15 @@ extension LSMTree {
             guard CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<(p.count - 4)]))) == loadFixed32(p, p.count - 4) else {
                 throw corruption("snapshot checksum mismatch", path, Int64(p.count - 4))
             }
+            let version = loadFixed32(p, 8)
+            guard version == 1 || version == 2 else {
+                throw corruption("snapshot format version \(version) is not one this build reads (1, 2)", path, 8)
+            }
             let count = Int(loadFixed32(p, 12))
             var r = ByteReader(UnsafeRawBufferPointer(rebasing: p[16..<(p.count - 4)]))
             var out: [(Int, FileMeta)] = []
             for _ in 0..<count {
-                guard let l = r.varint(), l < UInt64(options.maxLevels), let m = FileMeta.decode(&r) else {
+                guard let l = r.varint(), l < UInt64(options.maxLevels), let m = FileMeta.decode(&r, withKeyBytes: version >= 2) else {
                     throw corruption("malformed snapshot entry", path, Int64(16 + r.pos))
                 }
                 out.append((Int(l), m))
@@ -51,9 +55,9 @@ extension LSMTree {
             }
             var out: [UInt8] = []
             putFixed64(&out, Self.snapshotMagic)
-            putFixed32(&out, 1)
+            putFixed32(&out, 2)
             putFixed32(&out, UInt32(files.count))
-            for f in files { putVarint(&out, UInt64(f.level)); f.file.meta.encode(&out) }
+            for f in files { putVarint(&out, UInt64(f.level)); f.file.meta.encode(&out, withKeyBytes: true) }
             putFixed32(&out, CRC32C.mask(CRC32C.checksum(out)))
             try fs.writeFileAtomically(path, out)
         }
@@ -96,7 +100,7 @@ extension LSMTree {
             // Pause the background thread: a compaction must not apply to the version we replace.
             try state.withLock {
                 backgroundPaused = true
-                while backgroundBusy { state.wait() }
+                while busyWorkers > 0 { state.wait() }
                 if let e = backgroundError { backgroundPaused = false; throw e }
             }
             defer { state.withLock { backgroundPaused = false; state.broadcast() } }

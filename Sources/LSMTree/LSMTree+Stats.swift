@@ -8,15 +8,24 @@ extension LSMTree {
         let (m, ims, v) = readView()
         var s = StorageStats()
         var puts: Int64 = 0, deletes: Int64 = 0, raw: Int64 = 0, memory: Int64 = 0, disk: UInt64 = 0
+        // Puts and their key and value bytes where the key bytes are known (tables written by an
+        // older build do not record them), for the average sizes.
+        var sizedPuts: UInt64 = 0, sizedKeyBytes: UInt64 = 0, sizedRawBytes: UInt64 = 0
+        var indexAndFilterBytes = 0
         for t in [m] + ims {
             puts += Int64(t.entries - t.deletes); deletes += Int64(t.deletes); raw += Int64(t.rawPutBytes)
             memory += Int64(t.memoryUsage)
+            sizedPuts += UInt64(t.entries - t.deletes); sizedKeyBytes += UInt64(t.rawKeyBytes); sizedRawBytes += UInt64(t.rawPutBytes)
         }
         for (_, f) in v.allFiles {
             puts += Int64(f.meta.entries - f.meta.deletes); deletes += Int64(f.meta.deletes); raw += Int64(f.meta.rawPutBytes)
-            memory += Int64(f.reader.memoryUsage)
+            indexAndFilterBytes += f.reader.memoryUsage
             disk += f.meta.size
+            if let k = f.meta.rawKeyBytes {
+                sizedPuts += f.meta.entries - f.meta.deletes; sizedKeyBytes += k; sizedRawBytes += f.meta.rawPutBytes
+            }
         }
+        memory += Int64(indexAndFilterBytes)
         memory += Int64(cache.usage)
         disk += UInt64(max(0, writeLock.withLock { log.size })) + UInt64(max(0, manifestLock.withLock { manifest.size }))
         s.totalKeys = UInt64(max(0, puts - deletes))
@@ -24,8 +33,10 @@ extension LSMTree {
         s.totalSizeBytes = UInt64(max(0, raw))
         s.memoryUsageBytes = UInt64(memory)
         s.diskUsageBytes = disk
-        if puts > 0 { s.averageKeySize = 0; s.averageValueSize = 0 }
-        if s.totalKeys > 0 { s.averageValueSize = s.totalSizeBytes / s.totalKeys }
+        if sizedPuts > 0 {
+            s.averageKeySize = (sizedKeyBytes + sizedPuts / 2) / sizedPuts
+            s.averageValueSize = (sizedRawBytes - sizedKeyBytes + sizedPuts / 2) / sizedPuts
+        }
         let user = userBytesWritten.load(ordering: .relaxed)
         let written = fs.ioStatistics().subtracting(ioBaseline).bytesWritten
         if user > 0 { s.writeAmplification = Double(written) / Double(user) }
@@ -41,18 +52,24 @@ extension LSMTree {
         s.compactionBacklog = backlog
         s.treeHeight = UInt64(v.levels.lastIndex { !$0.isEmpty }.map { $0 + 1 } ?? 0)
         let checks = filterChecks.load(ordering: .relaxed)
-        s.extra = [
-            .init("stall_ms", Double(stallNanos.load(ordering: .relaxed)) / 1e6),
-            .init("bloom_checks", Double(checks)),
-            .init("bloom_useful", checks > 0 ? Double(filterNegatives.load(ordering: .relaxed)) / Double(checks) : 0),
-            .init("cache_hits", Double(hits)),
-            .init("cache_misses", Double(misses)),
-            .init("flushes", Double(flushes.load(ordering: .relaxed))),
-            .init("compactions", Double(compactions.load(ordering: .relaxed))),
-            .init("compaction_bytes_written", Double(compactionBytesWritten.load(ordering: .relaxed))),
-            .init("immutable_memtables", Double(ims.count)),
-            .init("wal_skipped_regions", Double(walSkippedRegions)),
-        ] + v.levels.indices.map { .init("level\($0)_files", Double(v.levels[$0].count)) }
+        var extra: [StorageStats.Extra] = []
+        func add(_ name: String, _ value: Double) { extra.append(.init(name, value)) }
+        func add(_ name: String, _ value: UInt64) { extra.append(.init(name, Double(value))) }
+        add("stall_ms", Double(stallNanos.load(ordering: .relaxed)) / 1e6)
+        add("bloom_checks", checks)
+        add("bloom_useful", checks > 0 ? Double(filterNegatives.load(ordering: .relaxed)) / Double(checks) : 0)
+        add("cache_hits", hits)
+        add("cache_misses", misses)
+        add("flushes", flushes.load(ordering: .relaxed))
+        add("compactions", compactions.load(ordering: .relaxed))
+        add("compaction_bytes_written", compactionBytesWritten.load(ordering: .relaxed))
+        add("immutable_memtables", UInt64(ims.count))
+        add("wal_skipped_regions", UInt64(walSkippedRegions))
+        add("index_filter_bytes", UInt64(indexAndFilterBytes))
+        add("wal_group_syncs", commit.syncs.load(ordering: .relaxed))
+        add("wal_group_writes", commit.acknowledged.load(ordering: .relaxed))
+        for l in v.levels.indices { add("level\(l)_files", UInt64(v.levels[l].count)) }
+        s.extra = extra
         return s
     }
 }

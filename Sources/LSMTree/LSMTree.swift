@@ -14,8 +14,9 @@ import Synchronization
 /// WAL, insert into the memtable); in `group` mode the fdatasync happens outside it, shared by
 /// whichever writers wait (leader/follower). Readers take no lock but a brief one to pick up the
 /// current memtables and `Version`, then read without locks; they see writes up to `visibleSeq`,
-/// which in the syncing modes only moves past a write once it is synced. One background thread
-/// flushes immutable memtables and compacts.
+/// which in the syncing modes only moves past a write once it is synced. Two background threads:
+/// one flushes immutable memtables to level 0, the other compacts (one compaction at a time), so a
+/// long compaction never holds up a flush.
 ///
 /// ## Files (in the store directory)
 /// `<n>.log` WAL (docs/formats/lsm-log.md), `<n>.sst` tables (lsm-sstable.md), `MANIFEST-<n>`
@@ -36,7 +37,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     var version: Version<FS.File>
     var protectedFiles: Set<UInt64> = []
     var shuttingDown = false
-    var backgroundBusy = false
+    /// Background workers (flush, compaction) running a job; `restoreSnapshot` waits for 0.
+    var busyWorkers = 0
+    var flushBusy = false
+    var compacting = false
     var backgroundPaused = false
     var backgroundError: OrbitError?
     var compactPointer: [[UInt8]]
@@ -49,18 +53,13 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     let manifestLock = Monitor()
     var manifest: Manifest<FS>
-    let syncLock = Monitor()
+    let commit = GroupCommit()
     let visibleSeq = Atomic<UInt64>(0)
     let syncedSeq = Atomic<UInt64>(0)
     let nextFileNumber: Atomic<UInt64>
     let closed = Atomic<Bool>(false)
-    // Group commit: writers inside `writeEntries`, the last time two were, the last sequence
-    // appended, and how long the last sync took.
-    let writersInFlight = Atomic<Int>(0)
-    let lastConcurrentNanos = Atomic<UInt64>(0)
-    let appendedSeq = Atomic<UInt64>(0)
-    let lastSyncNanos = Atomic<UInt64>(100_000)
-    private var background: BackgroundThread?
+    private var flusher: BackgroundThread?
+    private var compactor: BackgroundThread?
     private var periodic: PeriodicTask?
 
     // Counters for stats.
@@ -185,9 +184,11 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         }
         try fs.syncDirectory(directory)
 
-        background = BackgroundThread { self.backgroundLoop() }  // holds the engine until close() stops it
+        // Both threads hold the engine until close() stops them.
+        flusher = BackgroundThread { self.flushLoop() }
+        compactor = BackgroundThread { self.compactionLoop() }
         if case .periodic(let ms) = durability {
-            periodic = try PeriodicTask(periodMillis: ms, name: "lsm-wal-sync") { try self.syncWAL(every: false) }
+            periodic = try PeriodicTask(periodMillis: ms, name: "lsm-wal-sync") { try self.syncWAL() }
         }
     }
 
@@ -270,73 +271,55 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     private func writeEntries(_ count: Int, _ bytes: UInt64, encode: (inout [UInt8]) -> Void,
                               apply: (Memtable, UInt64) -> Void) throws {
         try checkOpen()
-        if durability == .group {
-            if writersInFlight.wrappingAdd(1, ordering: .relaxed).newValue >= 2 {
-                lastConcurrentNanos.store(monotonicNanos(), ordering: .relaxed)
-            }
-        }
-        defer { if durability == .group { writersInFlight.wrappingSubtract(1, ordering: .relaxed) } }
+        let group = durability == .group
+        if group { commit.enter() }
+        defer { if group { commit.leave() } }
         writeLock.lock()
-        let seq: UInt64
+        let last: UInt64
+        let writer: LogWriter<FS.File>
         do {
+            try commit.check()
             try makeRoomForWrite()
-            seq = lastSequence + 1
+            let seq = lastSequence + 1
             payload.removeAll(keepingCapacity: true)
             putFixed64(&payload, seq)
             putFixed32(&payload, UInt32(count))
             encode(&payload)
             try payload.withUnsafeBytes { try log.addRecord($0) }
             apply(mem, seq)
-            lastSequence = seq + UInt64(count) - 1
-            appendedSeq.store(lastSequence, ordering: .relaxed)
-            if !durability.syncsBeforeAck { visibleSeq.store(lastSequence, ordering: .releasing) }
+            last = seq + UInt64(count) - 1
+            lastSequence = last
+            writer = log
+            if !durability.syncsBeforeAck { visibleSeq.store(last, ordering: .releasing) }
         } catch {
             writeLock.unlock()
             throw error
         }
         writeLock.unlock()
         userBytesWritten.wrappingAdd(bytes, ordering: .relaxed)
-        if durability.syncsBeforeAck { try syncWAL(upTo: seq + UInt64(count) - 1) }
-    }
-
-    /// Leader/follower sync: whoever holds `syncLock` syncs everything written so far; a writer whose
-    /// write a finished sync already covers returns without syncing (`group` only: `every-write`
-    /// syncs for each write).
-    private func syncWAL(upTo target: UInt64) throws {
-        syncLock.lock()
-        defer { syncLock.unlock() }
-        if durability == .group {
-            if syncedSeq.load(ordering: .acquiring) >= target { return }
-            // Commit delay: when other writers were active in the last 10 ms, give them up to a
-            // quarter of a sync (at most 200 µs) to append, so this sync covers their writes too.
-            let now = monotonicNanos()
-            if now &- lastConcurrentNanos.load(ordering: .relaxed) < 10_000_000 {
-                let deadline = now + min(lastSyncNanos.load(ordering: .relaxed) / 4, 200_000)
-                while appendedSeq.load(ordering: .relaxed) <= target && monotonicNanos() < deadline { sched_yield() }
-            }
+        if group {
+            try commit.waitDurable(last, synced: { syncedSeq.load(ordering: .acquiring) }, sync: { try syncWAL() })
+        } else if durability.syncsBeforeAck {
+            // every-write: this writer's own fdatasync. It covers every record appended before it
+            // (older WALs were synced when their memtable was sealed).
+            do { try writer.sync() } catch { throw commit.fail(error) }
+            atomicMax(syncedSeq, last)
+            atomicMax(visibleSeq, last)
         }
-        let started = monotonicNanos()
-        defer { lastSyncNanos.store(monotonicNanos() &- started, ordering: .relaxed) }
-        writeLock.lock()
-        let writer = log
-        let upTo = lastSequence
-        writeLock.unlock()
-        try writer.sync()
-        atomicMax(syncedSeq, upTo)
-        atomicMax(visibleSeq, upTo)
     }
 
-    /// Syncs the WAL (`sync()` and the periodic task).
-    func syncWAL(every: Bool) throws {
-        syncLock.lock()
-        defer { syncLock.unlock() }
+    /// Syncs the WAL up to everything appended so far (group commit leaders, `sync()`, `close()`
+    /// and the periodic task); returns the last sequence it covers. A failure is sticky.
+    @discardableResult
+    func syncWAL() throws -> UInt64 {
         writeLock.lock()
         let writer = log
         let upTo = lastSequence
         writeLock.unlock()
-        try writer.sync()
+        do { try writer.sync() } catch { throw commit.fail(error) }
         atomicMax(syncedSeq, upTo)
         atomicMax(visibleSeq, upTo)
+        return upTo
     }
 
     /// Switches to a new memtable when the current one is full, stalling while the immutable queue
@@ -385,7 +368,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     public func sync() throws {
         try checkOpen()
-        try syncWAL(every: true)
+        try syncWAL()
         if let e = periodic?.firstError.withLock({ $0 }) { throw e }
     }
 
@@ -478,9 +461,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         periodic?.stop()
         state.withLock { shuttingDown = true; state.broadcast() }
-        background?.join()
+        flusher?.join()
+        compactor?.join()
         var failure: (any Error)?
-        do { try syncWAL(every: true) } catch { failure = error }
+        do { try syncWAL() } catch { failure = error }
         try? log.file.close()
         manifestLock.withLock { manifest.close() }
         if let e = periodic?.firstError.withLock({ $0 }) { failure = failure ?? e }

@@ -47,6 +47,12 @@ final class BlockCache: Sendable {
         return b
     }
 
+    /// A cached block without touching its recency or the hit and miss counters (compaction reads).
+    func peek(_ key: Key) -> Block? {
+        guard capacity > 0 else { return nil }
+        return state.withLock { s in s.map[key].flatMap { s.slots[$0].block } }
+    }
+
     func insert(_ key: Key, _ block: Block) {
         guard capacity > 0, block.bytes.count <= capacity else { return }
         state.withLock { s in

@@ -62,7 +62,7 @@ extension LSMTree {
             opened[f.meta.number] = f
         } else {
             let tables = (job.inputs.reversed() + job.overlapping).map(\.reader)
-            var it = MergingIterator<FS.File>(mems: [], tables: tables, levels: [])
+            var it = MergingIterator<FS.File>(mems: [], tables: tables, levels: [], fillCache: false)
             try it.seekToFirst()
             let v = job.version
             let isLast = out == v.levels.count - 1
@@ -77,8 +77,7 @@ extension LSMTree {
             edit.added = metas.map { (out, $0) }
             compactionBytesWritten.wrappingAdd(metas.reduce(0) { $0 + $1.size }, ordering: .relaxed)
         }
-        edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
-        try manifestLock.withLock { try manifest.append(edit) }
+        try appendToManifest(&edit)
         try fs.crashPoint("lsm.compaction.after-manifest-sync")
         let removable: [UInt64] = state.withLock {
             version = version.applying(edit, opened)

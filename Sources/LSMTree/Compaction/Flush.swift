@@ -34,7 +34,7 @@ extension LSMTree {
             let size = try b.finish()
             try b.file.close()
             out.append(FileMeta(number: number, size: size, entries: b.entries, deletes: b.deletes,
-                                rawPutBytes: b.rawPutBytes, smallest: b.smallest, largest: b.largest))
+                                rawPutBytes: b.rawPutBytes, smallest: b.smallest, largest: b.largest, rawKeyBytes: b.rawKeyBytes))
         }
         while it.valid {
             let ik = it.key
@@ -90,9 +90,8 @@ extension LSMTree {
         var edit = VersionEdit()
         edit.added = metas.map { (0, $0) }
         edit.logNumber = nextLog
-        edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
         edit.lastSequence = syncedOrVisibleSequence()
-        try manifestLock.withLock { try manifest.append(edit) }
+        try appendToManifest(&edit)
         try fs.crashPoint("lsm.flush.after-manifest-sync")
         state.withLock {
             version = version.applying(edit, opened)
@@ -104,33 +103,52 @@ extension LSMTree {
         flushes.wrappingAdd(1, ordering: .relaxed)
     }
 
+    /// Appends `edit` (with the next file number read under the manifest lock, so edits from the
+    /// flush and compaction threads never record it going backwards) and syncs the manifest.
+    func appendToManifest(_ edit: inout VersionEdit) throws {
+        try manifestLock.withLock {
+            edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
+            try manifest.append(edit)
+        }
+    }
+
     func syncedOrVisibleSequence() -> UInt64 { visibleSeq.load(ordering: .acquiring) }
 
-    /// The background thread: flush first, then compact, else sleep.
-    func backgroundLoop() {
+    /// The flush thread: turns immutable memtables into level-0 tables, oldest first. It never
+    /// waits for a compaction, so writers stall only when level 0 itself is full (`l0StopTrigger`)
+    /// or the immutable queue is, not while a long compaction runs.
+    func flushLoop() {
+        state.lock()
+        while true {
+            if shuttingDown { break }
+            if backgroundPaused || backgroundError != nil || imms.isEmpty { state.wait(); continue }
+            flushBusy = true
+            busyWorkers += 1
+            state.unlock()
+            do { try flushOldest() } catch { recordBackgroundError(error) }
+            state.lock()
+            flushBusy = false
+            busyWorkers -= 1
+            state.broadcast()
+        }
+        state.unlock()
+    }
+
+    /// The compaction thread: runs one compaction at a time while any level is over its target.
+    func compactionLoop() {
         state.lock()
         while true {
             if shuttingDown { break }
             if backgroundPaused || backgroundError != nil { state.wait(); continue }
-            if !imms.isEmpty {
-                backgroundBusy = true
-                state.unlock()
-                do { try flushOldest() } catch { recordBackgroundError(error) }
-                state.lock()
-                backgroundBusy = false
-                state.broadcast()
-                continue
-            }
-            if let c = pickCompaction() {
-                backgroundBusy = true
-                state.unlock()
-                do { try runCompaction(c) } catch { recordBackgroundError(error) }
-                state.lock()
-                backgroundBusy = false
-                state.broadcast()
-                continue
-            }
-            state.wait()
+            guard let c = pickCompaction() else { state.wait(); continue }
+            busyWorkers += 1
+            compacting = true
+            state.unlock()
+            do { try runCompaction(c) } catch { recordBackgroundError(error) }
+            state.lock()
+            compacting = false
+            busyWorkers -= 1
+            state.broadcast()
         }
         state.unlock()
     }
@@ -141,10 +159,10 @@ extension LSMTree {
         state.withLock { if backgroundError == nil { backgroundError = e } }
     }
 
-    /// Waits until no immutable memtable is left and the background thread is idle.
+    /// Waits until no immutable memtable is left and the flush thread is idle.
     func waitForFlushes() throws {
         try state.withLock {
-            while !imms.isEmpty || backgroundBusy {
+            while !imms.isEmpty || flushBusy {
                 if let e = backgroundError { throw e }
                 state.broadcast()
                 state.wait(millis: 50)
@@ -165,7 +183,7 @@ extension LSMTree {
     public func compactUntilSettled() throws {
         try flush()
         try state.withLock {
-            while pickCompaction() != nil || backgroundBusy || !imms.isEmpty {
+            while pickCompaction() != nil || busyWorkers > 0 || !imms.isEmpty {
                 if let e = backgroundError { throw e }
                 state.broadcast()
                 state.wait(millis: 50)

@@ -12,9 +12,10 @@ struct MergingIterator<File: FileHandleProtocol> {
     /// The current source: index into mems, then tables, then levels; -1 when exhausted.
     private(set) var current = -1
 
-    init(mems: [Memtable], tables: [TableReader<File>], levels: [[TableFile<File>]]) {
+    /// `fillCache: false` for compactions: table blocks they read stay out of the block cache.
+    init(mems: [Memtable], tables: [TableReader<File>], levels: [[TableFile<File>]], fillCache: Bool = true) {
         self.mems = mems.map { MemtableIterator($0) }
-        self.tables = tables.map { TableIterator($0) }
+        self.tables = tables.map { TableIterator($0, fillCache: fillCache) }
         self.levels = levels.map { LevelIterator($0) }
     }
 

@@ -24,6 +24,7 @@ final class Memtable: @unchecked Sendable {
     private let entryCount = Atomic<Int>(0)
     private let deleteCount = Atomic<Int>(0)
     private let putBytes = Atomic<Int>(0)
+    private let keyBytes = Atomic<Int>(0)
 
     init(logNumber: UInt64) {
         self.logNumber = logNumber
@@ -38,6 +39,7 @@ final class Memtable: @unchecked Sendable {
     var entries: Int { entryCount.load(ordering: .relaxed) }
     var deletes: Int { deleteCount.load(ordering: .relaxed) }
     var rawPutBytes: Int { putBytes.load(ordering: .relaxed) }
+    var rawKeyBytes: Int { keyBytes.load(ordering: .relaxed) }
     var isEmpty: Bool { entries == 0 }
 
     // MARK: Node access
@@ -122,7 +124,12 @@ final class Memtable: @unchecked Sendable {
             }
         }
         entryCount.wrappingAdd(1, ordering: .relaxed)
-        if type == .delete { deleteCount.wrappingAdd(1, ordering: .relaxed) } else { putBytes.wrappingAdd(key.count + value.count, ordering: .relaxed) }
+        if type == .delete {
+            deleteCount.wrappingAdd(1, ordering: .relaxed)
+        } else {
+            putBytes.wrappingAdd(key.count + value.count, ordering: .relaxed)
+            keyBytes.wrappingAdd(key.count, ordering: .relaxed)
+        }
     }
 
     // MARK: Readers

@@ -33,11 +33,14 @@ final class Monitor: @unchecked Sendable {
     func wait() { pthread_cond_wait(cond, mutex) }
 
     /// Waits at most `millis` (lock held).
-    func wait(millis: Int) {
+    func wait(millis: Int) { wait(nanos: UInt64(millis) * 1_000_000) }
+
+    /// Waits at most `nanos` (lock held).
+    func wait(nanos: UInt64) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        let ns = ts.tv_nsec + millis % 1000 * 1_000_000
-        ts.tv_sec += millis / 1000 + ns / 1_000_000_000
+        let ns = ts.tv_nsec + Int(nanos % 1_000_000_000)
+        ts.tv_sec += Int(nanos / 1_000_000_000) + ns / 1_000_000_000
         ts.tv_nsec = ns % 1_000_000_000
         pthread_cond_timedwait(cond, mutex, &ts)
     }

@@ -20,6 +20,7 @@ final class TableBuilder<File: FileHandleProtocol> {
     private(set) var entries: UInt64 = 0
     private(set) var deletes: UInt64 = 0
     private(set) var rawPutBytes: UInt64 = 0
+    private(set) var rawKeyBytes: UInt64 = 0
     private(set) var smallest: [UInt8] = []
     private(set) var largest: [UInt8] = []
 
@@ -43,7 +44,12 @@ final class TableBuilder<File: FileHandleProtocol> {
         hasLast = true
         data.add(ikey, value)
         entries += 1
-        if ikey[ikey.count - trailerSize] == ValueType.delete.rawValue { deletes += 1 } else { rawPutBytes += UInt64(uk.count + value.count) }
+        if ikey[ikey.count - trailerSize] == ValueType.delete.rawValue {
+            deletes += 1
+        } else {
+            rawPutBytes += UInt64(uk.count + value.count)
+            rawKeyBytes += UInt64(uk.count)
+        }
         if data.sizeEstimate >= blockSize { try flushDataBlock() }
     }
 

@@ -67,12 +67,17 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
         return try Block(owning: storage, count: Int(h.size), path: path, offset: Int64(h.offset), raw: isFilter)
     }
 
-    /// A data block, from the cache or the file.
-    func dataBlock(_ h: BlockHandle) throws -> Block {
+    /// A data block, from the cache or the file. `fillCache: false` (compaction input) leaves a
+    /// block read from the file out of the cache, so a compaction does not evict the reads' blocks.
+    func dataBlock(_ h: BlockHandle, fillCache: Bool = true) throws -> Block {
         let key = BlockCache.Key(file: number, offset: h.offset)
-        if let b = cache.lookup(key) { return b }
+        if fillCache {
+            if let b = cache.lookup(key) { return b }
+        } else if let b = cache.peek(key) {
+            return b
+        }
         let b = try Self.readBlock(file, h, fileSize: size, what: "data block")
-        cache.insert(key, b)
+        if fillCache { cache.insert(key, b) }
         return b
     }
 
@@ -123,11 +128,13 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
 /// Two-level iterator over a table: the index block, then each data block in turn.
 struct TableIterator<File: FileHandleProtocol> {
     let table: TableReader<File>
+    let fillCache: Bool
     var indexIt: BlockIterator
     var dataIt: BlockIterator?
 
-    init(_ table: TableReader<File>) {
+    init(_ table: TableReader<File>, fillCache: Bool = true) {
         self.table = table
+        self.fillCache = fillCache
         indexIt = BlockIterator(table.index)
     }
 
@@ -138,7 +145,7 @@ struct TableIterator<File: FileHandleProtocol> {
     private mutating func loadBlock() throws {
         guard indexIt.valid else { dataIt = nil; return }
         guard let h = BlockHandle.decode(indexIt.value) else { throw corruption("malformed block handle in index", table.file.path, 0) }
-        dataIt = BlockIterator(try table.dataBlock(h))
+        dataIt = BlockIterator(try table.dataBlock(h, fillCache: fillCache))
     }
 
     /// Moves past exhausted blocks.

@@ -11,6 +11,9 @@ struct FileMeta: Sendable, Hashable {
     /// Smallest and largest internal keys.
     var smallest: [UInt8]
     var largest: [UInt8]
+    /// Sum of user-key bytes of the puts (stats: average key size); nil for tables recorded by an
+    /// older build (manifest tag 5, snapshot version 1).
+    var rawKeyBytes: UInt64? = nil
 }
 
 /// One change to the set of live files (docs/formats/lsm-manifest.md): files added and removed per
@@ -23,7 +26,8 @@ struct VersionEdit: Sendable {
     var added: [(level: Int, meta: FileMeta)] = []
 
     enum Tag: UInt64 {
-        case logNumber = 1, nextFileNumber = 2, lastSequence = 3, deletedFile = 4, newFile = 5
+        /// `newFile` is read (older manifests) but no longer written: `newFileWithKeyBytes` adds a field.
+        case logNumber = 1, nextFileNumber = 2, lastSequence = 3, deletedFile = 4, newFile = 5, newFileWithKeyBytes = 6
     }
 
     func encode() -> [UInt8] {
@@ -35,8 +39,8 @@ struct VersionEdit: Sendable {
             putVarint(&out, Tag.deletedFile.rawValue); putVarint(&out, UInt64(d.level)); putVarint(&out, d.number)
         }
         for a in added {
-            putVarint(&out, Tag.newFile.rawValue); putVarint(&out, UInt64(a.level))
-            a.meta.encode(&out)
+            putVarint(&out, Tag.newFileWithKeyBytes.rawValue); putVarint(&out, UInt64(a.level))
+            a.meta.encode(&out, withKeyBytes: true)
         }
         return out
     }
@@ -54,8 +58,10 @@ struct VersionEdit: Sendable {
             case .deletedFile:
                 guard let l = r.varint(), l < 64, let n = r.varint() else { throw bad("deleted file") }
                 e.deleted.append((Int(l), n))
-            case .newFile:
-                guard let l = r.varint(), l < 64, let m = FileMeta.decode(&r) else { throw bad("new file") }
+            case .newFile, .newFileWithKeyBytes:
+                guard let l = r.varint(), l < 64, let m = FileMeta.decode(&r, withKeyBytes: tag == .newFileWithKeyBytes) else {
+                    throw bad("new file")
+                }
                 e.added.append((Int(l), m))
             }
         }
@@ -64,16 +70,23 @@ struct VersionEdit: Sendable {
 }
 
 extension FileMeta {
-    func encode(_ out: inout [UInt8]) {
+    /// The "new file" fields; `withKeyBytes` appends the raw key bytes (manifest tag 6, snapshot v2).
+    func encode(_ out: inout [UInt8], withKeyBytes: Bool) {
         putVarint(&out, number); putVarint(&out, size); putVarint(&out, entries)
         putVarint(&out, deletes); putVarint(&out, rawPutBytes)
         putVarint(&out, UInt64(smallest.count)); out.append(contentsOf: smallest)
         putVarint(&out, UInt64(largest.count)); out.append(contentsOf: largest)
+        if withKeyBytes { putVarint(&out, rawKeyBytes ?? 0) }
     }
 
-    static func decode(_ r: inout ByteReader) -> FileMeta? {
+    static func decode(_ r: inout ByteReader, withKeyBytes: Bool) -> FileMeta? {
         guard let n = r.varint(), let s = r.varint(), let e = r.varint(), let d = r.varint(), let raw = r.varint(),
               let sm = r.lengthPrefixed(), sm.count >= trailerSize, let lg = r.lengthPrefixed(), lg.count >= trailerSize else { return nil }
-        return FileMeta(number: n, size: s, entries: e, deletes: d, rawPutBytes: raw, smallest: [UInt8](sm), largest: [UInt8](lg))
+        var m = FileMeta(number: n, size: s, entries: e, deletes: d, rawPutBytes: raw, smallest: [UInt8](sm), largest: [UInt8](lg))
+        if withKeyBytes {
+            guard let k = r.varint() else { return nil }
+            m.rawKeyBytes = k
+        }
+        return m
     }
 }
