@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", path: "Sources/CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", providers: [.apt(["liblz4-dev"])]),
 
         // The CPU's timestamp counter (header-only inline functions) for the metering clock.
         .systemLibrary(name: "CTimestamp", path: "Sources/CTimestamp"),
@@ -38,7 +39,7 @@ let package = Package(
         .target(name: "CowBTree", dependencies: ["OrbitCore"], swiftSettings: strict),
         // Cross-module optimization: the engine is generic over its FileSystem, and the runner must
         // get LSMTree<POSIXFileSystem> specialized (unspecialized generic iterators ran scans ~3x slower).
-        .target(name: "LSMTree", dependencies: ["OrbitCore"],
+        .target(name: "LSMTree", dependencies: ["OrbitCore", "CLZ4"],
                 swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),

@@ -1,8 +1,7 @@
 import OrbitCore
 
 /// The `lsm.*` knobs (the seeds' LSM settings), typed. JSON section `lsm_config`, variables
-/// `ORBIT_LSM_<KEY>`. Every field is used by the engine; `enable_compression = true` is refused
-/// (no compression library is linked into this build yet).
+/// `ORBIT_LSM_<KEY>`. Every field is used by the engine.
 public struct LSMOptions: Sendable, Hashable {
     public var memtableSizeMB = 64
     public var maxMemtables = 2
@@ -37,7 +36,7 @@ public struct LSMOptions: Sendable, Hashable {
         knob("enable_bloom_filters", .bool, .bool(true), "a Bloom filter per table over its keys"),
         knob("bloom_filter_bits_per_key", .int(1...64), .int(10), "Bloom filter bits per key (10: about 1% false positives)"),
         knob("block_cache_mb", .int(0...1_048_576), .int(256), "LRU cache of data blocks, MiB (0 = none)"),
-        knob("enable_compression", .bool, .bool(false), "block compression: not available in this build (true is refused)"),
+        knob("enable_compression", .bool, .bool(false), "LZ4 compression of table data blocks (liblz4); a block that shrinks by less than 1/8 is stored plain"),
         knob("paranoid", .bool, .bool(true), "a damaged WAL record before the tail stops open (false: skip it, log it, count it in stats)"),
     ]
 
@@ -56,10 +55,6 @@ public struct LSMOptions: Sendable, Hashable {
     }
 
     public func validate() throws {
-        if enableCompression {
-            throw OrbitError(.invalidConfig, "lsm.enable_compression=true is not supported by this build",
-                             hint: "no compression library (liblz4/libzstd system target) is linked into the lsm engine yet; set it to false")
-        }
         guard (2...12).contains(maxLevels), maxMemtables >= 2, compactionThreshold >= 1, levelSizeMultiplier >= 2,
               sstableBlockSizeKB >= 1, memtableSizeMB >= 1 else {
             throw OrbitError(.invalidConfig, "lsm options out of range",

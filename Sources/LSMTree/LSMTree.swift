@@ -20,7 +20,8 @@ import Synchronization
 ///
 /// ## Files (in the store directory)
 /// `<n>.log` WAL (docs/formats/lsm-log.md), `<n>.sst` tables (lsm-sstable.md), `MANIFEST-<n>`
-/// and `CURRENT` (lsm-manifest.md), `snapshots/<name>` (lsm-snapshot.md).
+/// and `CURRENT` (lsm-manifest.md), `snapshots/<name>` (lsm-snapshot.md), `LOCK` (held with
+/// `FileSystem.lock` while the store is open; holds "pid N" of the holder).
 public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     public let backendName = "lsm"
     public let durability: DurabilityMode
@@ -29,6 +30,8 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let directory: String
     let options: LSMOptions
     let cache: BlockCache
+    /// The store's LOCK file, held while open: a second open (this process or another) is refused.
+    let storeLock: FileLock
 
     // Guarded by `state`.
     let state = Monitor()
@@ -94,6 +97,9 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         cache = BlockCache(capacityBytes: options.blockCacheMB << 20)
         compactPointer = Array(repeating: [], count: options.maxLevels)
         try fs.createDirectory(directory, intermediates: true)
+        // Taken before anything is read: released when the engine closes, or when init throws
+        // (the token is freed with the partly initialized engine).
+        storeLock = try fs.lock(joinPath(directory, "LOCK"))
         try fs.createDirectory(joinPath(directory, "snapshots"), intermediates: true)
         ioBaseline = fs.ioStatistics()
 
@@ -469,6 +475,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         manifestLock.withLock { manifest.close() }
         if let e = periodic?.firstError.withLock({ $0 }) { failure = failure ?? e }
         if let e = state.withLock({ backgroundError }) { failure = failure ?? e }
+        storeLock.release()
         if let failure { throw failure }
     }
 

@@ -48,7 +48,8 @@ extension LSMTree {
             if builder == nil {
                 number = numbers()
                 let file = try fs.open(tablePath(directory, number), .truncate)
-                builder = TableBuilder(file: file, blockSize: options.blockBytes, bloomBitsPerKey: options.bloomBits)
+                builder = TableBuilder(file: file, blockSize: options.blockBytes, bloomBitsPerKey: options.bloomBits,
+                                       compress: options.enableCompression)
             }
             try builder!.add(ik, it.value)
             try it.next()

@@ -8,6 +8,9 @@ final class TableBuilder<File: FileHandleProtocol> {
     let file: File
     let blockSize: Int
     let bloomBitsPerKey: Int
+    /// Compress data blocks with LZ4 (`lsm.enable_compression`); index and filter stay plain.
+    let compress: Bool
+    private var compressed: [UInt8] = []
     private var data = BlockBuilder()
     private var index = BlockBuilder(restartInterval: 1)
     private var out: [UInt8] = []
@@ -24,10 +27,11 @@ final class TableBuilder<File: FileHandleProtocol> {
     private(set) var smallest: [UInt8] = []
     private(set) var largest: [UInt8] = []
 
-    init(file: File, blockSize: Int, bloomBitsPerKey: Int) {
+    init(file: File, blockSize: Int, bloomBitsPerKey: Int, compress: Bool = false) {
         self.file = file
         self.blockSize = blockSize
         self.bloomBitsPerKey = bloomBitsPerKey
+        self.compress = compress
         out.reserveCapacity(1 << 18)
     }
 
@@ -56,7 +60,12 @@ final class TableBuilder<File: FileHandleProtocol> {
     private func flushDataBlock() throws {
         guard !data.isEmpty else { return }
         data.finish()
-        let handle = data.buffer.withUnsafeBytes { writeBlock($0) }
+        let handle = data.buffer.withUnsafeBytes { block in
+            if compress && BlockCompression.compressLZ4(block, into: &compressed) {
+                return compressed.withUnsafeBytes { writeBlock($0, type: .lz4) }
+            }
+            return writeBlock(block)
+        }
         handleScratch.removeAll(keepingCapacity: true)
         handle.encode(&handleScratch)
         data.lastKey.withUnsafeBytes { k in handleScratch.withUnsafeBytes { index.add(k, $0) } }
@@ -65,13 +74,13 @@ final class TableBuilder<File: FileHandleProtocol> {
         if out.count >= 1 << 18 { try drain() }
     }
 
-    /// Appends a block and its trailer to the output buffer.
-    private func writeBlock(_ block: UnsafeRawBufferPointer) -> BlockHandle {
+    /// Appends a block as stored (compressed or not) and its trailer to the output buffer.
+    private func writeBlock(_ block: UnsafeRawBufferPointer, type: BlockCompression = .plain) -> BlockHandle {
         let handle = BlockHandle(offset: offset + UInt64(out.count), size: UInt64(block.count))
         out.append(contentsOf: block)
-        out.append(0)  // no compression
+        out.append(type.rawValue)
         var crc = CRC32C.update(0, block)
-        crc = withUnsafeBytes(of: UInt8(0)) { CRC32C.update(crc, $0) }
+        crc = withUnsafeBytes(of: type.rawValue) { CRC32C.update(crc, $0) }
         putFixed32(&out, CRC32C.mask(crc))
         return handle
     }

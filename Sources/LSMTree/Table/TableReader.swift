@@ -59,12 +59,19 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
             storage.deallocate()
             throw corruption("\(what) checksum mismatch", path, Int64(h.offset))
         }
-        guard raw[Int(h.size)] == 0 else {
+        switch BlockCompression(rawValue: raw[Int(h.size)]) {
+        case .plain:
+            return try Block(owning: storage, count: Int(h.size), path: path, offset: Int64(h.offset), raw: isFilter)
+        case .lz4:
+            defer { storage.deallocate() }
+            let (plain, count) = try BlockCompression.decompressLZ4(UnsafeRawBufferPointer(rebasing: raw[0..<Int(h.size)]),
+                                                                    path: path, offset: Int64(h.offset), what: what)
+            return try Block(owning: plain, count: count, path: path, offset: Int64(h.offset), raw: isFilter)
+        case nil:
             let t = raw[Int(h.size)]
             storage.deallocate()
-            throw corruption("\(what) has compression type \(t); this build writes and reads only uncompressed blocks", path, Int64(h.offset))
+            throw corruption("\(what) has unknown compression type \(t) (known: 0 none, 4 LZ4)", path, Int64(h.offset))
         }
-        return try Block(owning: storage, count: Int(h.size), path: path, offset: Int64(h.offset), raw: isFilter)
     }
 
     /// A data block, from the cache or the file. `fillCache: false` (compaction input) leaves a

@@ -98,9 +98,19 @@ public protocol FileSystem: Sendable {
 
     /// The bytes and calls this file system has moved since it was created.
     func ioStatistics() -> FileIOStatistics
+
+    /// Takes an exclusive lock on `path` (a store's LOCK file, created if missing) until the token
+    /// is released or freed; throws (naming the path and, if known, the holder) when another
+    /// holder has it. Not a durability operation: the lock is never synced and dies with the
+    /// process. The default implementation excludes other locks in this process only;
+    /// `POSIXFileSystem` uses flock(2), which also excludes other processes.
+    func lock(_ path: String) throws -> FileLock
 }
 
 extension FileSystem {
+    /// In-process exclusion only (see `ProcessLockTable`); the file is not created.
+    public func lock(_ path: String) throws -> FileLock { try ProcessLockTable.acquire(path) }
+
     /// Does nothing: only fault-injecting file systems act on crash points.
     @inline(__always)
     public func crashPoint(_ name: StaticString) throws {}

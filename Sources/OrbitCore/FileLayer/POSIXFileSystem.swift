@@ -48,6 +48,30 @@ public final class POSIXFileSystem: FileSystem {
         return POSIXFile(fd: fd, path: path, size: st.size, counters: counters)
     }
 
+    /// flock(2) on `path` (created if missing), so other processes and other opens in this one
+    /// (flock locks belong to the open file description) are refused. The holder writes
+    /// "pid N" into the file, which the refusal quotes. The lock dies with the process.
+    public func lock(_ path: String) throws -> FileLock {
+        let fd: Int32
+        do { fd = try system_open(path, O_RDWR | O_CREAT) } catch { throw error.orbitError("open (lock) failed", at: path) }
+        do {
+            try system_flock_exclusive(fd)
+        } catch {
+            defer { try? system_close(fd) }
+            if error.rawValue == EWOULDBLOCK {
+                var buf = [UInt8](repeating: 0, count: 64)
+                let n = buf.withUnsafeMutableBytes { (try? system_pread(fd, $0, 0)) ?? 0 }
+                let text = String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").first.map(String.init)
+                throw FileLock.heldError(path, holder: text.flatMap { $0.isEmpty ? nil : "process \($0)" })
+            }
+            throw error.orbitError("flock failed", at: path)
+        }
+        let note = Array("pid \(getpid())\n".utf8)
+        _ = try? system_ftruncate(fd, 0)
+        _ = note.withUnsafeBytes { try? system_pwrite(fd, $0, 0) }
+        return FileLock(path: path) { try? system_close(fd) }
+    }
+
     public func rename(_ source: String, to destination: String) throws {
         do { try system_rename(source, destination) } catch {
             throw error.orbitError("rename failed", at: "\(source) -> \(destination)")

@@ -37,6 +37,11 @@ func system_pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ offset: Int64
     try retryingEINTR { pwrite(fd, bytes.baseAddress, bytes.count, off_t(offset)) }
 }
 
+/// flock(2) with LOCK_EX | LOCK_NB: throws EWOULDBLOCK when another open file description holds it.
+func system_flock_exclusive(_ fd: Int32) throws(Errno) {
+    _ = try retryingEINTR { flock(fd, LOCK_EX | LOCK_NB) }
+}
+
 /// fsync(2). On Darwin plain fsync does not flush the drive's cache; F_FULLFSYNC does.
 func system_fsync(_ fd: Int32) throws(Errno) {
     #if canImport(Darwin)

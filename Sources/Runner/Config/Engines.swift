@@ -86,7 +86,8 @@ public enum Engines {
             }
         case "lsm":
             do { try LSMOptions(settings: settings).validate() } catch var e as OrbitError {
-                e.location = "lsm.enable_compression from \(settings.source("lsm.enable_compression"))"
+                // Each knob is range-checked where it is read; this is the combination check.
+                e.location = e.location ?? "lsm.* settings (lsm_config, ORBIT_LSM_*, --set lsm.*)"
                 throw e
             }
         default:
