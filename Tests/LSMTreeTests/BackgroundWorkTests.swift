@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// The real file system, holding the compaction thread at one crash point until released.
-final class HoldingFileSystem: FileSystem {
+final class HoldingFileSystem: ForwardingFileSystem {
     let base = POSIXFileSystem()
     let point: String
     let held = Atomic<Bool>(false)
@@ -20,15 +20,6 @@ final class HoldingFileSystem: FileSystem {
         while !released.load(ordering: .acquiring) { usleep(1000) }
     }
     func open(_ path: String, _ mode: OpenMode) throws -> POSIXFile { try base.open(path, mode) }
-    func rename(_ source: String, to destination: String) throws { try base.rename(source, to: destination) }
-    func remove(_ path: String) throws { try base.remove(path) }
-    func removeDirectory(_ path: String) throws { try base.removeDirectory(path) }
-    func list(directory path: String) throws -> [String] { try base.list(directory: path) }
-    func createDirectory(_ path: String, intermediates: Bool) throws { try base.createDirectory(path, intermediates: intermediates) }
-    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
-    func exists(_ path: String) throws -> Bool { try base.exists(path) }
-    func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
-    func ioStatistics() -> FileIOStatistics { base.ioStatistics() }
 }
 
 /// Waits (polling) until `condition` holds; false after `seconds`. Only a guard against hanging

@@ -8,7 +8,7 @@ import Testing
 /// The real file system, recording per file how many bytes a completed fdatasync made durable and,
 /// per thread, where that thread's last append ended: a writer's put must not return before a sync
 /// that covers its WAL record has returned.
-final class SyncTrackingFileSystem: FileSystem {
+final class SyncTrackingFileSystem: ForwardingFileSystem {
     let base = POSIXFileSystem()
     /// Path → bytes made durable by a completed fdatasync/fsync (the size when the sync began).
     let synced = Mutex<[String: Int64]>([:])
@@ -44,15 +44,6 @@ final class SyncTrackingFileSystem: FileSystem {
         func close() throws { try f.close() }
     }
     func open(_ path: String, _ mode: OpenMode) throws -> File { File(try base.open(path, mode), self) }
-    func rename(_ source: String, to destination: String) throws { try base.rename(source, to: destination) }
-    func remove(_ path: String) throws { try base.remove(path) }
-    func removeDirectory(_ path: String) throws { try base.removeDirectory(path) }
-    func list(directory path: String) throws -> [String] { try base.list(directory: path) }
-    func createDirectory(_ path: String, intermediates: Bool) throws { try base.createDirectory(path, intermediates: intermediates) }
-    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
-    func exists(_ path: String) throws -> Bool { try base.exists(path) }
-    func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
-    func ioStatistics() -> FileIOStatistics { base.ioStatistics() }
 }
 
 /// Runs `body(i)` on `n` threads at once and waits for all; rethrows the first error.
