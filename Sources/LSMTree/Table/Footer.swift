@@ -18,13 +18,17 @@ struct BlockHandle: Hashable {
 struct Footer {
     static let size = 56
     static let magic: UInt64 = 0x5453_5354_4942_524F  // "ORBITSST"
-    static let version: UInt32 = 1
+    /// 1: every block plain; 2: data blocks may be LZ4-compressed (an older build, which reads
+    /// version 1 only, refuses such a table by its version instead of failing on a block).
+    static let version: UInt32 = 2
     /// Bytes after each block: compression type (1) + masked crc32c of block and type (4).
     static let blockTrailerSize = 5
 
     var filter: BlockHandle
     var index: BlockHandle
     var entries: UInt64
+    /// Whether any data block is compressed: written as version 2, else 1.
+    var compressed = false
 
     func encode() -> [UInt8] {
         var out: [UInt8] = []
@@ -32,7 +36,7 @@ struct Footer {
         putFixed64(&out, index.offset); putFixed64(&out, index.size)
         putFixed64(&out, entries)
         var tail: [UInt8] = []
-        putFixed32(&tail, Self.version)
+        putFixed32(&tail, compressed ? 2 : 1)
         putFixed64(&tail, Self.magic)
         let crc = CRC32C.update(CRC32C.checksum(out), tail.withUnsafeBytes { $0 })
         putFixed32(&out, CRC32C.mask(crc))

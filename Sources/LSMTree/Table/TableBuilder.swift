@@ -11,6 +11,7 @@ final class TableBuilder<File: FileHandleProtocol> {
     /// Compress data blocks with LZ4 (`lsm.enable_compression`); index and filter stay plain.
     let compress: Bool
     private var compressed: [UInt8] = []
+    private var anyCompressed = false
     private var data = BlockBuilder()
     private var index = BlockBuilder(restartInterval: 1)
     private var out: [UInt8] = []
@@ -62,6 +63,7 @@ final class TableBuilder<File: FileHandleProtocol> {
         data.finish()
         let handle = data.buffer.withUnsafeBytes { block in
             if compress && BlockCompression.compressLZ4(block, into: &compressed) {
+                anyCompressed = true
                 return compressed.withUnsafeBytes { writeBlock($0, type: .lz4) }
             }
             return writeBlock(block)
@@ -101,7 +103,7 @@ final class TableBuilder<File: FileHandleProtocol> {
         }
         index.finish()
         let indexHandle = index.buffer.withUnsafeBytes { writeBlock($0) }
-        out.append(contentsOf: Footer(filter: filterHandle, index: indexHandle, entries: entries).encode())
+        out.append(contentsOf: Footer(filter: filterHandle, index: indexHandle, entries: entries, compressed: anyCompressed).encode())
         try drain()
         try file.fdatasync()
         return offset
