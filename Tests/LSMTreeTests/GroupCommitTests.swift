@@ -81,7 +81,8 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) throws -> Void) throw
                     if durable < end { uncovered.wrappingAdd(1, ordering: .relaxed) }
                 }
             }
-            #expect(uncovered.load(ordering: .relaxed) == 0, "\(mode): puts returned before a sync covered them")
+            let early = uncovered.load(ordering: .relaxed)
+            #expect(early == 0, "\(mode): \(early) puts returned before a sync covered them")
             let stats = try e.stats()
             let syncs = stats.extra.first { $0.name == "wal_group_syncs" }?.value ?? 0
             print("[lsm group commit] \(mode): \(writers * perWriter) writes, \(fs.syncCount.load(ordering: .relaxed)) syncs (group syncs \(syncs))")
@@ -104,9 +105,11 @@ func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) throws -> Void) throw
             for i in 0..<100 {
                 try e.put(Array("k\(i)".utf8), [UInt8](repeating: 1, count: 10))
                 let (path, end) = fs.lastAppend.withLock { $0[UInt(pthread_self())]! }
-                #expect(fs.synced.withLock { $0[path] ?? 0 } >= end)
+                let durable = fs.synced.withLock { $0[path] ?? 0 }
+                #expect(durable >= end)
             }
-            #expect(fs.syncCount.load(ordering: .relaxed) - before == 100)
+            let syncs = fs.syncCount.load(ordering: .relaxed) - before
+            #expect(syncs == 100)
             try e.close()
         }
     }
