@@ -43,7 +43,6 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     /// Background workers (flush, compaction) running a job; `restoreSnapshot` waits for 0.
     var busyWorkers = 0
     var flushBusy = false
-    var compacting = false
     var backgroundPaused = false
     var backgroundError: OrbitError?
     var compactPointer: [[UInt8]]
@@ -356,7 +355,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         // Every write in a sealed memtable must be visible (and, in the syncing modes, synced), so a
         // flush never drops a version a reader could still need.
         if durability.syncsBeforeAck {
-            try log.sync()
+            do { try log.sync() } catch { throw commit.fail(error) }
             atomicMax(syncedSeq, lastSequence)
         }
         atomicMax(visibleSeq, lastSequence)

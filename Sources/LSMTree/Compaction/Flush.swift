@@ -143,11 +143,9 @@ extension LSMTree {
             if backgroundPaused || backgroundError != nil { state.wait(); continue }
             guard let c = pickCompaction() else { state.wait(); continue }
             busyWorkers += 1
-            compacting = true
             state.unlock()
             do { try runCompaction(c) } catch { recordBackgroundError(error) }
             state.lock()
-            compacting = false
             busyWorkers -= 1
             state.broadcast()
         }
