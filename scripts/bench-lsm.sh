@@ -10,7 +10,7 @@
 #   group       lsm group commit, 2 writers / lsm every-write, 1 writer, ops/s (target >= 1.6)
 #   group-1     lsm group commit, 1 writer / every-write, 1 writer, ops/s (a lone writer must not pay for
 #               group commit: about 1.0)
-#   BIG=1       also fills 20,000,000 keys into lsm once: throughput of the first and the last million,
+#   BIG=1       (REPEATS=0 for this alone) also fills 20,000,000 keys into lsm once: throughput of the first and the last million,
 #               longest write stall, and jemalloc heap against memtables + cache + indexes + filters + 256 MiB
 #
 # Environment: NUM, REPEATS (default 3), SYNC_OPS (default 3000), WORK (work dir), BIG, BIG_NUM.
@@ -108,16 +108,18 @@ line() {  # label durability a-metric b-metric target format
     "$(echo "$ra" | median)" "$ra" "$5"
 }
 
-echo
-echo "lsm vs rocksdb: $NUM keys, 16 B keys, 100 B values, no compression, WAL on; $REPEATS interleaved repeats;"
-echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg); work dir $WORK"
-printf "%-32s %-12s %12s %12s %8s  %-22s %s\n" benchmark durability "lsm (med)" "other (med)" ratio "per-pair ratios" target
-line "fillrandom ops/s" none fill-lsm fill-rocksdb ">=1.0 vs rocksdb" "%.0f"
-line "readrandom ops/s" none read-lsm read-rocksdb ">=0.8 vs rocksdb" "%.0f"
-line "scan 100 ops/s" none scan-lsm scan-rocksdb ">=0.8 vs rocksdb" "%.0f"
-line "put p50 us vs fdatasync probe" every-write ep50 probe "<=1.25 (probe p50)" "%.1f"
-line "group 2 writers / every-write 1" group/e-w g2ops eops ">=1.6 (ops/s)" "%.0f"
-line "group 1 writer / every-write 1" group/e-w g1ops eops "~1.0 (ops/s)" "%.0f"
+if [ "$REPEATS" -gt 0 ]; then
+  echo
+  echo "lsm vs rocksdb: $NUM keys, 16 B keys, 100 B values, no compression, WAL on; $REPEATS interleaved repeats;"
+  echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg); work dir $WORK"
+  printf "%-32s %-12s %12s %12s %8s  %-22s %s\n" benchmark durability "lsm (med)" "other (med)" ratio "per-pair ratios" target
+  line "fillrandom ops/s" none fill-lsm fill-rocksdb ">=1.0 vs rocksdb" "%.0f"
+  line "readrandom ops/s" none read-lsm read-rocksdb ">=0.8 vs rocksdb" "%.0f"
+  line "scan 100 ops/s" none scan-lsm scan-rocksdb ">=0.8 vs rocksdb" "%.0f"
+  line "put p50 us vs fdatasync probe" every-write ep50 probe "<=1.25 (probe p50)" "%.1f"
+  line "group 2 writers / every-write 1" group/e-w g2ops eops ">=1.6 (ops/s)" "%.0f"
+  line "group 1 writer / every-write 1" group/e-w g1ops eops "~1.0 (ops/s)" "%.0f"
+fi
 
 if [ "${BIG:-0}" = 1 ]; then
   workload big lsm-fill-20m lsm none 1 "$BIG_NUM" 1000 "read: 1.0"
@@ -132,10 +134,12 @@ if [ "${BIG:-0}" = 1 ]; then
       if (!f1 && cum >= 1000000) { f1 = t; }
       if (!s2 && cum >= n - 1000000) { s2 = t; }
       if (cum >= n && !e2) { e2 = t }
+      if ($c["count"] == 0) { zero++; if (zero > longest) longest = zero } else zero = 0
     }
     END {
       first = 1000000 / f1; last = 1000000 / (e2 - s2)
       printf "  first million: %.0f ops/s (%.1f s); last million: %.0f ops/s (%.1f s); last/first %.3f (target >= 0.5)\n", first, f1, last, e2 - s2, last / first
+      printf "  longest run of intervals with no completed write: %d\n", longest
     }' "$out/timeseries.csv"
   # Heap against the engine's own accounting (memtables + block cache + indexes + filters) + 256 MiB.
   awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i; next}
