@@ -231,6 +231,32 @@ struct CowBTreeTests {
         }
     }
 
+    /// Background checkpoints keep the WAL bounded: one is in flight at a time, and a writer that
+    /// finds the next one due waits for it, so the live WAL never holds much more than two
+    /// checkpoint intervals; the files are recycled, not multiplied.
+    @Test func backgroundCheckpointsBoundTheWAL() throws {
+        try withTemporaryDirectory(prefix: "orbit-cow-bound") { dir in
+            var options = Self.options(wal: true)
+            options.walSegmentSize = 1 << 16
+            options.checkpointBytes = 1 << 16
+            let e = try CowEngine(path: dir, options: options, durability: .none)
+            var rng = TestSeed.rng("cow.backgroundCheckpointsBoundTheWAL", default: 5)
+            var maxLive: Int64 = 0
+            for i in 0..<20_000 {
+                try e.put(b("key-\(rng.below(5000))"), rng.bytes(100))
+                maxLive = max(maxLive, e.walLiveBytes)
+                if i % 1000 == 0 { #expect(try e.get(b("nope")) == nil) }
+            }
+            #expect(maxLive <= 2 * Int64(options.checkpointBytes) + 1024, "live WAL peaked at \(maxLive) bytes")
+            let s = try e.stats()
+            let checkpoints = s.extra.first { $0.name == "checkpoint_count" }!.value
+            #expect(checkpoints >= 20)
+            let files = try POSIXFileSystem().list(directory: dir).filter { $0.hasPrefix("cow.wal.") }
+            #expect(files.count <= 1 + 2 * 2 + 2 + 2, "\(files)")
+            try e.close()
+        }
+    }
+
     /// The sequence number alone ends a segment: stale records of an older generation with valid
     /// checksums and even higher txids are not replayed.
     @Test func staleRecordsOfAnOlderGenerationEndTheSegment() throws {

@@ -136,7 +136,8 @@ extension CowBTree {
         }
     }
 
-    /// A new, prepared segment file in the next free slot (its directory entry synced).
+    /// A new, prepared segment file in the next free slot (its directory entry synced in the syncing
+    /// modes).
     func createSegment() throws -> WALSegment<FS.File> {
         let slot = walSpares.withLock { s in defer { s.nextSlot += 1 }; return s.nextSlot }
         let file = try fs.open(joinPath(path, Self.segmentName(slot)), .create)
@@ -144,7 +145,8 @@ extension CowBTree {
         do {
             try file.truncate(to: 0)
             try prepare(seg)
-            try fs.syncDirectory(path)
+            // Its name must survive a power loss before a synced record in it is acknowledged.
+            if walSyncs { try fs.syncDirectory(path) }
         } catch {
             try? file.close()
             throw error
