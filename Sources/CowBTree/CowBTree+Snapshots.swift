@@ -130,7 +130,7 @@ extension CowBTree {
                 .init("checkpoint_in_flight", inflight == nil ? 0 : 1),
                 .init("wal_segments", Double(walLive.count + (walCurrent == nil ? 0 : 1))),
                 .init("wal_spare_segments", Double(spareCount)),
-                .init("wal_segment_stalls", Double(walSegmentStalls)),
+                .init("wal_segments_created_by_writer", Double(walSegmentsCreatedByWriter)),
                 .init("snapshots", Double(snapshots.count)),
                 .init("pinned_pages", Double(t.pinned.count)),
             ]

@@ -108,7 +108,8 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     var walLive: [WALSegment<FS.File>] = []
     var walNextSeq: UInt64 = 1
     var lastLoggedTxid: UInt64 = 0
-    var walSegmentStalls: UInt64 = 0
+    /// Segments the writer had to create itself (no spare ready): in the syncing modes a pre-zeroing stall.
+    var walSegmentsCreatedByWriter: UInt64 = 0
     /// Spares, shared with the background thread.
     let walSpares = Mutex<SpareSegments<FS.File>>(SpareSegments())
 

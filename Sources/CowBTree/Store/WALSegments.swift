@@ -174,7 +174,7 @@ extension CowBTree {
             seg = spare
         } else {
             seg = try createSegment()
-            walSegmentStalls += 1
+            walSegmentsCreatedByWriter += 1
         }
         seg.seq = walNextSeq
         walNextSeq += 1
