@@ -125,7 +125,8 @@ line() {
 
 echo
 echo "cow (WAL mode) vs lmdb: $NUM keys, 16 B keys, 100 B values, 1 thread, $REPEATS interleaved pairs"
-echo "(sync-write: $((REPEATS * SYNC_ROUNDS)) rounds of $SYNC_OPS updates on $SYNC_RECORDS keys); medians"
+has syncwrite && echo "(sync-write: $((REPEATS * SYNC_ROUNDS)) rounds of $SYNC_OPS updates on $SYNC_RECORDS keys)"
+echo "figures are medians; per pair: each pair's ratio"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); work dir $WORK"
 printf "%-15s %-12s %12s %12s %-6s %8s  %-18s %s\n" benchmark durability cow lmdb unit ratio "per pair" target
 if has readrandom; then
