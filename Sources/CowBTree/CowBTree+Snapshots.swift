@@ -20,6 +20,7 @@ extension CowBTree {
         try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
+            try finishInflightCheckpoint(wait: true)
             guard !snapshots.contains(where: { $0.name == name }) else {
                 throw OrbitError(.invalidArgument, "snapshot '\(name)' already exists", at: path, hint: "drop it first or pick another name")
             }
@@ -30,7 +31,7 @@ extension CowBTree {
             if let root = t.root { snapshotRoots[name] = root }
             TreeWriter.pageNumbers(of: t.root, into: &t.pinned)
             snapshotsChanged = true
-            do { try checkpoint(sync: true) } catch { failure = poisoned(error); throw error }
+            do { try checkpointNow(sync: true) } catch { failure = poisoned(error); throw error }
         }
     }
 
@@ -54,6 +55,7 @@ extension CowBTree {
         try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
+            try finishInflightCheckpoint(wait: true)
             guard let i = snapshots.firstIndex(where: { $0.name == name }) else {
                 throw OrbitError(.notFound, "no snapshot '\(name)'", at: path, hint: "see listSnapshots()")
             }
@@ -66,7 +68,7 @@ extension CowBTree {
             TreeWriter.pageNumbers(of: t.root, into: &live)
             for no in old where !t.pinned.contains(no) && !live.contains(no) { t.release(no) }
             snapshotsChanged = true
-            do { try checkpoint(sync: true) } catch { failure = poisoned(error); throw error }
+            do { try checkpointNow(sync: true) } catch { failure = poisoned(error); throw error }
         }
     }
 
@@ -76,6 +78,7 @@ extension CowBTree {
         try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
+            try finishInflightCheckpoint(wait: true)
             guard let record = snapshots.first(where: { $0.name == name }) else {
                 throw OrbitError(.notFound, "no snapshot '\(name)'", at: path, hint: "see listSnapshots()")
             }
@@ -88,7 +91,7 @@ extension CowBTree {
             t.height = Int(record.height)
             t.keys = Int64(record.keys); t.keyBytes = Int64(record.keyBytes); t.valueBytes = Int64(record.valueBytes)
             t.txn += 1
-            do { try checkpoint(sync: true) } catch { failure = poisoned(error); throw error }
+            do { try checkpointNow(sync: true) } catch { failure = poisoned(error); throw error }
         }
     }
 
@@ -105,7 +108,8 @@ extension CowBTree {
             s.averageKeySize = v.keys > 0 ? UInt64(v.keyBytes / v.keys) : 0
             s.averageValueSize = v.keys > 0 ? UInt64(v.valueBytes / v.keys) : 0
             let fileSize = (try? dataFile.size()) ?? 0
-            let walSize = (try? walFile?.size()) ?? nil
+            let walSize: Int64? = options.wal ? walLiveBytes : nil
+            let spareCount = walSpares.withLock { $0.spares.count }
             s.diskUsageBytes = UInt64(max(0, fileSize)) + UInt64(max(0, walSize ?? 0))
             s.memoryUsageBytes = (t.pageCount - UInt64(t.free.count)) * UInt64(meta.pageSize)
             s.treeHeight = UInt64(v.height)
@@ -122,6 +126,11 @@ extension CowBTree {
                 .init("commits", Double(commitCount)),
                 .init("checkpoint_count", Double(checkpointCount)),
                 .init("checkpoint_time_ms", Double(checkpointNanos) / 1e6),
+                .init("checkpoint_wait_ms", Double(checkpointWaitNanos) / 1e6),
+                .init("checkpoint_in_flight", inflight == nil ? 0 : 1),
+                .init("wal_segments", Double(walLive.count + (walCurrent == nil ? 0 : 1))),
+                .init("wal_spare_segments", Double(spareCount)),
+                .init("wal_segments_created_by_writer", Double(walSegmentsCreatedByWriter)),
                 .init("snapshots", Double(snapshots.count)),
                 .init("pinned_pages", Double(t.pinned.count)),
             ]

@@ -20,33 +20,50 @@ final class Version: Sendable {
 /// The `cow` backend: a hand-written copy-on-write B+tree, paged on disk through the file layer.
 ///
 /// **Files** (docs/formats/): `cow.db`, the page file — two meta pages (cow-meta-page.md) then tree,
-/// overflow, free-list and snapshot-list pages (btree-page.md) — and `cow.wal`, the write-ahead log
-/// (cow-wal.md).
+/// overflow, free-list and snapshot-list pages (btree-page.md) — and the write-ahead log, recycled
+/// segment files `cow.wal.<n>` (cow-wal.md).
 ///
-/// **Two designs.** With `cow.wal=true` (default) a commit appends one checksummed record to the
-/// WAL and syncs it per the durability mode; the changed pages stay in memory and a checkpoint
-/// (every `cow.snapshot_interval` commits or `cow.checkpoint_bytes` of WAL) writes them, syncs,
-/// writes the other meta page, syncs, and trims the WAL. With `cow.wal=false` every commit is a
-/// checkpoint (LMDB's and bbolt's design): pages, sync, meta, sync. Open = newest valid meta page
-/// + WAL replay.
+/// **Two designs.** With `cow.wal=true` (default) a commit writes one checksummed record into the
+/// current WAL segment and syncs it per the durability mode; the changed pages stay in memory and a
+/// checkpoint (every `cow.snapshot_interval` commits or `cow.checkpoint_bytes` of WAL) writes them,
+/// syncs, writes the other meta page, syncs, and recycles the WAL segments it covers. With
+/// `cow.wal=false` every commit is a checkpoint (LMDB's and bbolt's design): pages, sync, meta, sync.
+/// Open = newest valid meta page + WAL replay.
 ///
-/// **Commit protocol** (`checkpoint`): write every dirty page (all at page numbers the durable meta
-/// does not reference), fdatasync, write the meta page that is *not* the durable one, fdatasync.
+/// **The WAL is overwritten in place.** Segments are pre-allocated: in the syncing modes each is
+/// written full of zeros and fsynced before its first use, and a used one is recycled rather than
+/// deleted, so a commit's fdatasync writes data blocks only — never the file's size or extents (on
+/// ext4, no journal commit). Every record carries its segment's sequence number under its checksum,
+/// so replay stops at the stale records of an older generation as it does at a torn tail.
+///
+/// **Background checkpoints** (WAL mode). The writer freezes a checkpoint under its lock — takes the
+/// dirty pages (from then on it copies any of them before a change, under a new page number), lays
+/// out the free list, switches the WAL to a new segment — and a background thread writes it while
+/// commits go on to the WAL and the in-memory tree. One checkpoint is in flight at a time: when the
+/// next one is due and the last has not finished, the writer waits (backpressure; the live WAL stays
+/// under about two checkpoint intervals). The writer finishes a completed checkpoint (its pages freed,
+/// its segments recycled) at its next commit. Snapshot operations, `checkpoint()`, `close()` and
+/// pure copy-on-write commits checkpoint synchronously.
+///
+/// **Commit protocol** (`writeCheckpoint`): write every dirty page (all at page numbers the durable
+/// meta does not reference), fdatasync, write the meta page that is *not* the durable one, fdatasync.
 /// The first sync orders the pages before the meta: a meta page that reaches the disk never points
-/// at pages that did not. The second makes the commit durable before it is acknowledged (and
-/// before the WAL is trimmed). A torn meta write fails its checksum and the other meta wins.
+/// at pages that did not. The second makes the checkpoint durable before it is acknowledged (and
+/// before the WAL segments it covers are reused). A torn meta write fails its checksum and the
+/// other meta wins.
 ///
 /// **Memory.** Every live page is held in memory (the store must fit in RAM): pages are read and
 /// verified once at open, and reads never touch the disk, as with LMDB's map of a store that fits.
 ///
 /// **Thread safety.** One writer at a time (a mutex); any number of readers, which take the
 /// published root (one short mutex hold) and walk immutable pages with no lock, so readers never
-/// block the writer and see one consistent commit for a whole get or scan. Checkpoints run on the
-/// committing writer's thread. Closures passed to `get`/`scan` must not call back into the engine.
+/// block the writer and see one consistent commit for a whole get or scan. The background thread
+/// reads only frozen pages and never takes the writer's lock. Closures passed to `get`/`scan` must
+/// not call back into the engine.
 ///
-/// **Durability.** WAL mode: `none` — the record is written with write(2), no sync; `every-write`
-/// — fdatasync of the WAL before the ack, inside the commit; `group` — writers queue their records
-/// and the first to sync covers every record written so far (one fdatasync per group);
+/// **Durability.** WAL mode: `none` — the record is written with pwrite(2), no sync; `every-write`
+/// — fdatasync of the WAL segment before the ack, inside the commit; `group` — writers queue their
+/// records and the first to sync covers every record written so far (one fdatasync per group);
 /// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync unless the mode is `none`.
 /// Pure copy-on-write mode: `none` writes pages and meta with no sync; `every-write`, `group` and
 /// `periodic` sync twice per commit (a pure copy-on-write commit cannot defer its syncs without
@@ -60,6 +77,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     let fs: FS
 
     public static var pageFileName: String { "cow.db" }
+    /// The version-1 WAL of older builds: replayed and removed at open.
     public static var walFileName: String { "cow.wal" }
 
     // Published view.
@@ -69,7 +87,6 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     let writeLock = Mutex<Void>(())
     let tree: TreeWriter
     let dataFile: FS.File
-    var walFile: FS.File?
     var meta: MetaPage
     var metaSlot: Int
     var freeListPages: [UInt64] = []
@@ -78,11 +95,31 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     var snapshotRoots: [String: Page] = [:]
     var snapshotsChanged = false
     var walBuffer: [UInt8] = []
+    /// WAL bytes logged since the last checkpoint froze (its trigger).
     var walBytes = 0
     var commitsSinceCheckpoint = 0
     var failure: OrbitError?
+    /// The checkpoint's page buffer: used by one checkpoint at a time (background or synchronous).
     var ioBuffer: UnsafeMutableRawPointer
     static var ioBufferPages: Int { 64 }
+
+    // WAL segments (WAL mode; Store/WALSegments.swift). Writer state, under `writeLock`.
+    var walCurrent: WALSegment<FS.File>?
+    var walLive: [WALSegment<FS.File>] = []
+    var walNextSeq: UInt64 = 1
+    var lastLoggedTxid: UInt64 = 0
+    /// Segments the writer had to create itself (no spare ready): in the syncing modes a pre-zeroing stall.
+    var walSegmentsCreatedByWriter: UInt64 = 0
+    /// Spares, shared with the background thread.
+    let walSpares = Mutex<SpareSegments<FS.File>>(SpareSegments())
+
+    // Background checkpoints (WAL mode): the job in flight and its queue ticket, under `writeLock`.
+    var background: BackgroundQueue?
+    var inflight: CheckpointJob?
+    var inflightTicket: UInt64 = 0
+    var checkpointWaitNanos: UInt64 = 0
+    /// Set at the end of a successful init: deinit closes only an opened store.
+    var opened = false
 
     // Counters for stats.
     var checkpointCount: UInt64 = 0
@@ -94,6 +131,8 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     let syncLock = Mutex<Void>(())
     let walWrittenLSN = Atomic<UInt64>(0)
     let walSyncedLSN = Atomic<UInt64>(0)
+    /// The segment `syncWAL` syncs (the current one), under `syncLock`.
+    var walSyncFile: FS.File?
     var syncer: PeriodicTask?
 
     /// Opens (creating if missing) the store in `path`.
@@ -118,29 +157,40 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         }
         self.dataFile = file
         self.ioBuffer = UnsafeMutableRawPointer.allocate(byteCount: options.pageSize * Self.ioBufferPages, alignment: 4096)
+        let chosen: (MetaPage, Int)
+        do { chosen = try Self.chooseMeta(file, options: options) } catch {
+            try? file.close()
+            ioBuffer.deallocate()
+            throw error
+        }
+        self.meta = chosen.0
+        self.metaSlot = chosen.1
+        self.tree = TreeWriter(pageSize: chosen.0.pageSize, maxKeysPerNode: options.maxKeysPerNode)
+        self.current = Mutex(Version(root: nil, height: 0, keys: 0, keyBytes: 0, valueBytes: 0, txid: chosen.0.txid))
         do {
-            let (m, slot) = try Self.chooseMeta(file, options: options)
-            self.meta = m
-            self.metaSlot = slot
-            self.tree = TreeWriter(pageSize: m.pageSize, maxKeysPerNode: options.maxKeysPerNode)
-            self.current = Mutex(Version(root: nil, height: 0, keys: 0, keyBytes: 0, valueBytes: 0, txid: m.txid))
             try load()
             try openWAL()
+            if options.wal {
+                let bg = try BackgroundQueue(name: "cow checkpoints")
+                background = bg
+                if walSyncs { bg.submit { [unowned self] in self.prepareSpareInBackground() } }
+            }
             if case .periodic(let ms) = durability, options.wal {
                 syncer = try PeriodicTask(periodMillis: ms, name: "cow periodic WAL sync") { [unowned self] in
                     try self.syncWAL(upTo: self.walWrittenLSN.load(ordering: .acquiring))
                 }
             }
         } catch {
+            background?.stop()
             try? file.close()
-            try? walFile?.close()
-            ioBuffer.deallocate()
-            throw error
+            closeSegments()
+            throw error   // deinit releases ioBuffer (`opened` is false: it does not close)
         }
+        opened = true
     }
 
     deinit {
-        if !current.withLock({ $0.closed }) { try? close() }
+        if opened && !current.withLock({ $0.closed }) { try? close() }
         ioBuffer.deallocate()
     }
 
@@ -189,46 +239,6 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         }
         checkpointCount = meta.checkpoints
         publish()
-    }
-
-    func openWAL() throws {
-        let walPath = joinPath(path, Self.walFileName)
-        let existed = try fs.exists(walPath)
-        if !options.wal && !existed { return }
-        let wal = try fs.open(walPath, .create)
-        walFile = wal
-        let size = try wal.size()
-        if !existed || size < Int64(WALFormat.headerSize) {
-            try wal.truncate(to: 0)
-            try WALFormat.header().withUnsafeBytes { _ = try wal.append($0) }
-            try wal.fsync()
-            try fs.syncDirectory(path)
-            return
-        }
-        // Replay the records after the meta page's txid.
-        let bytes = try fs.readFile(walPath)
-        let (records, validEnd) = try WALFormat.records(bytes, path: walPath)
-        var replayed = 0
-        try bytes.withUnsafeBytes { raw in
-            for r in records where r.txid > meta.txid {
-                tree.txn = r.txid
-                try WALFormat.forEachOperation(UnsafeRawBufferPointer(rebasing: raw[r.payload])) { put, k, v in
-                    if put { tree.put(k, v) } else { tree.delete(k) }
-                }
-                replayed += 1
-            }
-        }
-        if Int64(validEnd) < size {
-            // A torn tail: cut it so new records follow the last good one.
-            try wal.truncate(to: Int64(validEnd))
-            try wal.fdatasync()
-        }
-        walBytes = validEnd - WALFormat.headerSize
-        commitsSinceCheckpoint = replayed
-        publish()
-        if replayed > 0 && !options.wal {
-            try checkpoint(sync: true)
-        }
     }
 
     // MARK: Publishing
@@ -299,8 +309,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// The crash points of the commit and checkpoint protocols, in the order they are reached.
     public static var crashPoints: [StaticString] {
         ["cow.commit.before-wal-append", "cow.commit.after-wal-append", "cow.commit.after-wal-sync",
+         "cow.wal.after-segment-header",
          "cow.checkpoint.after-page-writes", "cow.checkpoint.after-page-sync", "cow.checkpoint.after-meta-write",
-         "cow.checkpoint.after-meta-sync", "cow.checkpoint.before-wal-trim"]
+         "cow.checkpoint.after-meta-sync", "cow.checkpoint.before-wal-recycle"]
     }
 
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
@@ -339,18 +350,27 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         let lsn: UInt64 = try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
+            try finishInflightCheckpoint(wait: false)
             let txid = tree.txn + 1
             var lsn: UInt64 = 0
-            if let wal = walFile, options.wal {
+            if var seg = walCurrent {
                 WALFormat.begin(&walBuffer, txid: txid)
                 log(self)
-                WALFormat.finish(&walBuffer)
                 do {
+                    // A record that does not fit goes to the next segment (an empty one takes it whole,
+                    // growing past its prepared size).
+                    if seg.end > Int64(WALFormat.segmentHeaderSize) && seg.end + Int64(walBuffer.count) > Int64(options.walSegmentSize) {
+                        try startSegment()
+                        seg = walCurrent!
+                    }
+                    WALFormat.finish(&walBuffer, seq: seg.seq)
                     try fs.crashPoint("cow.commit.before-wal-append")
-                    try walBuffer.withUnsafeBytes { _ = try wal.append($0) }
+                    try walBuffer.withUnsafeBytes { try seg.file.write($0, at: seg.end) }
                     try fs.crashPoint("cow.commit.after-wal-append")
                 } catch { failure = poisoned(error); throw error }
+                seg.end += Int64(walBuffer.count)
                 walBytes += walBuffer.count
+                lastLoggedTxid = txid
                 lsn = walWrittenLSN.add(UInt64(walBuffer.count), ordering: .releasing).newValue
                 if walBuffer.capacity > options.walBufferSize * 2 {
                     walBuffer = []
@@ -358,7 +378,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 }
                 if durability == .everyWrite {
                     do {
-                        try wal.fdatasync()
+                        try seg.file.fdatasync()
                         try fs.crashPoint("cow.commit.after-wal-sync")
                     } catch { failure = poisoned(error); throw error }
                     walSyncedLSN.store(lsn, ordering: .releasing)
@@ -369,12 +389,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             commitCount += 1
             commitsSinceCheckpoint += 1
             if !options.wal {
-                do { try checkpoint(sync: durability != .none) } catch { failure = poisoned(error); throw error }
+                do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
             } else {
                 publish()
                 if (options.snapshotInterval > 0 && commitsSinceCheckpoint >= options.snapshotInterval)
                     || walBytes >= options.checkpointBytes {
-                    do { try checkpoint(sync: durability != .none) } catch { failure = poisoned(error); throw error }
+                    do { try startBackgroundCheckpoint() } catch { failure = poisoned(error); throw error }
                 }
             }
             return lsn
@@ -395,7 +415,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         try syncLock.withLock { _ in
             if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
             let target = walWrittenLSN.load(ordering: .acquiring)
-            guard let wal = walFile else { return }
+            guard let wal = walSyncFile else { return }
             try wal.fdatasync()
             walSyncedLSN.store(max(target, walSyncedLSN.load(ordering: .relaxed)), ordering: .releasing)
         }
@@ -405,6 +425,11 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         _ = try view()
         if let e = syncer?.firstError.withLock({ $0 }) { throw e }
         if options.wal {
+            // Every segment that may hold unsynced records (in `none` mode a switch does not sync).
+            try writeLock.withLock { _ in
+                if let failure { throw failure }
+                for s in walLive { try s.file.fdatasync() }
+            }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))
         } else {
             try writeLock.withLock { _ in
@@ -437,12 +462,14 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             if current.withLock({ $0.closed }) { return }
             defer {
                 publish(closed: true)
+                background?.stop()
                 try? dataFile.close()
-                try? walFile?.close()
+                closeSegments()
             }
             if let e = syncer?.firstError.withLock({ $0 }) { throw e }
-            if failure == nil && (!tree.dirty.isEmpty || walBytes > 0 || snapshotsChanged) {
-                try checkpoint(sync: true)
+            if failure == nil { try finishInflightCheckpoint(wait: true) }
+            if failure == nil && (!tree.dirty.isEmpty || walBytes > 0 || snapshotsChanged || !walLive.isEmpty) {
+                try checkpointNow(sync: true)
             } else if failure == nil {
                 try dataFile.fdatasync()
             }

@@ -13,6 +13,9 @@ public struct CowOptions: Sendable, Hashable {
     public var wal: Bool = true
     /// Bytes of the reusable buffer WAL records are encoded into before one write(2) per commit.
     public var walBufferSize: Int = 1 << 20
+    /// Bytes of each pre-allocated WAL segment file (WAL mode): written (zeros) and synced before use
+    /// in the syncing modes, then overwritten in place and recycled.
+    public var walSegmentSize: Int = 4 << 20
     /// Checkpoint every this many commits (WAL mode); 0 = only by `checkpointBytes`.
     public var snapshotInterval: Int = 0
     /// Checkpoint when the WAL grows past this many bytes (WAL mode).
@@ -38,6 +41,8 @@ public struct CowOptions: Sendable, Hashable {
              "true: commits append to a WAL, pages are written at checkpoints; false: pure copy-on-write commits (pages, sync, meta, sync)"),
         knob("wal_buffer_size", .int(4096...1_073_741_824), .int(1 << 20),
              "bytes of the reusable buffer a commit's WAL record is encoded into (one write per commit)"),
+        knob("wal_segment_size", .int(65_536...1_073_741_824), .int(4 << 20),
+             "bytes of each pre-allocated, recycled WAL segment file (WAL mode; pre-zeroed and synced before use when commits sync)"),
         knob("snapshot_interval", .int(0...100_000_000), .int(0),
              "checkpoint every N commits in WAL mode (0 = only when the WAL passes cow.checkpoint_bytes)"),
         knob("checkpoint_bytes", .int(4096...68_719_476_736), .int(64 << 20),
@@ -52,6 +57,7 @@ public struct CowOptions: Sendable, Hashable {
         maxKeysPerNode = settings.int("cow.max_keys_per_node")
         wal = settings.bool("cow.wal")
         walBufferSize = settings.int("cow.wal_buffer_size")
+        walSegmentSize = settings.int("cow.wal_segment_size")
         snapshotInterval = settings.int("cow.snapshot_interval")
         checkpointBytes = settings.int("cow.checkpoint_bytes")
         enableSnapshots = settings.bool("cow.enable_snapshots")
@@ -66,6 +72,10 @@ public struct CowOptions: Sendable, Hashable {
         guard maxKeysPerNode == 0 || (4...65_535).contains(maxKeysPerNode) else {
             throw OrbitError(.invalidConfig, "cow.max_keys_per_node: bad value \(maxKeysPerNode)",
                              hint: "allowed: 0 (as many as fit a page) or an integer in 4...65535")
+        }
+        guard (65_536...1_073_741_824).contains(walSegmentSize) else {
+            throw OrbitError(.invalidConfig, "cow.wal_segment_size: bad value \(walSegmentSize)",
+                             hint: "allowed: an integer in 65536...1073741824 (bytes)")
         }
         guard walBufferSize >= 4096, snapshotInterval >= 0, checkpointBytes >= 4096 else {
             throw OrbitError(.invalidConfig, "cow options out of range: \(self)",

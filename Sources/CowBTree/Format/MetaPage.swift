@@ -7,7 +7,7 @@ import OrbitCore
 /// | off | size | field |
 /// |---|---|---|
 /// | 0 | 8 | magic `ORBCOWDB` |
-/// | 8 | 4 | format version (1) |
+/// | 8 | 4 | format version (2; 1 is read) |
 /// | 12 | 4 | masked CRC-32C of bytes 0..<128 except this field |
 /// | 16 | 4 | page size |
 /// | 20 | 4 | max_keys_per_node the store was written with (informational) |
@@ -22,10 +22,12 @@ import OrbitCore
 /// | 88 | 8 | key bytes |
 /// | 96 | 8 | value bytes |
 /// | 104 | 8 | checkpoints so far |
-/// | 112 | 16 | reserved (0) |
+/// | 112 | 8 | first WAL segment replay reads (0 = every segment; written by older builds) |
+/// | 120 | 8 | reserved (0) |
 struct MetaPage: Equatable {
     static let magic: [UInt8] = Array("ORBCOWDB".utf8)
-    static let version: UInt32 = 1
+    /// 2 adds the WAL segment field (offset 112); version 1 pages (zero there) are still read.
+    static let version: UInt32 = 2
     static let encodedSize = 128
 
     var pageSize: Int
@@ -41,6 +43,9 @@ struct MetaPage: Equatable {
     var keyBytes: UInt64 = 0
     var valueBytes: UInt64 = 0
     var checkpoints: UInt64 = 0
+    /// The sequence number of the first WAL segment that may hold records newer than `txid`; older
+    /// segments are covered by this meta page and are recycled once it is durable.
+    var walSeq: UInt64 = 0
 
     /// Which of the two meta pages this txid goes to.
     var slot: UInt64 { txid & 1 }
@@ -53,7 +58,7 @@ struct MetaPage: Equatable {
         b.appendU32(0)
         b.appendU32(UInt32(pageSize))
         b.appendU32(UInt32(maxKeysPerNode))
-        for v in [txid, root, height, pageCount, freeListPage, freeCount, snapshotPage, keys, keyBytes, valueBytes, checkpoints] {
+        for v in [txid, root, height, pageCount, freeListPage, freeCount, snapshotPage, keys, keyBytes, valueBytes, checkpoints, walSeq] {
             b.appendU64(v)
         }
         while b.count < Self.encodedSize { b.append(0) }
@@ -74,7 +79,7 @@ struct MetaPage: Equatable {
         var description: String {
             switch self {
             case .badMagic: "no meta page magic (not a cow store, or never written)"
-            case .badVersion(let v): "format version \(v) is not supported (this build reads version \(MetaPage.version))"
+            case .badVersion(let v): "format version \(v) is not supported (this build reads versions 1 and \(MetaPage.version))"
             case .badChecksum: "checksum mismatch (torn or corrupt)"
             case .badField(let f): "bad field: \(f)"
             }
@@ -88,11 +93,12 @@ struct MetaPage: Equatable {
             let stored = raw.u32(12)
             guard stored == CRC32C.mask(checksum(b)) else { return .failure(.badChecksum) }
             let version = raw.u32(8)
-            guard version == Self.version else { return .failure(.badVersion(version)) }
+            guard version == Self.version || version == 1 else { return .failure(.badVersion(version)) }
             var m = MetaPage(pageSize: Int(raw.u32(16)), maxKeysPerNode: Int(raw.u32(20)))
             m.txid = raw.u64(24); m.root = raw.u64(32); m.height = raw.u64(40); m.pageCount = raw.u64(48)
             m.freeListPage = raw.u64(56); m.freeCount = raw.u64(64); m.snapshotPage = raw.u64(72)
             m.keys = raw.u64(80); m.keyBytes = raw.u64(88); m.valueBytes = raw.u64(96); m.checkpoints = raw.u64(104)
+            m.walSeq = raw.u64(112)
             guard m.pageSize >= 512, m.pageSize <= 65_536, m.pageSize & (m.pageSize - 1) == 0 else {
                 return .failure(.badField("page size \(m.pageSize)"))
             }

@@ -1,32 +1,88 @@
 import OrbitCore
 
-/// The write-ahead log (docs/formats/cow-wal.md): `cow.wal`, a 16-byte header then records.
+/// The write-ahead log (docs/formats/cow-wal.md): recycled, pre-allocated segment files
+/// `cow.wal.<n>`, each a 32-byte header then records, overwritten in place.
 ///
-/// Header: magic `ORBCOWAL` (8), version u32 (1), reserved u32 (0).
-/// Record: masked CRC-32C u32 of bytes 4..<(16 + length) · payload length u32 · txid u64 · payload.
+/// Segment header: magic `ORBCOWAL` (8) · version u32 (2) · masked CRC-32C u32 of bytes 0..<12 and
+/// 16..<32 · segment sequence number u64 (>= 1; 0 = a spare that was never used) · previous txid u64
+/// (the txid of the last record logged before this segment; replay checks it to find lost tails).
+///
+/// Record: masked CRC-32C u32 of bytes 4..<(24 + length) · payload length u32 · segment sequence
+/// number u64 · txid u64 · payload. The sequence number, covered by the checksum, is what lets replay
+/// find the end of the log in a recycled file: the stale records of an older generation carry
+/// another sequence number and end the segment like a torn record would.
+///
 /// Payload: operations in order, each tag u8 (1 put, 0 delete) · key length u32 · value length u32
 /// (0 for delete) · key · value.
 ///
-/// Recovery reads records in order and stops at the first short or bad one (a torn tail); records
-/// whose txid is not above the meta page's were checkpointed already and are skipped.
+/// Version 1 (a single `cow.wal` with a 16-byte header and 16-byte record headers, no sequence
+/// number) is still read, once, when a store written by an older build is opened.
 enum WALFormat {
     static let magic: [UInt8] = Array("ORBCOWAL".utf8)
-    static let version: UInt32 = 1
-    static let headerSize = 16
-    static let recordHeaderSize = 16
+    static let version: UInt32 = 2
+    static let segmentHeaderSize = 32
+    static let recordHeaderSize = 24
 
-    static func header() -> [UInt8] {
+    // MARK: Segment header
+
+    struct SegmentHeader: Equatable {
+        var seq: UInt64
+        var prevTxid: UInt64
+    }
+
+    static func segmentHeader(_ h: SegmentHeader) -> [UInt8] {
         var b = magic
         b.appendU32(version)
         b.appendU32(0)
+        b.appendU64(h.seq)
+        b.appendU64(h.prevTxid)
+        let crc = CRC32C.mask(headerChecksum(b))
+        b.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: 12, as: UInt32.self) }
         return b
     }
+
+    private static func headerChecksum(_ b: [UInt8]) -> UInt32 {
+        b.withUnsafeBytes { raw in
+            CRC32C.update(CRC32C.update(0, UnsafeRawBufferPointer(rebasing: raw[0..<12])),
+                          UnsafeRawBufferPointer(rebasing: raw[16..<segmentHeaderSize]))
+        }
+    }
+
+    enum HeaderState: Equatable {
+        /// A valid header of a used segment.
+        case segment(SegmentHeader)
+        /// Zeros, short, torn or never used: the file holds no records to replay (a spare).
+        case spare
+    }
+
+    /// Decodes a segment header. A foreign magic or an unknown version is refused as corruption
+    /// (the file is not ours, or was written by a newer build); anything torn is a spare.
+    static func decodeHeader(_ b: [UInt8], path: String) throws -> HeaderState {
+        guard b.count >= segmentHeaderSize else { return .spare }
+        if b[0..<8].allSatisfy({ $0 == 0 }) { return .spare }
+        guard Array(b[0..<8]) == magic else {
+            throw OrbitError(.corruption, "not a cow WAL segment: bad magic", at: "\(path) @ offset 0",
+                             hint: "the file was not written by the cow engine; move it out of the store directory")
+        }
+        let stored = b.withUnsafeBytes { $0.u32(12) }
+        guard stored == CRC32C.mask(headerChecksum(Array(b[0..<segmentHeaderSize]))) else { return .spare }
+        let v = b.withUnsafeBytes { $0.u32(8) }
+        guard v == version else {
+            throw OrbitError(.corruption, "cow WAL segment format version \(v) is not supported (this build reads \(version))",
+                             at: "\(path) @ offset 8")
+        }
+        let h = b.withUnsafeBytes { SegmentHeader(seq: $0.u64(16), prevTxid: $0.u64(24)) }
+        return h.seq == 0 ? .spare : .segment(h)
+    }
+
+    // MARK: Records
 
     /// Starts a record in `buffer` (cleared); append operations, then `finish`.
     static func begin(_ buffer: inout [UInt8], txid: UInt64) {
         buffer.removeAll(keepingCapacity: true)
         buffer.appendU32(0)
         buffer.appendU32(0)
+        buffer.appendU64(0)
         buffer.appendU64(txid)
     }
 
@@ -45,10 +101,12 @@ enum WALFormat {
         buffer.append(contentsOf: key)
     }
 
-    static func finish(_ buffer: inout [UInt8]) {
+    /// Seals the record for segment `seq`: length, sequence number, checksum.
+    static func finish(_ buffer: inout [UInt8], seq: UInt64) {
         let length = buffer.count - recordHeaderSize
         buffer.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: seq.littleEndian, toByteOffset: 8, as: UInt64.self)
             let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[4...])))
             raw.storeBytes(of: crc.littleEndian, toByteOffset: 0, as: UInt32.self)
         }
@@ -56,31 +114,27 @@ enum WALFormat {
 
     struct Record { var txid: UInt64; var payload: Range<Int>; var end: Int }
 
-    /// The valid records of a whole WAL file's bytes, and where the valid prefix ends.
-    static func records(_ bytes: [UInt8], path: String) throws -> (records: [Record], validEnd: Int) {
-        guard bytes.count >= headerSize else { return ([], 0) }
-        guard Array(bytes[0..<8]) == magic else {
-            throw OrbitError(.corruption, "not a cow WAL: bad magic", at: "\(path) @ offset 0",
-                             hint: "the file was not written by the cow engine; move it away to open the store without it")
-        }
-        let version = bytes.withUnsafeBytes { $0.u32(8) }
-        guard version == Self.version else {
-            throw OrbitError(.corruption, "cow WAL format version \(version) is not supported", at: "\(path) @ offset 8")
-        }
+    /// The records of segment `seq` in a segment file's bytes, in order: each complete, its checksum
+    /// good, its sequence number `seq` and its txid above the one before. The first record that is
+    /// not ends the segment's log (a torn tail, zeros, or the stale records of an older generation).
+    static func records(segment bytes: [UInt8], seq: UInt64) -> [Record] {
         var out: [Record] = []
-        var o = headerSize
+        var o = segmentHeaderSize
+        var lastTxid: UInt64 = 0
         bytes.withUnsafeBytes { raw in
             while o + recordHeaderSize <= raw.count {
                 let length = Int(raw.u32(o + 4))
                 let end = o + recordHeaderSize + length
-                guard end <= raw.count else { break }
+                guard end <= raw.count, raw.u64(o + 8) == seq else { break }
                 let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(o + 4)..<end])))
-                guard crc == raw.u32(o) else { break }
-                out.append(Record(txid: raw.u64(o + 8), payload: (o + recordHeaderSize)..<end, end: end))
+                let txid = raw.u64(o + 16)
+                guard crc == raw.u32(o), txid > lastTxid else { break }
+                out.append(Record(txid: txid, payload: (o + recordHeaderSize)..<end, end: end))
+                lastTxid = txid
                 o = end
             }
         }
-        return (out, out.last?.end ?? headerSize)
+        return out
     }
 
     /// Calls `body` for each operation of a payload.
@@ -95,5 +149,39 @@ enum WALFormat {
                  UnsafeRawBufferPointer(rebasing: raw[(i + 9 + kl)..<(i + 9 + kl + vl)]))
             i += 9 + kl + vl
         }
+    }
+
+    // MARK: Version 1 (read only)
+
+    static let legacyVersion: UInt32 = 1
+    static let legacyHeaderSize = 16
+    static let legacyRecordHeaderSize = 16
+
+    /// The valid records of a version-1 `cow.wal` (header 16 bytes; record: masked CRC u32 of bytes
+    /// 4..<16+length · length u32 · txid u64 · payload), up to the first short or bad one.
+    static func legacyRecords(_ bytes: [UInt8], path: String) throws -> [Record] {
+        guard bytes.count >= legacyHeaderSize else { return [] }
+        guard Array(bytes[0..<8]) == magic else {
+            throw OrbitError(.corruption, "not a cow WAL: bad magic", at: "\(path) @ offset 0",
+                             hint: "the file was not written by the cow engine; move it away to open the store without it")
+        }
+        let v = bytes.withUnsafeBytes { $0.u32(8) }
+        guard v == legacyVersion else {
+            throw OrbitError(.corruption, "cow WAL format version \(v) is not supported in \(path) (expected 1)", at: "\(path) @ offset 8")
+        }
+        var out: [Record] = []
+        var o = legacyHeaderSize
+        bytes.withUnsafeBytes { raw in
+            while o + legacyRecordHeaderSize <= raw.count {
+                let length = Int(raw.u32(o + 4))
+                let end = o + legacyRecordHeaderSize + length
+                guard end <= raw.count else { break }
+                let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(o + 4)..<end])))
+                guard crc == raw.u32(o) else { break }
+                out.append(Record(txid: raw.u64(o + 8), payload: (o + legacyRecordHeaderSize)..<end, end: end))
+                o = end
+            }
+        }
+        return out
     }
 }

@@ -34,7 +34,8 @@ public enum CowInspector {
             case .success(let m):
                 r.lines.append("meta page \(slot): txid \(m.txid), page size \(m.pageSize), root \(m.root), height \(m.height), "
                                + "pages \(m.pageCount), free list @\(m.freeListPage) (\(m.freeCount) free), snapshots @\(m.snapshotPage), "
-                               + "keys \(m.keys), key bytes \(m.keyBytes), value bytes \(m.valueBytes), checkpoints \(m.checkpoints)")
+                               + "keys \(m.keys), key bytes \(m.keyBytes), value bytes \(m.valueBytes), checkpoints \(m.checkpoints), "
+                               + "WAL from segment \(m.walSeq)")
                 if best == nil || m.txid > best!.0.txid { best = (m, slot) }
             case .failure(let e):
                 r.lines.append("meta page \(slot): invalid: \(e)")
@@ -120,6 +121,24 @@ public enum CowInspector {
                 walk(s.root, label: "snapshot '\(s.name)'", tree: false)
             }
         } catch { bad(error) }
+
+        // WAL segments (cow-wal.md): which hold records the meta page does not cover yet.
+        for name in try fs.list(directory: directory) where name.hasPrefix(CowEngine.segmentPrefix) {
+            let p = joinPath(directory, name)
+            let bytes = try fs.readFile(p)
+            switch try? WALFormat.decodeHeader(Array(bytes.prefix(WALFormat.segmentHeaderSize)), path: p) {
+            case .segment(let h)?:
+                let records = WALFormat.records(segment: bytes, seq: h.seq)
+                let newer = records.filter { $0.txid > meta.txid }.count
+                r.lines.append("wal \(name): \(bytes.count) bytes, segment \(h.seq), previous txid \(h.prevTxid), \(records.count) records, "
+                               + (h.seq >= meta.walSeq ? "\(newer) newer than the meta page" : "covered by the meta page (spare)"))
+            case .spare?:
+                r.lines.append("wal \(name): \(bytes.count) bytes, spare")
+            case nil:
+                r.ok = false
+                r.lines.append("CORRUPT: wal \(name): not a cow WAL segment of a supported version")
+            }
+        }
 
         let freeSet = Set(free)
         for no in freeSet.sorted() where used.contains(no) {

@@ -1,34 +1,98 @@
 import OrbitCore
 
+/// One checkpoint, frozen by the writer (`prepareCheckpoint`) and written by whoever runs it (the
+/// background thread, or the writer itself for synchronous checkpoints): everything it needs is
+/// here, so writing it touches no writer state.
+final class CheckpointJob: @unchecked Sendable {
+    let txid: UInt64
+    let sync: Bool
+    /// The pages allocated since the previous checkpoint, as they were at the freeze; immutable
+    /// from then on (the writer copies them before any change, under new page numbers).
+    let dirty: [UInt64: Dirty]
+    let freeList: [UInt64]
+    let freeListPages: [UInt64]
+    let snapshots: [SnapshotRecord]?
+    let snapshotListPages: [UInt64]
+    let meta: MetaPage
+    let slot: Int
+    /// Pages the durable meta page references and the new one does not: free once it is durable.
+    let pending: [UInt64]
+    let started: UInt64
+    // Results, read by the writer after the job has finished.
+    var written = 0
+    var error: (any Error)?
+
+    init(txid: UInt64, sync: Bool, dirty: [UInt64: Dirty], freeList: [UInt64], freeListPages: [UInt64],
+         snapshots: [SnapshotRecord]?, snapshotListPages: [UInt64], meta: MetaPage, slot: Int, pending: [UInt64], started: UInt64) {
+        self.txid = txid; self.sync = sync; self.dirty = dirty; self.freeList = freeList; self.freeListPages = freeListPages
+        self.snapshots = snapshots; self.snapshotListPages = snapshotListPages; self.meta = meta; self.slot = slot
+        self.pending = pending; self.started = started
+    }
+}
+
 extension CowBTree {
-    /// Writes every change since the last checkpoint to the page file and trims the WAL (WAL
-    /// mode); syncs unless the durability mode is `none`.
+    /// Writes every change since the last checkpoint to the page file and recycles the WAL segments
+    /// it covers; syncs unless the durability mode is `none`. Waits for a background checkpoint in
+    /// flight first.
     public func checkpoint() throws {
         try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
-            do { try checkpoint(sync: durability != .none) } catch { failure = poisoned(error); throw error }
+            do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
         }
     }
 
-    /// Writes every dirty page, the free list and (when changed) the snapshot list, then the meta
-    /// page that is not the durable one, and trims the WAL. Under `writeLock`.
-    ///
-    /// The order is the whole of crash safety (see the type's comment): dirty pages only ever sit at
-    /// page numbers the durable meta does not reference (`TreeWriter`'s invariant), so until the new
-    /// meta page is on disk the old one still describes an intact tree; the sync between the page
-    /// writes and the meta write keeps a meta page from reaching the disk before its pages; the sync
-    /// after it makes the commit durable before the WAL records it covers are trimmed.
-    func checkpoint(sync: Bool) throws {
+    /// A synchronous checkpoint on the caller's thread (under `writeLock`): waits for and finishes
+    /// the one in flight, then freezes, writes and finishes a new one.
+    func checkpointNow(sync: Bool) throws {
+        try finishInflightCheckpoint(wait: true)
+        let job = try prepareCheckpoint(sync: sync)
+        writeCheckpoint(job)
+        try finishCheckpoint(job)
+        publish()
+    }
+
+    /// Starts a checkpoint on the background thread (WAL mode, under `writeLock`). One at a time:
+    /// if one is still in flight the writer waits for it first — the backpressure that bounds the
+    /// WAL to about two checkpoint intervals.
+    func startBackgroundCheckpoint() throws {
+        guard let bg = background else { return try checkpointNow(sync: durability != .none) }
+        try finishInflightCheckpoint(wait: true)
+        let job = try prepareCheckpoint(sync: durability != .none)
+        inflight = job
+        inflightTicket = bg.submit { [unowned self] in self.writeCheckpoint(job) }
+    }
+
+    /// Finishes the background checkpoint in flight if it has completed (or, with `wait`, once it
+    /// has). Under `writeLock`. Throws (and the engine is poisoned) if it failed.
+    @inline(__always)
+    func finishInflightCheckpoint(wait: Bool) throws {
+        guard let job = inflight, let bg = background else { return }
+        if bg.completed.load(ordering: .acquiring) < inflightTicket {
+            guard wait else { return }
+            let t0 = MonotonicClock.nanoseconds()
+            bg.wait(for: inflightTicket)
+            checkpointWaitNanos += MonotonicClock.nanoseconds() &- t0
+        }
+        inflight = nil
+        do { try finishCheckpoint(job) } catch { failure = poisoned(error); throw error }
+    }
+
+    /// Freezes a checkpoint (under `writeLock`): takes the dirty pages and the pending frees from the
+    /// tree (which starts a new epoch: from here on every page it changes is copied to a new number),
+    /// lays out the free list and snapshot list, switches the WAL to a new segment so every later
+    /// record lands after the checkpoint's, and builds the meta page.
+    func prepareCheckpoint(sync: Bool) throws -> CheckpointJob {
         let start = MonotonicClock.nanoseconds()
         let t = tree
         t.txn += 1
         let txid = t.txn
 
         // The old free list and snapshot list are referenced by the durable meta: release them
-        // (pending until this checkpoint is durable) and write new ones.
+        // (pending until this checkpoint is durable) and lay out new ones.
         for no in freeListPages { t.release(no) }
         freeListPages = []
+        let snapshotsChangedNow = snapshotsChanged
         if snapshotsChanged {
             for no in snapshotListPages { t.release(no) }
             snapshotListPages = []
@@ -45,16 +109,13 @@ extension CowBTree {
         var freeList = t.free
         freeList.append(contentsOf: t.pending)
 
-        // 1. Pages.
-        var written = 0
-        try writeDirtyPages(txid: txid, written: &written)
-        written += try writeFreeList(freeList, txid: txid)
-        if snapshotsChanged { written += try writeSnapshotList(txid: txid) }
-        try fs.crashPoint("cow.checkpoint.after-page-writes")
-        if sync { try dataFile.fdatasync() }
-        try fs.crashPoint("cow.checkpoint.after-page-sync")
+        // The WAL: records after this point go to a segment this checkpoint does not cover.
+        var walSeq = walNextSeq
+        if let cur = walCurrent {
+            if cur.end > Int64(WALFormat.segmentHeaderSize) { try startSegment() }
+            walSeq = walCurrent!.seq
+        }
 
-        // 2. Meta.
         var m = MetaPage(pageSize: meta.pageSize, maxKeysPerNode: options.maxKeysPerNode)
         m.txid = txid
         m.root = t.root?.pageNo ?? 0
@@ -65,41 +126,64 @@ extension CowBTree {
         m.snapshotPage = snapshotListPages.first ?? 0
         m.keys = UInt64(t.keys); m.keyBytes = UInt64(t.keyBytes); m.valueBytes = UInt64(t.valueBytes)
         m.checkpoints = checkpointCount + 1
-        let slot = 1 - metaSlot
-        try m.encode().withUnsafeBytes { try dataFile.write($0, at: Int64(slot) * Int64(meta.pageSize)) }
-        try fs.crashPoint("cow.checkpoint.after-meta-write")
-        if sync { try dataFile.fdatasync() }
-        try fs.crashPoint("cow.checkpoint.after-meta-sync")
-        meta = m
-        metaSlot = slot
+        m.walSeq = walSeq
+
+        let job = CheckpointJob(txid: txid, sync: sync, dirty: t.dirty, freeList: freeList, freeListPages: freeListPages,
+                                snapshots: snapshotsChangedNow ? snapshots : nil, snapshotListPages: snapshotListPages,
+                                meta: m, slot: 1 - metaSlot, pending: t.pending, started: start)
+        t.dirty = [:]
+        t.pending = []
         snapshotsChanged = false
-
-        // 3. The durable meta no longer references the pending pages: they are free now.
-        t.free.append(contentsOf: t.pending)
-        t.pending.removeAll(keepingCapacity: true)
-        t.dirty.removeAll(keepingCapacity: true)
-        checkpointCount += 1
-        pagesWritten += UInt64(written)
-
-        // 4. The WAL's records are all in the pages now.
-        if let wal = walFile, walBytes > 0 || !options.wal {
-            try fs.crashPoint("cow.checkpoint.before-wal-trim")
-            if try wal.size() > Int64(WALFormat.headerSize) {
-                try wal.truncate(to: Int64(WALFormat.headerSize))
-                if sync { try wal.fdatasync() }
-            }
-            walBytes = 0
-            walSyncedLSN.store(walWrittenLSN.load(ordering: .acquiring), ordering: .releasing)
-        }
         commitsSinceCheckpoint = 0
-        checkpointNanos += MonotonicClock.nanoseconds() &- start
-        publish()
+        walBytes = 0
+        return job
+    }
+
+    /// Writes a frozen checkpoint: pages, sync, meta page, sync. Runs on any one thread at a time;
+    /// uses only the job, the page file and `ioBuffer`. Records a failure in the job.
+    ///
+    /// The order is the whole of crash safety (see the type's comment): dirty pages only ever sit at
+    /// page numbers the durable meta does not reference (`TreeWriter`'s invariant), so until the new
+    /// meta page is on disk the old one still describes an intact tree; the sync between the page
+    /// writes and the meta write keeps a meta page from reaching the disk before its pages; the sync
+    /// after it makes the checkpoint durable before the WAL segments it covers are recycled.
+    func writeCheckpoint(_ job: CheckpointJob) {
+        do {
+            var written = 0
+            try writeDirtyPages(job.dirty, txid: job.txid, written: &written)
+            written += try writeFreeList(job.freeList, pages: job.freeListPages, txid: job.txid)
+            if let s = job.snapshots { written += try writeSnapshotList(s, pages: job.snapshotListPages, txid: job.txid) }
+            try fs.crashPoint("cow.checkpoint.after-page-writes")
+            if job.sync { try dataFile.fdatasync() }
+            try fs.crashPoint("cow.checkpoint.after-page-sync")
+            try job.meta.encode().withUnsafeBytes { try dataFile.write($0, at: Int64(job.slot) * Int64(tree.pageSize)) }
+            try fs.crashPoint("cow.checkpoint.after-meta-write")
+            if job.sync { try dataFile.fdatasync() }
+            try fs.crashPoint("cow.checkpoint.after-meta-sync")
+            job.written = written
+        } catch {
+            job.error = error
+        }
+    }
+
+    /// Completes a written checkpoint (under `writeLock`): its meta page is the durable one now, the
+    /// pages it no longer references are free, and the WAL segments it covers become spares.
+    func finishCheckpoint(_ job: CheckpointJob) throws {
+        if let e = job.error { throw e }
+        try fs.crashPoint("cow.checkpoint.before-wal-recycle")
+        meta = job.meta
+        metaSlot = job.slot
+        tree.free.append(contentsOf: job.pending)
+        checkpointCount += 1
+        pagesWritten += UInt64(job.written)
+        checkpointNanos += MonotonicClock.nanoseconds() &- job.started
+        recycleSegments(below: job.meta.walSeq)
     }
 
     /// Writes the dirty tree and overflow pages in page order, coalescing runs of adjacent pages.
-    private func writeDirtyPages(txid: UInt64, written: inout Int) throws {
-        let size = meta.pageSize
-        let numbers = tree.dirty.keys.sorted()
+    private func writeDirtyPages(_ dirty: [UInt64: Dirty], txid: UInt64, written: inout Int) throws {
+        let size = tree.pageSize
+        let numbers = dirty.keys.sorted()
         var runStart: UInt64 = 0
         var runLength = 0
         func flush() throws {
@@ -112,10 +196,12 @@ extension CowBTree {
             if runLength > 0 && (no != runStart + UInt64(runLength) || runLength == Self.ioBufferPages) { try flush() }
             if runLength == 0 { runStart = no }
             let dst = ioBuffer + runLength * size
-            switch tree.dirty[no]! {
+            switch dirty[no]! {
             case .page(let p):
-                p.seal(txid: txid)
+                // Sealed in the buffer, not in the page: readers and the writer share the page.
                 dst.copyMemory(from: p.bytes, byteCount: size)
+                dst.setU64(Layout.txidOffset, txid)
+                Page.sealChecksum(dst, size)
             case .overflow(let ov, let index):
                 fillOverflowPage(dst, ov, index, txid: txid)
             }
@@ -125,7 +211,7 @@ extension CowBTree {
     }
 
     private func fillOverflowPage(_ dst: UnsafeMutableRawPointer, _ ov: OverflowValue, _ index: Int, txid: UInt64) {
-        let size = meta.pageSize
+        let size = tree.pageSize
         let per = size - Layout.overflowPayloadOffset
         let from = index * per
         let n = min(per, ov.bytes.count - from)
@@ -141,7 +227,7 @@ extension CowBTree {
 
     private func writeChainPage(_ type: PageType, _ no: UInt64, next: UInt64, count: Int, txid: UInt64,
                                 _ fill: (UnsafeMutableRawPointer) -> Void) throws {
-        let size = meta.pageSize
+        let size = tree.pageSize
         let dst = ioBuffer
         dst.initializeMemory(as: UInt8.self, repeating: 0, count: size)
         dst.storeBytes(of: type.rawValue, toByteOffset: Layout.typeOffset, as: UInt8.self)
@@ -154,8 +240,8 @@ extension CowBTree {
         try dataFile.write(UnsafeRawBufferPointer(start: dst, count: size), at: Int64(no) * Int64(size))
     }
 
-    private func writeFreeList(_ entries: [UInt64], txid: UInt64) throws -> Int {
-        let perPage = (meta.pageSize - Layout.headerSize) / 8
+    private func writeFreeList(_ entries: [UInt64], pages freeListPages: [UInt64], txid: UInt64) throws -> Int {
+        let perPage = (tree.pageSize - Layout.headerSize) / 8
         for (i, no) in freeListPages.enumerated() {
             let from = i * perPage
             let n = max(0, min(perPage, entries.count - from))
@@ -166,13 +252,13 @@ extension CowBTree {
         return freeListPages.count
     }
 
-    private func writeSnapshotList(txid: UInt64) throws -> Int {
+    private func writeSnapshotList(_ snapshots: [SnapshotRecord], pages snapshotListPages: [UInt64], txid: UInt64) throws -> Int {
         var pages: [[UInt8]] = []
         var counts: [Int] = []
         var current: [UInt8] = []
         var count = 0
         for s in snapshots {
-            if current.count + s.encodedSize > meta.pageSize - Layout.headerSize {
+            if current.count + s.encodedSize > tree.pageSize - Layout.headerSize {
                 pages.append(current); counts.append(count); current = []; count = 0
             }
             s.encode(into: &current)

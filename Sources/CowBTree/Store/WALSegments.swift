@@ -1,0 +1,250 @@
+import OrbitCore
+
+/// One WAL segment file, `cow.wal.<slot>` (docs/formats/cow-wal.md).
+///
+/// A segment is *current* (the writer appends to it), *live* (older than the current one, holding
+/// records the durable meta page does not cover yet) or a *spare* (every record in it is covered:
+/// its bytes are stale and it waits to be reused under a new sequence number).
+final class WALSegment<File: FileHandleProtocol>: @unchecked Sendable {
+    let file: File
+    let slot: Int
+    /// The sequence number it was last started with (0: never used since it was found or made).
+    var seq: UInt64 = 0
+    /// Where the next record goes.
+    var end: Int64 = Int64(WALFormat.segmentHeaderSize)
+    /// Bytes known to be written (pre-zeroed and synced in the syncing modes) from offset 0.
+    var preparedSize: Int64
+    /// Whether `preparedSize` has been made durable (a segment found at open is fsynced once).
+    var prepared: Bool
+
+    init(file: File, slot: Int, preparedSize: Int64, prepared: Bool) {
+        self.file = file; self.slot = slot; self.preparedSize = preparedSize; self.prepared = prepared
+    }
+}
+
+extension CowBTree {
+    static var segmentPrefix: String { "cow.wal." }
+    static func segmentName(_ slot: Int) -> String { segmentPrefix + String(slot) }
+
+    /// Whether commits sync the WAL (so segments are pre-zeroed and synced before use: an fdatasync
+    /// then writes only data blocks, never the file's size or extents).
+    var walSyncs: Bool { durability != .none }
+
+    // MARK: Open and replay
+
+    /// Replays the WAL on top of the loaded meta page: first a version-1 `cow.wal` left by an older
+    /// build, then the segments from `meta.walSeq` on, in sequence order. Ends with a synced
+    /// checkpoint when anything was replayed (or a lost tail cut the log short, or the old file was
+    /// found), so that afterwards every segment is a spare and the log starts afresh.
+    func openWAL() throws {
+        var needsCheckpoint = false
+        var replayed = 0
+        let legacyPath = joinPath(path, Self.walFileName)
+        let legacy = try fs.exists(legacyPath)
+        if legacy {
+            let bytes = try fs.readFile(legacyPath)
+            replayed += try replay(bytes, WALFormat.legacyRecords(bytes, path: legacyPath))
+            needsCheckpoint = true
+        }
+
+        var used: [(WALSegment<FS.File>, WALFormat.SegmentHeader)] = []
+        var found: [WALSegment<FS.File>] = []
+        var maxSlot = -1
+        var maxSeq = meta.walSeq
+        for name in try fs.list(directory: path) where name.hasPrefix(Self.segmentPrefix) {
+            guard let slot = Int(name.dropFirst(Self.segmentPrefix.count)), slot >= 0 else { continue }
+            let file = try fs.open(joinPath(path, name), .readWrite)
+            let seg = WALSegment(file: file, slot: slot, preparedSize: try file.size(), prepared: !walSyncs)
+            found.append(seg)
+            maxSlot = max(maxSlot, slot)
+            if case .segment(let h) = try WALFormat.decodeHeader(try file.read(count: WALFormat.segmentHeaderSize, at: 0), path: file.path) {
+                seg.seq = h.seq
+                maxSeq = max(maxSeq, h.seq)
+                if h.seq >= meta.walSeq { used.append((seg, h)) }
+            }
+        }
+        walSpares.withLock { $0.nextSlot = maxSlot + 1 }
+        used.sort { $0.1.seq < $1.1.seq }
+
+        // Every record up to `seen` is accounted for (in the pages or replayed). A segment whose
+        // previous txid is past it follows a lost tail: it and everything after it are orphans.
+        var seen = tree.txn
+        for (seg, h) in used {
+            guard h.prevTxid <= seen else { needsCheckpoint = true; break }
+            let bytes = try fs.readFile(seg.file.path)
+            let records = WALFormat.records(segment: bytes, seq: h.seq)
+            replayed += try replay(bytes, records)
+            if let last = records.last { seen = max(seen, last.txid) }
+        }
+        if replayed > 0 { needsCheckpoint = true }
+        walNextSeq = maxSeq + 1
+        lastLoggedTxid = tree.txn
+        commitsSinceCheckpoint = 0
+        walBytes = 0
+        publish()
+        if needsCheckpoint {
+            try checkpointNow(sync: true)
+        }
+        // Nothing in the found segments is needed any more: they are all spares.
+        walSpares.withLock { $0.spares.append(contentsOf: found) }
+        trimSpares()
+        if legacy {
+            try fs.remove(legacyPath)
+            try fs.syncDirectory(path)
+        }
+        if options.wal { try startSegment() }
+    }
+
+    /// Applies the records newer than the tree's txid; returns how many.
+    private func replay(_ bytes: [UInt8], _ records: [WALFormat.Record]) throws -> Int {
+        var n = 0
+        try bytes.withUnsafeBytes { raw in
+            for r in records where r.txid > tree.txn {
+                tree.txn = r.txid
+                try WALFormat.forEachOperation(UnsafeRawBufferPointer(rebasing: raw[r.payload])) { put, k, v in
+                    if put { tree.put(k, v) } else { tree.delete(k) }
+                }
+                n += 1
+            }
+        }
+        return n
+    }
+
+    // MARK: Segments
+
+    /// Makes `seg` ready for in-place use: in the syncing modes its first `cow.wal_segment_size`
+    /// bytes are really written (zeros) and fsynced, so no later fdatasync changes its size or extents.
+    func prepare(_ seg: WALSegment<FS.File>) throws {
+        guard walSyncs else { seg.prepared = true; return }
+        let target = Int64(options.walSegmentSize)
+        if seg.preparedSize < target {
+            let chunk = [UInt8](repeating: 0, count: 1 << 20)
+            var o = seg.preparedSize
+            try chunk.withUnsafeBytes { z in
+                while o < target {
+                    let n = Int(min(Int64(z.count), target - o))
+                    try seg.file.write(UnsafeRawBufferPointer(rebasing: z[0..<n]), at: o)
+                    o += Int64(n)
+                }
+            }
+            seg.preparedSize = target
+            seg.prepared = false
+        }
+        if !seg.prepared {
+            try seg.file.fsync()
+            seg.prepared = true
+        }
+    }
+
+    /// A new, prepared segment file in the next free slot (its directory entry synced in the syncing
+    /// modes).
+    func createSegment() throws -> WALSegment<FS.File> {
+        let slot = walSpares.withLock { s in defer { s.nextSlot += 1 }; return s.nextSlot }
+        let file = try fs.open(joinPath(path, Self.segmentName(slot)), .create)
+        let seg = WALSegment(file: file, slot: slot, preparedSize: 0, prepared: false)
+        do {
+            try file.truncate(to: 0)
+            try prepare(seg)
+            // Its name must survive a power loss before a synced record in it is acknowledged.
+            if walSyncs { try fs.syncDirectory(path) }
+        } catch {
+            try? file.close()
+            throw error
+        }
+        return seg
+    }
+
+    /// Background: makes one spare ahead of need, so the writer rarely waits for a segment.
+    func prepareSpareInBackground() {
+        guard walSpares.withLock({ $0.spares.isEmpty }) else { return }
+        guard let seg = try? createSegment() else { return }   // the writer will try again and report
+        walSpares.withLock { $0.spares.append(seg) }
+    }
+
+    /// Starts the next segment: a spare (recycled in place) or a new file. The previous current one
+    /// becomes live. In `group` and `periodic` mode the previous segment is synced first, so no record
+    /// of the new one can be durable while an older one is not.
+    func startSegment() throws {
+        let seg: WALSegment<FS.File>
+        if let spare = walSpares.withLock({ $0.spares.popLast() }) {
+            do { try prepare(spare) } catch {
+                walSpares.withLock { $0.spares.append(spare) }
+                throw error
+            }
+            seg = spare
+        } else {
+            seg = try createSegment()
+            walSegmentsCreatedByWriter += 1
+        }
+        seg.seq = walNextSeq
+        walNextSeq += 1
+        let header = WALFormat.segmentHeader(.init(seq: seg.seq, prevTxid: lastLoggedTxid))
+        try seg.file.write(header, at: 0)
+        seg.end = Int64(WALFormat.segmentHeaderSize)
+        try fs.crashPoint("cow.wal.after-segment-header")
+        let previous = walCurrent
+        try syncLock.withLock { _ in
+            if let previous, durability == .group || durability.isPeriodic {
+                try previous.file.fdatasync()
+                walSyncedLSN.store(walWrittenLSN.load(ordering: .acquiring), ordering: .releasing)
+            }
+            walSyncFile = seg.file
+        }
+        if let previous { walLive.append(previous) }
+        walCurrent = seg
+        if walSyncs, let bg = background, walSpares.withLock({ $0.spares.isEmpty }) {
+            bg.submit { [unowned self] in self.prepareSpareInBackground() }
+        }
+    }
+
+    /// After a durable checkpoint: the live segments it covers become spares.
+    func recycleSegments(below seq: UInt64) {
+        var keep: [WALSegment<FS.File>] = []
+        var freed: [WALSegment<FS.File>] = []
+        for s in walLive { if s.seq < seq { freed.append(s) } else { keep.append(s) } }
+        guard !freed.isEmpty else { return }
+        walLive = keep
+        walSpares.withLock { $0.spares.append(contentsOf: freed) }
+        trimSpares()
+    }
+
+    /// Keeps at most enough spares for one checkpoint interval of WAL (plus two); removes the rest.
+    func trimSpares() {
+        let cap = max(2, options.checkpointBytes / options.walSegmentSize + 2)
+        let extra: [WALSegment<FS.File>] = walSpares.withLock { s in
+            guard s.spares.count > cap else { return [] }
+            let e = Array(s.spares[cap...])
+            s.spares.removeSubrange(cap...)
+            return e
+        }
+        for seg in extra {
+            try? seg.file.close()
+            try? fs.remove(seg.file.path)
+        }
+    }
+
+    /// Bytes of WAL the current and live segments hold.
+    var walLiveBytes: Int64 {
+        walLive.reduce(walCurrent.map { $0.end - Int64(WALFormat.segmentHeaderSize) } ?? 0) { $0 + $1.end - Int64(WALFormat.segmentHeaderSize) }
+    }
+
+    func closeSegments() {
+        for s in walLive { try? s.file.close() }
+        walLive = []
+        try? walCurrent?.file.close()
+        walCurrent = nil
+        let spares = walSpares.withLock { s in defer { s.spares = [] }; return s.spares }
+        for s in spares { try? s.file.close() }
+    }
+}
+
+/// The spare segments and the next free file slot, shared between the writer and the background
+/// thread that prepares spares.
+struct SpareSegments<File: FileHandleProtocol> {
+    var spares: [WALSegment<File>] = []
+    var nextSlot = 0
+}
+
+extension DurabilityMode {
+    var isPeriodic: Bool { if case .periodic = self { return true } else { return false } }
+}
