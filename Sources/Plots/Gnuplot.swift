@@ -40,6 +40,6 @@ public enum Gnuplot {
 
     /// A string as a gnuplot double-quoted string literal.
     static func quote(_ s: String) -> String {
-        "\"" + s.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+        "\"" + s.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n") + "\""
     }
 }

@@ -23,12 +23,13 @@ enum PlotKinds {
                 + " · legend: backend (durability mode)"
         }
 
-        /// A colour per backend (the same in every plot), a dash per run, a point type per variant.
-        func style(_ backend: String, run: Int, variant: Int = 0) -> String {
+        /// A colour per backend (the same in every plot), a dash type per `dash` (run, phase or operation),
+        /// a point type per `variant`.
+        func style(_ backend: String, run: Int, variant: Int = 0, points: Bool = true) -> String {
             let fixed = ["memory": "#7f7f7f", "rocksdb": "#d62728", "lmdb": "#9467bd", "cow": "#1f77b4", "lsm": "#2ca02c"]
             let palette = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
             let colour = fixed[backend] ?? palette[backend.utf8.reduce(0) { $0 &+ Int($1) } % palette.count]
-            return "lc rgb \"\(colour)\" dt \(run + 1) pt \(variant % 12 + 1) lw 1.5"
+            return "lc rgb \"\(colour)\" dt \(run + 1)" + (points ? " pt \(variant % 12 + 1)" : "") + " lw 1.5"
         }
     }
 
@@ -58,7 +59,7 @@ enum PlotKinds {
                     let name = "d\(s.data.count)"
                     s.data.append((name, pts.map { "\(fmt($0.inverse)) \(fmt($0.value))" }))
                     let label = c.label(r, h.backend, h.intended ? "intended" : "")
-                    s.clauses.append("$\(name) using 1:2 with lines \(c.style(h.backend, run: ri + (h.intended ? 1 : 0))) title \(Gnuplot.quote(label))")
+                    s.clauses.append("$\(name) using 1:2 with lines \(c.style(h.backend, run: ri + (h.intended ? 1 : 0), points: false)) title \(Gnuplot.quote(label))")
                 }
             }
             let tics = [("50%", 2.0), ("90%", 10), ("99%", 100), ("99.9%", 1000), ("99.99%", 10000), ("99.999%", 100000),
@@ -67,7 +68,8 @@ enum PlotKinds {
             s.settings = [
                 "set logscale x", "set logscale y", "set format y \"%g\"",
                 "set xrange [1:\(fmt(top))]",
-                "set xtics (\"0%\" 1, " + tics.filter { $0.1 <= top }.map { "\"\($0.0)\" \(fmt($0.1))" }.joined(separator: ", ") + ")",
+                // Tic labels are format strings to gnuplot: a literal % is written %%.
+                "set xtics (\"0%%\" 1, " + tics.filter { $0.1 <= top }.map { "\"\($0.0.replacing("%", with: "%%"))\" \(fmt($0.1))" }.joined(separator: ", ") + ")",
             ]
             out.append(s)
         }
@@ -96,7 +98,7 @@ enum PlotKinds {
                     guard !sums.isEmpty else { continue }
                     let name = "d\(s.data.count)"
                     s.data.append((name, sums.map { "\(fmt($0.x)) \(fmt($0.y))" }))
-                    s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(b, run: ri, variant: phase == "load" ? 0 : 1 + bi)) ps 0.6 title \(Gnuplot.quote(c.label(r, b, phase + " phase")))")
+                    s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(b, run: 2 * ri + (phase == "load" ? 1 : 0), variant: phase == "load" ? 0 : 1 + bi)) ps 0.6 title \(Gnuplot.quote(c.label(r, b, phase + " phase")))")
                 }
             }
         }
@@ -128,7 +130,7 @@ enum PlotKinds {
                     guard lines.contains(where: { !$0.isEmpty }) else { continue }
                     let name = "d\(s.data.count)"
                     s.data.append((name, lines))
-                    s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(b, run: ri, variant: oi)) ps 0.6 title \(Gnuplot.quote(c.label(r, b, op)))")
+                    s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(b, run: ri * 4 + oi, variant: oi)) ps 0.6 title \(Gnuplot.quote(c.label(r, b, op)))")
                 }
             }
         }
@@ -197,13 +199,13 @@ enum PlotKinds {
         }
         guard !rows.isEmpty else { return [] }
         var s = PlotScript(name: "amplification", title: "Write and space amplification per backend (end of run)",
-                           subtitle: c.subtitle + " · n/a: the engine does not report it",
+                           subtitle: c.subtitle + "\nn/a: the engine does not report it",
                            xlabel: "backend (durability mode)", ylabel: "amplification (×)")
         s.data = [("amp", rows)]
         s.settings = [
             "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
-            "set boxwidth 0.9", "set yrange [0:\(fmt(max(1, top) * 1.2))]", "set xtics nomirror rotate by -20",
-            "set grid noxtics ytics",
+            "set boxwidth 0.9", "set yrange [0:\(fmt(max(1, top) * 1.2))]", "set xtics nomirror",
+            "set grid noxtics ytics", "set key inside top left vertical",
         ]
         let w = 1.0 / 6
         s.clauses = [
@@ -235,10 +237,10 @@ enum PlotKinds {
                 any = true
                 let name = "d\(s.data.count)"
                 s.data.append((name, lines))
-                s.clauses.append("$\(name) using 1:2 with points \(c.style(key.engine, run: ri, variant: key.variant)) ps 1.2 title \(Gnuplot.quote(crashLabel(c, r, key)))")
+                s.clauses.append("$\(name) using 1:2 with points \(c.style(key.engine, run: ri, variant: key.variant)) ps 1.6 title \(Gnuplot.quote(crashLabel(c, r, key)))")
             }
         }
-        s.settings = ["set xrange [0:*]", "set yrange [0:*]"]
+        s.settings = ["set xrange [0:*]", "set yrange [0:*]", "set offsets 0, graph 0.05, graph 0.05, 0"]
         return any ? [s] : []
     }
 
@@ -263,7 +265,7 @@ enum PlotKinds {
                 s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(key.engine, run: ri, variant: key.variant)) ps 1 title \(Gnuplot.quote(crashLabel(c, r, key)))")
             }
         }
-        s.settings = ["set yrange [0:*]", "set xtics 1", "set mxtics 1"]
+        s.settings = ["set yrange [0:*]", "set xtics 1", "set offsets 0.5, 0.5, graph 0.05, 0"]
         return any ? [s] : []
     }
 

@@ -18,7 +18,7 @@ struct PlotScript {
     var clauses: [String] = []
     /// Datablocks that hold no point at all (nothing to draw) yield a "no data" note instead of a gnuplot error.
     var width = 1100
-    var height = 640
+    var height = 720
 
     func render() -> String {
         var s = "# orbit-bench plot: \(name). Redraw with `gnuplot \(name).gp` in this directory;\n"
@@ -30,10 +30,10 @@ struct PlotScript {
         set encoding utf8
         set termoption noenhanced
         set title \(Gnuplot.quote(title + "\n" + subtitle))
-        set xlabel \(Gnuplot.quote(xlabel))
+        set xlabel \(Gnuplot.quote(xlabel)) offset 0,0.4
         set ylabel \(Gnuplot.quote(ylabel))
         set grid xtics ytics lc rgb "#dddddd"
-        set key outside right top vertical Left reverse box lc rgb "#999999" width 1 spacing 1.2
+        set key outside below center horizontal Left reverse maxcols 3 box lc rgb "#999999" width 2 spacing 1.2 height 1.5
         set datafile missing "?"
         set datafile separator whitespace
 

@@ -39,7 +39,7 @@ public enum SummaryTable {
             out += "open loop: target \(formatDouble(r.workload.targetOpsPerSecond, decimals: 0)) ops/s, \(formatDouble(r.workload.targetOpsPerSecond / Double(r.workload.threads), decimals: 1)) per thread; p99 is service time, intended latencies in summary.csv\n"
         }
         if repeated {
-            out += "medians of \(r.repeats.count) repeats (backends interleaved, a fresh store each\(r.warmupRepeats > 0 ? "; \(r.warmupRepeats) warm-up repeats not counted" : "")); (min–max) over the repeats\n"
+            out += "medians of \(r.repeats.count) repeats (backends interleaved, a fresh store each\(r.warmupRepeats > 0 ? "; \(r.warmupRepeats) warm-up repeat\(r.warmupRepeats == 1 ? "" : "s") not counted" : "")); (min–max) over the repeats\n"
         }
         out += line(header) + "\n"
         out += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"

@@ -24,7 +24,7 @@ struct PlotTests {
             #expect(FileManager.default.fileExists(atPath: f), "\(f) missing")
         }
         let png = try PNGCheck.read(plot.png)
-        #expect(png.width == 1100 && png.height == 640, "\(plot.name): \(png.width)x\(png.height)")
+        #expect(png.width == 1100 && png.height == 720, "\(plot.name): \(png.width)x\(png.height)")
         // Text, axes and lines in several colours, on a white background that does not fill the picture.
         #expect(png.distinctColours > 8, "\(plot.name): \(png.distinctColours) colours")
         #expect(png.inkFraction > 0.01, "\(plot.name): only \(png.inkFraction) of the pixels are drawn")
@@ -46,7 +46,7 @@ struct PlotTests {
         let spectrum = try String(contentsOfFile: out + "/latency-spectrum-get.gp", encoding: .utf8)
         #expect(spectrum.contains("20261123-083000-read-heavy"))
         #expect(spectrum.contains("\"rocksdb (none)\""))
-        #expect(spectrum.contains("\"99.9%\" 1000"))
+        #expect(spectrum.contains("\"99.9%%\" 1000"))
         #expect(spectrum.contains("set logscale x"))
     }
 

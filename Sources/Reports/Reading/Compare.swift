@@ -81,7 +81,8 @@ public enum Compare {
         var out = "# orbit-bench compare\n\n"
         out += "A: `\(a.runId)` (\(a.repeatCount) repeat\(a.repeatCount == 1 ? "" : "s")); B: `\(b.runId)` (\(b.repeatCount) repeat\(b.repeatCount == 1 ? "" : "s")).\n"
         out += "Ratio B/A; spread: the lowest and highest B/A the repeats allow (B min / A max – B max / A min).\n"
-        out += "Threshold ±\(formatDouble(o.threshold * 100, decimals: 1))%: higher latency or lower throughput is a regression.\n\n"
+        out += "Threshold ±\(formatDouble(o.threshold * 100, decimals: 1))%: higher latency or lower throughput is a regression "
+            + "(still flagged, and noted, when the repeats' spread includes 1).\n\n"
         out += "| backend (durability) phase operation | metric | A | B | B/A | spread | change |\n"
         out += "|---|---|---:|---:|---:|---:|---|\n"
         for l in o.lines {
@@ -93,7 +94,9 @@ public enum Compare {
                 change = (pct >= 0 ? "+" : "") + formatDouble(pct, decimals: 1) + "%"
             }
             switch l.verdict {
-            case .regression: change += " REGRESSION"
+            case .regression:
+                change += " REGRESSION"
+                if let sp = l.spread, sp.low <= 1, sp.high >= 1 { change += " (within the repeats' spread)" }
             case .improvement: change += " improvement"
             case .noBaseline: change = "no baseline (A is 0)"
             case .same: break
