@@ -95,6 +95,10 @@ enum PlotKinds {
                         let y = try t.number(i, "ops_per_s") ?? 0
                         if let last = sums.last, last.x == x { sums[sums.count - 1].y += y } else { sums.append((x, y)) }
                     }
+                    // A phase's first and last intervals are usually partial; one in which nothing completed
+                    // (the phase began or ended just inside it) is left out rather than drawn as a drop to 0.
+                    if sums.count > 1, sums.last?.y == 0 { sums.removeLast() }
+                    if sums.count > 1, sums.first?.y == 0 { sums.removeFirst() }
                     guard !sums.isEmpty else { continue }
                     let name = "d\(s.data.count)"
                     s.data.append((name, sums.map { "\(fmt($0.x)) \(fmt($0.y))" }))

@@ -1,5 +1,5 @@
-public import OrbitCore
-public import Runner
+import OrbitCore
+import Runner
 import Foundation
 import Leases
 import Workloads
@@ -27,6 +27,9 @@ public enum KillRecovery {
         /// Whether the first read found the lease the load phase stored.
         public var found: Bool
         public var error: String?
+        /// For comparison: the same reopen and first read once more, after the recovered store was closed
+        /// cleanly, ms (nil when the recovery failed).
+        public var cleanReopenMs: Double?
     }
 
     // MARK: - The worker (child)
@@ -108,6 +111,8 @@ public enum KillRecovery {
             let found = try Engines.withEngine(backend, directory: directory, settings: settings, FirstRead(start: start))
             cycle.recoveryMs = found.ms
             cycle.found = found.found
+            let again = MonotonicClock.nanoseconds()
+            cycle.cleanReopenMs = try Engines.withEngine(backend, directory: directory, settings: settings, FirstRead(start: again)).ms
         } catch {
             cycle.recoveryMs = Double(MonotonicClock.nanoseconds() - start) / 1e6
             cycle.error = "\(error)"

@@ -1,5 +1,5 @@
-public import OrbitCore
-public import Runner
+import OrbitCore
+import Runner
 import Foundation
 import Plots
 import Reports
@@ -48,7 +48,7 @@ public struct LatencyTable {
             "threads=1", "seed=42", "key_size=16", "key_distribution.type=zipfian", "key_distribution.constant=0.99",
             "lease.actor_types=8", "lease.nodes=16", "lease.duration_ms=30000",
             "mix.lease_get=0.5", "mix.lease_store=0.3", "mix.lease_renew=0.2",
-            "interval_s=0.5", "metrics_sample_rate=0.01",
+            "interval_s=0.25", "metrics_sample_rate=0.01",
         ]
     }
 
@@ -77,10 +77,13 @@ public struct LatencyTable {
         public var read: SummaryRow?
         /// Median, min, max over the repeats.
         public var engineMemory: (Double, Double, Double)
-        public var peakHeap: (Double, Double, Double)
+        /// Process heap growth during the run (peak - start).
+        public var heapGrowth: (Double, Double, Double)
         public var disk: (Double, Double, Double)
         /// CPU time / wall time of the backend's run (open to close), percent of one core.
         public var cpuPercent: (Double, Double, Double)
+        /// CPU time / operations (load + warm-up + run), µs.
+        public var cpuMicrosPerOp: (Double, Double, Double)
         public var recovery: [KillRecovery.Cycle]
         public var runId: String
     }
@@ -150,9 +153,13 @@ public struct LatencyTable {
                     write: rows.first { $0.backend == b.backend && $0.phase == "run" && $0.operation == Self.writeOp },
                     read: rows.first { $0.backend == b.backend && $0.phase == "run" && $0.operation == Self.readOp },
                     engineMemory: spread { Double($0.finalStats.memoryUsageBytes) },
-                    peakHeap: spread { Double($0.peakHeapBytes) },
+                    heapGrowth: spread { Double($0.heapGrowthBytes) },
                     disk: spread { Double($0.finalStats.diskUsageBytes) },
                     cpuPercent: spread { $0.wallSeconds > 0 ? 100 * $0.cpuSeconds / $0.wallSeconds : 0 },
+                    cpuMicrosPerOp: spread { b in
+                        let ops = b.operations.reduce(0) { $0 + $1.count } + UInt64(result.workload.warmupOps * result.workload.threads)
+                        return ops > 0 ? b.cpuSeconds * 1e6 / Double(ops) : 0
+                    },
                     recovery: cycles[b.backend] ?? [], runId: result.runId))
             }
         }
@@ -190,13 +197,18 @@ public struct LatencyTable {
 
     static func us(_ r: SummaryRow?, _ f: SummaryRow.Figure) -> String {
         guard let r else { return "—" }
-        let m = formatDouble(r.median(f), decimals: 2)
-        return r.repeats > 1 ? "\(m) µs (\(formatDouble(r.min(f), decimals: 2))–\(formatDouble(r.max(f), decimals: 2)))" : "\(m) µs"
+        return spread((r.median(f), r.min(f), r.max(f)), decimals: 2, unit: " µs")
+    }
+
+    /// "median unit (min–max)"; the range only when the repeats differ at this precision.
+    static func spread(_ v: (Double, Double, Double), scale: Double = 1, decimals: Int, unit: String) -> String {
+        let m = formatDouble(v.0 / scale, decimals: decimals)
+        let lo = formatDouble(v.1 / scale, decimals: decimals), hi = formatDouble(v.2 / scale, decimals: decimals)
+        return lo == hi ? m + unit : "\(m)\(unit) (\(lo)–\(hi))"
     }
 
     static func mib(_ v: (Double, Double, Double), repeats: Int) -> String {
-        let m = formatDouble(v.0 / 1_048_576, decimals: 1)
-        return repeats > 1 ? "\(m) MiB (\(formatDouble(v.1 / 1_048_576, decimals: 1))–\(formatDouble(v.2 / 1_048_576, decimals: 1)))" : "\(m) MiB"
+        spread(v, scale: 1_048_576, decimals: 1, unit: " MiB")
     }
 
     static func recovery(_ c: Column) -> String {
@@ -229,14 +241,19 @@ public struct LatencyTable {
         row("Write latency p99") { Self.us($0.write, .p99) }
         row("**Read latency** (lease get, p50)") { Self.us($0.read, .p50) }
         row("Read latency p99") { Self.us($0.read, .p99) }
-        row("**Memory usage** (engine's own accounting, end of run)") { Self.mib($0.engineMemory, repeats: $0.repeats) }
-        row("Process heap, peak (jemalloc)") { Self.mib($0.peakHeap, repeats: $0.repeats) }
-        row("**Disk usage** (engine's files, end of run)") { Self.mib($0.disk, repeats: $0.repeats) }
-        row("**CPU usage** (CPU time / wall time, % of one core)") { c in
-            let v = c.cpuPercent
-            return formatDouble(v.0, decimals: 0) + "%" + (c.repeats > 1 ? " (\(formatDouble(v.1, decimals: 0))–\(formatDouble(v.2, decimals: 0)))" : "")
+        row("**Memory usage** (engine's own accounting, end of run)") { c in
+            Self.mib(c.engineMemory, repeats: c.repeats) + (c.backend == "lmdb" ? " (LMDB: its pages live in the OS page cache via mmap, not counted)" : "")
         }
+        row("Process heap growth during the run (peak − start, jemalloc; harness included)") { Self.mib($0.heapGrowth, repeats: $0.repeats) }
+        row("**Disk usage** (engine's files, end of run)") { Self.mib($0.disk, repeats: $0.repeats) }
+        row("**CPU usage** (process CPU time / wall time, % of one core)") { Self.spread($0.cpuPercent, decimals: 0, unit: "%") }
+        row("CPU time per operation (load + warm-up + run)") { Self.spread($0.cpuMicrosPerOp, decimals: 1, unit: " µs") }
         row("**Crash recovery** (reopen + first read after SIGKILL)") { Self.recovery($0) }
+        row("Reopen + first read after a clean close (for comparison)") { c in
+            let ms = c.recovery.compactMap(\.cleanReopenMs)
+            guard !ms.isEmpty else { return Engines.isDurable(c.backend) ? "—" : "n/a" }
+            return Self.spread((SummaryRow.median(ms), ms.min()!, ms.max()!), decimals: 2, unit: " ms")
+        }
         s += "\n## The origin's published figures\n\n"
         s += "| Feature | " + columns.map { "\(Self.engineNames[$0.backend] ?? $0.backend) `\($0.backend)`" }.joined(separator: " | ") + " |\n"
         s += "|---|" + columns.map { _ in "---|" }.joined() + "\n"
@@ -250,14 +267,15 @@ public struct LatencyTable {
         origin("CPU Usage") { $0.cpu }
         origin("Crash Recovery") { $0.recovery }
         s += "\n## One row per backend\n\n"
-        s += "| backend | durability | write p50 µs | write p99 µs | read p50 µs | read p99 µs | engine memory MiB | disk MiB | CPU % | recovery ms | origin write | origin read |\n"
-        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
+        s += "| backend | durability | write p50 µs | write p99 µs | read p50 µs | read p99 µs | engine memory MiB | disk MiB | CPU % | CPU µs/op | recovery ms | origin write | origin read |\n"
+        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
         for c in columns {
             let rec = c.recovery.isEmpty ? (Engines.isDurable(c.backend) ? "—" : "n/a") : formatDouble(SummaryRow.median(c.recovery.map(\.recoveryMs)), decimals: 2)
             s += "| \(c.backend) | \(c.durability) | \(c.write.map { formatDouble($0.median(.p50), decimals: 2) } ?? "—") | "
                 + "\(c.write.map { formatDouble($0.median(.p99), decimals: 2) } ?? "—") | \(c.read.map { formatDouble($0.median(.p50), decimals: 2) } ?? "—") | "
                 + "\(c.read.map { formatDouble($0.median(.p99), decimals: 2) } ?? "—") | \(formatDouble(c.engineMemory.0 / 1_048_576, decimals: 1)) | "
-                + "\(formatDouble(c.disk.0 / 1_048_576, decimals: 1)) | \(formatDouble(c.cpuPercent.0, decimals: 0)) | \(rec) | "
+                + "\(formatDouble(c.disk.0 / 1_048_576, decimals: 1)) | \(formatDouble(c.cpuPercent.0, decimals: 0)) | "
+                + "\(formatDouble(c.cpuMicrosPerOp.0, decimals: 1)) | \(rec) | "
                 + "\(Self.published[c.backend]?.write ?? "—") | \(Self.published[c.backend]?.read ?? "—") |\n"
         }
         s += """
@@ -275,14 +293,18 @@ public struct LatencyTable {
         reach the OS before the ack, survive a process kill, not a power loss; `every-write` syncs each ack).
         Write latency is `lease_store` (encode, primary record and node index entry in one atomic batch);
         read latency is `lease_get` (one point read and decode). Memory is the engine's own accounting at the
-        end of the run (memtables, caches, indexes; `memory` counts its map); the process heap peak is
-        jemalloc's `stats.allocated` sampled every 100 ms and includes the harness. Disk is the bytes of the
-        engine's files at the end. CPU is the process's user + system CPU time over the wall time from open
-        to close (load, warm-up, run, background flushes and compactions), in % of one core.
+        end of the run (memtables, caches, indexes; `memory` counts its map); the process heap growth is
+        jemalloc's `stats.allocated` sampled every 100 ms, highest minus first, and includes the harness's
+        own histograms and samples. Disk is the bytes of the engine's files at the end. CPU usage is the
+        process's user + system CPU time over the wall time from open to close (load, warm-up, run,
+        background flushes and compactions), in % of one core: on a loaded machine it shows how much CPU the
+        run got as much as how much it needed, so CPU time per operation is given beside it.
         Crash recovery: a worker process (this binary, `_repro-worker`) opens a fresh store, runs the same
         workload, keeps storing leases and is killed with SIGKILL 200 ms into that; the time is from the
         start of the reopen to the first lease read served (the lease the load phase stored first), one
-        cycle per repeat. The machine is shared and loaded: see environment.txt beside this file for the
+        cycle per repeat; the store is then closed cleanly and the same reopen + first read timed again,
+        for comparison (what the kill itself costs: WAL replay, and for RocksDB the flush of the replayed
+        memtable it does while opening). The machine is shared and loaded: see environment.txt beside this file for the
         load average; figures from a loaded machine are slower and noisier than a quiet one.
 
         """
@@ -292,8 +314,9 @@ public struct LatencyTable {
     public static let csvColumns = [
         "backend", "engine", "durability", "repeats", "write_op", "write_p50_us", "write_p50_us_min", "write_p50_us_max",
         "write_p99_us", "read_op", "read_p50_us", "read_p50_us_min", "read_p50_us_max", "read_p99_us",
-        "engine_memory_bytes", "peak_process_heap_bytes", "disk_bytes", "cpu_percent", "cpu_percent_min", "cpu_percent_max",
+        "engine_memory_bytes", "process_heap_growth_bytes", "disk_bytes", "cpu_percent", "cpu_percent_min", "cpu_percent_max",
         "recovery_ms", "recovery_ms_min", "recovery_ms_max", "recovery_method", "origin_write", "origin_read", "run_id",
+        "cpu_us_per_op", "clean_reopen_ms",
     ]
 
     static func csv(_ columns: [Column]) -> String {
@@ -310,11 +333,13 @@ public struct LatencyTable {
                 c.backend, engineNames[c.backend] ?? c.backend, c.durability, String(c.repeats),
                 writeOp, f(c.write, .p50, 0), f(c.write, .p50, 1), f(c.write, .p50, 2), f(c.write, .p99, 0),
                 readOp, f(c.read, .p50, 0), f(c.read, .p50, 1), f(c.read, .p50, 2), f(c.read, .p99, 0),
-                String(Int64(c.engineMemory.0)), String(Int64(c.peakHeap.0)), String(Int64(c.disk.0)),
+                String(Int64(c.engineMemory.0)), String(Int64(c.heapGrowth.0)), String(Int64(c.disk.0)),
                 formatDouble(c.cpuPercent.0, decimals: 1), formatDouble(c.cpuPercent.1, decimals: 1), formatDouble(c.cpuPercent.2, decimals: 1),
                 ms.isEmpty ? "" : formatDouble(SummaryRow.median(ms), decimals: 3), ms.min().map { formatDouble($0, decimals: 3) } ?? "",
                 ms.max().map { formatDouble($0, decimals: 3) } ?? "", method,
                 published[c.backend]?.write ?? "", published[c.backend]?.read ?? "", c.runId,
+                formatDouble(c.cpuMicrosPerOp.0, decimals: 3),
+                c.recovery.compactMap(\.cleanReopenMs).isEmpty ? "" : formatDouble(SummaryRow.median(c.recovery.compactMap(\.cleanReopenMs)), decimals: 3),
             ])
         }
         return out

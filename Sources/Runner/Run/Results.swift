@@ -95,6 +95,13 @@ public struct BackendRun: Sendable {
     public var wallSeconds: Double = 0
     /// Highest process heap (jemalloc stats.allocated) seen in stats.csv, bytes.
     public var peakHeapBytes: UInt64 { statsRows.map(\.processHeapBytes).max() ?? 0 }
+    /// How far the process heap grew during the backend's run: the highest stats.csv sample minus the
+    /// first (taken before the load phase), bytes; what the harness already held is not counted.
+    public var heapGrowthBytes: UInt64 {
+        guard let first = statsRows.first?.processHeapBytes else { return 0 }
+        let peak = peakHeapBytes
+        return peak > first ? peak - first : 0
+    }
 }
 
 /// One measured repeat of a whole run (`repeat` > 1): every backend, in the order they ran.
