@@ -19,7 +19,9 @@ enum PlotKinds {
         var subtitle: String {
             let ids = runs.map(\.runId).joined(separator: ", ")
             let workloads = Set(runs.map(\.workload).filter { !$0.isEmpty }).sorted().joined(separator: ", ")
+            let repeats = runs.map(\.repeatCount).max() ?? 1
             return (runs.count > 1 ? "runs " : "run ") + ids + (workloads.isEmpty ? "" : " · workload " + workloads)
+                + (repeats > 1 ? " · each backend's median repeat of \(repeats)" : "")
                 + " · legend: backend (durability mode)"
         }
 
