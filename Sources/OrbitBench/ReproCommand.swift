@@ -48,6 +48,9 @@ struct LatencyTableCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress lines.")
     var quiet = false
 
+    @Flag(name: .long, help: "Leave out repeats/, metrics.csv and interval-*.csv once the table and plots are made (a small set to commit).")
+    var slim = false
+
     func run() throws {
         try guarded {
             var t = LatencyTable()
@@ -60,6 +63,7 @@ struct LatencyTableCommand: ParsableCommand {
             t.operationCount = operationCount
             t.extraSets = set
             t.showStatus = !quiet
+            t.slim = slim
             t.executable = noCrash ? nil : ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
             let loadBefore = EnvironmentFile.loadAverage()
             let outcome = try t.run()

@@ -16,12 +16,15 @@ enum PlotKinds {
             return s
         }
 
-        var subtitle: String {
+        var subtitle: String { subtitle(repeats: true) }
+
+        /// Run ids and workload; `repeats`: say which repeat plots of repeated runs show.
+        func subtitle(repeats showRepeats: Bool) -> String {
             let ids = runs.map(\.runId).joined(separator: ", ")
             let workloads = Set(runs.map(\.workload).filter { !$0.isEmpty }).sorted().joined(separator: ", ")
             let repeats = runs.map(\.repeatCount).max() ?? 1
             return (runs.count > 1 ? "runs " : "run ") + ids + (workloads.isEmpty ? "" : " · workload " + workloads)
-                + (repeats > 1 ? " · each backend's median repeat of \(repeats)" : "")
+                + (showRepeats && repeats > 1 ? " · each backend's median repeat of \(repeats)" : "")
                 + " · legend: backend (durability mode)"
         }
 
@@ -227,8 +230,8 @@ enum PlotKinds {
 
     /// Recovery time (open until the first read is served) against the store's size on disk.
     static func crashRecovery(_ c: Context) throws -> [PlotScript] {
-        var s = PlotScript(name: "crash-recovery-time", title: "Crash recovery time against store size", subtitle: c.subtitle
-                           + " · recovery = reopen until the first read is served", xlabel: "store size on disk (MiB)",
+        var s = PlotScript(name: "crash-recovery-time", title: "Crash recovery time against store size", subtitle: c.subtitle(repeats: false)
+                           + "\nrecovery = from the start of the reopen until the first read is served (crash.csv)", xlabel: "store size on disk (MiB)",
                            ylabel: "recovery time (ms)")
         var any = false
         for (ri, r) in c.runs.enumerated() {
@@ -252,8 +255,8 @@ enum PlotKinds {
 
     /// Unsynced (acknowledged but not yet synced) operations lost in each crash cycle.
     static func crashLost(_ c: Context) throws -> [PlotScript] {
-        var s = PlotScript(name: "crash-unsynced-lost", title: "Unsynced operations lost per crash cycle", subtitle: c.subtitle
-                           + " · lost synced operations would be a broken promise (crash.csv lost_synced)",
+        var s = PlotScript(name: "crash-unsynced-lost", title: "Unsynced operations lost per crash cycle", subtitle: c.subtitle(repeats: false)
+                           + "\nacknowledged but not yet synced when the crash came; a lost synced one would be a broken promise (crash.csv)",
                            xlabel: "crash cycle", ylabel: "operations lost (acknowledged, not synced)")
         var any = false
         for (ri, r) in c.runs.enumerated() {

@@ -16,6 +16,7 @@ public enum EnvironmentFile {
         let e = EnvironmentInfo.capture(dataDirectory: dataDirectory)
         let f = ISO8601DateFormatter()
         let text = """
+        command: \(CommandLine.arguments.joined(separator: " "))
         date_utc: \(f.string(from: Date()))
         cpu_model: \(e.cpuModel)
         cores: \(e.cores)

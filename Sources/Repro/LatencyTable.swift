@@ -65,6 +65,9 @@ public struct LatencyTable {
     public var extraSets: [String] = []
     public var showStatus = true
     public var plots = true
+    /// Leave out the bulky files once the table and plots are made: `repeats/`, metrics.csv and the
+    /// interval-*.csv histograms (for a small set to commit).
+    public var slim = false
 
     public init() {}
 
@@ -166,6 +169,14 @@ public struct LatencyTable {
         var plots: [Plotter.Plot] = []
         if self.plots {
             plots = try Plotter.plot(directories: dirs, out: out + "/plots")
+        }
+        if slim {
+            for dir in dirs {
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+                for f in files where f == "repeats" || f == "metrics.csv" || (f.hasPrefix("interval-") && f.hasSuffix(".csv")) {
+                    try FileManager.default.removeItem(atPath: dir + "/" + f)
+                }
+            }
         }
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
         let md = markdown(columns, seconds: seconds)
