@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 import Foundation
 
 /// The percentile lines of an HdrHistogram `.hgrm` file (`Value Percentile TotalCount 1/(1-Percentile)`).

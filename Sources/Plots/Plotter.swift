@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 public import Reports
 import Foundation
 

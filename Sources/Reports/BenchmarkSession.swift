@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 public import Runner
 public import Workloads
 import Foundation

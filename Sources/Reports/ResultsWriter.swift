@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 public import Runner
 import Workloads
 import Foundation

@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 import Foundation
 
 /// A CSV file read back (RFC 4180: quoted cells may hold commas, quotes and newlines), its cells looked

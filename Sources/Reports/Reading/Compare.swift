@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 import Foundation
 
 /// `orbit-bench compare A B`: each metric of each (backend, durability, phase, operation) row the two

@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 import Foundation
 
 /// `orbit-bench report`: one comparison table across results directories and their backends, as

@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 import Foundation
 
 /// A results directory read back from disk (what `orbit-bench run` or a crash experiment wrote): the
