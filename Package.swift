@@ -26,6 +26,8 @@ let package = Package(
         // C libraries from Debian's -dev packages.
         .systemLibrary(name: "CRocksDB", path: "Sources/CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
+        // zlib: only the plot tests use it, to inflate PNG image data and check a plot is not blank.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", providers: [.apt(["liblz4-dev"])]),
 
@@ -56,10 +58,15 @@ let package = Package(
             name: "Reports",
             dependencies: ["OrbitCore", "Runner", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict),
+        // Plots: gnuplot scripts and pictures from results directories (gnuplot-nox, run as a subprocess).
+        .target(name: "Plots", dependencies: ["OrbitCore", "Reports"], swiftSettings: strict),
+        // Reproductions of published tables (the origin's latency table) on this machine.
+        .target(name: "Repro", dependencies: ["OrbitCore", "Runner", "Reports", "Plots", "Workloads", "Leases"], swiftSettings: strict),
         .executableTarget(
             name: "OrbitBench",
             dependencies: [
                 "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "MemoryEngine", "RocksDBEngine", "CowBTree", "LSMTree",
+                "Plots", "Repro",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -72,6 +79,7 @@ let package = Package(
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
         .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "OrbitCore", "CowBTree", "LSMTree", "OrbitTestSupport"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport", histogram]),
     ]
 )

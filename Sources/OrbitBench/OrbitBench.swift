@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OrbitCore
+import Plots
 import Reports
 import Runner
 import Workloads
@@ -12,7 +13,8 @@ struct OrbitBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
-        subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self])
+        subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
+                      PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self])
 }
 
 /// Options shared by commands that open engines.
@@ -88,10 +90,23 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var options: ConfigOptions
     @OptionGroup var output: OutputOptions
 
+    @Option(name: .long, help: "Measured repeats of the whole run, backends interleaved, a fresh store each (the `repeat` knob); tables show medians with min–max.")
+    var `repeat`: Int?
+
+    @Option(name: .long, help: "Whole-run repeats done first and not counted (the `warmup_repeats` knob).")
+    var warmupRepeats: Int?
+
+    @Flag(name: .long, help: "Draw the plots (gnuplot) into <out>/plots after the run (the `plots` knob).")
+    var plot = false
+
     func run() throws {
         try guarded {
+            var extra: [String] = []
+            if let r = `repeat` { extra.append("repeat=\(r)") }
+            if let w = warmupRepeats { extra.append("warmup_repeats=\(w)") }
+            if plot { extra.append("plots=true") }
             try output.execute(try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
-                                                 properties: workload.properties))
+                                                 properties: workload.properties, extra: extra))
         }
     }
 }
@@ -144,6 +159,10 @@ struct OutputOptions: ParsableArguments {
             }
         }
         print("results: \(result.outputDirectory)")
+        if result.workload.plots {
+            let plots = try Plotter.plot(directories: [result.outputDirectory])
+            print("plots: \(result.outputDirectory)/plots (\(plots.count) plots: PNG, SVG and the gnuplot script of each)")
+        }
         if result.backends.contains(where: { !$0.errors.isEmpty }) { throw ExitCode(1) }
     }
 }

@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 public import Runner
 public import Workloads
 import Foundation
@@ -56,23 +56,46 @@ public struct BenchmarkSession {
         var settings = configuration.settings
         settings.set("data_dir", .string(dataRoot), from: settings.source("data_dir"))
         let runner = BenchmarkRunner(workload: workload, settings: settings, showStatus: showStatus)
-        var backends: [BackendRun] = []
-        for backend in configuration.backends {
-            let dir = dataRoot + "/" + backend
-            if Engines.isDurable(backend) {
-                if dataPolicy == .fresh, FileManager.default.fileExists(atPath: dir) {
-                    do {
-                        try FileManager.default.removeItem(atPath: dir)
-                    } catch {
-                        throw OrbitError(.io, "--fresh could not delete the old store", at: dir, underlying: "\(error)")
-                    }
-                }
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Repeats are interleaved (every backend once per repeat, in turn), so a slow spell on this shared
+        // machine lands on all backends rather than on one; each repeat starts from an empty store.
+        let total = workload.warmupRepeats + workload.repeats
+        var measured: [RunRepeat] = []
+        for k in 0..<total {
+            if total > 1, showStatus {
+                let what = k < workload.warmupRepeats ? "warm-up repeat \(k + 1)/\(workload.warmupRepeats) (not counted)"
+                    : "repeat \(k - workload.warmupRepeats + 1)/\(workload.repeats)"
+                FileHandle.standardError.write(Data("orbit-bench: \(what)\n".utf8))
             }
-            backends.append(try runner.run(backend: backend, directory: dir))
+            var backends: [BackendRun] = []
+            for backend in configuration.backends {
+                let dir = dataRoot + "/" + backend
+                if Engines.isDurable(backend) {
+                    // Later repeats delete the store the previous one made (it was empty, or --fresh, before
+                    // the first); --reuse runs every repeat on the data the store holds.
+                    let clear = dataPolicy == .fresh || (k > 0 && dataPolicy == .requireEmpty)
+                    if clear, FileManager.default.fileExists(atPath: dir) {
+                        do {
+                            try FileManager.default.removeItem(atPath: dir)
+                        } catch {
+                            throw OrbitError(.io, "could not delete the old store", at: dir, underlying: "\(error)")
+                        }
+                    }
+                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                }
+                backends.append(try runner.run(backend: backend, directory: dir))
+            }
+            if k >= workload.warmupRepeats { measured.append(RunRepeat(index: k - workload.warmupRepeats + 1, backends: backends)) }
         }
-        let result = RunResult(runId: runId, workload: workload, settings: settings, environment: env,
-                               startedAtMillis: started, backends: backends, outputDirectory: out)
+        var result = RunResult(runId: runId, workload: workload, settings: settings, environment: env,
+                               startedAtMillis: started, backends: measured[0].backends, outputDirectory: out)
+        result.warmupRepeats = workload.warmupRepeats
+        if measured.count > 1 {
+            result.repeats = measured
+            result.representatives = configuration.backends.indices.map { i in
+                measured[Representative.medianIndex(measured.map { $0.backends[i] })].index
+            }
+            result.backends = configuration.backends.indices.map { i in measured[result.representatives[i] - 1].backends[i] }
+        }
         try ResultsWriter.write(result, to: out)
         return result
     }

@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 public import Runner
 import Workloads
 import Foundation
@@ -17,6 +17,10 @@ public enum ResultsWriter {
         // Extensions (schema 1, YCSB issue): intended latency (completion - scheduled start); equal to
         // the service-time figures in closed-loop runs.
         "intended_p50_us", "intended_p99_us", "intended_p999_us", "intended_max_us",
+        // Extensions (schema 1, plots issue): `repeat` > 1 makes every figure above the median over the
+        // measured repeats; these give how many repeats had the row and the min and max of the main figures.
+        "repeats", "micros_per_op_min", "micros_per_op_max", "ops_per_s_min", "ops_per_s_max",
+        "p50_us_min", "p50_us_max", "p99_us_min", "p99_us_max", "p999_us_min", "p999_us_max",
     ]
     /// Columns of interval-<backend>-<op>.csv: each interval's HdrHistogram as (value, count) buckets.
     public static let intervalColumns = ["elapsed_s", "length_s", "latency", "value_ns", "count"]
@@ -51,6 +55,16 @@ public enum ResultsWriter {
             }
         }
         try writeFile(directory + "/summary.json", summaryJSON(result))
+        if result.repeats.count > 1 {
+            // Each measured repeat in full, as a single run writes it.
+            for rep in result.repeats {
+                var one = result
+                one.backends = rep.backends
+                one.repeats = []
+                one.runId = result.runId + "-repeat-\(rep.index)"
+                try write(one, to: directory + "/repeats/\(rep.index)")
+            }
+        }
     }
 
     static func writeFile(_ path: String, _ text: String) throws {
@@ -64,20 +78,25 @@ public enum ResultsWriter {
     static func us(_ v: Double) -> String { formatDouble(v, decimals: 3) }
     static func usOf(_ nanos: UInt64) -> String { formatDouble(Double(nanos) / 1000, decimals: 3) }
 
+    /// summary.csv: one row per backend, phase and operation. With repeats every figure is the median
+    /// over the measured repeats, and the spread columns at the end give min and max.
     public static func summaryCSV(_ r: RunResult) -> String {
         var out = CSV.row(summaryColumns)
-        for b in r.backends {
-            for op in b.operations {
-                out += CSV.row([
-                    b.backend, r.workload.name, b.durability.description, op.operation.name, String(op.count),
-                    us(op.microsPerOp), formatDouble(op.opsPerSecond, decimals: 1), formatDouble(op.mbPerSecond, decimals: 3),
-                    us(op.percentileMicros(50)), us(op.percentileMicros(75)), us(op.percentileMicros(99)),
-                    us(op.percentileMicros(99.9)), us(op.percentileMicros(99.99)), us(op.maxMicros),
-                    op.phase, String(op.errors), String(op.notFound),
-                    usOf(op.intended.valueAtPercentile(50)), usOf(op.intended.valueAtPercentile(99)),
-                    usOf(op.intended.valueAtPercentile(99.9)), usOf(op.intended.max),
-                ])
-            }
+        for row in SummaryRow.rows(r) {
+            func m(_ f: SummaryRow.Figure) -> Double { row.median(f) }
+            func int(_ f: SummaryRow.Figure) -> String { String(UInt64(m(f).rounded())) }
+            out += CSV.row([
+                row.backend, r.workload.name, row.durability, row.operation, int(.count),
+                us(m(.microsPerOp)), formatDouble(m(.opsPerSecond), decimals: 1), formatDouble(m(.mbPerSecond), decimals: 3),
+                us(m(.p50)), us(m(.p75)), us(m(.p99)), us(m(.p999)), us(m(.p9999)), us(m(.max)),
+                row.phase, int(.errors), int(.notFound),
+                us(m(.intendedP50)), us(m(.intendedP99)), us(m(.intendedP999)), us(m(.intendedMax)),
+                String(row.repeats),
+                us(row.min(.microsPerOp)), us(row.max(.microsPerOp)),
+                formatDouble(row.min(.opsPerSecond), decimals: 1), formatDouble(row.max(.opsPerSecond), decimals: 1),
+                us(row.min(.p50)), us(row.max(.p50)), us(row.min(.p99)), us(row.max(.p99)),
+                us(row.min(.p999)), us(row.max(.p999)),
+            ])
         }
         return out
     }
@@ -166,6 +185,8 @@ public enum ResultsWriter {
             "op_stream_digest": r.backends.first.map { hex($0.opStreamDigest) } ?? NSNull(),
             "op_stream_digests_agree": Set(r.backends.map(\.opStreamDigest)).count <= 1,
             "op_stream_reproducible": r.backends.allSatisfy(\.opStreamReproducible),
+            "repeat_count": max(1, r.repeats.count),
+            "warmup_repeats": r.warmupRepeats,
             "effective_config": r.settings.entries.map { e -> [String: Any] in
                 ["name": e.name, "value": jsonValue(e.value), "source": e.source.description]
             },
@@ -185,27 +206,26 @@ public enum ResultsWriter {
                 "warmup_s": b.warmupSeconds, "run_s": b.runSeconds, "op_stream_digest": hex(b.opStreamDigest),
                 "op_stream_reproducible": b.opStreamReproducible,
                 "errors": b.errors,
-                "operations": b.operations.map { op -> [String: Any] in
-                    [
-                        "phase": op.phase, "operation": op.operation.name, "count": op.count, "errors": op.errors,
-                        "not_found": op.notFound, "micros_per_op": op.microsPerOp, "ops_per_s": op.opsPerSecond,
-                        "mb_per_s": op.mbPerSecond, "p50_us": op.percentileMicros(50), "p75_us": op.percentileMicros(75),
-                        "p99_us": op.percentileMicros(99), "p999_us": op.percentileMicros(99.9),
-                        "p9999_us": op.percentileMicros(99.99), "max_us": op.maxMicros,
-                        "intended_p50_us": Double(op.intended.valueAtPercentile(50)) / 1000,
-                        "intended_p99_us": Double(op.intended.valueAtPercentile(99)) / 1000,
-                        "intended_p999_us": Double(op.intended.valueAtPercentile(99.9)) / 1000,
-                        "intended_max_us": Double(op.intended.max) / 1000,
-                    ]
-                },
+                "operations": b.operations.map(operationJSON),
             ]
-            var stats: [String: Any] = [:]
-            for (name, cell) in zip(StorageStats.csvColumns, b.finalStats.csvCells) where !cell.isEmpty {
-                stats[name] = Double(cell) ?? cell
+            d["final_stats"] = statsJSON(b.finalStats)
+            d["cpu_s"] = b.cpuSeconds
+            d["wall_s"] = b.wallSeconds
+            d["peak_process_heap_bytes"] = b.peakHeapBytes
+            if r.repeats.count > 1, let i = r.backends.firstIndex(where: { $0.backend == b.backend }) {
+                d["representative_repeat"] = i < r.representatives.count ? r.representatives[i] : NSNull()
+                d["repeats"] = r.repeats.compactMap { rep -> [String: Any]? in
+                    guard i < rep.backends.count else { return nil }
+                    let x = rep.backends[i]
+                    return [
+                        "repeat": rep.index, "open_s": x.openSeconds, "load_s": x.loadSeconds, "warmup_s": x.warmupSeconds,
+                        "run_s": x.runSeconds, "cpu_s": x.cpuSeconds, "wall_s": x.wallSeconds,
+                        "peak_process_heap_bytes": x.peakHeapBytes, "errors": x.errors,
+                        "operations": x.operations.map(operationJSON),
+                        "final_stats": statsJSON(x.finalStats),
+                    ]
+                }
             }
-            stats["total_keys_is_estimate"] = b.finalStats.totalKeysIsEstimate
-            for e in b.finalStats.extra { stats[e.name] = e.value }
-            d["final_stats"] = stats
             if let t = b.target {
                 d["target"] = ["target_ops_s": t.target, "achieved_ops_s": t.achieved, "behind_schedule_ms": Double(t.behindNanos) / 1e6,
                                "reached": t.reached] as [String: Any]
@@ -214,6 +234,30 @@ public enum ResultsWriter {
         }
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func operationJSON(_ op: OperationSummary) -> [String: Any] {
+        [
+            "phase": op.phase, "operation": op.operation.name, "count": op.count, "errors": op.errors,
+            "not_found": op.notFound, "micros_per_op": op.microsPerOp, "ops_per_s": op.opsPerSecond,
+            "mb_per_s": op.mbPerSecond, "p50_us": op.percentileMicros(50), "p75_us": op.percentileMicros(75),
+            "p99_us": op.percentileMicros(99), "p999_us": op.percentileMicros(99.9),
+            "p9999_us": op.percentileMicros(99.99), "max_us": op.maxMicros,
+            "intended_p50_us": Double(op.intended.valueAtPercentile(50)) / 1000,
+            "intended_p99_us": Double(op.intended.valueAtPercentile(99)) / 1000,
+            "intended_p999_us": Double(op.intended.valueAtPercentile(99.9)) / 1000,
+            "intended_max_us": Double(op.intended.max) / 1000,
+        ]
+    }
+
+    static func statsJSON(_ s: StorageStats) -> [String: Any] {
+        var stats: [String: Any] = [:]
+        for (name, cell) in zip(StorageStats.csvColumns, s.csvCells) where !cell.isEmpty {
+            stats[name] = Double(cell) ?? cell
+        }
+        stats["total_keys_is_estimate"] = s.totalKeysIsEstimate
+        for e in s.extra { stats[e.name] = e.value }
+        return stats
     }
 
     static func hex(_ v: UInt64) -> String {

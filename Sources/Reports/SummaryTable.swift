@@ -7,17 +7,21 @@ public enum SummaryTable {
     public static func render(_ r: RunResult) -> String {
         let header = ["backend", "durability", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
                       "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors"]
+        let repeated = r.repeats.count > 1
         var rows: [[String]] = []
-        for b in r.backends {
-            for op in b.operations {
-                rows.append([
-                    b.backend, b.durability.description, op.phase, op.operation.name, String(op.count),
-                    formatDouble(op.microsPerOp, decimals: 2), formatDouble(op.opsPerSecond.rounded(), decimals: 0),
-                    formatDouble(op.mbPerSecond, decimals: 1), formatDouble(op.percentileMicros(50), decimals: 2),
-                    formatDouble(op.percentileMicros(99), decimals: 2), formatDouble(op.percentileMicros(99.9), decimals: 2),
-                    formatDouble(op.maxMicros, decimals: 1), String(op.errors),
-                ])
+        for row in SummaryRow.rows(r) {
+            // With repeats: the median, and (min–max) over the repeats for the main figures.
+            func cell(_ f: SummaryRow.Figure, _ decimals: Int) -> String {
+                let m = formatDouble(row.median(f), decimals: decimals)
+                guard repeated else { return m }
+                return m + " (" + formatDouble(row.min(f), decimals: decimals) + "–" + formatDouble(row.max(f), decimals: decimals) + ")"
             }
+            rows.append([
+                row.backend, row.durability, row.phase, row.operation, String(UInt64(row.median(.count).rounded())),
+                cell(.microsPerOp, 2), repeated ? cell(.opsPerSecond, 0) : formatDouble(row.median(.opsPerSecond).rounded(), decimals: 0),
+                formatDouble(row.median(.mbPerSecond), decimals: 1), cell(.p50, 2), cell(.p99, 2), cell(.p999, 2),
+                formatDouble(row.median(.max), decimals: 1), String(UInt64(row.median(.errors).rounded())),
+            ])
         }
         var widths = header.map(\.count)
         for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
@@ -33,6 +37,9 @@ public enum SummaryTable {
         }
         if r.workload.targetOpsPerSecond > 0 {
             out += "open loop: target \(formatDouble(r.workload.targetOpsPerSecond, decimals: 0)) ops/s, \(formatDouble(r.workload.targetOpsPerSecond / Double(r.workload.threads), decimals: 1)) per thread; p99 is service time, intended latencies in summary.csv\n"
+        }
+        if repeated {
+            out += "medians of \(r.repeats.count) repeats (backends interleaved, a fresh store each\(r.warmupRepeats > 0 ? "; \(r.warmupRepeats) warm-up repeat\(r.warmupRepeats == 1 ? "" : "s") not counted" : "")); (min–max) over the repeats\n"
         }
         out += line(header) + "\n"
         out += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"

@@ -74,6 +74,12 @@ public struct Workload: Sendable {
     public var dataIntegrity: Bool
     /// False: no clock read and no histogram record per operation (overhead measurement only).
     public var metering: Bool
+    /// Measured repeats of the whole run (1: a single run).
+    public var repeats: Int
+    /// Whole-run repeats done first and not counted.
+    public var warmupRepeats: Int
+    /// Draw the run's plots after writing the results.
+    public var plots: Bool
     /// Operations and their proportions (only those > 0), in a fixed order.
     public var mix: [(op: OperationType, proportion: Double)]
 
@@ -129,6 +135,9 @@ public struct Workload: Sendable {
         table = s.string("table")
         dataIntegrity = s.bool("data_integrity")
         metering = s.bool("metering")
+        repeats = s.int("repeat")
+        warmupRepeats = s.int("warmup_repeats")
+        plots = s.bool("plots")
         if insertStart + insertCount > recordCount {
             throw OrbitError(.invalidWorkload,
                              "insert_start \(insertStart) + insert_count \(insertCount) is more than record_count \(recordCount)",

@@ -63,6 +63,9 @@ public enum WorkloadKnobs {
             k("table", .string, .string("usertable"), "YCSB table name (recorded; engines have one key space)"),
             k("data_integrity", .bool, .bool(false), "YCSB dataintegrity: values derived from the key, every read verified (a mismatch is an error)"),
             k("metering", .bool, .bool(true), "false: no clock read or histogram record per operation (to measure the metering layer's own cost)"),
+            k("repeat", .int(1...1000), .int(1), "measured repeats of the whole run (backends interleaved, a fresh store each); the tables show medians with min-max"),
+            k("warmup_repeats", .int(0...100), .int(0), "whole-run repeats done first and not counted (warm caches, page cache, CPU clocks)"),
+            k("plots", .bool, .bool(false), "draw the run's plots with gnuplot into <out>/plots (as `run --plot`)"),
         ]
         for (key, op) in mixEntries {
             knobs.append(k("mix." + key, .double(0...1), .double(0), "proportion of \(op.name) operations"))

@@ -23,8 +23,12 @@ public struct BenchmarkRunner: Sendable {
     /// Opens `backend` with its store in `directory`, runs the workload, closes it.
     public func run(backend: String, directory: String) throws -> BackendRun {
         let openStart = MeterClock.shared.nanoseconds()
-        return try Engines.withEngine(backend, directory: directory, settings: settings,
-                                      RunBody(runner: self, backend: backend, openStart: openStart))
+        let cpuStart = ProcessCPU.seconds()
+        var result = try Engines.withEngine(backend, directory: directory, settings: settings,
+                                            RunBody(runner: self, backend: backend, openStart: openStart))
+        result.cpuSeconds = ProcessCPU.seconds() - cpuStart
+        result.wallSeconds = Double(MeterClock.shared.nanoseconds() - openStart) / 1e9
+        return result
     }
 
     /// Runs the workload on an engine the caller opened (and closes): custom engines and engine

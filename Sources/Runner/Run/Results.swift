@@ -87,6 +87,33 @@ public struct BackendRun: Sendable {
     public var errors: [String]
     /// Open-loop runs: the target and how far it was met (nil in closed-loop runs).
     public var target: TargetOutcome? = nil
+    /// CPU time (user + system, all threads of the process) from opening the engine to closing it, s;
+    /// with `wallSeconds` the CPU usage of the backend's run (background flushes and compactions
+    /// included). 0 when the caller opened the engine itself.
+    public var cpuSeconds: Double = 0
+    /// Wall time from opening the engine to closing it, s (0 when the caller opened the engine).
+    public var wallSeconds: Double = 0
+    /// Highest process heap (jemalloc stats.allocated) seen in stats.csv, bytes.
+    public var peakHeapBytes: UInt64 { statsRows.map(\.processHeapBytes).max() ?? 0 }
+    /// How far the process heap grew during the backend's run: the highest stats.csv sample minus the
+    /// first (taken before the load phase), bytes; what the harness already held is not counted.
+    public var heapGrowthBytes: UInt64 {
+        guard let first = statsRows.first?.processHeapBytes else { return 0 }
+        let peak = peakHeapBytes
+        return peak > first ? peak - first : 0
+    }
+}
+
+/// One measured repeat of a whole run (`repeat` > 1): every backend, in the order they ran.
+public struct RunRepeat: Sendable {
+    /// 1-based.
+    public var index: Int
+    public var backends: [BackendRun]
+
+    public init(index: Int, backends: [BackendRun]) {
+        self.index = index
+        self.backends = backends
+    }
 }
 
 /// A whole run: every backend, the effective configuration, the environment.
@@ -98,6 +125,13 @@ public struct RunResult: Sendable {
     public var startedAtMillis: Int64
     public var backends: [BackendRun]
     public var outputDirectory: String
+    /// With `repeat` > 1: every measured repeat (warm-up repeats are not kept). `backends` then holds,
+    /// per backend, its representative repeat (the one with the median run-phase mean latency).
+    public var repeats: [RunRepeat] = []
+    /// With repeats: per backend (as `backends`), the 1-based index of the repeat `backends` holds.
+    public var representatives: [Int] = []
+    /// Warm-up repeats done before the measured ones.
+    public var warmupRepeats = 0
 
     public init(runId: String, workload: Workload, settings: Settings, environment: EnvironmentInfo,
                 startedAtMillis: Int64, backends: [BackendRun], outputDirectory: String) {

@@ -1,0 +1,2 @@
+// zlib (Debian's zlib1g-dev), for the tests that decode the PNGs gnuplot draws.
+#include <zlib.h>
