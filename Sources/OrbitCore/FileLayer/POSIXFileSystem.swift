@@ -55,7 +55,19 @@ public final class POSIXFileSystem: FileSystem {
         let fd: Int32
         do { fd = try system_open(path, O_RDWR | O_CREAT) } catch { throw error.orbitError("open (lock) failed", at: path) }
         do {
-            try system_flock_exclusive(fd)
+            // A child this process is spawning holds a copy of every descriptor, CLOEXEC ones too,
+            // between its fork and its exec: a lock this process has just released can look held
+            // for that moment. So a lock whose holder note names this process is retried for a while.
+            var attempt = 0
+            while true {
+                do {
+                    try system_flock_exclusive(fd)
+                    break
+                } catch where error.rawValue == EWOULDBLOCK && attempt < 50 && Self.lockNote(fd) == "pid \(getpid())" {
+                    attempt += 1
+                    usleep(10_000)
+                }
+            }
         } catch {
             defer { try? system_close(fd) }
             if error.rawValue == EWOULDBLOCK {
@@ -70,6 +82,13 @@ public final class POSIXFileSystem: FileSystem {
         _ = try? system_ftruncate(fd, 0)
         _ = note.withUnsafeBytes { try? system_pwrite(fd, $0, 0) }
         return FileLock(path: path) { try? system_close(fd) }
+    }
+
+    /// The first line of a lock file: "pid N" of its last holder.
+    private static func lockNote(_ fd: Int32) -> String? {
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = buf.withUnsafeMutableBytes { (try? system_pread(fd, $0, 0)) ?? 0 }
+        return String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").first.map(String.init)
     }
 
     public func rename(_ source: String, to destination: String) throws {
