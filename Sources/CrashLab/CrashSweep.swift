@@ -1,0 +1,43 @@
+public import OrbitCore
+
+/// What every crash method gets from `orbit-bench crash`: one engine, one durability mode, a seed
+/// and a budget. Each method (kill, power loss, corruption, I/O errors) is a `CrashSweep`, so the
+/// command, `scripts/crash-sweep.sh` and the tests drive them all the same way.
+public struct CrashSweepContext: Sendable {
+    /// The backend name ("lsm", "cow", "rocksdb", "lmdb").
+    public var engine: String
+    public var durability: DurabilityMode
+    /// The run's settings: engine knobs (`lsm.*`, `cow.*`, ...) already validated.
+    public var settings: Settings
+    /// Every random choice of the sweep derives from it; printed in every report.
+    public var seed: UInt64
+    /// The budget: kill cycles, power-loss states, corruption probes or injected faults.
+    public var count: Int
+    /// A scratch directory the sweep owns (created if missing; stores live under it).
+    public var workDirectory: String
+    /// The workload's key space and value size, for the operations the sweep issues.
+    public var recordCount: Int
+    public var valueSize: Int
+
+    public init(engine: String, durability: DurabilityMode, settings: Settings, seed: UInt64, count: Int,
+                workDirectory: String, recordCount: Int = 2_000, valueSize: Int = 100) {
+        self.engine = engine
+        self.durability = durability
+        self.settings = settings
+        self.seed = seed
+        self.count = count
+        self.workDirectory = workDirectory
+        self.recordCount = recordCount
+        self.valueSize = valueSize
+    }
+}
+
+/// One crash method. `run` reports one `CrashRecord` per cycle, state or probe as it goes (so a
+/// long sweep streams into crash.csv), and throws only when the sweep itself cannot go on (a
+/// broken promise is a record with verdict `.broken`, not an error).
+public protocol CrashSweep {
+    static var method: CrashRecord.Method { get }
+    /// Whether this method applies to the engine ("power-loss" needs the file layer: lsm, cow).
+    static func supports(engine: String) -> Bool
+    static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws
+}
