@@ -9,7 +9,7 @@ $amp << EOD
 EOD
 set encoding utf8
 set termoption noenhanced
-set title "Write and space amplification per backend (end of run)\nrun 20261123-091240-latency-table · workload latency-table · each backend's median repeat of 3 · legend: backend (durability mode)\nn/a: the engine does not report it"
+set title "Write and space amplification per backend (end of run)\nrun 20261123-140717-latency-table · workload latency-table · each backend's median repeat of 3 · legend: backend (durability mode)\nn/a: the engine does not report it"
 set xlabel "backend (durability mode)" offset 0,0.4
 set ylabel "amplification (×)"
 set grid xtics ytics lc rgb "#dddddd"

@@ -1,28 +1,28 @@
 # orbit-bench plot: crash-recovery-time. Redraw with `gnuplot crash-recovery-time.gp` in this directory;
 # the data are the datablocks below (from the results files named in the title).
 $d0 << EOD
-5.682578 1417.022
-5.780501 816.099
-5.129539 1333.794
+9.266243 331.114
+8.51945 303.485
+9.149184 238.612
 EOD
 $d1 << EOD
-4.901325 1010.506
-5.10651 977.927
-4.846094 789.466
+11.767673 148.958
+10.189475 128.736
+9.869167 162.943
 EOD
 $d2 << EOD
-4.526703 2668.197
-4.770358 2143.597
-5.132643 2008.516
+6.815039 405.054
+8.028544 232.711
+7.681705 376.083
 EOD
 $d3 << EOD
-6.324219 4.537
-6.5 8.236
-6.289063 8.472
+10.78125 4.93
+12.433594 4.391
+11.820313 4.158
 EOD
 set encoding utf8
 set termoption noenhanced
-set title "Crash recovery time against store size\nrun 20261123-091240-latency-table · workload latency-table · legend: backend (durability mode)\nrecovery = from the start of the reopen until the first read is served (crash.csv)"
+set title "Crash recovery time against store size\nrun 20261123-140717-latency-table · workload latency-table · legend: backend (durability mode)\nrecovery = from the start of the reopen until the first read is served (crash.csv)"
 set xlabel "store size on disk (MiB)" offset 0,0.4
 set ylabel "recovery time (ms)"
 set grid xtics ytics lc rgb "#dddddd"
