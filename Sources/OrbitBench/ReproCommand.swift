@@ -34,10 +34,10 @@ struct LatencyTableCommand: ParsableCommand {
     var durability: [String] = []
 
     @Option(name: .long, help: "Leases stored by the load phase.")
-    var recordCount = 20_000
+    var recordCount = 50_000
 
     @Option(name: .long, help: "Lease operations of the run phase.")
-    var operationCount = 40_000
+    var operationCount = 200_000
 
     @Option(name: .long, help: ArgumentHelp("Engine knob (repeatable), e.g. --set rocksdb.block_cache_mb=64.", valueName: "name=value"))
     var set: [String] = []

@@ -48,7 +48,7 @@ public struct LatencyTable {
             "threads=1", "seed=42", "key_size=16", "key_distribution.type=zipfian", "key_distribution.constant=0.99",
             "lease.actor_types=8", "lease.nodes=16", "lease.duration_ms=30000",
             "mix.lease_get=0.5", "mix.lease_store=0.3", "mix.lease_renew=0.2",
-            "interval_s=0.25", "metrics_sample_rate=0.01",
+            "interval_s=0.1", "metrics_sample_rate=0.01",
         ]
     }
 
@@ -56,8 +56,8 @@ public struct LatencyTable {
     public var warmupRepeats = 1
     public var backends = defaultBackends
     public var durabilities = ["none"]
-    public var recordCount = 20_000
-    public var operationCount = 40_000
+    public var recordCount = 50_000
+    public var operationCount = 200_000
     public var out = "results/latency-table"
     /// This binary, for the crash worker (nil: no kill-recovery cycles).
     public var executable: String?

@@ -1,15 +1,15 @@
 # orbit-bench plot: amplification. Redraw with `gnuplot amplification.gp` in this directory;
 # the data are the datablocks below (from the results files named in the title).
 $amp << EOD
-"cow (none)" ? 0.0029 n/a 0 0 0.0029
-"lsm (none)" 1.1095 1.2924 1.11 1.29 1.1095 1.2924
+"cow (none)" ? 0.0008 n/a 0 0 0.0008
+"lsm (none)" 1.1237 1.2935 1.12 1.29 1.1237 1.2935
 "rocksdb (none)" ? ? n/a n/a 0 0
 "memory (none)" ? ? n/a n/a 0 0
-"lmdb (none)" ? 2.1032 n/a 2.1 0 2.1032
+"lmdb (none)" ? 2.1784 n/a 2.18 0 2.1784
 EOD
 set encoding utf8
 set termoption noenhanced
-set title "Write and space amplification per backend (end of run)\nrun 20261123-140717-latency-table · workload latency-table · each backend's median repeat of 3 · legend: backend (durability mode)\nn/a: the engine does not report it"
+set title "Write and space amplification per backend (end of run)\nrun 20261123-141245-latency-table · workload latency-table · each backend's median repeat of 3 · legend: backend (durability mode)\nn/a: the engine does not report it"
 set xlabel "backend (durability mode)" offset 0,0.4
 set ylabel "amplification (×)"
 set grid xtics ytics lc rgb "#dddddd"
@@ -20,7 +20,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set yrange [0:2.52384]
+set yrange [0:2.61408]
 set xtics nomirror
 set grid noxtics ytics
 set key inside top left vertical

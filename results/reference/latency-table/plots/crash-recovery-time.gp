@@ -1,28 +1,28 @@
 # orbit-bench plot: crash-recovery-time. Redraw with `gnuplot crash-recovery-time.gp` in this directory;
 # the data are the datablocks below (from the results files named in the title).
 $d0 << EOD
-9.266243 331.114
-8.51945 303.485
-9.149184 238.612
+22.190184 939.557
+22.918612 794.96
+22.44589 842.066
 EOD
 $d1 << EOD
-11.767673 148.958
-10.189475 128.736
-9.869167 162.943
+22.19541 489.856
+22.231122 499.696
+22.400881 444.905
 EOD
 $d2 << EOD
-6.815039 405.054
-8.028544 232.711
-7.681705 376.083
+18.832712 1364.875
+19.498657 946.014
+19.834682 742.894
 EOD
 $d3 << EOD
-10.78125 4.93
-12.433594 4.391
-11.820313 4.158
+26.878906 10.215
+26.445313 11.001
+25.660156 13.425
 EOD
 set encoding utf8
 set termoption noenhanced
-set title "Crash recovery time against store size\nrun 20261123-140717-latency-table · workload latency-table · legend: backend (durability mode)\nrecovery = from the start of the reopen until the first read is served (crash.csv)"
+set title "Crash recovery time against store size\nrun 20261123-141245-latency-table · workload latency-table · legend: backend (durability mode)\nrecovery = from the start of the reopen until the first read is served (crash.csv)"
 set xlabel "store size on disk (MiB)" offset 0,0.4
 set ylabel "recovery time (ms)"
 set grid xtics ytics lc rgb "#dddddd"

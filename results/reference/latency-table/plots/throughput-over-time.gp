@@ -1,41 +1,105 @@
 # orbit-bench plot: throughput-over-time. Redraw with `gnuplot throughput-over-time.gp` in this directory;
 # the data are the datablocks below (from the results files named in the title).
 $d0 << EOD
-0.127 159936.2
+0.1 139611.5
+0.2 89860
+0.3 95740
+0.4 82190
+0.5 89800
+0.514 75552
 EOD
 $d1 << EOD
-0.25 272486
-0.299 275937.9
+0.7 242498.7
+0.8 202460
+0.9 222050
+1 175500
+1.1 152800
+1.2 158930
+1.3 225150
+1.4 233970
+1.5 229780
+1.577 220593.8
 EOD
 $d2 << EOD
-0.113 179083.3
+0.1 138974.6
+0.2 46090
+0.3 51710
+0.4 55830
+0.5 115270
+0.562 160770.6
 EOD
 $d3 << EOD
-0.236 399662.8
+0.7 354441.1
+0.8 231910
+0.9 263730
+1 222790
+1.1 195750
+1.2 201790
+1.3 195620
+1.4 124280
+1.5 145440
+1.6 178770
+1.624 65887.8
 EOD
 $d4 << EOD
-0.219 92239.3
+0.1 138666.9
+0.2 107730
+0.3 98130
+0.4 93620
+0.485 80404.1
 EOD
 $d5 << EOD
-0.25 134211.2
-0.488 163187.5
+0.7 168675.1
+0.8 152160
+0.9 142130
+1 136830
+1.1 142560
+1.2 105020
+1.3 115020
+1.4 129900
+1.5 132250
+1.6 143620
+1.7 119350
+1.8 119160
+1.9 146440
+2 153630
+2.053 179541.4
 EOD
 $d6 << EOD
-0.053 387495.2
+0.1 365781.2
+0.151 275449.4
 EOD
 $d7 << EOD
-0.145 505138.8
+0.2 619785
+0.3 547010
+0.4 500430
+0.5 448660
+0.591 484508.7
 EOD
 $d8 << EOD
-0.168 120537.6
+0.1 104605.8
+0.2 104730
+0.3 99650
+0.4 97010
+0.492 103578
 EOD
 $d9 << EOD
-0.25 228891.2
-0.378 218099.3
+0.6 220118.5
+0.7 213800
+0.8 207590
+0.9 186870
+1 203720
+1.1 211420
+1.2 207430
+1.3 191770
+1.4 156590
+1.5 177100
+1.6 174680
+1.613 194374.4
 EOD
 set encoding utf8
 set termoption noenhanced
-set title "Throughput over time\nrun 20261123-140717-latency-table · workload latency-table · each backend's median repeat of 3 · legend: backend (durability mode)"
+set title "Throughput over time\nrun 20261123-141245-latency-table · workload latency-table · each backend's median repeat of 3 · legend: backend (durability mode)"
 set xlabel "time since the load phase started (s)" offset 0,0.4
 set ylabel "operations per second"
 set grid xtics ytics lc rgb "#dddddd"
