@@ -32,7 +32,7 @@ struct ConfigOptions: ParsableArguments {
     var backend: [String] = []
 
     func build(workload: String?, propertyFiles: [String] = [], properties: [String] = [],
-               extra: [String] = []) throws -> Configuration {
+               extra: [String] = [], knobFlags: [(flag: String, knob: String, value: String)] = []) throws -> Configuration {
         var c = Configuration()
         if let config { try c.applyJSONConfig(path: config) }
         var files = propertyFiles
@@ -47,7 +47,7 @@ struct ConfigOptions: ParsableArguments {
             try c.applyPropertyFiles(files, overrides: properties)
         }
         try c.applyEnvironment()
-        try c.applyFlags(sets: extra + set, backends: backend, dataDir: dataDir)
+        try c.applyFlags(sets: extra + set, backends: backend, dataDir: dataDir, knobFlags: knobFlags)
         return c
     }
 }
@@ -101,12 +101,12 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            var extra: [String] = []
-            if let r = `repeat` { extra.append("repeat=\(r)") }
-            if let w = warmupRepeats { extra.append("warmup_repeats=\(w)") }
-            if plot { extra.append("plots=true") }
+            var flags: [(flag: String, knob: String, value: String)] = []
+            if let r = `repeat` { flags.append(("--repeat \(r)", "repeat", String(r))) }
+            if let w = warmupRepeats { flags.append(("--warmup-repeats \(w)", "warmup_repeats", String(w))) }
+            if plot { flags.append(("--plot", "plots", "true")) }
             try output.execute(try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
-                                                 properties: workload.properties, extra: extra))
+                                                 properties: workload.properties, knobFlags: flags))
         }
     }
 }

@@ -54,6 +54,10 @@ struct ConfigurationTests {
         #expect { try c.applyFlags(sets: [], backends: ["postgres"], dataDir: nil) } throws: {
             ($0 as? OrbitError)?.description == "flag --backend postgres: backends: bad value 'postgres'; allowed: a list of: memory, rocksdb, lmdb, cow, lsm"
         }
+        // A dedicated flag (`--repeat 0`) is named as typed, not as the `--set` it stands for.
+        #expect { try c.applyFlags(sets: [], backends: [], dataDir: nil, knobFlags: [("--repeat 0", "repeat", "0")]) } throws: {
+            ($0 as? OrbitError)?.description == "flag --repeat 0: repeat: bad value 0; allowed: an integer in 1...1000"
+        }
         // The lsm engine is built: its section is accepted and its keys are checked.
         let lsm = Self.writeTemp(#"{"lsm_config": {"memtable_size_mb": 32}}"#, ext: "json")
         defer { try? FileManager.default.removeItem(atPath: lsm) }

@@ -141,9 +141,14 @@ public struct Configuration: Sendable {
     }
 
     /// Layer 4: `--set name=value` flags and `--backend` flags.
-    public mutating func applyFlags(sets: [String], backends: [String], dataDir: String?) throws {
+    ///
+    /// `knobFlags` are dedicated flags that set one knob (`--repeat 3` sets `repeat`): each is the
+    /// flag as typed, the knob and the value, so an error names the flag the user gave.
+    public mutating func applyFlags(sets: [String], backends: [String], dataDir: String?,
+                                    knobFlags: [(flag: String, knob: String, value: String)] = []) throws {
         for v in propertyFlagValues { settings.set(v.knob, v.value, from: v.source) }
         propertyFlagValues = []
+        for f in knobFlags { try settings.set(f.knob, text: f.value, from: .flag(f.flag)) }
         for assignment in sets {
             guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
                 throw OrbitError(.invalidArgument, "--set expects name=value, got '\(assignment)'", at: "flag --set \(assignment)",
