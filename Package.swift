@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "LSMTreeTests", dependencies: ["LSMTree", "OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
-        .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "OrbitCore", "CowBTree", "LSMTree", "OrbitTestSupport"]),
+        .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "Workloads", "OrbitCore", "CowBTree", "LSMTree", "OrbitTestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport", histogram]),
     ]

@@ -14,7 +14,8 @@ struct OrbitBench: ParsableCommand {
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
-                      PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self])
+                      PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self,
+                      CrashCommand.self, CrashWorkerCommand.self])
 }
 
 /// Options shared by commands that open engines.

@@ -70,7 +70,7 @@ public enum WorkloadKnobs {
         for (key, op) in mixEntries {
             knobs.append(k("mix." + key, .double(0...1), .double(0), "proportion of \(op.name) operations"))
         }
-        return knobs
+        return knobs + CrashKnobs.all
     }()
 
     /// `--set` shorthands, as in a workload file: a range field sets both ends, a typed field its type.
@@ -78,12 +78,14 @@ public enum WorkloadKnobs {
         "value_size": ["value_size.min", "value_size.max"],
         "scan_length": ["scan_length.min", "scan_length.max"],
         "key_distribution": ["key_distribution.type"],
+        "kill_after_ops": ["kill_after_ops.min", "kill_after_ops.max"],
+        "kill_after_ms": ["kill_after_ms.min", "kill_after_ms.max"],
     ]
 
     /// Fields that take either a scalar (both ends) or a {min, max} mapping.
-    static let rangeFields: Set<String> = ["value_size", "scan_length"]
+    static let rangeFields: Set<String> = ["value_size", "scan_length", "kill_after_ops", "kill_after_ms"]
     /// Fields that take either a scalar (the type) or a mapping with `type` and parameters.
     static let typedFields: [String: String] = ["key_distribution": "type"]
     /// Nested sections whose children are knobs.
-    static let sections: Set<String> = ["mix", "lease", "value_size", "scan_length", "key_distribution"]
+    static let sections: Set<String> = ["mix", "lease", "value_size", "scan_length", "key_distribution", "crash", "kill_after_ops", "kill_after_ms"]
 }

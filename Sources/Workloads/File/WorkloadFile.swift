@@ -173,6 +173,24 @@ public enum WorkloadFile {
     static func applyLeaf(_ name: String, _ node: Node, _ path: String, _ s: inout Settings, shownName: String? = nil) throws {
         guard let knob = s.knob(named: name) else { preconditionFailure("no knob \(name)") }
         let src = source(path, node)
+        // A list knob also takes a YAML sequence: `crash_methods: [kill, power-loss]`.
+        if case .list = knob.kind, case .sequence(let seq) = node {
+            var items: [String] = []
+            for item in seq {
+                guard case .scalar(let sc) = item else {
+                    throw OrbitError(.invalidWorkload, "'\(shownName ?? name)' must be \(knob.allowed), found \(kindName(item)) in the list",
+                                     at: loc(path, item))
+                }
+                items.append(sc.string)
+            }
+            do {
+                s.set(name, try knob.check(.string(items.joined(separator: ",")), src), from: src)
+            } catch var e as OrbitError {
+                e.code = .invalidWorkload
+                throw e
+            }
+            return
+        }
         guard case .scalar(let sc) = node else {
             throw OrbitError(.invalidWorkload, "'\(shownName ?? name)' must be \(knob.allowed), found \(kindName(node))",
                              at: loc(path, node))

@@ -1,0 +1,179 @@
+import OrbitCore
+public import Runner
+import Foundation
+
+/// `orbit-bench crash` as a library call: runs every crash method of the workload on every backend,
+/// streams crash.csv, and writes crash-summary.txt and summary.json into results/<run-id>/.
+///
+/// ```swift
+/// var c = Configuration()
+/// try c.applyWorkloadFile(path: "workloads/crash-recovery.yaml")
+/// try c.applyFlags(sets: ["cycles=20"], backends: ["lsm"], dataDir: nil)
+/// let outcome = try CrashExperiment(configuration: c).run()
+/// ```
+public struct CrashExperiment: Sendable {
+    public var configuration: Configuration
+    /// Results directory (default results/<run-id>).
+    public var outputDirectory: String?
+    /// Progress lines (a line per engine and method, every tenth of a sweep, every broken cycle).
+    public var progress: (@Sendable (String) -> Void)?
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    public struct Outcome: Sendable {
+        public var runId: String
+        public var outputDirectory: String
+        public var records: [CrashRecord]
+        public var rows: [CrashSummaryRow]
+        /// The summary table and the promise per engine and mode (crash-summary.txt).
+        public var summaryText: String
+        public var anyBroken: Bool { rows.contains { !$0.held } }
+    }
+
+    /// The exit status of `orbit-bench crash` when a promise was broken (2 is bad input, 1 a failure).
+    public static let brokenExitStatus: Int32 = 3
+
+    /// Checks everything that can be checked before anything runs or is written.
+    public func prepare() throws -> (plan: CrashPlan, backends: [String], methods: [CrashRecord.Method]) {
+        let s = configuration.settings
+        let plan = try CrashPlan(settings: s)
+        let backends = configuration.backends
+        guard !backends.isEmpty else {
+            throw OrbitError(.invalidConfig, "no backend to crash", at: "backends from \(s.source("backends"))",
+                             hint: "give --backend rocksdb|lsm|cow|lmdb or backends: in the workload")
+        }
+        for b in backends {
+            guard Engines.isDurable(b) else {
+                throw OrbitError(.invalidConfig, "backend \(b) keeps nothing after its process ends: there is nothing to recover",
+                                 at: "backends from \(s.source("backends"))", hint: "crash the durable backends: rocksdb, lsm, cow, lmdb")
+            }
+            try Engines.validate(b, settings: s)
+        }
+        for m in plan.methods where CrashMethods.sweep(for: m) == nil {
+            throw OrbitError(.invalidConfig, "method \(m.rawValue) is not in this build", at: "crash_methods from \(s.source("crash_methods"))",
+                             hint: "available: " + CrashMethods.available.map(\.rawValue).joined(separator: ", "))
+        }
+        return (plan, backends, plan.methods)
+    }
+
+    public func run() throws -> Outcome {
+        let (plan, backends, methods) = try prepare()
+        let s = configuration.settings
+        let stamp = Self.timestamp()
+        let runId = "\(stamp)-\(s.string("name"))"
+        let out = outputDirectory ?? "results/\(runId)"
+        let configured = s.string("data_dir")
+        let dataRoot = configured.isEmpty ? out + "/data" : configured
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
+        } catch {
+            throw OrbitError(.io, "cannot create the results directory", at: out, underlying: "\(error)")
+        }
+        let env = EnvironmentInfo.capture(dataDirectory: dataRoot)
+        let started = Date()
+        let csvPath = out + "/crash.csv"
+        guard FileManager.default.createFile(atPath: csvPath, contents: Data(CrashCSV.row(CrashRecord.csvColumns).utf8)),
+              let csv = FileHandle(forWritingAtPath: csvPath) else {
+            throw OrbitError(.io, "cannot write crash.csv", at: csvPath)
+        }
+        defer { try? csv.close() }
+        try csv.seekToEnd()
+        var records: [CrashRecord] = []
+        let durability = s.durability()
+        for backend in backends {
+            for method in methods {
+                let sweep = CrashMethods.sweep(for: method)!
+                guard sweep.supports(engine: backend) else {
+                    progress?("\(backend) \(method.rawValue): not supported for this engine, skipped")
+                    continue
+                }
+                let context = CrashSweepContext(engine: backend, durability: durability, settings: s, seed: UInt64(s.int("seed")),
+                                                count: plan.cycles, workDirectory: dataRoot + "/\(backend)/\(method.rawValue)",
+                                                recordCount: plan.recordCount, valueSize: plan.valueSize)
+                try FileManager.default.createDirectory(atPath: context.workDirectory, withIntermediateDirectories: true)
+                progress?("\(backend) \(durability) \(method.rawValue): \(plan.cycles) cycles, seed \(context.seed)")
+                let step = max(1, plan.cycles / 10)
+                var n = 0
+                try sweep.run(context) { r in
+                    records.append(r)
+                    csv.write(Data(CrashCSV.row(r.csvCells).utf8))
+                    n += 1
+                    if r.verdict == .broken {
+                        progress?("  BROKEN: \(backend) \(method.rawValue) cycle \(r.cycle) \(r.crashPointOrTime): \(r.detail)")
+                    } else if n % step == 0 {
+                        progress?("  \(backend) \(method.rawValue): \(n)/\(plan.cycles) cycles, last recovery \(formatDouble(r.recoveryMs, decimals: 2)) ms")
+                    }
+                }
+            }
+        }
+        let rows = CrashSummaryRow.rows(records)
+        var text = CrashSummaryRow.table(rows)
+        text += "\npromises (durabilityPromise(for:)), verdict per engine and mode:\n"
+        var seen = Set<String>()
+        for r in rows where seen.insert(r.engine + r.durability).inserted {
+            let mode = DurabilityMode(parsing: r.durability) ?? durability
+            let broken = rows.filter { $0.engine == r.engine && $0.durability == r.durability }.reduce(0) { $0 + $1.broken }
+            text += "  \(r.engine) \(r.durability): \(Engines.durabilityPromise(r.engine, mode)) — \(broken == 0 ? "held" : "BROKEN")\n"
+        }
+        text += "\nseed \(s.int("seed")); a kill must lose nothing acknowledged (every durable engine promises at least process-crash);"
+            + " lost_unsynced counts acknowledged writes that were not yet synced.\n"
+        try text.write(toFile: out + "/crash-summary.txt", atomically: true, encoding: .utf8)
+        let outcome = Outcome(runId: runId, outputDirectory: out, records: records, rows: rows, summaryText: text)
+        try writeSummaryJSON(outcome, env: env, started: started, backends: backends, durability: durability,
+                             to: out + "/summary.json")
+        return outcome
+    }
+
+    func writeSummaryJSON(_ o: Outcome, env: EnvironmentInfo, started: Date, backends: [String], durability: DurabilityMode,
+                          to path: String) throws {
+        let s = configuration.settings
+        func json(_ v: KnobValue) -> Any {
+            switch v {
+            case .int(let i): i
+            case .double(let d): d
+            case .bool(let b): b
+            case .string(let t): t
+            }
+        }
+        let root: [String: Any] = [
+            "schema": 1,
+            "kind": "crash",
+            "run_id": o.runId,
+            "started_at_ms": Int(started.timeIntervalSince1970 * 1000),
+            "seconds": Date().timeIntervalSince(started),
+            "workload": ["name": s.string("name"), "description": s.string("description"),
+                         "path": configuration.workloadPath ?? NSNull(), "seed": s.int("seed")] as [String: Any],
+            "seed": s.int("seed"),
+            "effective_config": s.entries.map { ["name": $0.name, "value": json($0.value), "source": $0.source.description] as [String: Any] },
+            "environment": [
+                "cpu_model": env.cpuModel, "cores": env.cores, "memory_bytes": env.memoryBytes, "kernel": env.kernel,
+                "hostname": env.hostname, "data_dir_filesystem": env.dataDirFilesystem, "swift": env.swiftVersion,
+                "build": env.buildConfiguration, "rocksdb": env.rocksdbVersion, "lmdb": env.lmdbVersion,
+                "allocator": env.allocator, "git_commit": env.gitCommit,
+            ] as [String: Any],
+            "backends": backends.map { b -> [String: Any] in
+                ["backend": b, "durability": durability.description,
+                 "durability_promise": Engines.durabilityPromise(b, durability).description]
+            },
+            "crash": o.rows.map { r -> [String: Any] in
+                var d = Dictionary(uniqueKeysWithValues: zip(CrashSummaryRow.columns, r.cells.map { $0 as Any }))
+                d["held"] = r.held
+                return d
+            },
+            "promises_held": !o.anyBroken,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        try (String(decoding: data, as: UTF8.self) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func timestamp() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
+}

@@ -1,0 +1,27 @@
+public import OrbitCore
+
+/// The workload fields of crash experiments (`orbit-bench crash`), as knobs: settable in the workload
+/// file, the environment and with `--set` (e.g. `--set cycles=1000`), validated like every other knob.
+public enum CrashKnobs {
+    /// The crash methods, as `crash_methods` spells them (CrashRecord.Method's raw values).
+    public static let methods = ["kill", "power-loss", "corruption", "io-error"]
+    /// Planted bugs (hidden, for the tests that show the oracle catches a broken engine).
+    public static let plantedBugs = ["none", "drop-last-synced", "stale-value"]
+
+    public static let all: [Knob] = {
+        func k(_ name: String, _ kind: Knob.Kind, _ def: KnobValue, _ help: String) -> Knob {
+            Knob(name, key: name, env: "ORBIT_" + name.uppercased().replacing(".", with: "_"), kind: kind, default: def, help: help)
+        }
+        return [
+            k("cycles", .int(1...10_000_000), .int(20), "crash: kill cycles (or power-loss states, corruption probes, injected faults) per engine and method"),
+            k("crash_methods", .list(methods), .string("kill"), "crash: the methods `orbit-bench crash` runs, in order"),
+            k("kill_after_ops.min", .int(0...100_000_000), .int(1), "crash: kill after a seeded random number of acknowledged operations in [min, max] (max 0: by time only)"),
+            k("kill_after_ops.max", .int(0...100_000_000), .int(200), "crash: largest operation count before the kill (0: kill by time only)"),
+            k("kill_after_ms.min", .int(0...3_600_000), .int(0), "crash: kill a seeded random time in [min, max] ms after the store opened (max 0: by operation count only)"),
+            k("kill_after_ms.max", .int(0...3_600_000), .int(0), "crash: largest time before the kill, ms (0: by operation count only)"),
+            k("crash.batch_fraction", .double(0...1), .double(0.1), "crash: fraction of the worker's operations that are atomic batches"),
+            k("crash.batch_size", .int(1...10_000), .int(8), "crash: entries per batch (puts and deletes of distinct keys)"),
+            k("crash.planted_bug", .choice(plantedBugs), .string("none"), "crash (tests): plant a bug the oracle must catch: drop-last-synced (the worker acks its last write before applying it) or stale-value (the verifier reads through a stale cache)"),
+        ]
+    }()
+}
