@@ -104,6 +104,7 @@ extension State {
             mutatingCalls += 1
         }
         guard let operation else { return nil }
+        calls[operation, default: 0] += 1
         return matchFault(operation, path: path, otherPath: otherPath)
     }
 }

@@ -69,6 +69,9 @@ extension FaultInjectingFileSystem {
     /// to the files stays done).
     public func clearFaults() { state.withLock { $0.rules = [] } }
 
+    /// The calls made so far, per operation (to aim a fault at the N-th call of a kind).
+    public var callCounts: [FileOperation: Int] { state.withLock { $0.calls } }
+
     /// Every injected failure so far, in order.
     public var firedFaults: [FiredFault] { state.withLock { $0.fired } }
 

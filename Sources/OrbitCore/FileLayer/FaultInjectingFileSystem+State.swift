@@ -87,6 +87,7 @@ struct State: Sendable {
 
     // Faults (FaultInjectingFileSystem+Faults.swift).
     var rules: [RuleState] = []
+    var calls: [FileOperation: Int] = [:]
     var fired: [FiredFault] = []
     var partialWrite = true
     var diskBudget: Int64? = nil
