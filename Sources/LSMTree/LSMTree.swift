@@ -290,7 +290,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
             putFixed64(&payload, seq)
             putFixed32(&payload, UInt32(count))
             encode(&payload)
-            try payload.withUnsafeBytes { try log.addRecord($0) }
+            // A failed append may leave part of the record in the log: no later record may follow
+            // it (replay would stop at the damage, or call it corruption), so the store turns
+            // read-only until it is reopened (replay then cuts the torn tail off).
+            do { try payload.withUnsafeBytes { try log.addRecord($0) } } catch { throw commit.fail(error) }
             apply(mem, seq)
             last = seq + UInt64(count) - 1
             lastSequence = last
@@ -317,6 +320,8 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     /// and the periodic task); returns the last sequence it covers. A failure is sticky.
     @discardableResult
     func syncWAL() throws -> UInt64 {
+        // After a failed append or sync nothing may be reported durable again (fsyncgate).
+        try commit.check()
         writeLock.lock()
         let writer = log
         let upTo = lastSequence
