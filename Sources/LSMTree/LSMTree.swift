@@ -357,12 +357,11 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     /// Seals the memtable and starts a new WAL. Caller holds `writeLock`.
     func switchMemtable() throws {
-        // Every write in a sealed memtable must be visible (and, in the syncing modes, synced), so a
-        // flush never drops a version a reader could still need.
-        if durability.syncsBeforeAck {
-            do { try log.sync() } catch { throw commit.fail(error) }
-            atomicMax(syncedSeq, lastSequence)
-        }
+        // Every write in a sealed memtable must be visible and synced, in every mode: a flush never
+        // drops a version a reader could still need, and `sync()` (and the periodic sync), which
+        // sync only the current WAL, cover the sealed one too. One fdatasync per memtable.
+        do { try log.sync() } catch { throw commit.fail(error) }
+        atomicMax(syncedSeq, lastSequence)
         atomicMax(visibleSeq, lastSequence)
         let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
         let file = try fs.open(logPath(directory, number), .truncate)

@@ -44,4 +44,28 @@ import Testing
         #expect(try reopened.get(key(4)) == value(4))
         try reopened.close()
     }
+
+    /// Found under `none` and `periodic`: `sync()` synced only the current WAL, not the one of a
+    /// sealed memtable still waiting for its flush, so writes acknowledged and then "synced" were
+    /// lost at a power loss. A memtable switch now syncs the WAL it seals, in every mode.
+    @Test(arguments: [DurabilityMode.none, .periodic(milliseconds: 10_000)])
+    func syncCoversTheWALOfASealedMemtable(_ durability: DurabilityMode) throws {
+        let fs = try fileSystem()
+        var o = LSMOptions()
+        o.memtableSizeBytesOverride = 2048
+        let t = try LSMTree(fs: fs, directory: "/db", options: o, durability: durability)
+        // Flushes fail, so the sealed memtable's WAL stays live.
+        fs.inject(Fault(.ioError, on: .open, pathSuffix: ".sst", count: nil))
+        for i in 0..<18 { try t.put(key(i), value(i)) }
+        let logs = try fs.list(directory: "/db").filter { $0.hasSuffix(".log") }
+        #expect(logs.count == 2, "one memtable sealed: \(logs)")
+        try t.sync()
+
+        var rng = SeededRNG(seed: 5)
+        let lost = fs.powerLoss(.dropUnsynced, rng: &rng)
+        _ = try? t.close()
+        let reopened = try LSMTree(fs: lost, directory: "/db", options: o, durability: durability)
+        for i in 0..<18 { #expect(try reopened.get(key(i)) == value(i), "key \(i) lost after sync() and a power loss") }
+        try reopened.close()
+    }
 }
