@@ -428,7 +428,17 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             // Every segment that may hold unsynced records (in `none` mode a switch does not sync).
             try writeLock.withLock { _ in
                 if let failure { throw failure }
-                for s in walLive { try s.file.fdatasync() }
+                do {
+                    if durability == .none {
+                        // `none` checkpoints write pages and meta with no sync and recycle the WAL
+                        // segments they cover, and new segments' names are not synced: what those
+                        // segments held is durable only once the page file and directory are.
+                        try finishInflightCheckpoint(wait: true)
+                        try dataFile.fdatasync()
+                        try fs.syncDirectory(path)
+                    }
+                    for s in walLive { try s.file.fdatasync() }
+                } catch { failure = poisoned(error); throw error }
             }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))
         } else {
