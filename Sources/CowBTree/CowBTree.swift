@@ -131,6 +131,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     let syncLock = Mutex<Void>(())
     let walWrittenLSN = Atomic<UInt64>(0)
     let walSyncedLSN = Atomic<UInt64>(0)
+    /// A failed WAL sync (group, periodic, `sync()`), sticky: what it covered may never reach the disk
+    /// even if a later sync succeeds (fsyncgate), so no later commit may be acknowledged.
+    let walSyncFailure = Mutex<OrbitError?>(nil)
     /// The segment `syncWAL` syncs (the current one), under `syncLock`.
     var walSyncFile: FS.File?
     var syncer: PeriodicTask?
@@ -350,6 +353,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         let lsn: UInt64 = try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
+            if let f = walSyncFailure.withLock({ $0 }) { failure = f; throw f }
             try finishInflightCheckpoint(wait: false)
             let txid = tree.txn + 1
             var lsn: UInt64 = 0
@@ -411,12 +415,18 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// Group commit: returns once a WAL sync that began after `lsn` was written has finished. The
     /// first waiter syncs for everyone queued behind it.
     func syncWAL(upTo lsn: UInt64) throws {
+        if let f = walSyncFailure.withLock({ $0 }) { throw f }
         if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
         try syncLock.withLock { _ in
+            if let f = walSyncFailure.withLock({ $0 }) { throw f }
             if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
             let target = walWrittenLSN.load(ordering: .acquiring)
             guard let wal = walSyncFile else { return }
-            try wal.fdatasync()
+            do { try wal.fdatasync() } catch {
+                let e = poisoned(error)
+                walSyncFailure.withLock { if $0 == nil { $0 = e } }
+                throw e
+            }
             walSyncedLSN.store(max(target, walSyncedLSN.load(ordering: .relaxed)), ordering: .releasing)
         }
     }
@@ -477,6 +487,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 closeSegments()
             }
             if let e = syncer?.firstError.withLock({ $0 }) { throw e }
+            if failure == nil, let f = walSyncFailure.withLock({ $0 }) { failure = f }
             if failure == nil { try finishInflightCheckpoint(wait: true) }
             if failure == nil && (!tree.dirty.isEmpty || walBytes > 0 || snapshotsChanged || !walLive.isEmpty) {
                 try checkpointNow(sync: true)

@@ -34,4 +34,47 @@ import Testing
         for i in 0..<100 { #expect(try reopened.get(key(i)) == value(i), "key \(i) lost after sync() and a power loss") }
         try reopened.close()
     }
+
+    func store(_ fs: FaultInjectingFileSystem, wal: Bool, _ durability: DurabilityMode) throws -> CowBTree<FaultInjectingFileSystem> {
+        var o = CowOptions()
+        o.pageSize = 512
+        o.wal = wal
+        o.walSegmentSize = 65_536
+        o.walBufferSize = 4096
+        return try CowBTree(path: "/db", options: o, durability: durability, fileSystem: fs)
+    }
+
+    func freshFileSystem() throws -> FaultInjectingFileSystem {
+        let fs = FaultInjectingFileSystem(seed: 1)
+        try fs.createDirectory("/db", intermediates: true)
+        fs.makeEverythingDurable()
+        return fs
+    }
+
+    /// Found under `group` (and `periodic`): a failed WAL fdatasync was reported to the writers
+    /// waiting for it, but the store went on committing and acknowledging later writes, whose
+    /// records followed ones the failed sync may have lost (fsyncgate): acknowledged writes were
+    /// lost at a power loss. A failed WAL sync is now sticky: later commits and syncs fail.
+    @Test(arguments: [DurabilityMode.group, .periodic(milliseconds: 10_000)])
+    func aFailedWALSyncIsSticky(_ durability: DurabilityMode) throws {
+        let fs = try freshFileSystem()
+        let t = try store(fs, wal: true, durability)
+        try t.put(key(1), value(1))
+        try t.sync()
+        fs.inject(Fault(.ioError, on: .fdatasync))
+        try? t.put(key(2), value(2))  // group: fails in its sync; periodic: acknowledged unsynced
+        #expect(throws: OrbitError.self) { try t.sync() }
+        let later = try #require(throws: OrbitError.self) { try t.put(self.key(3), self.value(3)) }
+        #expect(later.hasErrno(.ioError) && later.message.contains("refuses further writes"), "\(later)")
+        #expect(throws: OrbitError.self) { try t.sync() }
+        #expect(try t.get(key(1)) == value(1))
+
+        var rng = SeededRNG(seed: 3)
+        let lost = fs.powerLoss(.dropUnsynced, rng: &rng)
+        try? t.close()
+        let reopened = try store(lost, wal: true, durability)
+        #expect(try reopened.get(key(1)) == value(1))
+        #expect(try reopened.get(key(3)) == nil)
+        try reopened.close()
+    }
 }
