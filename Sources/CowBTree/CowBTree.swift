@@ -454,7 +454,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         } else {
             try writeLock.withLock { _ in
                 if let failure { throw failure }
-                try dataFile.fdatasync()
+                // After a failed sync the pages it covered may never reach the disk (fsyncgate): a
+                // later commit's meta page must not be made durable on top of them.
+                do { try dataFile.fdatasync() } catch { failure = poisoned(error); throw error }
             }
         }
     }

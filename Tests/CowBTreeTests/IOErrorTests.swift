@@ -77,4 +77,27 @@ import Testing
         #expect(try reopened.get(key(3)) == nil)
         try reopened.close()
     }
+
+    /// Found with `cow.wal=false` under `none`: a failed fdatasync in `sync()` left the store
+    /// committing; the next synced checkpoint (at close) made a meta page durable over pages the
+    /// failed sync had lost, and the store would not open after a power loss (a freeList page where
+    /// a tree page was expected). A failed sync now poisons the store.
+    @Test func aFailedPageFileSyncPoisonsAPureCopyOnWriteStore() throws {
+        let fs = try freshFileSystem()
+        let t = try store(fs, wal: false, .none)
+        for i in 0..<40 { try t.put(key(i), value(i)) }
+        try t.sync()
+        for i in 40..<80 { try t.put(key(i), value(i)) }
+        fs.inject(Fault(.ioError, on: .fdatasync))
+        #expect(throws: OrbitError.self) { try t.sync() }
+        #expect(throws: OrbitError.self) { try t.put(self.key(100), self.value(100)) }
+        try? t.close()
+
+        var rng = SeededRNG(seed: 4)
+        let lost = fs.powerLoss(.dropUnsynced, rng: &rng)
+        let reopened = try store(lost, wal: false, .none)
+        for i in 0..<40 { #expect(try reopened.get(key(i)) == value(i)) }
+        #expect(try reopened.get(key(100)) == nil)
+        try reopened.close()
+    }
 }
