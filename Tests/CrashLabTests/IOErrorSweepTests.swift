@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CowBTree
 import LSMTree
 import OrbitCore
@@ -18,9 +21,15 @@ import Testing
         var testDescription: String { "\(engine) \(durability)" + (engine == "cow" ? " wal=\(cowWAL)" : "") }
     }
 
+    /// Probes per engine: 100, or ORBIT_IOERROR_PROBES (the measured sweep: 2000).
+    static let probesPerEngine: Int = {
+        guard let text = getenv("ORBIT_IOERROR_PROBES"), let n = Int(String(cString: text)), n > 0 else { return 100 }
+        return n
+    }()
+
     static let configs: [Config] =
-        modes.map { Config(engine: "lsm", durability: $0, probes: 25) }
-        + modes.flatMap { m in [true, false].map { Config(engine: "cow", durability: m, cowWAL: $0, probes: 13) } }
+        modes.map { Config(engine: "lsm", durability: $0, probes: (probesPerEngine + 3) / 4) }
+        + modes.flatMap { m in [true, false].map { Config(engine: "cow", durability: m, cowWAL: $0, probes: (probesPerEngine + 7) / 8) } }
 
     static func context(_ c: Config, seed: UInt64) throws -> CrashSweepContext {
         var settings = Settings(knobs: CoreKnobs.all + LSMOptions.knobs + CowOptions.knobs)
@@ -38,6 +47,9 @@ import Testing
             Issue.record("\(c.testDescription) seed \(seed) probe \(r.cycle) \(r.crashPointOrTime): \(r.detail)")
         }
         let fired = records.filter { !$0.crashPointOrTime.contains("not reached") }.count
+        let broken = records.filter { $0.verdict != .ok }.count
+        print("io-error sweep \(c.testDescription): \(records.count) probes, \(fired) faults fired, \(broken) broken, "
+              + "\(records.reduce(0) { $0 + $1.opsAcknowledged }) writes acknowledged, \(records.reduce(0) { $0 + $1.opsSynced }) durable")
         #expect(fired * 2 >= records.count, "most faults fire (\(fired)/\(records.count))")
         #expect(records.allSatisfy { $0.method == .ioError && $0.engine == c.engine })
     }
