@@ -4,7 +4,8 @@ import LSMTree
 
 /// Disk-full and I/O errors (issue 5, part 4): each probe runs a small seeded workload (puts,
 /// deletes, batches, reads, syncs) on a fresh store on a `FaultInjectingFileSystem`, with one fault
-/// injected (ENOSPC or EIO on write/append, EIO on read, EIO on fsync/fdatasync/directory sync,
+/// injected — during the workload, or (one probe in five) before a reopen half way, into
+/// recovery — (ENOSPC or EIO on write/append, EIO on read, EIO on fsync/fdatasync/directory sync,
 /// ENOSPC on truncate or create, EIO on rename) at a seeded call number, once or sticky. Small
 /// memtables, pages and WAL segments make the background work (flushes, compactions,
 /// checkpoints) run, so faults land there too.
@@ -51,6 +52,7 @@ public enum IOErrorSweep: CrashSweep {
                                         onRecord: (CrashRecord) throws -> Void) throws {
         // Calibration: a fault-free run counts the calls of each kind, so faults are aimed inside it.
         var calls: [FileOperation: Int] = [:]
+        var reopenCalls: [FileOperation: Int] = [:]
         do {
             let fs = setup.freshFileSystem(seed: context.seed)
             let engine = try open(fs)
@@ -58,25 +60,33 @@ public enum IOErrorSweep: CrashSweep {
             var rng = SeededRNG(seed: context.seed ^ 0xCA11_B4A7E)
             var history = WriteHistory(keys: setup.keys, valueSize: context.valueSize)
             var log = ProbeLog()
-            runWorkload(engine, setup, &history, &log, &rng)
+            runWorkload(engine, setup, &history, &log, &rng, operations: setup.operations)
             try engine.close()
-            for (op, n) in fs.callCounts { calls[op] = n - (before[op] ?? 0) }
+            let afterWorkload = fs.callCounts
+            for (op, n) in afterWorkload { calls[op] = n - (before[op] ?? 0) }
+            // And the calls a reopen of that store makes (recovery: reads, replay, cleanup).
+            try open(fs).close()
+            for (op, n) in fs.callCounts { reopenCalls[op] = n - (afterWorkload[op] ?? 0) }
         }
         // Faults go only into calls the workload makes (cow reads its pages at open only; lsm
         // writes in place only for CURRENT).
         let menu = Self.menu.filter { (calls[$0.1] ?? 0) > 0 }
+        let reopenMenu = Self.menu.filter { (reopenCalls[$0.1] ?? 0) > 0 }
         for probe in 0..<context.count {
-            try onRecord(runProbe(probe, context, setup, calls, menu, open: open))
+            try onRecord(runProbe(probe, context, setup, calls, menu, reopenCalls, reopenMenu, open: open))
         }
     }
 
     /// One probe: a fresh store, one fault, the workload, the checks.
     static func runProbe<E: StorageEngine>(_ probe: Int, _ context: CrashSweepContext, _ setup: EngineSetup,
                                            _ calls: [FileOperation: Int], _ menu: [(Errno, FileOperation)],
+                                           _ reopenCalls: [FileOperation: Int], _ reopenMenu: [(Errno, FileOperation)],
                                            open: (FaultInjectingFileSystem) throws -> E) throws -> CrashRecord {
         var rng = SeededRNG(seed: context.seed, stream: probe)
-        let (errno, operation) = menu[Int(rng.below(UInt64(menu.count)))]
-        let after = Int(rng.below(UInt64(max(1, calls[operation] ?? 1))))
+        // One probe in five arms its fault before a reopen half way: recovery's calls fail.
+        let atReopen = rng.below(5) == 0 && !reopenMenu.isEmpty
+        let (errno, operation) = atReopen ? reopenMenu[Int(rng.below(UInt64(reopenMenu.count)))] : menu[Int(rng.below(UInt64(menu.count)))]
+        let after = Int(rng.below(UInt64(max(1, (atReopen ? reopenCalls : calls)[operation] ?? 1))))
         let sticky = rng.below(10) < 3
         let fault = Fault(errno, on: operation, after: after, count: sticky ? nil : 1)
         let fs = setup.freshFileSystem(seed: rng.next())
@@ -86,14 +96,32 @@ public enum IOErrorSweep: CrashSweep {
                                  crashPointOrTime: "", opsAcknowledged: 0, opsSynced: 0, opsRecovered: 0, lostSynced: 0,
                                  lostUnsynced: 0, resurrected: 0, recoveryMs: 0, verdict: .ok, storeBytes: 0)
 
-        let engine: E
+        var engine: E
         do { engine = try open(fs) } catch {
             record.verdict = .broken
             record.detail = "the fault-free open failed: \(error)"
             return record
         }
-        fs.inject(fault)
-        runWorkload(engine, setup, &history, &log, &rng)
+        if atReopen {
+            runWorkload(engine, setup, &history, &log, &rng, operations: setup.operations / 2)
+            do { try engine.close() } catch { log.problems.append("a fault-free close failed: \(error)") }
+            fs.inject(fault)
+            do { engine = try open(fs) } catch {
+                // The open fails with a clear error; once the fault clears, the store opens.
+                log.failed("open", error)
+                fs.clearFaults()
+                do { engine = try open(fs) } catch {
+                    record.verdict = .broken
+                    record.crashPointOrTime = fs.firedFaults.first.map { "\($0.errno.name)@\($0.operation.rawValue)#\($0.call) open" } ?? "open"
+                    record.detail = "the open after the fault cleared failed: \(error)"
+                    return record
+                }
+            }
+            runWorkload(engine, setup, &history, &log, &rng, operations: setup.operations - setup.operations / 2)
+        } else {
+            fs.inject(fault)
+            runWorkload(engine, setup, &history, &log, &rng, operations: setup.operations)
+        }
         // The end of the workload, with the fault still active: a sync, then every key read back.
         do { try engine.sync(); history.synced() } catch { log.failed("sync", error) }
         var readBack = log.readsDuringFault
@@ -134,6 +162,7 @@ public enum IOErrorSweep: CrashSweep {
         // The verdict.
         let firedText = fired.first.map { f in "\(f.errno.name)@\(f.operation.rawValue)#\(f.call) \(setup.fileKind(f.path))" }
         record.crashPointOrTime = (firedText ?? "\(errno.name)@\(operation.rawValue)#\(after + 1) (not reached)") + (sticky ? " sticky" : "")
+            + (atReopen ? " at-reopen" : "")
         // A fault no call reported is a note, not a broken promise: background work that is retried
         // (a spare WAL segment prepared ahead of need) may drop its own failure.
         let unreported = !fired.isEmpty && log.errors == 0
@@ -166,9 +195,9 @@ public enum IOErrorSweep: CrashSweep {
     /// A call that throws leaves its writes in doubt; the workload goes on (reads must keep
     /// working; writes may be refused).
     static func runWorkload<E: StorageEngine>(_ engine: E, _ setup: EngineSetup, _ history: inout WriteHistory,
-                                              _ log: inout ProbeLog, _ rng: inout SeededRNG) {
+                                              _ log: inout ProbeLog, _ rng: inout SeededRNG, operations: Int) {
         let durableAck = setup.durability.syncsBeforeAck
-        for _ in 0..<setup.operations {
+        for _ in 0..<operations {
             let r = rng.below(100)
             let k = Int(rng.below(UInt64(history.keyCount)))
             switch r {
