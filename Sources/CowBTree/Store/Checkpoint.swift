@@ -60,7 +60,7 @@ extension CowBTree {
         try finishInflightCheckpoint(wait: true)
         let job = try prepareCheckpoint(sync: durability != .none)
         inflight = job
-        inflightTicket = bg.submit { [unowned self] in self.writeCheckpoint(job) }
+        inflightTicket = bg.submit { [unowned(unsafe) self] in self.writeCheckpoint(job) }
     }
 
     /// Finishes the background checkpoint in flight if it has completed (or, with `wait`, once it
