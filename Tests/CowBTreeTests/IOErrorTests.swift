@@ -100,4 +100,37 @@ import Testing
         #expect(try reopened.get(key(100)) == nil)
         try reopened.close()
     }
+
+    /// Found by the I/O-error sweep (an engine dropped after a failed step, without close): deinit
+    /// closed the store, the close queued a spare-segment job holding `self` unowned, and the job
+    /// ran on the half-destroyed engine: the process crashed. deinit now stops the background
+    /// thread first.
+    @Test func droppingAnOpenStoreWithoutCloseDoesNotCrash() throws {
+        let fs = try freshFileSystem()
+        do {
+            let t = try store(fs, wal: true, .everyWrite)
+            for i in 0..<30 { try t.put(key(i), value(i)) }
+        }  // released here: deinit closes it
+        let reopened = try store(fs, wal: true, .everyWrite)
+        for i in 0..<30 { #expect(try reopened.get(key(i)) == value(i)) }
+        try reopened.close()
+    }
+
+    /// Found by the I/O-error sweep (EIO/ENOSPC on a WAL segment's header write): the failed
+    /// write left the first bytes of the magic over the segment's zeros, and every later open
+    /// refused the store ("not a cow WAL segment: bad magic"). A torn header is now a spare.
+    @Test func aTornSegmentHeaderIsASpareNotAForeignFile() throws {
+        let fs = try freshFileSystem()
+        let t = try store(fs, wal: true, .everyWrite)
+        for i in 0..<10 { try t.put(key(i), value(i)) }
+        try t.close()
+        let segment = try #require(try fs.list(directory: "/db").first { $0.hasPrefix("cow.wal.") })
+        let f = try fs.open("/db/" + segment, .readWrite)
+        let header = try f.read(count: 32, at: 0)
+        try f.write(Array(header[0..<5]) + [UInt8](repeating: 0, count: 27), at: 0)
+        try f.close()
+        let reopened = try store(fs, wal: true, .everyWrite)
+        for i in 0..<10 { #expect(try reopened.get(key(i)) == value(i)) }
+        try reopened.close()
+    }
 }
