@@ -321,24 +321,20 @@ struct EngineSetup {
 
     var durabilityLabel: String { engine == "cow" && !cow.wal ? "\(durability) wal=false" : "\(durability)" }
 
-    /// A file system whose root holds a durable, empty directory for the store's parent.
+    /// A file system holding the store's (empty) directory, durable, as a set-up step makes it.
     func freshFileSystem(seed: UInt64) -> FaultInjectingFileSystem {
         let fs = FaultInjectingFileSystem(seed: seed)
+        try! fs.createDirectory(directory, intermediates: true)  // in memory, on a fresh file system: cannot fail
         fs.makeEverythingDurable()
         return fs
     }
 
     func openLSM(_ fs: FaultInjectingFileSystem) throws -> LSMTree<FaultInjectingFileSystem> {
-        let t = try LSMTree(fs: fs, directory: directory, options: lsm, durability: durability)
-        // The store directory is an entry in the root: make it durable as a set-up step would.
-        try fs.syncDirectory("/")
-        return t
+        try LSMTree(fs: fs, directory: directory, options: lsm, durability: durability)
     }
 
     func openCow(_ fs: FaultInjectingFileSystem) throws -> CowBTree<FaultInjectingFileSystem> {
-        let t = try CowBTree(path: directory, options: cow, durability: durability, fileSystem: fs)
-        try fs.syncDirectory("/")
-        return t
+        try CowBTree(path: directory, options: cow, durability: durability, fileSystem: fs)
     }
 
     /// "wal", "sstable", "manifest", "pages", ... for a path the fault hit.
