@@ -176,10 +176,11 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             if options.wal {
                 let bg = try BackgroundQueue(name: "cow checkpoints")
                 background = bg
-                if walSyncs { bg.submit { [unowned(unsafe) self] in self.prepareSpareInBackground() } }
+                if walSyncs { bg.submit { [weak self] in self?.prepareSpareInBackground() } }
             }
             if case .periodic(let ms) = durability, options.wal {
-                syncer = try PeriodicTask(periodMillis: ms, name: "cow periodic WAL sync") { [unowned(unsafe) self] in
+                syncer = try PeriodicTask(periodMillis: ms, name: "cow periodic WAL sync") { [weak self] in
+                    guard let self else { return }
                     try self.syncWAL(upTo: self.walWrittenLSN.load(ordering: .acquiring))
                 }
             }
@@ -193,10 +194,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     }
 
     deinit {
-        // close() stops the background thread and the periodic sync (joining them) before deinit
-        // returns; their jobs hold `self` unowned(unsafe), which stays valid until then. (A safe
-        // unowned reference traps once deinit has begun: a job queued before the last release and
-        // run by that close crashed the process.)
+        // The background jobs hold `self` weakly: the close below stops the queue, which runs what
+        // is queued, and a job that runs once deinit has begun finds nil and does nothing (a
+        // checkpoint job then fails, so its WAL segments are not recycled).
         if opened && !current.withLock({ $0.closed }) { try? close() }
         ioBuffer.deallocate()
     }

@@ -60,7 +60,13 @@ extension CowBTree {
         try finishInflightCheckpoint(wait: true)
         let job = try prepareCheckpoint(sync: durability != .none)
         inflight = job
-        inflightTicket = bg.submit { [unowned(unsafe) self] in self.writeCheckpoint(job) }
+        inflightTicket = bg.submit { [weak self] in
+            guard let self else {
+                job.error = OrbitError(.closed, "cow: the engine was released before its background checkpoint ran")
+                return
+            }
+            self.writeCheckpoint(job)
+        }
     }
 
     /// Finishes the background checkpoint in flight if it has completed (or, with `wait`, once it
