@@ -1,4 +1,4 @@
-public import OrbitCore
+import OrbitCore
 import CowBTree
 import LSMTree
 
