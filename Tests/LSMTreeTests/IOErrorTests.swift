@@ -68,4 +68,28 @@ import Testing
         for i in 0..<18 { #expect(try reopened.get(key(i)) == value(i), "key \(i) lost after sync() and a power loss") }
         try reopened.close()
     }
+
+    /// A failed flush stops background work and surfaces: in stats, and as the error of close()
+    /// and of writes once the memtable is full; nothing acknowledged is lost.
+    @Test func aFailedFlushSurfacesAndLosesNothing() throws {
+        let fs = try fileSystem()
+        var o = LSMOptions()
+        o.memtableSizeBytesOverride = 2048
+        let t = try LSMTree(fs: fs, directory: "/db", options: o, durability: .everyWrite)
+        fs.inject(Fault(.noSpace, on: .write, pathSuffix: ".sst"))
+        fs.inject(Fault(.noSpace, on: .append, pathSuffix: ".sst"))
+        for i in 0..<14 { try t.put(key(i), value(i)) }
+        #expect(throws: OrbitError.self) { try t.flush() }
+        let extra = try t.stats().extra
+        #expect(extra.first { $0.name == "background_failed" }?.value == 1, "\(extra)")
+        #expect(extra.first { $0.name == "read_only" }?.value == 0)
+        for i in 0..<14 { #expect(try t.get(key(i)) == value(i)) }
+        let e = try #require(throws: OrbitError.self) { try t.close() }
+        #expect(e.hasErrno(.noSpace), "\(e)")
+
+        fs.clearFaults()
+        let reopened = try LSMTree(fs: fs, directory: "/db", options: o, durability: .everyWrite)
+        for i in 0..<14 { #expect(try reopened.get(key(i)) == value(i)) }
+        try reopened.close()
+    }
 }
