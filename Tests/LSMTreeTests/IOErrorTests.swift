@@ -1,4 +1,4 @@
-@testable import LSMTree
+import LSMTree
 import OrbitCore
 import OrbitTestSupport
 import Testing
