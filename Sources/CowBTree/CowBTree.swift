@@ -64,7 +64,8 @@ final class Version: Sendable {
 /// **Durability.** WAL mode: `none` — the record is written with pwrite(2), no sync; `every-write`
 /// — fdatasync of the WAL segment before the ack, inside the commit; `group` — writers queue their
 /// records and the first to sync covers every record written so far (one fdatasync per group);
-/// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync unless the mode is `none`.
+/// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync in every mode (under `none`
+/// too: they recycle the WAL segments they cover).
 /// Pure copy-on-write mode: `none` writes pages and meta with no sync; `every-write`, `group` and
 /// `periodic` sync twice per commit (a pure copy-on-write commit cannot defer its syncs without
 /// risking a durable meta page ahead of its pages, so `periodic` gets the stronger promise).
@@ -131,6 +132,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     let syncLock = Mutex<Void>(())
     let walWrittenLSN = Atomic<UInt64>(0)
     let walSyncedLSN = Atomic<UInt64>(0)
+    /// A failed WAL sync (group, periodic, `sync()`), sticky: what it covered may never reach the disk
+    /// even if a later sync succeeds (fsyncgate), so no later commit may be acknowledged.
+    let walSyncFailure = Mutex<OrbitError?>(nil)
     /// The segment `syncWAL` syncs (the current one), under `syncLock`.
     var walSyncFile: FS.File?
     var syncer: PeriodicTask?
@@ -173,10 +177,11 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             if options.wal {
                 let bg = try BackgroundQueue(name: "cow checkpoints")
                 background = bg
-                if walSyncs { bg.submit { [unowned self] in self.prepareSpareInBackground() } }
+                if walSyncs { bg.submit { [weak self] in self?.prepareSpareInBackground() } }
             }
             if case .periodic(let ms) = durability, options.wal {
-                syncer = try PeriodicTask(periodMillis: ms, name: "cow periodic WAL sync") { [unowned self] in
+                syncer = try PeriodicTask(periodMillis: ms, name: "cow periodic WAL sync") { [weak self] in
+                    guard let self else { return }
                     try self.syncWAL(upTo: self.walWrittenLSN.load(ordering: .acquiring))
                 }
             }
@@ -190,6 +195,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     }
 
     deinit {
+        // The background jobs hold `self` weakly: the close below stops the queue, which runs what
+        // is queued, and a job that runs once deinit has begun finds nil and does nothing (a
+        // checkpoint job then fails, so its WAL segments are not recycled).
         if opened && !current.withLock({ $0.closed }) { try? close() }
         ioBuffer.deallocate()
     }
@@ -350,6 +358,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         let lsn: UInt64 = try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
+            if let f = walSyncFailure.withLock({ $0 }) { failure = f; throw f }
             try finishInflightCheckpoint(wait: false)
             let txid = tree.txn + 1
             var lsn: UInt64 = 0
@@ -411,12 +420,18 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// Group commit: returns once a WAL sync that began after `lsn` was written has finished. The
     /// first waiter syncs for everyone queued behind it.
     func syncWAL(upTo lsn: UInt64) throws {
+        if let f = walSyncFailure.withLock({ $0 }) { throw f }
         if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
         try syncLock.withLock { _ in
+            if let f = walSyncFailure.withLock({ $0 }) { throw f }
             if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
             let target = walWrittenLSN.load(ordering: .acquiring)
             guard let wal = walSyncFile else { return }
-            try wal.fdatasync()
+            do { try wal.fdatasync() } catch {
+                let e = poisoned(error)
+                walSyncFailure.withLock { if $0 == nil { $0 = e } }
+                throw e
+            }
             walSyncedLSN.store(max(target, walSyncedLSN.load(ordering: .relaxed)), ordering: .releasing)
         }
     }
@@ -428,13 +443,25 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             // Every segment that may hold unsynced records (in `none` mode a switch does not sync).
             try writeLock.withLock { _ in
                 if let failure { throw failure }
-                for s in walLive { try s.file.fdatasync() }
+                do {
+                    if durability == .none {
+                        // `none` checkpoints write pages and meta with no sync and recycle the WAL
+                        // segments they cover, and new segments' names are not synced: what those
+                        // segments held is durable only once the page file and directory are.
+                        try finishInflightCheckpoint(wait: true)
+                        try dataFile.fdatasync()
+                        try fs.syncDirectory(path)
+                    }
+                    for s in walLive { try s.file.fdatasync() }
+                } catch { failure = poisoned(error); throw error }
             }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))
         } else {
             try writeLock.withLock { _ in
                 if let failure { throw failure }
-                try dataFile.fdatasync()
+                // After a failed sync the pages it covered may never reach the disk (fsyncgate): a
+                // later commit's meta page must not be made durable on top of them.
+                do { try dataFile.fdatasync() } catch { failure = poisoned(error); throw error }
             }
         }
     }
@@ -467,6 +494,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 closeSegments()
             }
             if let e = syncer?.firstError.withLock({ $0 }) { throw e }
+            if failure == nil, let f = walSyncFailure.withLock({ $0 }) { failure = f }
             if failure == nil { try finishInflightCheckpoint(wait: true) }
             if failure == nil && (!tree.dirty.isEmpty || walBytes > 0 || snapshotsChanged || !walLive.isEmpty) {
                 try checkpointNow(sync: true)

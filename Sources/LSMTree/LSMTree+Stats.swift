@@ -68,6 +68,10 @@ extension LSMTree {
         add("index_filter_bytes", UInt64(indexAndFilterBytes))
         add("wal_group_syncs", commit.syncs.load(ordering: .relaxed))
         add("wal_group_writes", commit.acknowledged.load(ordering: .relaxed))
+        // 1 once a flush or compaction has failed (the error stops background work; close reports
+        // it), and once a WAL append or sync has failed (the store refuses writes until reopened).
+        add("background_failed", state.withLock { backgroundError } == nil ? UInt64(0) : 1)
+        add("read_only", commit.broken.load(ordering: .relaxed) ? UInt64(1) : 0)
         for l in v.levels.indices { add("level\(l)_files", UInt64(v.levels[l].count)) }
         s.extra = extra
         return s

@@ -290,7 +290,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
             putFixed64(&payload, seq)
             putFixed32(&payload, UInt32(count))
             encode(&payload)
-            try payload.withUnsafeBytes { try log.addRecord($0) }
+            // A failed append may leave part of the record in the log: no later record may follow
+            // it (replay would stop at the damage, or call it corruption), so the store turns
+            // read-only until it is reopened (replay then cuts the torn tail off).
+            do { try payload.withUnsafeBytes { try log.addRecord($0) } } catch { throw commit.fail(error) }
             apply(mem, seq)
             last = seq + UInt64(count) - 1
             lastSequence = last
@@ -317,6 +320,8 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     /// and the periodic task); returns the last sequence it covers. A failure is sticky.
     @discardableResult
     func syncWAL() throws -> UInt64 {
+        // After a failed append or sync nothing may be reported durable again (fsyncgate).
+        try commit.check()
         writeLock.lock()
         let writer = log
         let upTo = lastSequence
@@ -352,12 +357,11 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     /// Seals the memtable and starts a new WAL. Caller holds `writeLock`.
     func switchMemtable() throws {
-        // Every write in a sealed memtable must be visible (and, in the syncing modes, synced), so a
-        // flush never drops a version a reader could still need.
-        if durability.syncsBeforeAck {
-            do { try log.sync() } catch { throw commit.fail(error) }
-            atomicMax(syncedSeq, lastSequence)
-        }
+        // Every write in a sealed memtable must be visible and synced, in every mode: a flush never
+        // drops a version a reader could still need, and `sync()` (and the periodic sync), which
+        // sync only the current WAL, cover the sealed one too. One fdatasync per memtable.
+        do { try log.sync() } catch { throw commit.fail(error) }
+        atomicMax(syncedSeq, lastSequence)
         atomicMax(visibleSeq, lastSequence)
         let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
         let file = try fs.open(logPath(directory, number), .truncate)

@@ -60,6 +60,10 @@ enum WALFormat {
     static func decodeHeader(_ b: [UInt8], path: String) throws -> HeaderState {
         guard b.count >= segmentHeaderSize else { return .spare }
         if b[0..<8].allSatisfy({ $0 == 0 }) { return .spare }
+        // A header write that failed part way (EIO, ENOSPC) leaves a prefix of the magic over the
+        // zeros the segment was prepared with: a segment never started, so a spare.
+        let written = zip(b[0..<8], magic).prefix { $0 == $1 }.count
+        if written < 8 && b[written..<segmentHeaderSize].allSatisfy({ $0 == 0 }) { return .spare }
         guard Array(b[0..<8]) == magic else {
             throw OrbitError(.corruption, "not a cow WAL segment: bad magic", at: "\(path) @ offset 0",
                              hint: "the file was not written by the cow engine; move it out of the store directory")

@@ -31,6 +31,12 @@ final class CheckpointJob: @unchecked Sendable {
 }
 
 extension CowBTree {
+    /// Whether checkpoints sync: always with the WAL (even under `none`: a checkpoint recycles the
+    /// WAL segments it covers, so it must be durable first, or writes a `sync()` made durable are
+    /// lost once a recycled segment's new contents reach the disk); in pure copy-on-write mode
+    /// (every commit a checkpoint) unless the mode is `none`.
+    var checkpointsSync: Bool { options.wal || durability != .none }
+
     /// Writes every change since the last checkpoint to the page file and recycles the WAL segments
     /// it covers; syncs unless the durability mode is `none`. Waits for a background checkpoint in
     /// flight first.
@@ -38,7 +44,7 @@ extension CowBTree {
         try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
-            do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
+            do { try checkpointNow(sync: checkpointsSync) } catch { failure = poisoned(error); throw error }
         }
     }
 
@@ -56,11 +62,17 @@ extension CowBTree {
     /// if one is still in flight the writer waits for it first — the backpressure that bounds the
     /// WAL to about two checkpoint intervals.
     func startBackgroundCheckpoint() throws {
-        guard let bg = background else { return try checkpointNow(sync: durability != .none) }
+        guard let bg = background else { return try checkpointNow(sync: checkpointsSync) }
         try finishInflightCheckpoint(wait: true)
-        let job = try prepareCheckpoint(sync: durability != .none)
+        let job = try prepareCheckpoint(sync: checkpointsSync)
         inflight = job
-        inflightTicket = bg.submit { [unowned self] in self.writeCheckpoint(job) }
+        inflightTicket = bg.submit { [weak self] in
+            guard let self else {
+                job.error = OrbitError(.closed, "cow: the engine was released before its background checkpoint ran")
+                return
+            }
+            self.writeCheckpoint(job)
+        }
     }
 
     /// Finishes the background checkpoint in flight if it has completed (or, with `wait`, once it

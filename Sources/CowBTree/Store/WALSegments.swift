@@ -193,7 +193,7 @@ extension CowBTree {
         if let previous { walLive.append(previous) }
         walCurrent = seg
         if walSyncs, let bg = background, walSpares.withLock({ $0.spares.isEmpty }) {
-            bg.submit { [unowned self] in self.prepareSpareInBackground() }
+            bg.submit { [weak self] in self?.prepareSpareInBackground() }
         }
     }
 

@@ -79,9 +79,21 @@ final class GroupCommit: @unchecked Sendable {
         if let f { throw f }
     }
 
-    /// Records a failed sync outside the group protocol (every-write, periodic): later writes fail.
+    /// The sticky error after a failed WAL append or sync: the original one (errno, file, offset),
+    /// saying the store now refuses writes.
+    static func readOnly(_ error: any Error) -> OrbitError {
+        var e = (error as? OrbitError) ?? OrbitError(.io, "WAL write or sync failed", underlying: "\(error)")
+        let note = "lsm: the store is read-only after a failed WAL write; reopen it"
+        if !e.message.hasPrefix(note) { e.message = "\(note) (\(e.message))" }
+        return e
+    }
+
+    /// Records a failed WAL append, or a failed sync outside the group protocol (every-write,
+    /// periodic, a memtable switch): every later write and sync fails with it. After a failed
+    /// append the log may hold a partial record that later records would follow (a hole replay
+    /// stops at, losing them); after a failed sync what it covered may never reach the disk.
     func fail(_ error: any Error) -> OrbitError {
-        let e = (error as? OrbitError) ?? OrbitError(.io, "lsm: WAL sync failed", underlying: "\(error)")
+        let e = Self.readOnly(error)
         monitor.withLock {
             if failure == nil { failure = e }
             broken.store(true, ordering: .relaxed)
@@ -145,7 +157,7 @@ final class GroupCommit: @unchecked Sendable {
         monitor.lock()
         leading = false
         if let error {
-            let e = (error as? OrbitError) ?? OrbitError(.io, "lsm: WAL sync failed", underlying: "\(error)")
+            let e = Self.readOnly(error)
             if failure == nil { failure = e }
             broken.store(true, ordering: .relaxed)
             pending.removeAll()
