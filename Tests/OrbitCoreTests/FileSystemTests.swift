@@ -28,11 +28,10 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
     #expect(e.description.contains(text), "\(e)", sourceLocation: sourceLocation)
 }
 
-@Suite struct FileSystemTests {
-    let fs = POSIXFileSystem()
+/// The file-layer conformance checks, generic so every `FileSystem` runs them (see `FileSystemTests`).
+enum FileSystemChecks {
 
-    @Test func writeThenReadRoundTrips() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func writeThenReadRoundTrips<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let data = [UInt8].pattern(10_000)
         let f = try fs.open(dir.appending("a"), .createNew)
         try f.write(data, at: 0)
@@ -47,8 +46,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(try fs.readFile(dir.appending("a")) == data)
     }
 
-    @Test func appendReturnsOffsetsAndContinuesAtTheEnd() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func appendReturnsOffsetsAndContinuesAtTheEnd<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let path = dir.appending("log")
         let f = try fs.open(path, .create)
         #expect(try f.append([1, 2, 3]) == 0)
@@ -66,8 +64,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         try g.close()
     }
 
-    @Test func concurrentAppendsGetDisjointRanges() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func concurrentAppendsGetDisjointRanges<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let f = try fs.open(dir.appending("log"), .createNew)
         defer { try? f.close() }
         let threads = 4, perThread = 200, record = 16
@@ -90,8 +87,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(seen == [Int](repeating: perThread, count: threads))
     }
 
-    @Test func preadAtOffsets() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func preadAtOffsets<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let data = [UInt8].pattern(4096 * 3 + 17)
         let f = try fs.open(dir.appending("a"), .createNew)
         defer { try? f.close() }
@@ -105,8 +101,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(try f.size() == Int64(data.count))
     }
 
-    @Test func readsAreShortOnlyAtEndOfFile() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func readsAreShortOnlyAtEndOfFile<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let f = try fs.open(dir.appending("a"), .createNew)
         defer { try? f.close() }
         try f.write([UInt8].pattern(100), at: 0)
@@ -124,8 +119,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(buffer == Array(80..<100))
     }
 
-    @Test func truncateShrinksExtendsAndMovesTheAppendEnd() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func truncateShrinksExtendsAndMovesTheAppendEnd<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let f = try fs.open(dir.appending("a"), .createNew)
         defer { try? f.close() }
         try f.append([UInt8].pattern(100))
@@ -145,8 +139,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         try g.close()
     }
 
-    @Test func renameReplacesTheTargetAtomically() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func renameReplacesTheTargetAtomically<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let a = dir.appending("a"), b = dir.appending("b")
         try fs.writeFileAtomically(a, Array("old".utf8))
         let f = try fs.open(b, .createNew)
@@ -165,8 +158,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         expectIOError("ENOENT", mentioning: b) { try fs.rename(b, to: a) }
     }
 
-    @Test func removeFilesAndDirectories() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func removeFilesAndDirectories<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let p = dir.appending("f")
         try fs.open(p, .createNew).close()
         #expect(try fs.exists(p))
@@ -183,8 +175,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(try !fs.exists(sub))
     }
 
-    @Test func listIsSortedAndSkipsDotEntries() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func listIsSortedAndSkipsDotEntries<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         #expect(try fs.list(directory: dir.path) == [])
         for name in ["000010.sst", "CURRENT", "000002.log", "MANIFEST-000003", "a b"] {
             try fs.open(dir.appending(name), .createNew).close()
@@ -196,8 +187,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         expectIOError("ENOTDIR", mentioning: "CURRENT") { _ = try fs.list(directory: dir.appending("CURRENT")) }
     }
 
-    @Test func createDirectoryWithAndWithoutIntermediates() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func createDirectoryWithAndWithoutIntermediates<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let deep = dir.appending("a/b/c")
         expectIOError("ENOENT", mentioning: deep) { try fs.createDirectory(deep, intermediates: false) }
         try fs.createDirectory(deep, intermediates: true)
@@ -212,8 +202,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(try !fs.exists(dir.appending("file/x")))  // ENOTDIR counts as absent
     }
 
-    @Test func syncsRunAndAreCounted() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func syncsRunAndAreCounted<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let before = fs.ioStatistics()
         let f = try fs.open(dir.appending("a"), .createNew)
         try f.append([1, 2, 3])
@@ -229,8 +218,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         expectIOError("ENOTDIR", mentioning: dir.appending("a")) { try fs.syncDirectory(dir.appending("a")) }
     }
 
-    @Test func errorsNameThePathAndTheErrno() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func errorsNameThePathAndTheErrno<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let missing = dir.appending("no-such-file")
         guard let e = caught({ _ = try fs.open(missing, .read) }) else { return }
         #expect(e.code == .io)
@@ -263,8 +251,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(Errno.noSpace.orbitError("pwrite failed", at: "f @ offset 0").hint?.contains("free space") == true)
     }
 
-    @Test func closedHandlesRefuseCallsAndCloseTwiceIsFine() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func closedHandlesRefuseCallsAndCloseTwiceIsFine<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let f = try fs.open(dir.appending("a"), .createNew)
         try f.close()
         try f.close()
@@ -275,8 +262,7 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(caught { try f.fsync() }?.code == .closed)
     }
 
-    @Test func byteCountersMoveByExactlyTheBytesMoved() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func byteCountersMoveByExactlyTheBytesMoved<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let processBefore = POSIXFileSystem.processStatistics
         let fsBefore = fs.ioStatistics()
         let threadBefore = ThreadIO.current()
@@ -301,13 +287,13 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
         #expect(d.fileSyncs == 0)
 
         // Other tests run in parallel and share the process totals: they can only have grown more.
+        guard fs is POSIXFileSystem else { return }
         let p = POSIXFileSystem.processStatistics.subtracting(processBefore)
         #expect(p.bytesWritten >= 1234)
         #expect(p.bytesRead >= 334)
     }
 
-    @Test func writeFileAtomicallyReplacesAndSyncs() throws {
-        let dir = try TemporaryDirectory(); defer { dir.remove() }
+    static func writeFileAtomicallyReplacesAndSyncs<FS: FileSystem>(_ fs: FS, _ dir: ScratchDirectory) throws {
         let current = dir.appending("CURRENT")
         let before = fs.ioStatistics()
         try fs.writeFileAtomically(current, Array("MANIFEST-000001\n".utf8))
@@ -325,6 +311,97 @@ private func expectIOError(_ errnoName: String, mentioning text: String, sourceL
 
         let nowhere = dir.appending("missing/CURRENT")
         expectIOError("ENOENT", mentioning: nowhere + ".tmp") { try fs.writeFileAtomically(nowhere, [1]) }
+    }
+}
+
+/// The file systems the conformance checks run on.
+enum FileSystemKind: String, CaseIterable, CustomTestStringConvertible {
+    case posix
+    case faultInjecting = "fault-injecting"
+
+    var testDescription: String { rawValue }
+
+    /// Runs `body` on a fresh file system of this kind and a scratch directory in it.
+    func run(_ body: (any FileSystem, ScratchDirectory) throws -> Void) throws {
+        switch self {
+        case .posix:
+            let t = try TemporaryDirectory()
+            defer { t.remove() }
+            try body(POSIXFileSystem(), ScratchDirectory(path: t.path))
+        case .faultInjecting:
+            let fs = FaultInjectingFileSystem(seed: 1)
+            let path = "/tmp/orbit-test-fault-injecting"
+            try fs.createDirectory(path, intermediates: true)
+            try body(fs, ScratchDirectory(path: path))
+        }
+    }
+}
+
+/// A directory a check may fill: a real temporary directory, or one in an in-memory file system.
+struct ScratchDirectory {
+    let path: String
+    func appending(_ name: String) -> String { path + "/" + name }
+}
+
+@Suite struct FileSystemTests {
+    @Test(arguments: FileSystemKind.allCases) func writeThenReadRoundTrips(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.writeThenReadRoundTrips(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func appendReturnsOffsetsAndContinuesAtTheEnd(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.appendReturnsOffsetsAndContinuesAtTheEnd(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func concurrentAppendsGetDisjointRanges(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.concurrentAppendsGetDisjointRanges(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func preadAtOffsets(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.preadAtOffsets(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func readsAreShortOnlyAtEndOfFile(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.readsAreShortOnlyAtEndOfFile(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func truncateShrinksExtendsAndMovesTheAppendEnd(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.truncateShrinksExtendsAndMovesTheAppendEnd(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func renameReplacesTheTargetAtomically(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.renameReplacesTheTargetAtomically(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func removeFilesAndDirectories(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.removeFilesAndDirectories(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func listIsSortedAndSkipsDotEntries(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.listIsSortedAndSkipsDotEntries(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func createDirectoryWithAndWithoutIntermediates(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.createDirectoryWithAndWithoutIntermediates(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func syncsRunAndAreCounted(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.syncsRunAndAreCounted(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func errorsNameThePathAndTheErrno(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.errorsNameThePathAndTheErrno(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func closedHandlesRefuseCallsAndCloseTwiceIsFine(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.closedHandlesRefuseCallsAndCloseTwiceIsFine(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func byteCountersMoveByExactlyTheBytesMoved(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.byteCountersMoveByExactlyTheBytesMoved(fs, dir) }
+    }
+
+    @Test(arguments: FileSystemKind.allCases) func writeFileAtomicallyReplacesAndSyncs(_ kind: FileSystemKind) throws {
+        try kind.run { fs, dir in try FileSystemChecks.writeFileAtomicallyReplacesAndSyncs(fs, dir) }
     }
 
     @Test func pathHelpers() {
