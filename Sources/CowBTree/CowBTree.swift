@@ -429,6 +429,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             try writeLock.withLock { _ in
                 if let failure { throw failure }
                 for s in walLive { try s.file.fdatasync() }
+                // Under `none` a new segment's name is not synced when it is made: without this, a
+                // power loss could lose the whole file the fdatasync just made durable.
+                if !walSyncs { try fs.syncDirectory(path) }
             }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))
         } else {
