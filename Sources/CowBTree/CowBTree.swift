@@ -64,7 +64,8 @@ final class Version: Sendable {
 /// **Durability.** WAL mode: `none` — the record is written with pwrite(2), no sync; `every-write`
 /// — fdatasync of the WAL segment before the ack, inside the commit; `group` — writers queue their
 /// records and the first to sync covers every record written so far (one fdatasync per group);
-/// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync unless the mode is `none`.
+/// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync in every mode (`none` too:
+/// an unsynced one could undo what an earlier `sync()` made durable; see `checkpointsSync`).
 /// Pure copy-on-write mode: `none` writes pages and meta with no sync; `every-write`, `group` and
 /// `periodic` sync twice per commit (a pure copy-on-write commit cannot defer its syncs without
 /// risking a durable meta page ahead of its pages, so `periodic` gets the stronger promise).

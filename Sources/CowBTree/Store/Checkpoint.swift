@@ -38,9 +38,17 @@ extension CowBTree {
         try writeLock.withLock { _ in
             _ = try view()
             if let failure { throw failure }
-            do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
+            do { try checkpointNow(sync: checkpointsSync) } catch { failure = poisoned(error); throw error }
         }
     }
+
+    /// Whether checkpoints sync. In WAL mode always, `none` included: a checkpoint recycles the WAL
+    /// segments it covers and frees the pages the previous meta page referenced, so an unsynced one
+    /// could lose, at a power loss, commits an earlier `sync()` had made durable (the segments
+    /// overwritten, the old tree's pages reused, the new meta page not on disk). They are rare
+    /// (every `cow.snapshot_interval` commits or `cow.checkpoint_bytes` of WAL), so this costs little.
+    /// Pure copy-on-write (`cow.wal=false`) commits are checkpoints: they sync except under `none`.
+    var checkpointsSync: Bool { options.wal || durability != .none }
 
     /// A synchronous checkpoint on the caller's thread (under `writeLock`): waits for and finishes
     /// the one in flight, then freezes, writes and finishes a new one.
@@ -56,9 +64,9 @@ extension CowBTree {
     /// if one is still in flight the writer waits for it first — the backpressure that bounds the
     /// WAL to about two checkpoint intervals.
     func startBackgroundCheckpoint() throws {
-        guard let bg = background else { return try checkpointNow(sync: durability != .none) }
+        guard let bg = background else { return try checkpointNow(sync: checkpointsSync) }
         try finishInflightCheckpoint(wait: true)
-        let job = try prepareCheckpoint(sync: durability != .none)
+        let job = try prepareCheckpoint(sync: checkpointsSync)
         inflight = job
         inflightTicket = bg.submit { [unowned self] in self.writeCheckpoint(job) }
     }
