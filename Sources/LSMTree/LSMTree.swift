@@ -300,6 +300,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
             putFixed64(&payload, UInt64(log.syncedSize))
             encode(&payload)
             try payload.withUnsafeBytes { try log.addRecord($0) }
+            try fs.crashPoint("lsm.wal.after-append")
             apply(mem, seq)
             last = seq + UInt64(count) - 1
             lastSequence = last
@@ -316,7 +317,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         } else if durability.syncsBeforeAck {
             // every-write: this writer's own fdatasync. It covers every record appended before it
             // (older WALs were synced when their memtable was sealed).
-            do { try writer.sync() } catch { throw commit.fail(error) }
+            do {
+                try writer.sync()
+                try fs.crashPoint("lsm.wal.after-sync")
+            } catch { throw commit.fail(error) }
             atomicMax(syncedSeq, last)
             atomicMax(visibleSeq, last)
         }
@@ -330,7 +334,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         let writer = log
         let upTo = lastSequence
         writeLock.unlock()
-        do { try writer.sync() } catch { throw commit.fail(error) }
+        do {
+            try writer.sync()
+            try fs.crashPoint("lsm.wal.after-sync")
+        } catch { throw commit.fail(error) }
         atomicMax(syncedSeq, upTo)
         atomicMax(visibleSeq, upTo)
         return upTo
@@ -375,6 +382,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         // Its header is synced before any record (a torn header would make the log unreadable).
         try file.fdatasync()
         try fs.syncDirectory(directory)
+        try fs.crashPoint("lsm.memtable.after-switch")
         log = writer
         state.withLock {
             imms.append(mem)
