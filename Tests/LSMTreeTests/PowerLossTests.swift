@@ -51,4 +51,25 @@ import Testing
             (e as? OrbitError)?.code == .corruption && "\(e)".contains(path)
         }
     }
+
+    /// A crash between creating the newest WAL and syncing its header left a file whose header
+    /// reads as zeros (its directory entry survived): open failed with "header checksum mismatch".
+    /// It is an empty log; a damaged header with intact records after it is still corruption.
+    @Test func newestLogWithATornHeaderIsEmpty() throws {
+        let fs = FaultInjectingFileSystem()
+        try fs.createDirectory(Self.dir, intermediates: true)
+        let e = try LSMTree(fs: fs, directory: Self.dir, durability: .everyWrite)
+        for i in 0..<10 { try e.put(Array("k\(i)".utf8), Self.value(i, 0)) }
+        try e.close()
+        let torn = joinPath(Self.dir, "999999.log")
+        try fs.writeFileAtomically(torn, [UInt8](repeating: 0, count: 16))
+        let r = try LSMTree(fs: fs, directory: Self.dir, durability: .everyWrite)
+        for i in 0..<10 { #expect(try r.get(Array("k\(i)".utf8)) == Self.value(i, 0)) }
+        try r.close()
+        let log = try fs.list(directory: Self.dir).first { $0.hasSuffix(".log") }!
+        var bytes = try fs.readFile(joinPath(Self.dir, log))
+        bytes[3] ^= 0x01
+        try fs.writeFileAtomically(joinPath(Self.dir, log), bytes)
+        #expect(throws: OrbitError.self) { _ = try LSMTree(fs: fs, directory: Self.dir, durability: .everyWrite) }
+    }
 }

@@ -37,6 +37,25 @@ struct LogReader<File: FileHandleProtocol> {
         self.file = file; self.magic = magic; self.paranoid = paranoid; self.lastLog = lastLog
     }
 
+    /// Whether any physical record from `from` on (in any block) has a good checksum.
+    static func hasIntactRecord(_ p: UnsafeRawBufferPointer, from: Int) -> Bool {
+        var block = 0
+        while block < p.count {
+            var q = max(block, from)
+            let blockEnd = min(p.count, block + LogFormat.blockSize)
+            while q + LogFormat.headerSize <= blockEnd {
+                let length = Int(p[q + 4]) | Int(p[q + 5]) << 8
+                let end = q + LogFormat.headerSize + length
+                guard end <= blockEnd, p[q + 6] >= 1, p[q + 6] <= 4,
+                      loadFixed32(p, q) == recordChecksum(length, p[q + 6], UnsafeRawBufferPointer(rebasing: p[(q + LogFormat.headerSize)..<end]))
+                else { break }
+                return true
+            }
+            block += LogFormat.blockSize
+        }
+        return false
+    }
+
     /// Calls `body(record, offset)` for each logical record.
     func read(_ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws -> Outcome {
         let bytes = try file.read(count: Int(try file.size()), at: 0)
@@ -53,7 +72,16 @@ struct LogReader<File: FileHandleProtocol> {
             return out
         }
         let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<12])))
-        guard loadFixed32(p, 12) == crc else { throw corruption("log file header checksum mismatch", path, 0) }
+        guard loadFixed32(p, 12) == crc else {
+            // The newest WAL's header is synced before any record is written to it: a bad header
+            // with no intact record after it is a creation torn by a crash (an empty log); with
+            // one, it is damage to synced bytes.
+            if magic == LogFormat.walMagic && lastLog && !Self.hasIntactRecord(p, from: LogFormat.fileHeaderSize) {
+                out.tornTail = true
+                return out
+            }
+            throw corruption("log file header checksum mismatch", path, 0)
+        }
         let m = loadFixed64(p, 0)
         guard m == magic else {
             throw corruption("bad log magic 0x\(String(m, radix: 16)), expected 0x\(String(magic, radix: 16))", path, 0)
