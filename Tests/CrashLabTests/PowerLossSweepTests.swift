@@ -1,4 +1,8 @@
 import CrashLab
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
 import OrbitCore
 import Testing
 
@@ -29,6 +33,40 @@ import Testing
         let named = records.filter { !$0.crashPointOrTime.hasPrefix("op=") && !$0.crashPointOrTime.hasPrefix("call#") }
         #expect(!named.isEmpty, "seed \(seed): no state crashed at a named crash point")
         #expect(records.contains { $0.opsAcknowledged > 0 }, "seed \(seed)")
+    }
+
+    /// The full sweep, only when ORBIT_POWER_LOSS_STATES is set (states per engine, split over the
+    /// four modes): `ORBIT_POWER_LOSS_STATES=10000 swift test -c release --filter fullSweep`.
+    /// Prints states/s, broken states and coverage per crash point and power-loss mode.
+    @Test func fullSweepFromTheEnvironment() throws {
+        guard let text = getenv("ORBIT_POWER_LOSS_STATES").map({ String(cString: $0) }), let total = Int(text) else { return }
+        for engine in ["lsm", "cow"] {
+            var all: [CrashRecord] = []
+            let t0 = MonotonicClock.nanoseconds()
+            for (i, mode) in Self.modes.enumerated() {
+                all += try Self.sweep(engine, mode, count: total / Self.modes.count, seed: 0xF011 &+ UInt64(i))
+            }
+            let seconds = Double(MonotonicClock.nanoseconds() &- t0) / 1e9
+            let broken = all.filter { $0.verdict == .broken }
+            var points: [String: Int] = [:], lossModes: [String: Int] = [:], byMode: [String: (Int, Int, Int)] = [:]
+            for r in all {
+                let p = r.crashPointOrTime.hasPrefix("op=") ? "op=N" : r.crashPointOrTime.hasPrefix("call#") ? "call#N"
+                    : String(r.crashPointOrTime.split(separator: " ").first ?? "")
+                points[p, default: 0] += 1
+                if r.crashPointOrTime.contains("+reopen") { points["+reopen crash", default: 0] += 1 }
+                let m = ["drop-unsynced", "random-subset", "torn-512", "torn-4096"].first { r.detail.contains($0) } ?? "?"
+                lossModes[m, default: 0] += 1
+                var t = byMode[r.durability] ?? (0, 0, 0)
+                t.0 += 1; t.1 += r.opsAcknowledged; t.2 += r.lostUnsynced
+                byMode[r.durability] = t
+            }
+            print("power-loss \(engine): \(all.count) states in \(String(format: "%.1f", seconds)) s (\(Int(Double(all.count) / seconds)) states/s), broken \(broken.count), lost synced \(all.reduce(0) { $0 + $1.lostSynced }), resurrected \(all.reduce(0) { $0 + $1.resurrected }), reopen failures \(all.filter { $0.detail.hasPrefix("REOPEN FAILED") }.count)")
+            for (m, t) in byMode.sorted(by: { $0.key < $1.key }) { print("  durability \(m): \(t.0) states, \(t.1) ops acknowledged, \(t.2) unsynced lost") }
+            for (p, n) in points.sorted(by: { $0.key < $1.key }) { print("  point \(p): \(n)") }
+            for (m, n) in lossModes.sorted(by: { $0.key < $1.key }) { print("  mode \(m): \(n)") }
+            for r in broken.prefix(5) { print("  BROKEN " + CrashCSV.row(r.csvCells), terminator: "") }
+            #expect(broken.isEmpty)
+        }
     }
 
     @Test func onlyTheFileLayerEnginesAreSupported() {
