@@ -64,8 +64,8 @@ final class Version: Sendable {
 /// **Durability.** WAL mode: `none` — the record is written with pwrite(2), no sync; `every-write`
 /// — fdatasync of the WAL segment before the ack, inside the commit; `group` — writers queue their
 /// records and the first to sync covers every record written so far (one fdatasync per group);
-/// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync in every mode (under `none`
-/// too: they recycle the WAL segments they cover).
+/// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync in every mode (`none` too:
+/// an unsynced one could undo what an earlier `sync()` made durable; see `checkpointsSync`).
 /// Pure copy-on-write mode: `none` writes pages and meta with no sync; `every-write`, `group` and
 /// `periodic` sync twice per commit (a pure copy-on-write commit cannot defer its syncs without
 /// risking a durable meta page ahead of its pages, so `periodic` gets the stronger promise).
@@ -453,6 +453,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                         try fs.syncDirectory(path)
                     }
                     for s in walLive { try s.file.fdatasync() }
+                    // Under `none` a new segment's name is not synced when it is made: without this, a
+                    // power loss could lose the whole file the fdatasync just made durable.
+                    if !walSyncs && durability != .none { try fs.syncDirectory(path) }
                 } catch { failure = poisoned(error); throw error }
             }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))

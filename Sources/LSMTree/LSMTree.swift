@@ -131,8 +131,15 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         for n in logs {
             let path = logPath(directory, n)
             let file = try fs.open(path, .readWrite)
-            let outcome = try LogReader(file: file, magic: LogFormat.walMagic, paranoid: options.paranoid).read { record, offset in
-                seq = max(seq, try Self.applyRecord(record, to: replay, path: path, offset: offset))
+            let reader = LogReader(file: file, magic: LogFormat.walMagic, paranoid: options.paranoid, lastLog: n == logs.last)
+            // The payload header's size depends on the file's version, known once its header is read.
+            var payloadHeader = 0
+            let outcome = try reader.read { record, offset in
+                if payloadHeader == 0 {
+                    let v = try file.read(count: 12, at: 0)
+                    payloadHeader = LogFormat.walPayloadHeader(version: v.count == 12 ? v.withUnsafeBytes { loadFixed32($0, 8) } : 1)
+                }
+                seq = max(seq, try Self.applyRecord(record, to: replay, headerSize: payloadHeader, path: path, offset: offset))
             }
             skipped += outcome.skippedRegions
             if outcome.skippedRegions > 0 {
@@ -198,12 +205,13 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     /// Applies one WAL record (docs/formats/lsm-log.md, payload) to `table`; returns its last sequence.
-    static func applyRecord(_ p: UnsafeRawBufferPointer, to table: Memtable, path: String, offset: Int64) throws -> UInt64 {
-        guard p.count >= 12 else { throw corruption("WAL record of \(p.count) bytes is shorter than its header", path, offset) }
+    /// A record with no entries (a sync marker, written at close) returns the sequence before it.
+    static func applyRecord(_ p: UnsafeRawBufferPointer, to table: Memtable, headerSize: Int, path: String, offset: Int64) throws -> UInt64 {
+        guard p.count >= headerSize else { throw corruption("WAL record of \(p.count) bytes is shorter than its header", path, offset) }
         var seq = loadFixed64(p, 0)
         let count = Int(loadFixed32(p, 8))
         var r = ByteReader(p)
-        r.pos = 12
+        r.pos = headerSize
         for _ in 0..<count {
             guard let t = r.byte(), let type = ValueType(rawValue: t), let key = r.lengthPrefixed() else {
                 throw corruption("malformed WAL batch entry", path, offset)
@@ -289,11 +297,13 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
             payload.removeAll(keepingCapacity: true)
             putFixed64(&payload, seq)
             putFixed32(&payload, UInt32(count))
+            putFixed64(&payload, UInt64(log.syncedSize))
             encode(&payload)
             // A failed append may leave part of the record in the log: no later record may follow
             // it (replay would stop at the damage, or call it corruption), so the store turns
             // read-only until it is reopened (replay then cuts the torn tail off).
             do { try payload.withUnsafeBytes { try log.addRecord($0) } } catch { throw commit.fail(error) }
+            try fs.crashPoint("lsm.wal.after-append")
             apply(mem, seq)
             last = seq + UInt64(count) - 1
             lastSequence = last
@@ -310,7 +320,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         } else if durability.syncsBeforeAck {
             // every-write: this writer's own fdatasync. It covers every record appended before it
             // (older WALs were synced when their memtable was sealed).
-            do { try writer.sync() } catch { throw commit.fail(error) }
+            do {
+                try writer.sync()
+                try fs.crashPoint("lsm.wal.after-sync")
+            } catch { throw commit.fail(error) }
             atomicMax(syncedSeq, last)
             atomicMax(visibleSeq, last)
         }
@@ -326,7 +339,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         let writer = log
         let upTo = lastSequence
         writeLock.unlock()
-        do { try writer.sync() } catch { throw commit.fail(error) }
+        do {
+            try writer.sync()
+            try fs.crashPoint("lsm.wal.after-sync")
+        } catch { throw commit.fail(error) }
         atomicMax(syncedSeq, upTo)
         atomicMax(visibleSeq, upTo)
         return upTo
@@ -357,21 +373,40 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     /// Seals the memtable and starts a new WAL. Caller holds `writeLock`.
     func switchMemtable() throws {
-        // Every write in a sealed memtable must be visible and synced, in every mode: a flush never
-        // drops a version a reader could still need, and `sync()` (and the periodic sync), which
-        // sync only the current WAL, cover the sealed one too. One fdatasync per memtable.
+        // Every write in a sealed memtable must be visible, so a flush never drops a version a
+        // reader could still need. And the sealed log is synced whole in every mode, before any
+        // record goes to the next one: otherwise a power loss could keep later records (the next
+        // log, synced by `sync()` or the periodic task) while losing earlier ones (this log's
+        // unsynced tail) — not a prefix. Recovery relies on it: only the newest log may be torn.
         do { try log.sync() } catch { throw commit.fail(error) }
         atomicMax(syncedSeq, lastSequence)
         atomicMax(visibleSeq, lastSequence)
         let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
         let file = try fs.open(logPath(directory, number), .truncate)
         let writer = try LogWriter(newFile: file, magic: LogFormat.walMagic)
+        // Its header is synced before any record (a torn header would make the log unreadable).
+        try file.fdatasync()
         try fs.syncDirectory(directory)
+        try fs.crashPoint("lsm.memtable.after-switch")
         log = writer
         state.withLock {
             imms.append(mem)
             mem = Memtable(logNumber: number)
             state.broadcast()
+        }
+    }
+
+    /// Appends a record with no entries saying the whole log is synced, and syncs it (at close):
+    /// after it, damage anywhere in the log is corruption, not a torn tail (docs/formats/lsm-log.md).
+    private func writeSyncMarker() throws {
+        try writeLock.withLock {
+            try commit.check()
+            payload.removeAll(keepingCapacity: true)
+            putFixed64(&payload, lastSequence + 1)
+            putFixed32(&payload, 0)
+            putFixed64(&payload, UInt64(log.syncedSize))
+            try payload.withUnsafeBytes { try log.addRecord($0) }
+            try log.sync()
         }
     }
 
@@ -473,7 +508,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         flusher?.join()
         compactor?.join()
         var failure: (any Error)?
-        do { try syncWAL() } catch { failure = error }
+        do {
+            try syncWAL()
+            try writeSyncMarker()
+        } catch { failure = error }
         try? log.file.close()
         manifestLock.withLock { manifest.close() }
         if let e = periodic?.firstError.withLock({ $0 }) { failure = failure ?? e }

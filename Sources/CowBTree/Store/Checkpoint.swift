@@ -31,12 +31,6 @@ final class CheckpointJob: @unchecked Sendable {
 }
 
 extension CowBTree {
-    /// Whether checkpoints sync: always with the WAL (even under `none`: a checkpoint recycles the
-    /// WAL segments it covers, so it must be durable first, or writes a `sync()` made durable are
-    /// lost once a recycled segment's new contents reach the disk); in pure copy-on-write mode
-    /// (every commit a checkpoint) unless the mode is `none`.
-    var checkpointsSync: Bool { options.wal || durability != .none }
-
     /// Writes every change since the last checkpoint to the page file and recycles the WAL segments
     /// it covers; syncs unless the durability mode is `none`. Waits for a background checkpoint in
     /// flight first.
@@ -47,6 +41,14 @@ extension CowBTree {
             do { try checkpointNow(sync: checkpointsSync) } catch { failure = poisoned(error); throw error }
         }
     }
+
+    /// Whether checkpoints sync. In WAL mode always, `none` included: a checkpoint recycles the WAL
+    /// segments it covers and frees the pages the previous meta page referenced, so an unsynced one
+    /// could lose, at a power loss, commits an earlier `sync()` had made durable (the segments
+    /// overwritten, the old tree's pages reused, the new meta page not on disk). They are rare
+    /// (every `cow.snapshot_interval` commits or `cow.checkpoint_bytes` of WAL), so this costs little.
+    /// Pure copy-on-write (`cow.wal=false`) commits are checkpoints: they sync except under `none`.
+    var checkpointsSync: Bool { options.wal || durability != .none }
 
     /// A synchronous checkpoint on the caller's thread (under `writeLock`): waits for and finishes
     /// the one in flight, then freezes, writes and finishes a new one.

@@ -85,7 +85,18 @@ extension CowBTree {
         if needsCheckpoint {
             try checkpointNow(sync: true)
         }
-        // Nothing in the found segments is needed any more: they are all spares.
+        // Nothing in the found segments is needed any more: they are all spares. Their bytes are
+        // cut off, durably, before reuse: a crash may have lost a segment's header while records
+        // after it survived, and the sequence number in that lost header is not known here — a
+        // later lap could be given the same number and replay those stale records as its own
+        // (found by the power-loss sweep: an unacknowledged write of an earlier cycle came back).
+        for seg in found {
+            try seg.file.truncate(to: 0)
+            try seg.file.fsync()
+            seg.seq = 0
+            seg.preparedSize = 0
+            seg.prepared = !walSyncs
+        }
         walSpares.withLock { $0.spares.append(contentsOf: found) }
         trimSpares()
         if legacy {

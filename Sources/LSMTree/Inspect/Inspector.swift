@@ -43,13 +43,14 @@ public enum LSMInspector {
                     r.lines.append(line)
                 }
             }
+            let newestLog = try fs.list(directory: directory).compactMap { $0.hasSuffix(".log") ? UInt64($0.dropLast(4)) : nil }.max()
             for name in try fs.list(directory: directory) where name.hasSuffix(".log") {
                 guard let n = UInt64(name.dropLast(4)), n >= rec.logNumber else { continue }
                 let path = joinPath(directory, name)
                 do {
                     let file = try fs.open(path, .read)
                     defer { try? file.close() }
-                    let o = try LogReader(file: file, magic: LogFormat.walMagic, paranoid: true).read { _, _ in }
+                    let o = try LogReader(file: file, magic: LogFormat.walMagic, paranoid: true, lastLog: n == newestLog).read { _, _ in }
                     r.lines.append("wal \(name): \(o.records) records, \(o.validEnd) bytes valid" + (o.tornTail ? ", torn tail (cut off on open)" : "") + ": ok")
                 } catch {
                     r.lines.append("wal \(name): CORRUPT")

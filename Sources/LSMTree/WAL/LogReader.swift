@@ -2,10 +2,18 @@ import OrbitCore
 
 /// Reads the logical records of a log file (docs/formats/lsm-log.md) in order.
 ///
-/// Recovery rule: a bad or incomplete record that reaches the end of the file (or is followed only
-/// by zeros) is a torn tail — the write that was in flight at a crash — and reading stops before it,
-/// at `validEnd`. A bad record with intact data after it is corruption: an error naming the file and
-/// the record's offset, unless `paranoid` is false, when the damaged block is skipped and counted.
+/// Recovery rule for the manifest and version-1 WALs: a bad or incomplete record that reaches the
+/// end of the file (or is followed only by zeros) is a torn tail — the write that was in flight at
+/// a crash — and reading stops before it, at `validEnd`. A bad record with intact data after it is
+/// corruption: an error naming the file and the record's offset, unless `paranoid` is false, when
+/// the damaged block is skipped and counted.
+///
+/// Version-2 WALs say in every record how far the log was synced when it was written. Damage at or
+/// past the furthest synced offset any readable record claims (before or after the damage) is the
+/// unsynced tail a power loss may leave in any shape — holes, torn sectors, later writes kept and
+/// earlier ones lost — and reading stops there (point-in-time recovery). Damage before it hit
+/// data that had been synced: corruption, as above. A log that is not the newest was synced whole
+/// before the next one was created (`lastLog` false): any damage in it is corruption.
 struct LogReader<File: FileHandleProtocol> {
     struct Outcome {
         /// Offset just past the last good logical record.
@@ -15,11 +23,38 @@ struct LogReader<File: FileHandleProtocol> {
         /// Damaged regions skipped because `paranoid` is false.
         var skippedRegions: Int
         var records: Int
+        /// The file's format version (WAL payloads differ: `LogFormat.walPayloadHeader`).
+        var version: UInt32 = LogFormat.version
     }
 
     let file: File
     let magic: UInt64
     let paranoid: Bool
+    /// Whether this is the newest WAL (the only one whose tail may be unsynced).
+    var lastLog = true
+
+    init(file: File, magic: UInt64, paranoid: Bool, lastLog: Bool = true) {
+        self.file = file; self.magic = magic; self.paranoid = paranoid; self.lastLog = lastLog
+    }
+
+    /// Whether any physical record from `from` on (in any block) has a good checksum.
+    static func hasIntactRecord(_ p: UnsafeRawBufferPointer, from: Int) -> Bool {
+        var block = 0
+        while block < p.count {
+            var q = max(block, from)
+            let blockEnd = min(p.count, block + LogFormat.blockSize)
+            while q + LogFormat.headerSize <= blockEnd {
+                let length = Int(p[q + 4]) | Int(p[q + 5]) << 8
+                let end = q + LogFormat.headerSize + length
+                guard end <= blockEnd, p[q + 6] >= 1, p[q + 6] <= 4,
+                      loadFixed32(p, q) == recordChecksum(length, p[q + 6], UnsafeRawBufferPointer(rebasing: p[(q + LogFormat.headerSize)..<end]))
+                else { break }
+                return true
+            }
+            block += LogFormat.blockSize
+        }
+        return false
+    }
 
     /// Calls `body(record, offset)` for each logical record.
     func read(_ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws -> Outcome {
@@ -37,13 +72,66 @@ struct LogReader<File: FileHandleProtocol> {
             return out
         }
         let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<12])))
-        guard loadFixed32(p, 12) == crc else { throw corruption("log file header checksum mismatch", path, 0) }
+        guard loadFixed32(p, 12) == crc else {
+            // The newest WAL's header is synced before any record is written to it: a bad header
+            // with no intact record after it is a creation torn by a crash (an empty log); with
+            // one, it is damage to synced bytes.
+            if magic == LogFormat.walMagic && lastLog && !Self.hasIntactRecord(p, from: LogFormat.fileHeaderSize) {
+                out.tornTail = true
+                return out
+            }
+            throw corruption("log file header checksum mismatch", path, 0)
+        }
         let m = loadFixed64(p, 0)
         guard m == magic else {
             throw corruption("bad log magic 0x\(String(m, radix: 16)), expected 0x\(String(magic, radix: 16))", path, 0)
         }
         let version = loadFixed32(p, 8)
-        guard version <= LogFormat.version else { throw corruption("log format version \(version) is newer than this build reads (\(LogFormat.version))", path, 8) }
+        let newest = magic == LogFormat.walMagic ? LogFormat.walVersion : LogFormat.version
+        guard version <= newest else { throw corruption("log format version \(version) is newer than this build reads (\(newest))", path, 8) }
+        out.version = version
+        func restIsZero(_ from: Int) -> Bool {
+            var i = from
+            while i < size { if p[i] != 0 { return false }; i += 1 }
+            return true
+        }
+        // Version-2 WAL: the furthest offset a readable record says was synced.
+        let claims = magic == LogFormat.walMagic && version >= 2
+        var syncedBound = Int64(LogFormat.fileHeaderSize)
+        if claims && !lastLog { syncedBound = Int64(size) }
+        func claim(_ typeByte: UInt8, _ pos: Int, _ length: Int) -> Int64 {
+            guard typeByte == LogFormat.RecordType.full.rawValue || typeByte == LogFormat.RecordType.first.rawValue,
+                  length >= LogFormat.walPayloadHeader(version: version) else { return 0 }
+            // A record cannot have been synced before it was written: cap the claim at its start.
+            return min(Int64(bitPattern: loadFixed64(p, pos + LogFormat.headerSize + 12)), Int64(pos))
+        }
+        /// The largest claim of any intact record from `from` on: the rest of that block if a record
+        /// starts there, then every later block from its start.
+        func claimsAfter(_ from: Int) -> Int64 {
+            var best: Int64 = 0
+            func scanBlock(_ start: Int) {
+                var q = start
+                let blockEnd = min(size, (start / LogFormat.blockSize + 1) * LogFormat.blockSize)
+                while q + LogFormat.headerSize <= blockEnd {
+                    let length = Int(p[q + 4]) | Int(p[q + 5]) << 8
+                    let end = q + LogFormat.headerSize + length
+                    guard end <= blockEnd, p[q + 6] >= 1, p[q + 6] <= 4,
+                          loadFixed32(p, q) == recordChecksum(length, p[q + 6], UnsafeRawBufferPointer(rebasing: p[(q + LogFormat.headerSize)..<end]))
+                    else { return }
+                    best = max(best, claim(p[q + 6], q, length))
+                    q = end
+                }
+            }
+            if from < size { scanBlock(from) }
+            var b = (from / LogFormat.blockSize + 1) * LogFormat.blockSize
+            while b < size { scanBlock(b); b += LogFormat.blockSize }
+            return best
+        }
+        /// Damage at `pos` (the next record could not be read): true when it is the unsynced tail.
+        func unsyncedTail(_ pos: Int, next: Int, end: Int) -> Bool {
+            if !claims { return end >= size || restIsZero(pos) }
+            return Int64(pos) >= max(syncedBound, claimsAfter(next))
+        }
 
         var pos = LogFormat.fileHeaderSize
         out.validEnd = Int64(pos)
@@ -51,22 +139,25 @@ struct LogReader<File: FileHandleProtocol> {
         var inRecord = false
         var recordStart = 0
 
-        func restIsZero(_ from: Int) -> Bool {
-            var i = from
-            while i < size { if p[i] != 0 { return false }; i += 1 }
-            return true
-        }
 
         while pos < size {
             let room = LogFormat.blockSize - pos % LogFormat.blockSize
             if room < LogFormat.headerSize { pos += room; continue }
-            if size - pos < LogFormat.headerSize { out.tornTail = true; break }
+            if size - pos < LogFormat.headerSize {
+                if claims && !unsyncedTail(pos, next: size, end: size) {
+                    throw corruption("log ends inside a record header that had been synced", path, Int64(pos))
+                }
+                out.tornTail = true; break
+            }
             let stored = loadFixed32(p, pos)
             let length = Int(p[pos + 4]) | Int(p[pos + 5]) << 8
             let typeByte = p[pos + 6]
             let end = pos + LogFormat.headerSize + length
             var bad: String? = nil
             if end > size {
+                if claims && !unsyncedTail(pos, next: size, end: size) {
+                    throw corruption("log ends inside a record that had been synced", path, Int64(pos))
+                }
                 out.tornTail = true
                 break
             }
@@ -78,7 +169,9 @@ struct LogReader<File: FileHandleProtocol> {
                 bad = "unknown record type \(typeByte)"
             }
             if let bad {
-                if end >= size || restIsZero(pos) { out.tornTail = true; break }
+                // Where reading could go on: after this record if its length stays in its block.
+                let next = LogFormat.headerSize + length <= room ? end : pos + room
+                if unsyncedTail(pos, next: next, end: end) { out.tornTail = true; break }
                 if paranoid { throw corruption("\(bad) in log", path, Int64(pos)) }
                 // Skip the rest of this block and any partly assembled record.
                 out.skippedRegions += 1
@@ -88,6 +181,7 @@ struct LogReader<File: FileHandleProtocol> {
                 continue
             }
             let fragment = UnsafeRawBufferPointer(rebasing: p[(pos + LogFormat.headerSize)..<end])
+            if claims { syncedBound = max(syncedBound, claim(typeByte, pos, length)) }
             switch LogFormat.RecordType(rawValue: typeByte)! {
             case .full:
                 if inRecord && paranoid { throw corruption("full record inside a fragmented record", path, Int64(pos)) }

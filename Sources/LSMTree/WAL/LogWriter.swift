@@ -1,4 +1,5 @@
 import OrbitCore
+import Synchronization
 
 /// Appends logical records to a log file (docs/formats/lsm-log.md), fragmenting them over 32 KiB
 /// blocks. Each `addRecord` is one `append` call, so a record is written with one pwrite.
@@ -11,17 +12,23 @@ final class LogWriter<File: FileHandleProtocol>: @unchecked Sendable {
     /// Bytes written to the file so far (the logical end).
     private(set) var size: Int64
     private var scratch: [UInt8] = []
+    /// Bytes appended (written by `addRecord`), and bytes a completed `sync` covers: a sync may run
+    /// on another thread than the appends (group commit, the periodic task).
+    private let appended: Atomic<Int64>
+    private let syncedBytes: Atomic<Int64>
 
-    /// Starts a new, empty log in `file`, writing the file header.
+    /// Starts a new, empty log in `file`, writing the file header (WAL files: format version 2).
     init(newFile file: File, magic: UInt64) throws {
         self.file = file
         var header: [UInt8] = []
         putFixed64(&header, magic)
-        putFixed32(&header, LogFormat.version)
+        putFixed32(&header, magic == LogFormat.walMagic ? LogFormat.walVersion : LogFormat.version)
         putFixed32(&header, CRC32C.mask(CRC32C.checksum(header)))
         try file.append(header)
         blockOffset = LogFormat.fileHeaderSize
         size = Int64(LogFormat.fileHeaderSize)
+        appended = Atomic(size)
+        syncedBytes = Atomic(size)
     }
 
     /// Appends one logical record.
@@ -54,11 +61,27 @@ final class LogWriter<File: FileHandleProtocol>: @unchecked Sendable {
         } while left > 0
         try scratch.withUnsafeBytes { _ = try file.append($0) }
         size += Int64(scratch.count)
+        appended.store(size, ordering: .releasing)
     }
 
     func addRecord(_ payload: [UInt8]) throws { try payload.withUnsafeBytes { try addRecord($0) } }
 
-    func sync() throws { try file.fdatasync() }
+    /// fdatasync: everything appended before the call is durable when it returns.
+    func sync() throws {
+        let upTo = appended.load(ordering: .acquiring)
+        try file.fdatasync()
+        var cur = syncedBytes.load(ordering: .relaxed)
+        while cur < upTo {
+            let (ok, orig) = syncedBytes.compareExchange(expected: cur, desired: upTo, ordering: .acquiringAndReleasing)
+            if ok { break }
+            cur = orig
+        }
+    }
+
+    /// The log offset a completed sync covers (the file header counts as synced: a new log is
+    /// synced before its first record). WAL records carry it, so recovery can tell a torn unsynced
+    /// tail from damage to data that had been synced (docs/formats/lsm-log.md, "Recovery").
+    var syncedSize: Int64 { syncedBytes.load(ordering: .acquiring) }
 }
 
 /// The checksum of a physical record: masked CRC32C over length (2, LE), type (1) and payload.
