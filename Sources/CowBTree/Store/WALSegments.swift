@@ -76,6 +76,8 @@ extension CowBTree {
             replayed += try replay(bytes, records)
             if let last = records.last { seen = max(seen, last.txid) }
         }
+        // Before anything is written: a fallback past a durable checkpoint is corruption.
+        try checkDamagedMeta(reached: tree.txn)
         if replayed > 0 { needsCheckpoint = true }
         walNextSeq = maxSeq + 1
         lastLoggedTxid = tree.txn
