@@ -70,4 +70,38 @@ struct CowCorruptionTests {
             try r.close()
         }
     }
+
+    /// Files of an open store after a sync: the last commits only in the WAL.
+    func copyOfOpenStore(_ root: String) throws -> (dir: String, segment: String, records: [WALFormat.Record]) {
+        let src = joinPath(root, "src"), dst = joinPath(root, "dst")
+        let e = try CowEngine(path: src, options: options(wal: true), durability: .everyWrite)
+        for i in 0..<40 { try e.put(b(k4(i)), b("value-\(i)")) }
+        try e.sync()
+        let seg = e.walCurrent!
+        try fs.createDirectory(dst, intermediates: true)
+        for name in try fs.list(directory: src) where name.hasPrefix("cow.") {
+            try fs.writeFileAtomically(joinPath(dst, name), try fs.readFile(joinPath(src, name)))
+        }
+        let name = seg.file.path.split(separator: "/").last.map(String.init)!
+        let records = WALFormat.records(segment: try fs.readFile(seg.file.path), seq: seg.seq)
+        try e.close()
+        return (dst, joinPath(dst, name), records)
+    }
+
+    @Test func damagedWALRecordBeforeTheLastIsCorruption() throws {
+        try withTemporaryDirectory(prefix: "orbit-cow-walflip") { root in
+            let (dir, segment, records) = try copyOfOpenStore(root)
+            #expect(records.count >= 10)
+            try flip(segment, records[5].payload.lowerBound + 3, 0x04)
+            expectCorruption(dir, options(wal: true), naming: segment.split(separator: "/").last.map(String.init)!, "record 5")
+        }
+    }
+
+    @Test func damagedSegmentHeaderIsCorruption() throws {
+        try withTemporaryDirectory(prefix: "orbit-cow-walhdr") { root in
+            let (dir, segment, _) = try copyOfOpenStore(root)
+            try flip(segment, 20, 0x01)  // the sequence number, under the header checksum
+            expectCorruption(dir, options(wal: true), naming: segment.split(separator: "/").last.map(String.init)!, "header")
+        }
+    }
 }
