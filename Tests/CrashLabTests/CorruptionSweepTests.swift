@@ -53,7 +53,7 @@ func corruptionContext(_ engine: String, seed: UInt64, count: Int, dir: String, 
     }
 
     /// The full sweep (scripts, not CI): ORBIT_CORRUPTION_FULL=lsm,cow,... with
-    /// ORBIT_CORRUPTION_STRIDE (default 64); writes corruption.csv and the table under
+    /// ORBIT_CORRUPTION_STRIDE (default 64), ORBIT_CORRUPTION_RECORDS (default 1000); writes corruption.csv and the table under
     /// ORBIT_CORRUPTION_OUT (default /tmp/orbit-corruption).
     @Test(.enabled(if: getenv("ORBIT_CORRUPTION_FULL") != nil))
     func fullSweep() throws {
@@ -61,11 +61,12 @@ func corruptionContext(_ engine: String, seed: UInt64, count: Int, dir: String, 
         let stride = getenv("ORBIT_CORRUPTION_STRIDE").flatMap { Int(String(cString: $0)) } ?? 64
         let out = getenv("ORBIT_CORRUPTION_OUT").map { String(cString: $0) } ?? "/tmp/orbit-corruption"
         let seed = getenv("ORBIT_CORRUPTION_SEED").flatMap { UInt64(String(cString: $0)) } ?? 5
+        let records = getenv("ORBIT_CORRUPTION_RECORDS").flatMap { Int(String(cString: $0)) } ?? 1_000
         let fs = POSIXFileSystem()
         try fs.createDirectory(out, intermediates: true)
         var summaries: [CorruptionSummary] = []
         for engine in engines {
-            let context = corruptionContext(engine, seed: seed, count: 0, dir: out + "/work-" + engine, records: 2_000)
+            let context = corruptionContext(engine, seed: seed, count: 0, dir: out + "/work-" + engine, records: records)
             var csv = CorruptionCSV.header
             let summary = try CorruptionSweep.sweep(context, options: CorruptionSweep.Options(stride: stride)) {
                 csv += CorruptionCSV.row($0)
