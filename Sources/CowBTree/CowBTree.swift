@@ -121,6 +121,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     var checkpointWaitNanos: UInt64 = 0
     /// Set at the end of a successful init: deinit closes only an opened store.
     var opened = false
+    /// Why the meta page open did not choose is unusable, when it holds bytes (not a never-written
+    /// page of zeros): checked against the pages and the WAL before the store is used.
+    var damagedMeta: (slot: Int, problem: String)? = nil
 
     // Counters for stats.
     var checkpointCount: UInt64 = 0
@@ -169,6 +172,10 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         }
         self.meta = chosen.0
         self.metaSlot = chosen.1
+        do { damagedMeta = try Self.damagedMetaPage(file, chosenSlot: chosen.1, pageSize: chosen.0.pageSize) } catch {
+            try? file.close()
+            throw error   // deinit releases ioBuffer (`opened` is false: it does not close)
+        }
         self.tree = TreeWriter(pageSize: chosen.0.pageSize, maxKeysPerNode: options.maxKeysPerNode)
         self.current = Mutex(Version(root: nil, height: 0, keys: 0, keyBytes: 0, valueBytes: 0, txid: chosen.0.txid))
         do {
@@ -223,6 +230,48 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                              at: file.path, hint: "set cow.page_size=\(best.0.pageSize), or use an empty directory")
         }
         return best
+    }
+
+    /// The other meta page's problem when it is unusable but not a never-written page of zeros.
+    static func damagedMetaPage(_ file: FS.File, chosenSlot: Int, pageSize: Int) throws -> (slot: Int, problem: String)? {
+        let other = 1 - chosenSlot
+        let bytes = try file.read(count: MetaPage.encodedSize, at: Int64(other * pageSize))
+        if bytes.allSatisfy({ $0 == 0 }) { return nil }
+        switch MetaPage.decode(bytes) {
+        case .success: return nil
+        case .failure(let e): return (other, "\(e)")
+        }
+    }
+
+    /// When the other meta page is damaged, open fell back to the older one. That is right only if
+    /// the damaged page was a meta write torn by a crash: its checkpoint never completed, so every
+    /// commit it held is in the WAL (recycled only after the meta page is durable) or was never
+    /// acknowledged. If the page file holds a page written by a checkpoint newer than everything
+    /// the older meta page and the WAL reach (`reached`), that checkpoint's meta page was durable
+    /// and the flipped bytes are corruption: falling back would silently drop committed
+    /// transactions. A meta page of 128 bytes lies in one sector, which a power loss does not tear.
+    /// - Complexity: reads every page of the file, only when a meta page is damaged.
+    func checkDamagedMeta(reached: UInt64) throws {
+        guard let damaged = damagedMeta else { return }
+        let size = try dataFile.size()
+        let pageSize = meta.pageSize
+        let count = UInt64(size) / UInt64(pageSize)
+        guard count > UInt64(Layout.firstDataPage) else { return }
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: 16)
+        defer { buf.deallocate() }
+        for no in UInt64(Layout.firstDataPage)..<count {
+            let n = try dataFile.read(into: UnsafeMutableRawBufferPointer(start: buf, count: pageSize), at: Int64(no) * Int64(pageSize))
+            guard n == pageSize, Page.checksumIsValid(buf, pageSize), buf.u64(Layout.pageNoOffset) == no else { continue }
+            let txid = buf.u64(Layout.txidOffset)
+            if txid > reached {
+                throw OrbitError(.corruption,
+                                 "meta page \(damaged.slot) is damaged (\(damaged.problem)), and page \(no) was written by checkpoint "
+                                 + "txid \(txid), newer than the other meta page (txid \(meta.txid)) and the WAL (txid \(reached)) reach: "
+                                 + "a durable checkpoint's meta page is corrupt",
+                                 at: "\(dataFile.path) @ offset \(damaged.slot * pageSize)",
+                                 hint: "the store is damaged; restore it from a copy (orbit-bench inspect cow <dir>)")
+            }
+        }
     }
 
     /// Loads the tree, free list and snapshots of the chosen meta page.

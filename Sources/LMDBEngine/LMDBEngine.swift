@@ -144,6 +144,28 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
 
     // MARK: Errors
 
+    /// The bytes LMDB returned, checked first: LMDB keeps no checksums, and a damaged page can
+    /// hand back a size with no data, which must be an error rather than a trap.
+    @inline(__always)
+    func storedBytes(_ v: MDB_val, _ what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+        guard _fastPath(v.mv_data != nil || v.mv_size == 0), _fastPath(v.mv_size >= 0) else {
+            throw OrbitError(.corruption, "\(what()): LMDB returned \(v.mv_size) bytes at a null address", at: path,
+                             hint: "the LMDB environment is damaged (LMDB keeps no checksums); restore it from a copy")
+        }
+        return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+    }
+
+    /// The user key of a stored key (`0x00 ‖ key`, docs/formats/lmdb.md).
+    @inline(__always)
+    func userKey(_ k: MDB_val) throws -> UnsafeRawBufferPointer {
+        let stored = try storedBytes(k, "mdb_cursor_get: key")
+        guard _fastPath(stored.count >= 1 && stored[0] == 0) else {
+            throw OrbitError(.corruption, "LMDB returned a stored key of \(stored.count) bytes without the 0x00 prefix every key has",
+                             at: path, hint: "the LMDB environment is damaged (LMDB keeps no checksums); restore it from a copy")
+        }
+        return UnsafeRawBufferPointer(rebasing: stored[1...])
+    }
+
     @inline(__always)
     func check(_ rc: Int32, _ what: @autoclosure () -> String) throws {
         if _slowPath(rc != 0) { throw lmdbError(rc, what()) }
@@ -228,7 +250,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
                     let rc = mdb_get(txn, dbi, &k, &v)
                     if rc == MDB_NOTFOUND { return try body(nil) }
                     try check(rc, "mdb_get")
-                    return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+                    return try body(try storedBytes(v, "mdb_get: value"))
                 }
             }
         }
@@ -251,10 +273,10 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
                 }
                 var n = 0
                 while rc == 0 {
-                    let key = UnsafeRawBufferPointer(start: k.mv_data.map { $0 + 1 }, count: k.mv_size - 1)
+                    let key = try userKey(k)
                     if let end, compareBytes(key, end) >= 0 { return n }
                     n += 1
-                    if try !visit(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) { return n }
+                    if try !visit(key, try storedBytes(v, "mdb_cursor_get: value")) { return n }
                     if limit > 0 && n >= limit { return n }
                     rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
                 }

@@ -118,6 +118,29 @@ enum WALFormat {
 
     struct Record { var txid: UInt64; var payload: Range<Int>; var end: Int }
 
+    /// Whether a complete record of segment `seq` with a good checksum and a txid above `minTxid`
+    /// starts at `o`; its end when it does.
+    static func validRecord(_ raw: UnsafeRawBufferPointer, at o: Int, seq: UInt64?, above minTxid: UInt64) -> Int? {
+        guard o >= 0, o + recordHeaderSize <= raw.count else { return nil }
+        let end = o + recordHeaderSize + Int(raw.u32(o + 4))
+        guard end <= raw.count, seq.map({ raw.u64(o + 8) == $0 }) ?? true, raw.u64(o + 16) > minTxid else { return nil }
+        let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(o + 4)..<end])))
+        return crc == raw.u32(o) ? end : nil
+    }
+
+    /// The offset of a good record of segment `seq` (txid above `lastTxid`) somewhere after `end`,
+    /// where the segment's log stopped: the log did not end there, a record in the middle is damaged.
+    static func recordAfter(_ bytes: [UInt8], end: Int, seq: UInt64, lastTxid: UInt64) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            var q = end + 1
+            while q + recordHeaderSize <= raw.count {
+                if raw.u64(q + 8) == seq, validRecord(raw, at: q, seq: seq, above: lastTxid) != nil { return q }
+                q += 1
+            }
+            return nil
+        }
+    }
+
     /// The records of segment `seq` in a segment file's bytes, in order: each complete, its checksum
     /// good, its sequence number `seq` and its txid above the one before. The first record that is
     /// not ends the segment's log (a torn tail, zeros, or the stale records of an older generation).

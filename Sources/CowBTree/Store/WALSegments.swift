@@ -57,10 +57,22 @@ extension CowBTree {
             let seg = WALSegment(file: file, slot: slot, preparedSize: try file.size(), prepared: !walSyncs)
             found.append(seg)
             maxSlot = max(maxSlot, slot)
-            if case .segment(let h) = try WALFormat.decodeHeader(try file.read(count: WALFormat.segmentHeaderSize, at: 0), path: file.path) {
+            let header = try file.read(count: WALFormat.segmentHeaderSize, at: 0)
+            if case .segment(let h) = try WALFormat.decodeHeader(header, path: file.path) {
                 seg.seq = h.seq
                 maxSeq = max(maxSeq, h.seq)
                 if h.seq >= meta.walSeq { used.append((seg, h)) }
+            } else if walSyncs, header.count == WALFormat.segmentHeaderSize, !header.allSatisfy({ $0 == 0 }) {
+                // A damaged header makes a segment look like a spare. In the syncing modes the
+                // header reaches the disk with its first record's sync, so a good record newer than
+                // the meta page after it means the header was durable: it is corrupt, not torn.
+                let first = try file.read(count: 1 << 16, at: Int64(WALFormat.segmentHeaderSize))
+                let txid = meta.txid
+                if first.withUnsafeBytes({ WALFormat.validRecord($0, at: 0, seq: nil, above: txid) }) != nil {
+                    throw OrbitError(.corruption, "WAL segment header is damaged, but a record newer than the meta page follows it",
+                                     at: "\(file.path) @ offset 0",
+                                     hint: "the store is damaged; restore it from a copy")
+                }
             }
         }
         walSpares.withLock { $0.nextSlot = maxSlot + 1 }
@@ -68,14 +80,44 @@ extension CowBTree {
 
         // Every record up to `seen` is accounted for (in the pages or replayed). A segment whose
         // previous txid is past it follows a lost tail: it and everything after it are orphans.
+        //
+        // In the syncing modes a record that is durable makes everything logged before it durable
+        // (every-write syncs each record before the next is written; group and periodic sync a
+        // segment before the next one gets records), so a damaged record followed by good ones, or
+        // a segment after a gap, is corruption there, not a lost tail: reported, not skipped.
         var seen = tree.txn
-        for (seg, h) in used {
-            guard h.prevTxid <= seen else { needsCheckpoint = true; break }
+        let logs = try used.map { (seg, h) -> ([UInt8], [WALFormat.Record]) in
             let bytes = try fs.readFile(seg.file.path)
-            let records = WALFormat.records(segment: bytes, seq: h.seq)
+            return (bytes, WALFormat.records(segment: bytes, seq: h.seq))
+        }
+        for (i, (seg, h)) in used.enumerated() {
+            let (bytes, records) = logs[i]
+            let laterHasRecords = logs[(i + 1)...].contains { !$0.1.isEmpty }
+            guard h.prevTxid <= seen else {
+                if walSyncs && !records.isEmpty {
+                    let previous = i > 0 ? used[i - 1].0.file.path : seg.file.path
+                    throw OrbitError(.corruption,
+                                     "WAL segment \(seg.file.path) starts after txid \(h.prevTxid), but the log before it ends at txid \(seen): "
+                                     + "records in between are damaged or missing",
+                                     at: "\(previous) @ offset \(i > 0 ? (logs[i - 1].1.last?.end ?? WALFormat.segmentHeaderSize) : 0)",
+                                     hint: "the store is damaged; restore it from a copy")
+                }
+                needsCheckpoint = true
+                break
+            }
+            if walSyncs && (durability == .everyWrite || laterHasRecords) {
+                let end = records.last?.end ?? WALFormat.segmentHeaderSize
+                if let next = WALFormat.recordAfter(bytes, end: end, seq: h.seq, lastTxid: records.last?.txid ?? 0) {
+                    throw OrbitError(.corruption, "damaged WAL record: the log stops here, but a good record follows at offset \(next)",
+                                     at: "\(seg.file.path) @ offset \(end)",
+                                     hint: "the store is damaged; restore it from a copy")
+                }
+            }
             replayed += try replay(bytes, records)
             if let last = records.last { seen = max(seen, last.txid) }
         }
+        // Before anything is written: a fallback past a durable checkpoint is corruption.
+        try checkDamagedMeta(reached: tree.txn)
         if replayed > 0 { needsCheckpoint = true }
         walNextSeq = maxSeq + 1
         lastLoggedTxid = tree.txn

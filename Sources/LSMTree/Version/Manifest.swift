@@ -34,6 +34,10 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
                              hint: "the store is damaged; run `orbit-bench inspect lsm DIR`")
         }
         let path = joinPath(directory, name(n))
+        guard try fs.exists(path) else {
+            throw OrbitError(.corruption, "CURRENT names \(name(n)), which does not exist", at: current,
+                             hint: "the store is damaged (CURRENT or its manifest); run `orbit-bench inspect lsm DIR`")
+        }
         let file = try fs.open(path, .read)
         defer { try? file.close() }
         var rec = Recovered()
@@ -53,8 +57,29 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
                 live[a.meta.number] = (a.level, a.meta); order.append(a.meta.number)
             }
         }
-        _ = outcome  // a torn last edit was never acknowledged: its change did not happen
         for n in order { if let (l, m) = live[n] { rec.files.append((l, m)); live[n] = nil } }
+        if outcome.tornTail {
+            // A damaged last record is taken for an edit torn by a crash (never acknowledged: its
+            // change did not happen) only when nothing shows it was synced and acted on.
+            let at = outcome.validEnd
+            guard outcome.records > 0 else {
+                // The first edit holds the whole state and was synced before CURRENT named this
+                // manifest: it cannot be torn. Opening without it would open an empty store.
+                throw corruption("the manifest's first edit (the store's whole state) is damaged", path, at)
+            }
+            // A flush edit's old WAL is removed only after the edit is synced: the WAL the
+            // recovered state still needs must exist if the edit really was torn.
+            if rec.logNumber > 0, try !fs.exists(logPath(directory, rec.logNumber)) {
+                throw corruption("the manifest's last edit is damaged, and WAL \(padded(rec.logNumber)).log that the "
+                                 + "state before it needs is gone: the edit was synced and applied", path, at)
+            }
+        }
+        // A table the manifest names must exist (inputs of a compaction are removed only after its
+        // edit is synced, so a missing one means the manifest lost a synced edit).
+        for (level, meta) in rec.files where try !fs.exists(tablePath(directory, meta.number)) {
+            throw corruption("the manifest names table \(padded(meta.number)).sst at level \(level), but it is missing", path,
+                             outcome.validEnd)
+        }
         return rec
     }
 
