@@ -67,6 +67,7 @@ extension LSMTree {
         add("flushes", flushes.load(ordering: .relaxed))
         add("compactions", compactions.load(ordering: .relaxed))
         add("compaction_bytes_written", compactionBytesWritten.load(ordering: .relaxed))
+        add("compaction_ms", Double(compactionNanos.load(ordering: .relaxed)) / 1e6)
         add("subcompactions", subcompactions.load(ordering: .relaxed))
         add("immutable_memtables", UInt64(ims.count))
         add("wal_skipped_regions", UInt64(walSkippedRegions))

@@ -94,6 +94,8 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let compactionBytesWritten = Atomic<UInt64>(0)
     /// Key ranges merged by level-0 compactions split across threads.
     let subcompactions = Atomic<UInt64>(0)
+    /// Time compaction threads spent running compactions (summed over threads).
+    let compactionNanos = Atomic<UInt64>(0)
     var walSkippedRegions = 0
     let ioBaseline: FileIOStatistics
 
