@@ -3,9 +3,11 @@ import OrbitCore
 /// Merges sorted sources — memtables, level-0 tables, deeper levels — into one sequence of
 /// internal keys in `compareInternal` order (for equal user keys, newest first).
 ///
-/// Sources are kept in typed arrays (no existentials) and mutated in place. The valid sources sit
-/// in a binary min-heap by current key (ties: the lower source index, i.e. the newer source, first),
-/// so a step costs O(log n) comparisons: a level-0 → level-1 compaction may merge dozens of tables.
+/// Sources are kept in typed arrays (no existentials) and mutated in place. With few sources (reads:
+/// memtables, a few level-0 tables, one iterator per level) the smallest is found by a linear pass;
+/// with more (a level-0 → level-1 compaction may merge dozens of tables) the valid sources sit in a
+/// binary min-heap by current key, so a step costs O(log n) comparisons. Ties go to the lower source
+/// index, i.e. the newer source, either way.
 struct MergingIterator<File: FileHandleProtocol> {
     var mems: [MemtableIterator]
     var tables: [TableIterator<File>]
@@ -14,13 +16,17 @@ struct MergingIterator<File: FileHandleProtocol> {
     private var heap: [Int] = []
     /// The current source (the heap's top); -1 when exhausted.
     private(set) var current = -1
+    /// More sources than a linear pass handles well: keep the heap.
+    private let useHeap: Bool
+    static var heapThreshold: Int { 8 }
 
     /// `fillCache: false` for compactions: table blocks they read stay out of the block cache.
     init(mems: [Memtable], tables: [TableReader<File>], levels: [[TableFile<File>]], fillCache: Bool = true) {
         self.mems = mems.map { MemtableIterator($0) }
         self.tables = tables.map { TableIterator($0, fillCache: fillCache) }
         self.levels = levels.map { LevelIterator($0, fillCache: fillCache) }
-        heap.reserveCapacity(self.mems.count + self.tables.count + self.levels.count)
+        useHeap = self.mems.count + self.tables.count + self.levels.count > Self.heapThreshold
+        if useHeap { heap.reserveCapacity(self.mems.count + self.tables.count + self.levels.count) }
     }
 
     var valid: Bool { current >= 0 }
@@ -71,7 +77,18 @@ struct MergingIterator<File: FileHandleProtocol> {
         }
     }
 
+    private mutating func findSmallest() {
+        var best = -1
+        var bestKey = UnsafeRawBufferPointer(start: nil, count: 0)
+        for s in 0..<sourceCount where sourceValid(s) {
+            let k = sourceKey(s)
+            if best < 0 || compareInternal(k, bestKey) < 0 { best = s; bestKey = k }
+        }
+        current = best
+    }
+
     private mutating func rebuild() {
+        guard useHeap else { findSmallest(); return }
         heap.removeAll(keepingCapacity: true)
         for s in 0..<sourceCount where sourceValid(s) { heap.append(s) }
         var i = heap.count / 2
@@ -98,6 +115,7 @@ struct MergingIterator<File: FileHandleProtocol> {
         if s < mems.count { mems[s].next() }
         else if s - mems.count < tables.count { try tables[s - mems.count].next() }
         else { try levels[s - mems.count - tables.count].next() }
+        guard useHeap else { findSmallest(); return }
         if !sourceValid(s) {
             let last = heap.removeLast()
             if heap.isEmpty { current = -1; return }
