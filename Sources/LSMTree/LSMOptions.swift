@@ -15,6 +15,16 @@ public struct LSMOptions: Sendable, Hashable {
     public var enableCompression = false
     /// Stop on a damaged WAL record before the tail (true) or skip it, logging and counting (false).
     public var paranoid = true
+    /// Level-0 tables at which writes are slowed down (0 = 5 × `compactionThreshold`).
+    public var l0SlowdownWritesTrigger = 0
+    /// Level-0 tables at which writes stop until a compaction finishes (0 = 9 × `compactionThreshold`).
+    public var l0StopWritesTrigger = 0
+    /// Write rate, MiB/s of user bytes, at the slowdown trigger; it falls linearly to 1/8 of this
+    /// as level 0 nears the stop trigger.
+    public var delayedWriteRateMB = 64
+    /// Threads that compact (at most one compaction per level pair at a time; a level-0 → level-1
+    /// compaction is split by key range across them).
+    public var compactionThreads = 2
     /// Memtable size in bytes when set below 1 MiB (tests); 0 = use `memtableSizeMB`.
     public var memtableSizeBytesOverride = 0
 
@@ -31,7 +41,11 @@ public struct LSMOptions: Sendable, Hashable {
         knob("max_memtables", .int(2...64), .int(2), "memtables in memory, the active one included; writes stall when all are full"),
         knob("max_levels", .int(2...12), .int(7), "levels of tables, level 0 included"),
         knob("level_size_multiplier", .int(2...100), .int(10), "each level >= 2 targets this many times the bytes of the level above"),
-        knob("compaction_threshold", .int(1...64), .int(4), "level-0 tables that trigger a compaction into level 1 (writes stall at 3x)"),
+        knob("compaction_threshold", .int(1...64), .int(4), "level-0 tables that trigger a compaction into level 1"),
+        knob("l0_slowdown_writes_trigger", .int(0...1024), .int(0), "level-0 tables from which writes are delayed gradually (0 = 5x compaction_threshold); >= compaction_threshold"),
+        knob("l0_stop_writes_trigger", .int(0...1024), .int(0), "level-0 tables at which writes stop until a compaction ends (0 = 9x compaction_threshold); > the slowdown trigger"),
+        knob("delayed_write_rate_mb", .int(1...65536), .int(64), "write rate (MiB/s of keys and values) at the slowdown trigger, falling linearly to 1/8 of it near the stop trigger"),
+        knob("compaction_threads", .int(1...16), .int(2), "background compaction threads; a level-0 compaction is split by key range across them"),
         knob("sstable_block_size_kb", .int(1...1024), .int(4), "data block size of a table, KiB"),
         knob("enable_bloom_filters", .bool, .bool(true), "a Bloom filter per table over its keys"),
         knob("bloom_filter_bits_per_key", .int(1...64), .int(10), "Bloom filter bits per key (10: about 1% false positives)"),
@@ -52,6 +66,10 @@ public struct LSMOptions: Sendable, Hashable {
         blockCacheMB = settings.int("lsm.block_cache_mb")
         enableCompression = settings.bool("lsm.enable_compression")
         paranoid = settings.bool("lsm.paranoid")
+        l0SlowdownWritesTrigger = settings.int("lsm.l0_slowdown_writes_trigger")
+        l0StopWritesTrigger = settings.int("lsm.l0_stop_writes_trigger")
+        delayedWriteRateMB = settings.int("lsm.delayed_write_rate_mb")
+        compactionThreads = settings.int("lsm.compaction_threads")
     }
 
     public func validate() throws {
@@ -59,6 +77,15 @@ public struct LSMOptions: Sendable, Hashable {
               sstableBlockSizeKB >= 1, memtableSizeMB >= 1 else {
             throw OrbitError(.invalidConfig, "lsm options out of range",
                              hint: Self.knobs.map { "\($0.name): \($0.allowed)" }.joined(separator: "; "))
+        }
+        guard delayedWriteRateMB >= 1, (1...16).contains(compactionThreads), l0SlowdownWritesTrigger >= 0, l0StopWritesTrigger >= 0 else {
+            throw OrbitError(.invalidConfig, "lsm options out of range: delayed_write_rate_mb \(delayedWriteRateMB), compaction_threads \(compactionThreads)",
+                             hint: "delayed_write_rate_mb >= 1; compaction_threads 1...16; the level-0 triggers >= 0")
+        }
+        guard l0SlowdownTrigger >= compactionThreshold, l0StopTrigger > l0SlowdownTrigger else {
+            throw OrbitError(.invalidConfig,
+                             "lsm level-0 triggers out of order: compaction_threshold \(compactionThreshold), l0_slowdown_writes_trigger \(l0SlowdownTrigger) (set \(l0SlowdownWritesTrigger)), l0_stop_writes_trigger \(l0StopTrigger) (set \(l0StopWritesTrigger))",
+                             hint: "compaction_threshold <= l0_slowdown_writes_trigger < l0_stop_writes_trigger (0 picks 5x and 9x compaction_threshold)")
         }
     }
 
@@ -75,5 +102,17 @@ public struct LSMOptions: Sendable, Hashable {
         if l > 1 { for _ in 2...l { t = t &* UInt64(levelSizeMultiplier) } }
         return t
     }
-    var l0StopTrigger: Int { compactionThreshold * 3 }
+    /// Level-0 tables from which writes are delayed (`l0_slowdown_writes_trigger`).
+    var l0SlowdownTrigger: Int { l0SlowdownWritesTrigger > 0 ? l0SlowdownWritesTrigger : compactionThreshold * 5 }
+    /// Level-0 tables at which writes stop (`l0_stop_writes_trigger`).
+    var l0StopTrigger: Int { l0StopWritesTrigger > 0 ? l0StopWritesTrigger : compactionThreshold * 9 }
+    /// The write rate (bytes/s) when level 0 holds `l0Files` tables, in the slowdown zone: the full
+    /// `delayed_write_rate_mb` at the slowdown trigger, falling linearly to 1/8 of it one table
+    /// below the stop trigger.
+    func delayedWriteRate(l0Files: Int) -> Double {
+        let full = Double(delayedWriteRateMB) * 1_048_576
+        let span = Double(max(1, l0StopTrigger - 1 - l0SlowdownTrigger))
+        let over = Double(min(max(0, l0Files - l0SlowdownTrigger), l0StopTrigger - 1 - l0SlowdownTrigger))
+        return full * (1 - 0.875 * over / span)
+    }
 }

@@ -56,6 +56,10 @@ extension LSMTree {
         func add(_ name: String, _ value: Double) { extra.append(.init(name, value)) }
         func add(_ name: String, _ value: UInt64) { extra.append(.init(name, Double(value))) }
         add("stall_ms", Double(stallNanos.load(ordering: .relaxed)) / 1e6)
+        add("stall_max_ms", Double(stallMaxNanos.load(ordering: .relaxed)) / 1e6)
+        add("stalls", stalls.load(ordering: .relaxed))
+        add("slowdown_ms", Double(slowdownNanos.load(ordering: .relaxed)) / 1e6)
+        add("delayed_writes", delayedWrites.load(ordering: .relaxed))
         add("bloom_checks", checks)
         add("bloom_useful", checks > 0 ? Double(filterNegatives.load(ordering: .relaxed)) / Double(checks) : 0)
         add("cache_hits", hits)
@@ -63,6 +67,8 @@ extension LSMTree {
         add("flushes", flushes.load(ordering: .relaxed))
         add("compactions", compactions.load(ordering: .relaxed))
         add("compaction_bytes_written", compactionBytesWritten.load(ordering: .relaxed))
+        add("compaction_ms", Double(compactionNanos.load(ordering: .relaxed)) / 1e6)
+        add("subcompactions", subcompactions.load(ordering: .relaxed))
         add("immutable_memtables", UInt64(ims.count))
         add("wal_skipped_regions", UInt64(walSkippedRegions))
         add("index_filter_bytes", UInt64(indexAndFilterBytes))

@@ -14,9 +14,11 @@ import Synchronization
 /// WAL, insert into the memtable); in `group` mode the fdatasync happens outside it, shared by
 /// whichever writers wait (leader/follower). Readers take no lock but a brief one to pick up the
 /// current memtables and `Version`, then read without locks; they see writes up to `visibleSeq`,
-/// which in the syncing modes only moves past a write once it is synced. Two background threads:
-/// one flushes immutable memtables to level 0, the other compacts (one compaction at a time), so a
-/// long compaction never holds up a flush.
+/// which in the syncing modes only moves past a write once it is synced. Background threads: one
+/// flushes immutable memtables to level 0 (so a long compaction never holds up a flush);
+/// `compaction_threads` compact, concurrently on disjoint tables, a level-0 compaction split by key
+/// range across threads. Writers are delayed gradually from `l0_slowdown_writes_trigger` level-0
+/// tables and stop at `l0_stop_writes_trigger` (or while the immutable memtable queue is full).
 ///
 /// ## Files (in the store directory)
 /// `<n>.log` WAL (docs/formats/lsm-log.md), `<n>.sst` tables (lsm-sstable.md), `MANIFEST-<n>`
@@ -37,7 +39,9 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let state = Monitor()
     var mem: Memtable
     var imms: [Memtable] = []
-    var version: Version<FS.File>
+    var version: Version<FS.File> {
+        didSet { level0Files.store(version.levels[0].count, ordering: .relaxed) }
+    }
     var protectedFiles: Set<UInt64> = []
     var shuttingDown = false
     /// Background workers (flush, compaction) running a job; `restoreSnapshot` waits for 0.
@@ -46,12 +50,21 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     var backgroundPaused = false
     var backgroundError: OrbitError?
     var compactPointer: [[UInt8]]
+    /// Levels whose compaction (out of them, into the next) is running: at most one per level, and
+    /// no two jobs share a table. Guarded by `state`.
+    var compactingLevels: Set<Int> = []
+    /// Tables taken by running compactions. Guarded by `state`.
+    var compactingFiles: Set<UInt64> = []
+    /// Level-0 table count of the current version, for the writers' slowdown check without a lock.
+    let level0Files = Atomic<Int>(0)
 
     // Guarded by `writeLock`.
     let writeLock = Monitor()
     var log: LogWriter<FS.File>
     var lastSequence: UInt64
     private var payload: [UInt8] = []
+    /// When the delayed writes may next proceed (monotonic ns), in the slowdown zone.
+    private var delayUntil: UInt64 = 0
 
     let manifestLock = Monitor()
     var manifest: Manifest<FS>
@@ -61,7 +74,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let nextFileNumber: Atomic<UInt64>
     let closed = Atomic<Bool>(false)
     private var flusher: BackgroundThread?
-    private var compactor: BackgroundThread?
+    private var compactors: [BackgroundThread] = []
     private var periodic: PeriodicTask?
 
     // Counters for stats.
@@ -71,9 +84,18 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let filterChecks = Atomic<UInt64>(0)
     let filterNegatives = Atomic<UInt64>(0)
     let stallNanos = Atomic<UInt64>(0)
+    /// Longest single write stop (ns), and how many writes were stopped or delayed.
+    let stallMaxNanos = Atomic<UInt64>(0)
+    let stalls = Atomic<UInt64>(0)
+    let slowdownNanos = Atomic<UInt64>(0)
+    let delayedWrites = Atomic<UInt64>(0)
     let flushes = Atomic<UInt64>(0)
     let compactions = Atomic<UInt64>(0)
     let compactionBytesWritten = Atomic<UInt64>(0)
+    /// Key ranges merged by level-0 compactions split across threads.
+    let subcompactions = Atomic<UInt64>(0)
+    /// Time compaction threads spent running compactions (summed over threads).
+    let compactionNanos = Atomic<UInt64>(0)
     var walSkippedRegions = 0
     let ioBaseline: FileIOStatistics
 
@@ -184,6 +206,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         syncedSeq.store(seq, ordering: .releasing)
         mem = Memtable(logNumber: logNumber)
         version = v
+        level0Files.store(v.levels[0].count, ordering: .relaxed)
 
         // Snapshots keep their tables; anything else not in the manifest is left over from a crash.
         protectedFiles = try Set(listSnapshotFiles().flatMap { try readSnapshot($0).map(\.meta.number) })
@@ -198,7 +221,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
         // Both threads hold the engine until close() stops them.
         flusher = BackgroundThread { self.flushLoop() }
-        compactor = BackgroundThread { self.compactionLoop() }
+        compactors = (0..<options.compactionThreads).map { _ in BackgroundThread { self.compactionLoop() } }
         if case .periodic(let ms) = durability {
             periodic = try PeriodicTask(periodMillis: ms, name: "lsm-wal-sync") { try self.syncWAL() }
         }
@@ -292,7 +315,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         let writer: LogWriter<FS.File>
         do {
             try commit.check()
-            try makeRoomForWrite()
+            try makeRoomForWrite(bytes: bytes)
             let seq = lastSequence + 1
             payload.removeAll(keepingCapacity: true)
             putFixed64(&payload, seq)
@@ -348,11 +371,33 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         return upTo
     }
 
-    /// Switches to a new memtable when the current one is full, stalling while the immutable queue
-    /// or level 0 is full. Caller holds `writeLock`.
-    private func makeRoomForWrite(force: Bool = false) throws {
+    /// Delays writes gradually while level 0 holds `l0SlowdownTrigger` tables or more (a token
+    /// bucket at `delayedWriteRate`), then switches to a new memtable when the current one is full,
+    /// stopping writes while the immutable queue or level 0 (`l0StopTrigger`) is full.
+    /// Caller holds `writeLock`; delayed writers sleep holding it, so all writers are paced.
+    private func makeRoomForWrite(bytes: UInt64 = 0, force: Bool = false) throws {
+        let l0 = level0Files.load(ordering: .relaxed)
+        if !force && l0 >= options.l0SlowdownTrigger && l0 < options.l0StopTrigger {
+            let now = monotonicNanos()
+            if delayUntil < now { delayUntil = now }
+            delayUntil += UInt64(Double(max(bytes, 1)) * 1e9 / options.delayedWriteRate(l0Files: l0))
+            // Sleep in slices of at least 1 ms (shorter sleeps cost more than they pace).
+            if delayUntil > now + 1_000_000 {
+                let wait = delayUntil - now
+                usleep(UInt32(min(wait / 1000, 1_000_000)))
+                slowdownNanos.wrappingAdd(monotonicNanos() - now, ordering: .relaxed)
+                delayedWrites.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
         var stallStart: UInt64 = 0
-        defer { if stallStart != 0 { stallNanos.wrappingAdd(monotonicNanos() - stallStart, ordering: .relaxed) } }
+        defer {
+            if stallStart != 0 {
+                let d = monotonicNanos() - stallStart
+                stallNanos.wrappingAdd(d, ordering: .relaxed)
+                atomicMax(stallMaxNanos, d)
+                stalls.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
         while true {
             if !force && mem.approximateSize < options.memtableBytes { return }
             if force && mem.isEmpty { return }
@@ -506,7 +551,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         periodic?.stop()
         state.withLock { shuttingDown = true; state.broadcast() }
         flusher?.join()
-        compactor?.join()
+        for c in compactors { c.join() }
         var failure: (any Error)?
         do {
             try syncWAL()

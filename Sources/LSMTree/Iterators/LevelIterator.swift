@@ -4,10 +4,12 @@ import OrbitCore
 /// only for the table it is in.
 struct LevelIterator<File: FileHandleProtocol> {
     let files: [TableFile<File>]
+    let fillCache: Bool
     var index: Int
     var it: TableIterator<File>?
 
-    init(_ files: [TableFile<File>]) { self.files = files; index = files.count }
+    /// `fillCache: false` for compactions: blocks read from the files stay out of the block cache.
+    init(_ files: [TableFile<File>], fillCache: Bool = true) { self.files = files; self.fillCache = fillCache; index = files.count }
 
     var valid: Bool { it?.valid ?? false }
     var key: UnsafeRawBufferPointer { it!.key }
@@ -15,7 +17,7 @@ struct LevelIterator<File: FileHandleProtocol> {
 
     private mutating func open(_ i: Int) {
         index = i
-        it = i < files.count ? TableIterator(files[i].reader) : nil
+        it = i < files.count ? TableIterator(files[i].reader, fillCache: fillCache) : nil
     }
 
     private mutating func skipExhausted() throws {

@@ -3,20 +3,30 @@ import OrbitCore
 /// Merges sorted sources — memtables, level-0 tables, deeper levels — into one sequence of
 /// internal keys in `compareInternal` order (for equal user keys, newest first).
 ///
-/// Sources are kept in typed arrays (no existentials) and mutated in place; the smallest is found
-/// by a linear pass, which beats a heap for the handful of sources an LSM-tree has.
+/// Sources are kept in typed arrays (no existentials) and mutated in place. With few sources (reads:
+/// memtables, a few level-0 tables, one iterator per level) the smallest is found by a linear pass;
+/// with more (a level-0 → level-1 compaction may merge dozens of tables) the valid sources sit in a
+/// binary min-heap by current key, so a step costs O(log n) comparisons. Ties go to the lower source
+/// index, i.e. the newer source, either way.
 struct MergingIterator<File: FileHandleProtocol> {
     var mems: [MemtableIterator]
     var tables: [TableIterator<File>]
     var levels: [LevelIterator<File>]
-    /// The current source: index into mems, then tables, then levels; -1 when exhausted.
+    /// Valid sources (index into mems, then tables, then levels), a min-heap by current key.
+    private var heap: [Int] = []
+    /// The current source (the heap's top); -1 when exhausted.
     private(set) var current = -1
+    /// More sources than a linear pass handles well: keep the heap.
+    private let useHeap: Bool
+    static var heapThreshold: Int { 8 }
 
     /// `fillCache: false` for compactions: table blocks they read stay out of the block cache.
     init(mems: [Memtable], tables: [TableReader<File>], levels: [[TableFile<File>]], fillCache: Bool = true) {
         self.mems = mems.map { MemtableIterator($0) }
         self.tables = tables.map { TableIterator($0, fillCache: fillCache) }
-        self.levels = levels.map { LevelIterator($0) }
+        self.levels = levels.map { LevelIterator($0, fillCache: fillCache) }
+        useHeap = self.mems.count + self.tables.count + self.levels.count > Self.heapThreshold
+        if useHeap { heap.reserveCapacity(self.mems.count + self.tables.count + self.levels.count) }
     }
 
     var valid: Bool { current >= 0 }
@@ -47,6 +57,26 @@ struct MergingIterator<File: FileHandleProtocol> {
 
     private var sourceCount: Int { mems.count + tables.count + levels.count }
 
+    /// Whether source `a` comes before source `b` (both valid).
+    @inline(__always) private func less(_ a: Int, _ b: Int) -> Bool {
+        let c = compareInternal(sourceKey(a), sourceKey(b))
+        return c < 0 || (c == 0 && a < b)
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        let n = heap.count
+        while true {
+            let l = 2 * i + 1
+            if l >= n { return }
+            var m = l
+            if l + 1 < n && less(heap[l + 1], heap[l]) { m = l + 1 }
+            if !less(heap[m], heap[i]) { return }
+            heap.swapAt(i, m)
+            i = m
+        }
+    }
+
     private mutating func findSmallest() {
         var best = -1
         var bestKey = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -57,18 +87,27 @@ struct MergingIterator<File: FileHandleProtocol> {
         current = best
     }
 
+    private mutating func rebuild() {
+        guard useHeap else { findSmallest(); return }
+        heap.removeAll(keepingCapacity: true)
+        for s in 0..<sourceCount where sourceValid(s) { heap.append(s) }
+        var i = heap.count / 2
+        while i > 0 { i -= 1; siftDown(i) }
+        current = heap.first ?? -1
+    }
+
     mutating func seekToFirst() throws {
         for i in mems.indices { mems[i].seekToFirst() }
         for i in tables.indices { try tables[i].seekToFirst() }
         for i in levels.indices { try levels[i].seekToFirst() }
-        findSmallest()
+        rebuild()
     }
 
     mutating func seek(_ target: UnsafeRawBufferPointer) throws {
         for i in mems.indices { mems[i].seek(target) }
         for i in tables.indices { try tables[i].seek(target) }
         for i in levels.indices { try levels[i].seek(target) }
-        findSmallest()
+        rebuild()
     }
 
     mutating func next() throws {
@@ -76,6 +115,13 @@ struct MergingIterator<File: FileHandleProtocol> {
         if s < mems.count { mems[s].next() }
         else if s - mems.count < tables.count { try tables[s - mems.count].next() }
         else { try levels[s - mems.count - tables.count].next() }
-        findSmallest()
+        guard useHeap else { findSmallest(); return }
+        if !sourceValid(s) {
+            let last = heap.removeLast()
+            if heap.isEmpty { current = -1; return }
+            heap[0] = last
+        }
+        siftDown(0)
+        current = heap[0]
     }
 }
