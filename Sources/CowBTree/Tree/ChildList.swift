@@ -42,20 +42,37 @@ struct ChildList: RandomAccessCollection {
         count += 1
     }
 
+    /// Re-chunks from a flat list: one allocation per chunk, no per-child uniqueness checks.
     private mutating func rebuild(_ all: [Page]) {
         chunks.removeAll(keepingCapacity: true)
-        count = 0
-        for p in all { append(p) }
+        var s = 0
+        while s < all.count {
+            let e = Swift.min(s + Self.size, all.count)
+            var items: [Page] = []
+            items.reserveCapacity(Self.size)
+            items.append(contentsOf: all[s..<e])
+            chunks.append(Chunk(items))
+            s = e
+        }
+        count = all.count
+    }
+
+    /// Every child in order, gathered chunk by chunk.
+    private func flattened(extra: Int) -> [Page] {
+        var all: [Page] = []
+        all.reserveCapacity(count + extra)
+        for c in chunks { all.append(contentsOf: c.items) }
+        return all
     }
 
     mutating func insert(_ p: Page, at i: Int) {
-        var all = Array(self)
+        var all = flattened(extra: 1)
         all.insert(p, at: i)
         rebuild(all)
     }
 
     mutating func remove(at i: Int) {
-        var all = Array(self)
+        var all = flattened(extra: 0)
         all.remove(at: i)
         rebuild(all)
     }
