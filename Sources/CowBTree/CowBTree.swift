@@ -244,9 +244,39 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     // MARK: Publishing
 
     func publish(closed: Bool = false) {
-        let v = Version(root: tree.root, height: tree.height, keys: tree.keys, keyBytes: tree.keyBytes,
-                        valueBytes: tree.valueBytes, txid: tree.txn, closed: closed)
+        let v = makeVersion(closed: closed)
         current.withLock { $0 = v }
+    }
+
+    @inline(__always)
+    func makeVersion(closed: Bool = false) -> Version {
+        Version(root: tree.root, height: tree.height, keys: tree.keys, keyBytes: tree.keyBytes,
+                valueBytes: tree.valueBytes, txid: tree.txn, closed: closed)
+    }
+
+    /// Applies a WAL-mode transaction to the tree and publishes it.
+    ///
+    /// **In place when no reader can see it.** If the published version is held by nothing but
+    /// `current` (no reader is inside `get`/`scan` with it, and none can take it while the writer
+    /// holds `current`'s lock), the transaction changes the pages of the current epoch in place and
+    /// publishes under that same lock hold: those pages are reachable only from versions published
+    /// in this epoch, each superseded while no reader held it. Otherwise a reader may be walking the
+    /// published pages: a new epoch starts, and the transaction copies every page it changes (the
+    /// path from the root) before publishing without holding the lock. A fill with no concurrent
+    /// reader thus copies each page once per epoch (checkpoint) instead of once per commit.
+    @inline(__always)
+    func applyAndPublish(_ apply: (TreeWriter) -> Void) {
+        let done = current.withLock { v -> Bool in
+            guard isKnownUniquelyReferenced(&v) else { return false }
+            apply(tree)
+            v = makeVersion()
+            return true
+        }
+        if !done {
+            tree.epoch &+= 1
+            apply(tree)
+            publish()
+        }
     }
 
     @inline(__always)
@@ -260,17 +290,22 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         let v = try view()
-        guard var p = v.root else { return try body(nil) }
-        while !p.isLeaf { p = p.child(p.branchSearch(key)) }
-        let (i, found) = p.leafSearch(key)
-        guard found else { return try body(nil) }
-        return try p.withLeafValue(i) { try body($0) }
+        // The reference to `v` is what tells the writer a reader is here (`applyAndPublish`): hold
+        // it for the whole walk.
+        return try withExtendedLifetime(v) {
+            guard var p = v.root else { return try body(nil) }
+            while !p.isLeaf { p = p.child(p.branchSearch(key)) }
+            let (i, found) = p.leafSearch(key)
+            guard found else { return try body(nil) }
+            return try p.withLeafValue(i) { try body($0) }
+        }
     }
 
     @discardableResult
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         let v = try view()
+        defer { withExtendedLifetime(v) {} }   // held for the whole scan (see `get`)
         guard let root = v.root else { return 0 }
         var stack: [(Page, Int)] = []
         stack.reserveCapacity(v.height)
@@ -348,7 +383,8 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     @inline(__always)
     func commit(log: (CowBTree) -> Void, apply: (TreeWriter) -> Void) throws {
         let lsn: UInt64 = try writeLock.withLock { _ in
-            _ = try view()
+            // Not `view()`: the writer must not hold a reference to the published version.
+            if _slowPath(current.withLock({ $0.closed })) { throw OrbitError(.closed, "cow engine is closed", at: path) }
             if let failure { throw failure }
             try finishInflightCheckpoint(wait: false)
             let txid = tree.txn + 1
@@ -385,13 +421,15 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 }
             }
             tree.txn = txid
-            apply(tree)
             commitCount += 1
             commitsSinceCheckpoint += 1
             if !options.wal {
+                // Every commit is a checkpoint, whose freeze starts a new epoch: the pages this one
+                // changes in place were created after the last published version.
+                apply(tree)
                 do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
             } else {
-                publish()
+                applyAndPublish(apply)
                 if (options.snapshotInterval > 0 && commitsSinceCheckpoint >= options.snapshotInterval)
                     || walBytes >= options.checkpointBytes {
                     do { try startBackgroundCheckpoint() } catch { failure = poisoned(error); throw error }

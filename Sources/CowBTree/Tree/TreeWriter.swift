@@ -26,6 +26,11 @@ final class TreeWriter {
     let maxKeySize: Int
 
     var txn: UInt64 = 0
+    /// The ownership epoch: pages whose `owner` equals it were created since no reader could see
+    /// them, and the writer changes them in place. The engine starts a new epoch whenever a published
+    /// version may be in a reader's hands, and at every checkpoint freeze (see `CowBTree.commit`).
+    /// Pages loaded from disk have owner 0; epochs start at 1.
+    var epoch: UInt64 = 1
     var root: Page?
     var height = 0
     var keys: Int64 = 0
@@ -63,18 +68,18 @@ final class TreeWriter {
 
     func newPage(_ type: PageType) -> Page {
         let no = allocate()
-        let p = Page(size: pageSize, type: type, pageNo: no, owner: txn)
+        let p = Page(size: pageSize, type: type, pageNo: no, owner: epoch)
         dirty[no] = .page(p)
         return p
     }
 
-    /// The page itself when this transaction created it; otherwise a copy it may change.
+    /// The page itself when the current epoch created it; otherwise a copy it may change.
     @inline(__always)
     func mutable(_ page: Page) -> Page {
-        if page.owner == txn { return page }
+        if page.owner == epoch { return page }
         let no: UInt64
         if case .page? = dirty[page.pageNo] { no = page.pageNo } else { no = allocate(); release(page.pageNo) }
-        let p = page.copy(pageNo: no, owner: txn)
+        let p = page.copy(pageNo: no, owner: epoch)
         dirty[no] = .page(p)
         return p
     }
@@ -182,7 +187,7 @@ final class TreeWriter {
         let c = page.branchSearch(key)
         let (child, childSplit) = insert(page.child(c), key, entry, valueLength, ov)
         let p = mutable(page)
-        p.setChild(c, child)
+        if p.child(c) !== child { p.setChild(c, child) }
         guard let childSplit else { return (p, nil) }
         var e: [UInt8] = []
         e.reserveCapacity(Layout.branchEntryHeader + childSplit.separator.count)
@@ -296,7 +301,7 @@ final class TreeWriter {
         let c = page.branchSearch(key)
         guard let child = remove(page.child(c), key) else { return nil }
         let p = mutable(page)
-        p.setChild(c, child)
+        if p.child(c) !== child { p.setChild(c, child) }
         if child.used < underflowBytes && p.count >= 2 { mergeChild(p, c) }
         return p
     }
