@@ -120,9 +120,9 @@ final class TreeWriter {
             scratch.append(contentsOf: key)
             scratch.appendU64(o.pages[0])
         } else {
-            scratch.append(0)
-            scratch.appendU16(key.count)
-            scratch.appendU32(UInt32(value.count))
+            // The 7-byte entry header in one append.
+            var h = (UInt64(UInt16(key.count)) << 8 | UInt64(UInt32(value.count)) << 24).littleEndian
+            withUnsafeBytes(of: &h) { scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<Layout.leafEntryHeader])) }
             scratch.append(contentsOf: key)
             scratch.append(contentsOf: value)
         }
@@ -136,7 +136,7 @@ final class TreeWriter {
                 keys += 1; keyBytes += Int64(key.count); valueBytes += Int64(value.count)
                 return
             }
-            let (newRoot, split) = insert(r, key, entry, Int64(value.count), ov)
+            let (newRoot, split) = insert(r, key, entry, Int64(value.count), ov, rightEdge: true)
             if let split { grow(newRoot, split) } else { root = newRoot }
         }
     }
@@ -162,8 +162,9 @@ final class TreeWriter {
         b.appendChild(child)
     }
 
+    /// `rightEdge`: `page` is the last page of its level (every ancestor's last child).
     private func insert(_ page: Page, _ key: UnsafeRawBufferPointer, _ entry: UnsafeRawBufferPointer,
-                        _ valueLength: Int64, _ ov: OverflowValue?) -> (Page, Split?) {
+                        _ valueLength: Int64, _ ov: OverflowValue?, rightEdge: Bool) -> (Page, Split?) {
         if page.isLeaf {
             let (i, found) = page.leafSearch(key)
             let p = mutable(page)
@@ -182,10 +183,10 @@ final class TreeWriter {
             valueBytes += valueLength
             if let ov { p.overflow[ov.pages[0]] = ov }
             if p.count < maxEntries && p.insertEntry(entry, at: i) { return (p, nil) }
-            return split(p, insertAt: i, entry: entry, child: nil)
+            return split(p, insertAt: i, entry: entry, child: nil, rightEdge: rightEdge)
         }
         let c = page.branchSearch(key)
-        let (child, childSplit) = insert(page.child(c), key, entry, valueLength, ov)
+        let (child, childSplit) = insert(page.child(c), key, entry, valueLength, ov, rightEdge: rightEdge && c == page.count - 1)
         let p = mutable(page)
         if p.child(c) !== child { p.setChild(c, child) }
         guard let childSplit else { return (p, nil) }
@@ -199,14 +200,18 @@ final class TreeWriter {
                 p.insertChild(childSplit.right, at: c + 1)
                 return (p, nil)
             }
-            return split(p, insertAt: c + 1, entry: eb, child: childSplit.right)
+            return split(p, insertAt: c + 1, entry: eb, child: childSplit.right, rightEdge: rightEdge)
         }
     }
 
     /// Splits mutable page `p` in two while inserting `entry` at slot `at`. `p` keeps the left half;
     /// returns the right half and the separator (the right's first key; for a branch the key that
     /// moves up, the right's first entry keeping its child under an empty key).
-    private func split(_ p: Page, insertAt at: Int, entry: UnsafeRawBufferPointer, child: Page?) -> (Page, Split?) {
+    ///
+    /// An append at the end of the last page of a level (a sequential fill) splits there instead: the
+    /// left page stays full and the right one starts with the new entry, so ascending inserts leave
+    /// full pages behind rather than half-full ones (LMDB's and SQLite's append split).
+    private func split(_ p: Page, insertAt at: Int, entry: UnsafeRawBufferPointer, child: Page?, rightEdge: Bool) -> (Page, Split?) {
         let leaf = p.isLeaf
         let n = p.count + 1
         // Copy the old page: p is rebuilt in place.
@@ -225,6 +230,7 @@ final class TreeWriter {
         let total = entries.reduce(0) { $0 + $1.count + Layout.slotSize }
         var m = 0, acc = 0
         while m < n - 1 && acc < total / 2 { acc += entries[m].count + Layout.slotSize; m += 1 }
+        if rightEdge && at == n - 1 { m = n - 1 }
         if maxEntries != Int.max { m = min(max(m, n - maxEntries), maxEntries) }
         m = min(max(m, 1), n - 1)
 
