@@ -57,7 +57,11 @@ final class Version: Sendable {
 ///
 /// **Thread safety.** One writer at a time (a mutex); any number of readers, which take the
 /// published root (one short mutex hold) and walk immutable pages with no lock, so readers never
-/// block the writer and see one consistent commit for a whole get or scan. The background thread
+/// block the writer and see one consistent commit for a whole get or scan. A reader's reference to
+/// the published `Version` is what keeps its pages immutable: while no reader holds it, a WAL-mode
+/// commit changes the pages it created since then in place, holding the publish mutex until it has
+/// published (a reader arriving meanwhile waits that long); otherwise it copies the changed path
+/// (`applyAndPublish`, `TreeWriter.epoch`). The background thread
 /// reads only frozen pages and never takes the writer's lock. Closures passed to `get`/`scan` must
 /// not call back into the engine.
 ///

@@ -9,13 +9,16 @@ enum Dirty {
 /// The write side of the tree: one write transaction at a time, copy-on-write from the root to the
 /// changed leaves, and the page allocator. Used only under the engine's writer lock.
 ///
-/// **Page numbers.** A page number is *epoch-owned* when it was allocated since the last checkpoint
+/// **Page numbers.** A page number is *dirty* when it was allocated since the last checkpoint
 /// (it is in `dirty` and not yet on disk): a new version of such a page keeps its number. Any other
 /// page is on disk and referenced by the durable meta page, so its new version gets a new number and
 /// the old number goes to `pending`, reusable only after the next checkpoint's meta page is durable
 /// (a crash before that falls back to the durable meta, whose pages must be intact). Numbers in
 /// `pinned` (reachable from a snapshot) are never released. Readers never look pages up by number:
 /// they follow in-memory links from the root they started with, so number reuse cannot touch them.
+///
+/// **Page objects** (distinct from numbers): a page is changed in place only when its `owner` is
+/// the current `epoch` (see `epoch` and `CowBTree.applyAndPublish`); otherwise `mutable` copies it.
 final class TreeWriter {
     let pageSize: Int
     /// Entries per node, at most (max_keys_per_node, or what a page holds when 0).
