@@ -57,7 +57,11 @@ final class Version: Sendable {
 ///
 /// **Thread safety.** One writer at a time (a mutex); any number of readers, which take the
 /// published root (one short mutex hold) and walk immutable pages with no lock, so readers never
-/// block the writer and see one consistent commit for a whole get or scan. The background thread
+/// block the writer and see one consistent commit for a whole get or scan. A reader's reference to
+/// the published `Version` is what keeps its pages immutable: while no reader holds it, a WAL-mode
+/// commit changes the pages it created since then in place, holding the publish mutex until it has
+/// published (a reader arriving meanwhile waits that long); otherwise it copies the changed path
+/// (`applyAndPublish`, `TreeWriter.epoch`). The background thread
 /// reads only frozen pages and never takes the writer's lock. Closures passed to `get`/`scan` must
 /// not call back into the engine.
 ///
@@ -301,9 +305,39 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     // MARK: Publishing
 
     func publish(closed: Bool = false) {
-        let v = Version(root: tree.root, height: tree.height, keys: tree.keys, keyBytes: tree.keyBytes,
-                        valueBytes: tree.valueBytes, txid: tree.txn, closed: closed)
+        let v = makeVersion(closed: closed)
         current.withLock { $0 = v }
+    }
+
+    @inline(__always)
+    func makeVersion(closed: Bool = false) -> Version {
+        Version(root: tree.root, height: tree.height, keys: tree.keys, keyBytes: tree.keyBytes,
+                valueBytes: tree.valueBytes, txid: tree.txn, closed: closed)
+    }
+
+    /// Applies a WAL-mode transaction to the tree and publishes it.
+    ///
+    /// **In place when no reader can see it.** If the published version is held by nothing but
+    /// `current` (no reader is inside `get`/`scan` with it, and none can take it while the writer
+    /// holds `current`'s lock), the transaction changes the pages of the current epoch in place and
+    /// publishes under that same lock hold: those pages are reachable only from versions published
+    /// in this epoch, each superseded while no reader held it. Otherwise a reader may be walking the
+    /// published pages: a new epoch starts, and the transaction copies every page it changes (the
+    /// path from the root) before publishing without holding the lock. A fill with no concurrent
+    /// reader thus copies each page once per epoch (checkpoint) instead of once per commit.
+    @inline(__always)
+    func applyAndPublish(_ apply: (TreeWriter) -> Void) {
+        let done = current.withLock { v -> Bool in
+            guard isKnownUniquelyReferenced(&v) else { return false }
+            apply(tree)
+            v = makeVersion()
+            return true
+        }
+        if !done {
+            tree.epoch &+= 1
+            apply(tree)
+            publish()
+        }
     }
 
     @inline(__always)
@@ -317,17 +351,22 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         let v = try view()
-        guard var p = v.root else { return try body(nil) }
-        while !p.isLeaf { p = p.child(p.branchSearch(key)) }
-        let (i, found) = p.leafSearch(key)
-        guard found else { return try body(nil) }
-        return try p.withLeafValue(i) { try body($0) }
+        // The reference to `v` is what tells the writer a reader is here (`applyAndPublish`): hold
+        // it for the whole walk.
+        return try withExtendedLifetime(v) {
+            guard var p = v.root else { return try body(nil) }
+            while !p.isLeaf { p = p.child(p.branchSearch(key)) }
+            let (i, found) = p.leafSearch(key)
+            guard found else { return try body(nil) }
+            return try p.withLeafValue(i) { try body($0) }
+        }
     }
 
     @discardableResult
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         let v = try view()
+        defer { withExtendedLifetime(v) {} }   // held for the whole scan (see `get`)
         guard let root = v.root else { return 0 }
         var stack: [(Page, Int)] = []
         stack.reserveCapacity(v.height)
@@ -405,7 +444,8 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     @inline(__always)
     func commit(log: (CowBTree) -> Void, apply: (TreeWriter) -> Void) throws {
         let lsn: UInt64 = try writeLock.withLock { _ in
-            _ = try view()
+            // Not `view()`: the writer must not hold a reference to the published version.
+            if _slowPath(current.withLock({ $0.closed })) { throw OrbitError(.closed, "cow engine is closed", at: path) }
             if let failure { throw failure }
             if let f = walSyncFailure.withLock({ $0 }) { failure = f; throw f }
             try finishInflightCheckpoint(wait: false)
@@ -443,13 +483,15 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 }
             }
             tree.txn = txid
-            apply(tree)
             commitCount += 1
             commitsSinceCheckpoint += 1
             if !options.wal {
+                // Every commit is a checkpoint, whose freeze starts a new epoch: the pages this one
+                // changes in place were created after the last published version.
+                apply(tree)
                 do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
             } else {
-                publish()
+                applyAndPublish(apply)
                 if (options.snapshotInterval > 0 && commitsSinceCheckpoint >= options.snapshotInterval)
                     || walBytes >= options.checkpointBytes {
                     do { try startBackgroundCheckpoint() } catch { failure = poisoned(error); throw error }

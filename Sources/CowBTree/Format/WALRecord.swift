@@ -82,27 +82,34 @@ enum WALFormat {
     // MARK: Records
 
     /// Starts a record in `buffer` (cleared); append operations, then `finish`.
+    /// (One append per header: each `append` costs a uniqueness and capacity check.)
     static func begin(_ buffer: inout [UInt8], txid: UInt64) {
         buffer.removeAll(keepingCapacity: true)
-        buffer.appendU32(0)
-        buffer.appendU32(0)
-        buffer.appendU64(0)
-        buffer.appendU64(txid)
+        var h: (UInt64, UInt64, UInt64) = (0, 0, txid.littleEndian)
+        withUnsafeBytes(of: &h) { buffer.append(contentsOf: $0) }
     }
 
     static func appendPut(_ buffer: inout [UInt8], _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
-        buffer.append(1)
-        buffer.appendU32(UInt32(key.count))
-        buffer.appendU32(UInt32(value.count))
+        appendOperationHeader(&buffer, tag: 1, keyLength: key.count, valueLength: value.count)
         buffer.append(contentsOf: key)
         buffer.append(contentsOf: value)
     }
 
     static func appendDelete(_ buffer: inout [UInt8], _ key: UnsafeRawBufferPointer) {
-        buffer.append(0)
-        buffer.appendU32(UInt32(key.count))
-        buffer.appendU32(0)
+        appendOperationHeader(&buffer, tag: 0, keyLength: key.count, valueLength: 0)
         buffer.append(contentsOf: key)
+    }
+
+    /// tag u8 · key length u32 · value length u32, in one append.
+    @inline(__always)
+    private static func appendOperationHeader(_ buffer: inout [UInt8], tag: UInt8, keyLength: Int, valueLength: Int) {
+        var h: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &h) { raw in
+            raw.storeBytes(of: tag, toByteOffset: 0, as: UInt8.self)
+            raw.storeBytes(of: UInt32(keyLength).littleEndian, toByteOffset: 1, as: UInt32.self)
+            raw.storeBytes(of: UInt32(valueLength).littleEndian, toByteOffset: 5, as: UInt32.self)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(raw)[0..<9]))
+        }
     }
 
     /// Seals the record for segment `seq`: length, sequence number, checksum.

@@ -101,6 +101,8 @@ extension CowBTree {
         let t = tree
         t.txn += 1
         let txid = t.txn
+        // The frozen pages are the job's from here on: a new epoch makes the writer copy them.
+        t.epoch &+= 1
 
         // The old free list and snapshot list are referenced by the durable meta: release them
         // (pending until this checkpoint is durable) and lay out new ones.

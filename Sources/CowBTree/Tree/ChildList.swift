@@ -42,20 +42,55 @@ struct ChildList: RandomAccessCollection {
         count += 1
     }
 
+    /// Re-chunks from a flat list: one allocation per chunk, no per-child uniqueness checks.
     private mutating func rebuild(_ all: [Page]) {
         chunks.removeAll(keepingCapacity: true)
-        count = 0
-        for p in all { append(p) }
+        var s = 0
+        while s < all.count {
+            let e = Swift.min(s + Self.size, all.count)
+            var items: [Page] = []
+            items.reserveCapacity(Self.size)
+            items.append(contentsOf: all[s..<e])
+            chunks.append(Chunk(items))
+            s = e
+        }
+        count = all.count
     }
 
+    /// Every child in order, gathered chunk by chunk.
+    private func flattened() -> [Page] {
+        var all: [Page] = []
+        all.reserveCapacity(count)
+        for c in chunks { all.append(contentsOf: c.items) }
+        return all
+    }
+
+    /// Inserts at `i` by shifting within chunks: the chunk at `i` takes the child, and each full chunk
+    /// passes its last child on to the next (every chunk but the last stays full). Copies only the
+    /// chunks it changes that are shared with another version.
     mutating func insert(_ p: Page, at i: Int) {
-        var all = Array(self)
-        all.insert(p, at: i)
-        rebuild(all)
+        if i == count { append(p); return }
+        var carry = p
+        var c = i >> Self.shift
+        var at = i & (Self.size - 1)
+        while c < chunks.count {
+            if !isKnownUniquelyReferenced(&chunks[c]) { chunks[c] = Chunk(chunks[c].items) }
+            let chunk = chunks[c]
+            chunk.items.insert(carry, at: at)
+            if chunk.items.count <= Self.size { count += 1; return }
+            carry = chunk.items.removeLast()
+            c += 1
+            at = 0
+        }
+        var items: [Page] = []
+        items.reserveCapacity(Self.size)
+        items.append(carry)
+        chunks.append(Chunk(items))
+        count += 1
     }
 
     mutating func remove(at i: Int) {
-        var all = Array(self)
+        var all = flattened()
         all.remove(at: i)
         rebuild(all)
     }

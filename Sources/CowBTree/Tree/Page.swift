@@ -16,10 +16,11 @@ final class OverflowValue: @unchecked Sendable {
 /// One B+tree page in memory: the page's bytes exactly as they are (or will be) on disk, plus the
 /// in-memory links a reader follows (a branch's child pages, a leaf's overflow values).
 ///
-/// **Invariant (copy-on-write).** A page is mutable only while `owner` equals the id of the write
-/// transaction that created it and that transaction has not been published; after that, the page is
-/// never changed again except the header's txid and checksum at checkpoint, which no reader reads.
-/// Readers therefore walk a published tree with no lock.
+/// **Invariant (copy-on-write).** A page is mutable only while `owner` equals the writer's current
+/// epoch (`TreeWriter.epoch`): it was created after the last version a reader may hold, and after the
+/// last checkpoint freeze. A new epoch starts whenever a published version may be in a reader's
+/// hands, so a page a reader can reach is never changed again (the checkpoint seals a copy in its
+/// own buffer). Readers therefore walk a published tree with no lock.
 final class Page: @unchecked Sendable {
     let bytes: UnsafeMutableRawPointer
     let size: Int

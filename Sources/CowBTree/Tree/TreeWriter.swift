@@ -9,13 +9,16 @@ enum Dirty {
 /// The write side of the tree: one write transaction at a time, copy-on-write from the root to the
 /// changed leaves, and the page allocator. Used only under the engine's writer lock.
 ///
-/// **Page numbers.** A page number is *epoch-owned* when it was allocated since the last checkpoint
+/// **Page numbers.** A page number is *dirty* when it was allocated since the last checkpoint
 /// (it is in `dirty` and not yet on disk): a new version of such a page keeps its number. Any other
 /// page is on disk and referenced by the durable meta page, so its new version gets a new number and
 /// the old number goes to `pending`, reusable only after the next checkpoint's meta page is durable
 /// (a crash before that falls back to the durable meta, whose pages must be intact). Numbers in
 /// `pinned` (reachable from a snapshot) are never released. Readers never look pages up by number:
 /// they follow in-memory links from the root they started with, so number reuse cannot touch them.
+///
+/// **Page objects** (distinct from numbers): a page is changed in place only when its `owner` is
+/// the current `epoch` (see `epoch` and `CowBTree.applyAndPublish`); otherwise `mutable` copies it.
 final class TreeWriter {
     let pageSize: Int
     /// Entries per node, at most (max_keys_per_node, or what a page holds when 0).
@@ -26,6 +29,11 @@ final class TreeWriter {
     let maxKeySize: Int
 
     var txn: UInt64 = 0
+    /// The ownership epoch: pages whose `owner` equals it were created since no reader could see
+    /// them, and the writer changes them in place. The engine starts a new epoch whenever a published
+    /// version may be in a reader's hands, and at every checkpoint freeze (see `CowBTree.commit`).
+    /// Pages loaded from disk have owner 0; epochs start at 1.
+    var epoch: UInt64 = 1
     var root: Page?
     var height = 0
     var keys: Int64 = 0
@@ -63,18 +71,18 @@ final class TreeWriter {
 
     func newPage(_ type: PageType) -> Page {
         let no = allocate()
-        let p = Page(size: pageSize, type: type, pageNo: no, owner: txn)
+        let p = Page(size: pageSize, type: type, pageNo: no, owner: epoch)
         dirty[no] = .page(p)
         return p
     }
 
-    /// The page itself when this transaction created it; otherwise a copy it may change.
+    /// The page itself when the current epoch created it; otherwise a copy it may change.
     @inline(__always)
     func mutable(_ page: Page) -> Page {
-        if page.owner == txn { return page }
+        if page.owner == epoch { return page }
         let no: UInt64
         if case .page? = dirty[page.pageNo] { no = page.pageNo } else { no = allocate(); release(page.pageNo) }
-        let p = page.copy(pageNo: no, owner: txn)
+        let p = page.copy(pageNo: no, owner: epoch)
         dirty[no] = .page(p)
         return p
     }
@@ -115,9 +123,9 @@ final class TreeWriter {
             scratch.append(contentsOf: key)
             scratch.appendU64(o.pages[0])
         } else {
-            scratch.append(0)
-            scratch.appendU16(key.count)
-            scratch.appendU32(UInt32(value.count))
+            // The 7-byte entry header in one append.
+            var h = (UInt64(UInt16(key.count)) << 8 | UInt64(UInt32(value.count)) << 24).littleEndian
+            withUnsafeBytes(of: &h) { scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<Layout.leafEntryHeader])) }
             scratch.append(contentsOf: key)
             scratch.append(contentsOf: value)
         }
@@ -131,7 +139,7 @@ final class TreeWriter {
                 keys += 1; keyBytes += Int64(key.count); valueBytes += Int64(value.count)
                 return
             }
-            let (newRoot, split) = insert(r, key, entry, Int64(value.count), ov)
+            let (newRoot, split) = insert(r, key, entry, Int64(value.count), ov, rightEdge: true)
             if let split { grow(newRoot, split) } else { root = newRoot }
         }
     }
@@ -157,8 +165,9 @@ final class TreeWriter {
         b.appendChild(child)
     }
 
+    /// `rightEdge`: `page` is the last page of its level (every ancestor's last child).
     private func insert(_ page: Page, _ key: UnsafeRawBufferPointer, _ entry: UnsafeRawBufferPointer,
-                        _ valueLength: Int64, _ ov: OverflowValue?) -> (Page, Split?) {
+                        _ valueLength: Int64, _ ov: OverflowValue?, rightEdge: Bool) -> (Page, Split?) {
         if page.isLeaf {
             let (i, found) = page.leafSearch(key)
             let p = mutable(page)
@@ -177,12 +186,12 @@ final class TreeWriter {
             valueBytes += valueLength
             if let ov { p.overflow[ov.pages[0]] = ov }
             if p.count < maxEntries && p.insertEntry(entry, at: i) { return (p, nil) }
-            return split(p, insertAt: i, entry: entry, child: nil)
+            return split(p, insertAt: i, entry: entry, child: nil, rightEdge: rightEdge)
         }
         let c = page.branchSearch(key)
-        let (child, childSplit) = insert(page.child(c), key, entry, valueLength, ov)
+        let (child, childSplit) = insert(page.child(c), key, entry, valueLength, ov, rightEdge: rightEdge && c == page.count - 1)
         let p = mutable(page)
-        p.setChild(c, child)
+        if p.child(c) !== child { p.setChild(c, child) }
         guard let childSplit else { return (p, nil) }
         var e: [UInt8] = []
         e.reserveCapacity(Layout.branchEntryHeader + childSplit.separator.count)
@@ -194,14 +203,18 @@ final class TreeWriter {
                 p.insertChild(childSplit.right, at: c + 1)
                 return (p, nil)
             }
-            return split(p, insertAt: c + 1, entry: eb, child: childSplit.right)
+            return split(p, insertAt: c + 1, entry: eb, child: childSplit.right, rightEdge: rightEdge)
         }
     }
 
     /// Splits mutable page `p` in two while inserting `entry` at slot `at`. `p` keeps the left half;
     /// returns the right half and the separator (the right's first key; for a branch the key that
     /// moves up, the right's first entry keeping its child under an empty key).
-    private func split(_ p: Page, insertAt at: Int, entry: UnsafeRawBufferPointer, child: Page?) -> (Page, Split?) {
+    ///
+    /// An append at the end of the last page of a level (a sequential fill) splits there instead: the
+    /// left page stays full and the right one starts with the new entry, so ascending inserts leave
+    /// full pages behind rather than half-full ones (LMDB's and SQLite's append split).
+    private func split(_ p: Page, insertAt at: Int, entry: UnsafeRawBufferPointer, child: Page?, rightEdge: Bool) -> (Page, Split?) {
         let leaf = p.isLeaf
         let n = p.count + 1
         // Copy the old page: p is rebuilt in place.
@@ -220,6 +233,7 @@ final class TreeWriter {
         let total = entries.reduce(0) { $0 + $1.count + Layout.slotSize }
         var m = 0, acc = 0
         while m < n - 1 && acc < total / 2 { acc += entries[m].count + Layout.slotSize; m += 1 }
+        if rightEdge && at == n - 1 { m = n - 1 }
         if maxEntries != Int.max { m = min(max(m, n - maxEntries), maxEntries) }
         m = min(max(m, 1), n - 1)
 
@@ -296,7 +310,7 @@ final class TreeWriter {
         let c = page.branchSearch(key)
         guard let child = remove(page.child(c), key) else { return nil }
         let p = mutable(page)
-        p.setChild(c, child)
+        if p.child(c) !== child { p.setChild(c, child) }
         if child.used < underflowBytes && p.count >= 2 { mergeChild(p, c) }
         return p
     }

@@ -16,25 +16,34 @@ public enum CRC32C {
         return t
     }()
 
+    /// The eight tables in one flat, never-freed buffer: loads without bounds checks or array
+    /// indirection (table k at offset 256 * k).
+    nonisolated(unsafe) static let flat: UnsafeMutablePointer<UInt32> = {
+        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 8 * 256)
+        for k in 0..<8 { for i in 0..<256 { p[k * 256 + i] = tables[k][i] } }
+        return p
+    }()
+
     /// Extends `crc` (the checksum of the bytes before) over `bytes`. Start with 0.
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
-        var i = 0
         let n = bytes.count
-        tables.withUnsafeBufferPointer { t in
-            let t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5], t6 = t[6], t7 = t[7]
-            while n - i >= 8 {
-                let lo = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
-                let hi = UInt32(bytes[i + 4]) | UInt32(bytes[i + 5]) << 8 | UInt32(bytes[i + 6]) << 16 | UInt32(bytes[i + 7]) << 24
-                let x = c ^ lo
-                c = t7[Int(x & 0xff)] ^ t6[Int((x >> 8) & 0xff)] ^ t5[Int((x >> 16) & 0xff)] ^ t4[Int(x >> 24)]
-                    ^ t3[Int(hi & 0xff)] ^ t2[Int((hi >> 8) & 0xff)] ^ t1[Int((hi >> 16) & 0xff)] ^ t0[Int(hi >> 24)]
-                i += 8
-            }
-            while i < n {
-                c = t0[Int((c ^ UInt32(bytes[i])) & 0xff)] ^ (c >> 8)
-                i += 1
-            }
+        guard n > 0, let base = bytes.baseAddress else { return crc }
+        let t = flat
+        var i = 0
+        while n - i >= 8 {
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let x = c ^ UInt32(truncatingIfNeeded: w)
+            let hi = UInt32(truncatingIfNeeded: w >> 32)
+            c = t[7 * 256 + Int(x & 0xff)] ^ t[6 * 256 + Int((x >> 8) & 0xff)]
+                ^ t[5 * 256 + Int((x >> 16) & 0xff)] ^ t[4 * 256 + Int(x >> 24)]
+                ^ t[3 * 256 + Int(hi & 0xff)] ^ t[2 * 256 + Int((hi >> 8) & 0xff)]
+                ^ t[1 * 256 + Int((hi >> 16) & 0xff)] ^ t[Int(hi >> 24)]
+            i += 8
+        }
+        while i < n {
+            c = t[Int((c ^ UInt32(base.load(fromByteOffset: i, as: UInt8.self))) & 0xff)] ^ (c >> 8)
+            i += 1
         }
         return ~c
     }
