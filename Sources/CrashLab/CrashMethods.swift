@@ -4,9 +4,9 @@ public enum CrashMethods {
     public static func sweep(for method: CrashRecord.Method) -> (any CrashSweep.Type)? {
         switch method {
         case .kill: KillSweep.self
-        case .powerLoss: nil  // PowerLossSweep.self (branch pl)
-        case .corruption: nil  // CorruptionSweep.self (branch corrupt)
-        case .ioError: nil  // IOErrorSweep.self (branch fs)
+        case .powerLoss: PowerLossSweep.self
+        case .corruption: CorruptionSweep.self
+        case .ioError: IOErrorSweep.self
         }
     }
 

@@ -21,6 +21,7 @@ public enum CrashKnobs {
             k("kill_after_ms.max", .int(0...3_600_000), .int(0), "crash: largest time before the kill, ms (0: by operation count only)"),
             k("crash.batch_fraction", .double(0...1), .double(0.1), "crash: fraction of the worker's operations that are atomic batches"),
             k("crash.batch_size", .int(1...10_000), .int(8), "crash: entries per batch (puts and deletes of distinct keys)"),
+            k("corruption_stride", .int(0...1 << 30), .int(0), "crash (corruption): flip a byte every N bytes of every file, plus every header (0: N from the probe budget, `cycles`)"),
             k("crash.planted_bug", .choice(plantedBugs), .string("none"), "crash (tests): plant a bug the oracle must catch: drop-last-synced (the worker acks its last write before applying it) or stale-value (the verifier reads through a stale cache)"),
         ]
     }()

@@ -1,4 +1,5 @@
 public import OrbitCore
+import Workloads
 
 /// Issue 5, part 3: flip one byte at a time in every file of a closed store, reopen it, read every
 /// key back and scan everything, and classify what the engine did (`CorruptionProbe.Outcome`).
@@ -24,10 +25,8 @@ public enum CorruptionSweep: CrashSweep {
     /// The knob that fixes the stride (bytes between probes); 0 or absent: from the budget.
     public static let strideKnobName = "corruption_stride"
 
-    public static let knobs: [Knob] = [
-        Knob(strideKnobName, env: "ORBIT_CORRUPTION_STRIDE", kind: .int(0...1 << 30), default: .int(0),
-             help: "corruption sweep: flip a byte every N bytes of every file, plus every header (0: N from the probe budget)"),
-    ]
+    /// The sweep's knob (`corruption_stride`), as CrashKnobs declares it.
+    public static let knobs: [Knob] = CrashKnobs.all.filter { $0.name == strideKnobName }
 
     public struct Options: Sendable {
         /// Bytes between probes in every file; nil: the total bytes over half the budget.
