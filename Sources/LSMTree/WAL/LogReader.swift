@@ -122,12 +122,27 @@ struct LogReader<File: FileHandleProtocol> {
                     q = end
                 }
             }
-            if from < size { scanBlock(from) }
+            // In the damaged block, the damage may have hit a record's length: the records after it
+            // start at offsets no header chain leads to. Try every offset (only damage pays this).
+            if from < size {
+                let blockEnd = min(size, (from / LogFormat.blockSize + 1) * LogFormat.blockSize)
+                var q = from
+                while q + LogFormat.headerSize <= blockEnd {
+                    let length = Int(p[q + 4]) | Int(p[q + 5]) << 8
+                    let end = q + LogFormat.headerSize + length
+                    if end <= blockEnd, p[q + 6] >= 1, p[q + 6] <= 4,
+                       loadFixed32(p, q) == recordChecksum(length, p[q + 6], UnsafeRawBufferPointer(rebasing: p[(q + LogFormat.headerSize)..<end])) {
+                        best = max(best, claim(p[q + 6], q, length))
+                    }
+                    q += 1
+                }
+            }
             var b = (from / LogFormat.blockSize + 1) * LogFormat.blockSize
             while b < size { scanBlock(b); b += LogFormat.blockSize }
             return best
         }
         /// Damage at `pos` (the next record could not be read): true when it is the unsynced tail.
+        /// `next` is where to look for later records (`pos + 1`: the damage may be in a length).
         func unsyncedTail(_ pos: Int, next: Int, end: Int) -> Bool {
             if !claims { return end >= size || restIsZero(pos) }
             return Int64(pos) >= max(syncedBound, claimsAfter(next))
@@ -144,7 +159,7 @@ struct LogReader<File: FileHandleProtocol> {
             let room = LogFormat.blockSize - pos % LogFormat.blockSize
             if room < LogFormat.headerSize { pos += room; continue }
             if size - pos < LogFormat.headerSize {
-                if claims && !unsyncedTail(pos, next: size, end: size) {
+                if claims && !unsyncedTail(pos, next: pos + 1, end: size) {
                     throw corruption("log ends inside a record header that had been synced", path, Int64(pos))
                 }
                 out.tornTail = true; break
@@ -155,7 +170,7 @@ struct LogReader<File: FileHandleProtocol> {
             let end = pos + LogFormat.headerSize + length
             var bad: String? = nil
             if end > size {
-                if claims && !unsyncedTail(pos, next: size, end: size) {
+                if claims && !unsyncedTail(pos, next: pos + 1, end: size) {
                     throw corruption("log ends inside a record that had been synced", path, Int64(pos))
                 }
                 out.tornTail = true
@@ -169,9 +184,7 @@ struct LogReader<File: FileHandleProtocol> {
                 bad = "unknown record type \(typeByte)"
             }
             if let bad {
-                // Where reading could go on: after this record if its length stays in its block.
-                let next = LogFormat.headerSize + length <= room ? end : pos + room
-                if unsyncedTail(pos, next: next, end: end) { out.tornTail = true; break }
+                if unsyncedTail(pos, next: pos + 1, end: end) { out.tornTail = true; break }
                 if paranoid { throw corruption("\(bad) in log", path, Int64(pos)) }
                 // Skip the rest of this block and any partly assembled record.
                 out.skippedRegions += 1

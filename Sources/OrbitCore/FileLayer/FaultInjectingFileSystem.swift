@@ -328,7 +328,7 @@ public final class FaultInjectingFile: FileHandleProtocol {
         return offset
     }
 
-    /// The one place this handle writes. On an injected fault or a full disk, a prefix of `bytes`
+    /// The one place this handle writes. On an injected fault or a full disk, a prefix of `bytes` (to a sector boundary)
     /// may be written (as a failing pwrite loop can leave), then the call throws.
     private func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int64, operation: FileOperation) throws {
         let written = try fs.state.withLock { s -> Int in
@@ -347,6 +347,12 @@ public final class FaultInjectingFile: FileHandleProtocol {
                     count = Int(max(0, size + free - offset))
                     if failure == nil { failure = .noSpace }
                 }
+            }
+            // A failing write stops at a sector boundary of the file: the kernel copies into the page
+            // cache and allocates blocks in whole sectors at least, so a 512-byte aligned write (a
+            // meta page) is all or nothing, as the engines' formats assume.
+            if count < bytes.count {
+                count = max(0, Int((offset + Int64(count)) / 512 * 512 - offset))
             }
             if count > 0 { s.changeFile(node, .write(offset, Array(UnsafeRawBufferPointer(rebasing: bytes[0..<count])))) }
             if let failure {
