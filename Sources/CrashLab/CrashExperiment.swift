@@ -82,6 +82,18 @@ public struct CrashExperiment: Sendable {
         defer { try? csv.close() }
         try csv.seekToEnd()
         var records: [CrashRecord] = []
+        var corruptionSummaries: [CorruptionSummary] = []
+        var corruptionFile: FileHandle? = nil
+        defer { try? corruptionFile?.close() }
+        func corruptionCSV(_ out: String) throws -> FileHandle {
+            if let f = corruptionFile { return f }
+            let path = out + "/corruption.csv"
+            guard FileManager.default.createFile(atPath: path, contents: Data(CorruptionCSV.header.utf8)),
+                  let f = FileHandle(forWritingAtPath: path) else { throw OrbitError(.io, "cannot write corruption.csv", at: path) }
+            try f.seekToEnd()
+            corruptionFile = f
+            return f
+        }
         let durability = s.durability()
         for backend in backends {
             for method in methods {
@@ -97,7 +109,7 @@ public struct CrashExperiment: Sendable {
                 progress?("\(backend) \(durability) \(method.rawValue): \(plan.cycles) cycles, seed \(context.seed)")
                 let step = max(1, plan.cycles / 10)
                 var n = 0
-                try sweep.run(context) { r in
+                func record(_ r: CrashRecord) {
                     records.append(r)
                     csv.write(Data(CrashCSV.row(r.csvCells).utf8))
                     n += 1
@@ -106,6 +118,17 @@ public struct CrashExperiment: Sendable {
                     } else if n % step == 0 {
                         progress?("  \(backend) \(method.rawValue): \(n)/\(plan.cycles) cycles, last recovery \(formatDouble(r.recoveryMs, decimals: 2)) ms")
                     }
+                }
+                if method == .corruption {
+                    // Every probe to corruption.csv; the crash records are one per file type.
+                    let probes = try corruptionCSV(out)
+                    let summary = try CorruptionSweep.sweep(context, options: CorruptionSweep.options(for: context)) { p in
+                        probes.write(Data(CorruptionCSV.row(p).utf8))
+                    }
+                    corruptionSummaries.append(summary)
+                    for r in summary.records() { record(r) }
+                } else {
+                    try sweep.run(context) { r in record(r) }
                 }
             }
         }
@@ -117,6 +140,10 @@ public struct CrashExperiment: Sendable {
             let mode = DurabilityMode(parsing: r.durability) ?? durability
             let broken = rows.filter { $0.engine == r.engine && $0.durability == r.durability }.reduce(0) { $0 + $1.broken }
             text += "  \(r.engine) \(r.durability): \(Engines.durabilityPromise(r.engine, mode)) — \(broken == 0 ? "held" : "BROKEN")\n"
+        }
+        if !corruptionSummaries.isEmpty {
+            text += "\ncorruption sweep (every probe in corruption.csv; detection rate over checksummed regions):\n"
+            text += CorruptionSummary.renderTable(corruptionSummaries)
         }
         text += "\nseed \(s.int("seed")); a kill must lose nothing acknowledged (every durable engine promises at least process-crash);"
             + " lost_unsynced counts acknowledged writes that were not yet synced.\n"
