@@ -135,6 +135,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         rocksdb_options_set_write_buffer_size(opts, o.writeBufferMB << 20)
         rocksdb_options_set_max_background_jobs(opts, Int32(o.maxBackgroundJobs))
         rocksdb_options_set_max_open_files(opts, Int32(o.maxOpenFiles))
+        rocksdb_options_set_wal_recovery_mode(opts, Int32(RocksDBOptions.walRecoveryModes.firstIndex(of: o.walRecoveryMode) ?? 2))
         rocksdb_options_set_compression(opts, Int32(o.compression ? rocksdb_lz4_compression : rocksdb_no_compression))
         if o.statistics { rocksdb_options_enable_statistics(opts) }
 

@@ -28,6 +28,15 @@ public struct RocksDBOptions: Sendable, Hashable {
     /// which measured ~5% more instructions per cached point read (db_bench runs with perf counting
     /// disabled); when off, reads report 0 disk bytes.
     public var countReadBytes: Bool = false
+    /// What an open does with a damaged WAL record (`wal_recovery_mode`). RocksDB's default,
+    /// `point-in-time`, stops replay at the first damaged record with no error (later writes are
+    /// dropped silently); `tolerate-corrupted-tail` accepts only an incomplete final record and
+    /// reports damage before it; `absolute-consistency` refuses any damage; `skip-any-corrupted`
+    /// skips damaged records.
+    public var walRecoveryMode: String = "point-in-time"
+
+    /// `wal_recovery_mode` spellings, in RocksDB's enum order (`rocksdb_options_set_wal_recovery_mode`).
+    public static let walRecoveryModes = ["tolerate-corrupted-tail", "absolute-consistency", "point-in-time", "skip-any-corrupted"]
 
     /// The compression type `compression = true` selects. LZ4: the Debian build links liblz4 (and
     /// snappy, zlib, bz2, zstd); LZ4 is the cheapest to decompress of them.
@@ -61,6 +70,8 @@ public struct RocksDBOptions: Sendable, Hashable {
              "RocksDB statistics: cache hit rate and write amplification in stats, costs a few % per op"),
         knob("count_read_bytes", .bool, .bool(false),
              "count SST bytes read per get/scan via RocksDB's perf context (disk_bytes_read); ~5% slower cached reads"),
+        knob("wal_recovery_mode", .choice(walRecoveryModes), .string("point-in-time"),
+             "what an open does with a damaged WAL record: point-in-time (RocksDB's default: replay stops there, no error), tolerate-corrupted-tail (only a torn final record is accepted; earlier damage is an error), absolute-consistency, skip-any-corrupted"),
     ]
 
     /// Reads every `rocksdb.*` knob. `settings` must have been built with `RocksDBOptions.knobs`.
@@ -74,6 +85,7 @@ public struct RocksDBOptions: Sendable, Hashable {
         maxOpenFiles = settings.int("rocksdb.max_open_files")
         statistics = settings.bool("rocksdb.statistics")
         countReadBytes = settings.bool("rocksdb.count_read_bytes")
+        walRecoveryMode = settings.string("rocksdb.wal_recovery_mode")
     }
 
     /// Checks the combination with a durability mode: a WAL-less store cannot honour any sync promise.

@@ -11,6 +11,9 @@ func corruptionContext(_ engine: String, seed: UInt64, count: Int, dir: String, 
                        durability: DurabilityMode = .everyWrite) -> CrashSweepContext {
     var settings = Settings(knobs: CoreKnobs.all + Engines.allKnobs + CorruptionSweep.knobs)
     try? settings.set("durability", text: durability.description, from: .api)
+    // RocksDB's default (point-in-time) drops a damaged WAL record and every later write silently;
+    // this mode reports damage before the final record (see CorruptionSweep.rocksDBWALNote).
+    try? settings.set("rocksdb.wal_recovery_mode", text: "tolerate-corrupted-tail", from: .api)
     return CrashSweepContext(engine: engine, durability: durability, settings: settings, seed: seed, count: count,
                              workDirectory: dir, recordCount: records, valueSize: 100)
 }
@@ -38,7 +41,10 @@ func corruptionContext(_ engine: String, seed: UInt64, count: Int, dir: String, 
         case "rocksdb": #expect(types.isSuperset(of: ["wal", "sst", "manifest", "current", "options"]), "seed \(seed): \(types)")
         default: #expect(types.isSuperset(of: ["data", "lock"]), "seed \(seed): \(types)")
         }
-        for p in probes where p.outcome == .silent && p.checksummed && engine != "rocksdb" {
+        for p in probes where p.outcome == .silent && p.checksummed {
+            // RocksDB (even with tolerate-corrupted-tail) reads a damaged length that runs past the
+            // end of the log as a truncated final record: its reader's rule, not ours.
+            if engine == "rocksdb" && p.fileType == "wal" && p.region == "record-header" { continue }
             Issue.record("seed \(seed): \(CorruptionCSV.row(p))")
         }
         for p in probes where p.outcome == .crash || p.outcome == .hang {

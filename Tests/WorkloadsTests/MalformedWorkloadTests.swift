@@ -34,7 +34,7 @@ struct MalformedWorkloadTests {
         ("bad durability", "name: t\ndurability: fsync\nmix: {read: 1}\n",
          "w.yaml:2:13: durability: bad value 'fsync'; allowed: one of: none, every-write, group, periodic, periodic:<ms> (1...60000)"),
         ("unknown engine knob", "name: t\nconfig:\n  rocksdb:\n    block_cache: 64\nmix: {read: 1}\n",
-         "w.yaml:4:5: unknown setting 'block_cache' in 'config.rocksdb'; allowed: block_cache_mb, write_buffer_mb, max_background_jobs, compression, bloom_bits_per_key, wal, max_open_files, statistics, count_read_bytes"),
+         "w.yaml:4:5: unknown setting 'block_cache' in 'config.rocksdb'; allowed: block_cache_mb, write_buffer_mb, max_background_jobs, compression, bloom_bits_per_key, wal, max_open_files, statistics, count_read_bytes, wal_recovery_mode"),
         ("no run length", "name: t\noperation_count: 0\nmix: {read: 1}\n",
          "w.yaml:2:18: the run phase has neither operation_count nor duration_s; set operation_count > 0 or duration_s > 0"),
         ("empty file", "",

@@ -16,6 +16,10 @@ public struct CorruptionSummary: Sendable {
         public var checksummedDetectedOrCorrect = 0
         /// Silent probes in checksummed regions: each one breaks the promise.
         public var silentChecksummed = 0
+        /// Reading processes that died or hung on a probe in a checksummed region: the engine read
+        /// damaged bytes its checksum should have stopped. (In regions no checksum covers — all of
+        /// LMDB — a crash is reported, not counted: nothing there promised detection.)
+        public var crashOrHangChecksummed = 0
         public var resurrected = 0
 
         /// Detected or correct over the checksummed probes (1 when there were none).
@@ -23,7 +27,7 @@ public struct CorruptionSummary: Sendable {
             checksummed == 0 ? 1 : Double(checksummedDetectedOrCorrect) / Double(checksummed)
         }
 
-        public var broken: Bool { silentChecksummed > 0 || crash > 0 || hang > 0 }
+        public var broken: Bool { silentChecksummed > 0 || crashOrHangChecksummed > 0 }
     }
 
     public var engine: String
@@ -67,6 +71,7 @@ public struct CorruptionSummary: Sendable {
             rows[i].checksummed += 1
             if p.outcome == .detected || p.outcome == .correct { rows[i].checksummedDetectedOrCorrect += 1 }
             if p.outcome == .silent { rows[i].silentChecksummed += 1 }
+            if p.outcome == .crash || p.outcome == .hang { rows[i].crashOrHangChecksummed += 1 }
         }
     }
 
@@ -77,6 +82,7 @@ public struct CorruptionSummary: Sendable {
             t.tail += r.tail; t.silent += r.silent; t.crash += r.crash; t.hang += r.hang
             t.checksummed += r.checksummed; t.checksummedDetectedOrCorrect += r.checksummedDetectedOrCorrect
             t.silentChecksummed += r.silentChecksummed; t.resurrected += r.resurrected
+            t.crashOrHangChecksummed += r.crashOrHangChecksummed
         }
         return t
     }

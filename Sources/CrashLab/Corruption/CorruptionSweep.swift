@@ -171,12 +171,12 @@ public enum CorruptionSweep: CrashSweep {
 
     /// What RocksDB does with a damaged WAL record, for the report (see `CorruptionSummary.notes`).
     public static let rocksDBWALNote = """
-        rocksdb: the engine opens RocksDB with its default wal_recovery_mode, kPointInTimeRecovery \
-        (rocksdb_options_set_wal_recovery_mode, 2): recovery stops at the first damaged WAL record and \
-        opens the store as of the records before it, with no error, so a flipped byte in a WAL record \
-        loses that write and every later one silently. kAbsoluteConsistency (1) would refuse to open \
-        instead (and kTolerateCorruptedTailRecords (0) only tolerates a damaged tail). paranoid_checks \
-        (default true) and ReadOptions.verify_checksums (default true) make table and MANIFEST damage \
-        an error.
+        rocksdb: with RocksDB's default wal_recovery_mode, point-in-time (kPointInTimeRecovery, 2), \
+        recovery stops at the first damaged WAL record and opens the store as of the records before \
+        it, with no error: a flipped byte in a WAL record loses that write and every later one \
+        silently. --set rocksdb.wal_recovery_mode=tolerate-corrupted-tail (kTolerateCorruptedTailRecords, \
+        0) accepts only a torn final record and reports earlier damage; absolute-consistency (1) \
+        refuses any. paranoid_checks (default true) and ReadOptions.verify_checksums (default true) \
+        make table and MANIFEST damage an error.
         """
 }

@@ -311,12 +311,7 @@ public final class FaultInjectingFile: FileHandleProtocol {
         try writeAll(bytes, at: offset, operation: .write)
         guard !bytes.isEmpty else { return }
         let newEnd = offset + Int64(bytes.count)
-        var current = end.load(ordering: .relaxed)
-        while current < newEnd {
-            let (exchanged, original) = end.compareExchange(expected: current, desired: newEnd, ordering: .relaxed)
-            if exchanged { break }
-            current = original
-        }
+        raiseFileEnd(end, to: newEnd)
     }
 
     @discardableResult

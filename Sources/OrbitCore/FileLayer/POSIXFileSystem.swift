@@ -219,12 +219,7 @@ public final class POSIXFile: FileHandleProtocol {
         // Keep appends after anything written past the current end (an empty write extends nothing).
         guard !bytes.isEmpty else { return }
         let newEnd = offset + Int64(bytes.count)
-        var current = end.load(ordering: .relaxed)
-        while current < newEnd {
-            let (exchanged, original) = end.compareExchange(expected: current, desired: newEnd, ordering: .relaxed)
-            if exchanged { break }
-            current = original
-        }
+        raiseFileEnd(end, to: newEnd)
     }
 
     @discardableResult
