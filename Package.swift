@@ -79,7 +79,8 @@ let package = Package(
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
         .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "Workloads", "OrbitCore", "CowBTree", "LSMTree", "OrbitTestSupport"]),
-        .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"],
+                    exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "OrbitTestSupport", histogram]),
     ]
 )

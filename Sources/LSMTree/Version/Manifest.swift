@@ -98,10 +98,25 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
         try fs.writeFileAtomically(Self.currentPath(directory), Array((Self.name(number) + "\n").utf8))
     }
 
+    /// The first failed append or sync. After it no edit is written: a failed append may leave part
+    /// of a record, and a failed sync may have dropped what it covered (fsyncgate), so a later
+    /// edit would sit after damage and turn a torn tail into corruption at the next open. The
+    /// store's flushes and compactions stop; a reopen writes a fresh manifest.
+    private var failure: OrbitError?
+
     /// Appends an edit and syncs it: when this returns, the change survives a crash.
     func append(_ edit: VersionEdit) throws {
-        try writer.addRecord(edit.encode())
-        try writer.sync()
+        if let failure { throw failure }
+        do {
+            try writer.addRecord(edit.encode())
+            try writer.sync()
+        } catch {
+            let e = (error as? OrbitError) ?? OrbitError(.io, "\(error)")
+            failure = OrbitError(e.code, "an earlier manifest write failed, no edit is recorded until the store is reopened: \(e.message)",
+                                 at: e.location ?? joinPath(directory, Self.name(number)),
+                                 hint: "close and reopen the store", underlying: e.underlying)
+            throw error
+        }
     }
 
     var size: Int64 { writer.size }
