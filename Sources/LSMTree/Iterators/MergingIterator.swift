@@ -16,6 +16,11 @@ struct MergingIterator<File: FileHandleProtocol> {
     private var heap: [Int] = []
     /// The current source (the heap's top); -1 when exhausted.
     private(set) var current = -1
+    /// Each valid source's current key, refreshed when the source moves. Comparisons read these
+    /// instead of reaching into the iterators (a struct element's getter retains and releases the
+    /// classes it holds: 11% of a 100-entry scan's cycles went to that). A key stays valid until its
+    /// source moves: it points into the source's block or key buffer.
+    private var keys: [UnsafeRawBufferPointer] = []
     /// More sources than a linear pass handles well: keep the heap.
     private let useHeap: Bool
     static var heapThreshold: Int { 8 }
@@ -25,8 +30,10 @@ struct MergingIterator<File: FileHandleProtocol> {
         self.mems = mems.map { MemtableIterator($0) }
         self.tables = tables.map { TableIterator($0, fillCache: fillCache) }
         self.levels = levels.map { LevelIterator($0, fillCache: fillCache) }
-        useHeap = self.mems.count + self.tables.count + self.levels.count > Self.heapThreshold
-        if useHeap { heap.reserveCapacity(self.mems.count + self.tables.count + self.levels.count) }
+        let n = self.mems.count + self.tables.count + self.levels.count
+        useHeap = n > Self.heapThreshold
+        if useHeap { heap.reserveCapacity(n) }
+        keys = Array(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: n)
     }
 
     var valid: Bool { current >= 0 }
@@ -45,7 +52,17 @@ struct MergingIterator<File: FileHandleProtocol> {
         return levels[t - tables.count].key
     }
 
-    var key: UnsafeRawBufferPointer { sourceKey(current) }
+    var key: UnsafeRawBufferPointer { keys[current] }
+
+    /// Re-reads source `s`'s key after it moved; false when it is exhausted.
+    @inline(__always) private mutating func refresh(_ s: Int) -> Bool {
+        guard sourceValid(s) else { keys[s] = UnsafeRawBufferPointer(start: nil, count: 0); return false }
+        keys[s] = sourceKey(s)
+        return true
+    }
+
+    /// Whether source `s` is valid, from the cache (an internal key is never empty: 8-byte trailer).
+    @inline(__always) private func cachedValid(_ s: Int) -> Bool { keys[s].count > 0 }
 
     var value: UnsafeRawBufferPointer {
         let s = current
@@ -59,7 +76,7 @@ struct MergingIterator<File: FileHandleProtocol> {
 
     /// Whether source `a` comes before source `b` (both valid).
     @inline(__always) private func less(_ a: Int, _ b: Int) -> Bool {
-        let c = compareInternal(sourceKey(a), sourceKey(b))
+        let c = compareInternal(keys[a], keys[b])
         return c < 0 || (c == 0 && a < b)
     }
 
@@ -80,17 +97,18 @@ struct MergingIterator<File: FileHandleProtocol> {
     private mutating func findSmallest() {
         var best = -1
         var bestKey = UnsafeRawBufferPointer(start: nil, count: 0)
-        for s in 0..<sourceCount where sourceValid(s) {
-            let k = sourceKey(s)
+        for s in 0..<sourceCount where cachedValid(s) {
+            let k = keys[s]
             if best < 0 || compareInternal(k, bestKey) < 0 { best = s; bestKey = k }
         }
         current = best
     }
 
     private mutating func rebuild() {
+        for s in 0..<sourceCount { _ = refresh(s) }
         guard useHeap else { findSmallest(); return }
         heap.removeAll(keepingCapacity: true)
-        for s in 0..<sourceCount where sourceValid(s) { heap.append(s) }
+        for s in 0..<sourceCount where cachedValid(s) { heap.append(s) }
         var i = heap.count / 2
         while i > 0 { i -= 1; siftDown(i) }
         current = heap.first ?? -1
@@ -115,8 +133,9 @@ struct MergingIterator<File: FileHandleProtocol> {
         if s < mems.count { mems[s].next() }
         else if s - mems.count < tables.count { try tables[s - mems.count].next() }
         else { try levels[s - mems.count - tables.count].next() }
+        let stillValid = refresh(s)
         guard useHeap else { findSmallest(); return }
-        if !sourceValid(s) {
+        if !stillValid {
             let last = heap.removeLast()
             if heap.isEmpty { current = -1; return }
             heap[0] = last
