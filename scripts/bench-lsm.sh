@@ -146,7 +146,7 @@ if [ "$REPEATS" -gt 0 ]; then
   sline "put p50 us vs fdatasync probe" every-write ep50 probe "<=1.25 (probe p50)" "%.1f"
   sline "group 2 writers / every-write 1" group/e-w g2ops eops ">=1.6 (ops/s)" "%.0f"
   sline "group 1 writer / every-write 1" group/e-w g1ops eops "~1.0 (ops/s)" "%.0f"
-  echo "(sync lines: medians over $((REPEATS * SYNC_ROUNDS)) rounds of $SYNC_OPS writes per writer; ratios per round)"
+  [[ -n "${S[eops,1]:-}" ]] && echo "(sync lines: medians over $((REPEATS * SYNC_ROUNDS)) rounds of $SYNC_OPS writes per writer; ratios per round)"
 fi
 
 if [ "${BIG:-0}" = 1 ]; then
