@@ -131,15 +131,5 @@ public enum KillRecovery {
     }
 
     /// Bytes of the regular files under `path`.
-    public static func directoryBytes(_ path: String) -> Int64 {
-        var total: Int64 = 0
-        guard let e = FileManager.default.enumerator(atPath: path) else { return 0 }
-        while let f = e.nextObject() as? String {
-            if let a = try? FileManager.default.attributesOfItem(atPath: path + "/" + f),
-               (a[.type] as? FileAttributeType) == .typeRegular, let s = a[.size] as? NSNumber {
-                total += s.int64Value
-            }
-        }
-        return total
-    }
+    public static func directoryBytes(_ path: String) -> Int64 { DirectoryBytes.of(path) }
 }

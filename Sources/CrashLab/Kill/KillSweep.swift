@@ -260,17 +260,7 @@ public enum KillSweep: CrashSweep {
     }
 
     /// Bytes of the regular files under `path`.
-    static func directoryBytes(_ path: String) -> Int64 {
-        var total: Int64 = 0
-        guard let e = FileManager.default.enumerator(atPath: path) else { return 0 }
-        while let f = e.nextObject() as? String {
-            if let a = try? FileManager.default.attributesOfItem(atPath: path + "/" + f),
-               (a[.type] as? FileAttributeType) == .typeRegular, let s = a[.size] as? NSNumber {
-                total += s.int64Value
-            }
-        }
-        return total
-    }
+    static func directoryBytes(_ path: String) -> Int64 { DirectoryBytes.of(path) }
 }
 
 /// Splits bytes read from the pipe into lines; a partial last line waits for its newline (and is
