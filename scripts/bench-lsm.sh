@@ -22,6 +22,11 @@ REPEATS=${REPEATS:-3}
 SYNC_OPS=${SYNC_OPS:-2000}
 SYNC_ROUNDS=${SYNC_ROUNDS:-3}
 BENCHES=" ${BENCHES:-fill scan sync} "
+for b in $BENCHES; do
+  case $b in fill|scan|sync) ;;
+    *) echo "bench-lsm.sh: BENCHES: unknown part '$b'; allowed: fill scan sync" >&2; exit 2;;
+  esac
+done
 BIG_NUM=${BIG_NUM:-20000000}
 WORK=${WORK:-$(mktemp -d /tmp/orbit-bench-lsm.XXXXXX)}
 mkdir -p "$WORK"

@@ -25,6 +25,11 @@ BACKENDS=${BACKENDS:-rocksdb lsm cow lmdb}
 SEED=${SEED:-42}
 METHODS=" ${METHODS:-kill power-loss corruption io-error} "
 wants() { case $METHODS in *" $1 "*) return 0;; *) return 1;; esac; }
+for m in $METHODS; do
+  case $m in kill|power-loss|corruption|io-error) ;;
+    *) echo "crash-sweep.sh: METHODS: unknown part '$m'; allowed: kill power-loss corruption io-error" >&2; exit 2;;
+  esac
+done
 OUT=${OUT:-results/crash-sweep-$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 scripts/install-deps.sh >/dev/null || exit 1

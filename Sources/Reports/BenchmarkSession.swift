@@ -100,11 +100,5 @@ public struct BenchmarkSession {
         return result
     }
 
-    static func timestamp() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: Date())
-    }
+    static func timestamp() -> String { RunStamp.now() }
 }
