@@ -147,7 +147,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     var syncer: PeriodicTask?
 
     /// Opens (creating if missing) the store in `path`.
-    public init(path: String, options: CowOptions, durability: DurabilityMode, fileSystem: FS) throws {
+    public init(path: String, options: CowOptions, durability: DurabilityMode, fileSystem: FS, access: StoreAccess = .readWrite) throws {
         try options.validate(durability: durability)
         self.path = path
         self.options = options
@@ -603,7 +603,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 public typealias CowEngine = CowBTree<POSIXFileSystem>
 
 extension CowBTree where FS == POSIXFileSystem {
-    public convenience init(path: String, options: CowOptions, durability: DurabilityMode) throws {
-        try self.init(path: path, options: options, durability: durability, fileSystem: POSIXFileSystem())
+    public convenience init(path: String, options: CowOptions, durability: DurabilityMode, access: StoreAccess = .readWrite) throws {
+        try self.init(path: path, options: options, durability: durability, fileSystem: POSIXFileSystem(), access: access)
     }
 }

@@ -59,7 +59,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
     static let keyPrefix: UInt8 = 0
 
     /// Opens (creating if missing) the LMDB environment in `path`.
-    public init(path: String, options: LMDBOptions, durability: DurabilityMode) throws {
+    public init(path: String, options: LMDBOptions, durability: DurabilityMode, access: StoreAccess = .readWrite) throws {
         try options.validate()
         self.path = path
         self.options = options

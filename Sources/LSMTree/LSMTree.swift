@@ -109,7 +109,8 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     /// Opens (creating if needed) the store in `directory`.
-    public init(fs: FS, directory: String, options: LSMOptions = LSMOptions(), durability: DurabilityMode = .none) throws {
+    public init(fs: FS, directory: String, options: LSMOptions = LSMOptions(), durability: DurabilityMode = .none,
+                access: StoreAccess = .readWrite) throws {
         try options.validate()
         self.fs = fs
         self.directory = directory

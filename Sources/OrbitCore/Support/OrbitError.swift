@@ -23,6 +23,8 @@ public struct OrbitError: Error, Sendable, CustomStringConvertible, Equatable {
         case engine
         /// The engine was used after close().
         case closed
+        /// A write was asked of a store opened read-only (`StoreAccess.readOnly`).
+        case readOnly = "read-only"
     }
 
     public var code: Code

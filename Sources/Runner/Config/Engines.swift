@@ -28,23 +28,23 @@ public enum Engines {
     /// Opens `backend` with its store in `directory` and runs `body` on it. The engine is closed
     /// afterwards (also when `body` throws).
     public static func withEngine<B: EngineBody>(_ backend: String, directory: String, settings: Settings,
-                                                 _ body: B) throws -> B.Result {
+                                                 access: StoreAccess = .readWrite, _ body: B) throws -> B.Result {
         let durability = settings.durability()
         switch backend {
         case "memory":
             let engine = MemoryEngine(durability: durability)
             return try run(engine, body)
         case "rocksdb":
-            let engine = try RocksDBEngine(path: directory, options: RocksDBOptions(settings: settings), durability: durability)
+            let engine = try RocksDBEngine(path: directory, options: RocksDBOptions(settings: settings), durability: durability, access: access)
             return try run(engine, body)
         case "lsm":
-            let engine = try LSMTree(fs: POSIXFileSystem(), directory: directory, options: LSMOptions(settings: settings), durability: durability)
+            let engine = try LSMTree(fs: POSIXFileSystem(), directory: directory, options: LSMOptions(settings: settings), durability: durability, access: access)
             return try run(engine, body)
         case "lmdb":
-            let engine = try LMDBEngine(path: directory, options: LMDBOptions(settings: settings), durability: durability)
+            let engine = try LMDBEngine(path: directory, options: LMDBOptions(settings: settings), durability: durability, access: access)
             return try run(engine, body)
         case "cow":
-            let engine = try CowEngine(path: directory, options: CowOptions(settings: settings), durability: durability)
+            let engine = try CowEngine(path: directory, options: CowOptions(settings: settings), durability: durability, access: access)
             return try run(engine, body)
         default:
             throw OrbitError(.invalidConfig, "unknown backend '\(backend)'",
