@@ -239,18 +239,20 @@ public final class FaultInjectingFileSystem: FileSystem {
     public func lock(_ path: String) throws -> FileLock {
         try state.withLock { s in _ = try s.enter(nil, path: path, location: path, mutating: false) }
         let key = "/" + State.components(path).joined(separator: "/")
-        let table = locks
-        guard table.held.withLock({ $0.insert(key).inserted }) else {
-            throw FileLock.heldError(path, holder: "another open on this fault-injecting file system")
-        }
-        return FileLock(path: path) { _ = table.held.withLock { $0.remove(key) } }
+        return try locks.acquire(path, key: key, shared: false, holder: "another open on this fault-injecting file system")
+    }
+
+    /// Shared per instance (see `lock(_:)`); the file must exist.
+    public func lockShared(_ path: String) throws -> FileLock {
+        try state.withLock { s in _ = try s.enter(nil, path: path, location: path, mutating: false) }
+        guard try exists(path) else { throw Errno.noSuchFile.orbitError("open (shared lock) failed", at: path) }
+        let key = "/" + State.components(path).joined(separator: "/")
+        return try locks.acquire(path, key: key, shared: true, holder: "another open on this fault-injecting file system")
     }
 }
 
 /// The locks one `FaultInjectingFileSystem` holds.
-final class LockTable: Sendable {
-    let held = Mutex<Set<String>>([])
-}
+typealias LockTable = LockCounts
 
 extension Errno {
     static let busy = Errno(16)  // EBUSY (the root cannot be removed or renamed)

@@ -39,15 +39,34 @@ public final class FileLock: Sendable {
     }
 }
 
-/// The default `FileSystem.lock(_:)`: a process-wide table of held paths (for file systems that
-/// are not the real one, e.g. in-memory or fault-injecting ones). It excludes opens in this
-/// process only; `POSIXFileSystem` uses flock(2), which also excludes other processes.
-enum ProcessLockTable {
-    static let held = Mutex<Set<String>>([])
+/// Who holds which lock paths, for the in-process lock tables: -1 an exclusive holder, n > 0 that
+/// many shared holders.
+final class LockCounts: Sendable {
+    let held = Mutex<[String: Int]>([:])
 
-    static func acquire(_ path: String) throws -> FileLock {
-        let ok = held.withLock { $0.insert(path).inserted }
-        guard ok else { throw FileLock.heldError(path, holder: "another open in this process") }
-        return FileLock(path: path) { _ = held.withLock { $0.remove(path) } }
+    func acquire(_ path: String, key: String, shared: Bool, holder: String) throws -> FileLock {
+        let ok = held.withLock { h -> Bool in
+            let n = h[key] ?? 0
+            if shared { guard n >= 0 else { return false }; h[key] = n + 1 } else { guard n == 0 else { return false }; h[key] = -1 }
+            return true
+        }
+        guard ok else { throw FileLock.heldError(path, holder: holder) }
+        return FileLock(path: path) { [self] in
+            held.withLock { h in
+                let n = h[key] ?? 0
+                if n > 1 { h[key] = n - 1 } else { h[key] = nil }
+            }
+        }
+    }
+}
+
+/// The default `FileSystem.lock(_:)` and `lockShared(_:)`: a process-wide table of held paths (for
+/// file systems that are not the real one). It excludes opens in this process only;
+/// `POSIXFileSystem` uses flock(2), which also excludes other processes.
+enum ProcessLockTable {
+    static let table = LockCounts()
+
+    static func acquire(_ path: String, shared: Bool = false) throws -> FileLock {
+        try table.acquire(path, key: path, shared: shared, holder: "another open in this process")
     }
 }

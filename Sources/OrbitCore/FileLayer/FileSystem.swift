@@ -105,11 +105,23 @@ public protocol FileSystem: Sendable {
     /// process. The default implementation excludes other locks in this process only;
     /// `POSIXFileSystem` uses flock(2), which also excludes other processes.
     func lock(_ path: String) throws -> FileLock
+
+    /// Takes a shared lock on the existing lock file `path` (never created or written: for
+    /// read-only opens, which may run beside each other but not beside a writer). Throws, naming
+    /// the path and the holder, while an exclusive holder has it; throws ENOENT when the file is
+    /// missing.
+    func lockShared(_ path: String) throws -> FileLock
 }
 
 extension FileSystem {
     /// In-process exclusion only (see `ProcessLockTable`); the file is not created.
     public func lock(_ path: String) throws -> FileLock { try ProcessLockTable.acquire(path) }
+
+    /// In-process exclusion only (see `ProcessLockTable`); the file must exist.
+    public func lockShared(_ path: String) throws -> FileLock {
+        guard try exists(path) else { throw Errno.noSuchFile.orbitError("open (shared lock) failed", at: path) }
+        return try ProcessLockTable.acquire(path, shared: true)
+    }
 
     /// Does nothing: only fault-injecting file systems act on crash points.
     @inline(__always)

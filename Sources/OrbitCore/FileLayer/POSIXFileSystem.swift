@@ -84,6 +84,21 @@ public final class POSIXFileSystem: FileSystem {
         return FileLock(path: path) { try? system_close(fd) }
     }
 
+    /// flock(2) LOCK_SH on the existing `path`, opened read-only: nothing is created or written, so
+    /// it works in a directory the user cannot write. Refused while a writer holds the lock.
+    public func lockShared(_ path: String) throws -> FileLock {
+        let fd: Int32
+        do { fd = try system_open(path, O_RDONLY) } catch { throw error.orbitError("open (shared lock) failed", at: path) }
+        do { try system_flock_shared(fd) } catch {
+            defer { try? system_close(fd) }
+            if error.rawValue == EWOULDBLOCK {
+                throw FileLock.heldError(path, holder: Self.lockNote(fd).flatMap { $0.isEmpty ? nil : "process \($0)" })
+            }
+            throw error.orbitError("flock (shared) failed", at: path)
+        }
+        return FileLock(path: path) { try? system_close(fd) }
+    }
+
     /// The first line of a lock file: "pid N" of its last holder.
     private static func lockNote(_ fd: Int32) -> String? {
         var buf = [UInt8](repeating: 0, count: 64)

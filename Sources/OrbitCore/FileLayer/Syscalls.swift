@@ -42,6 +42,11 @@ func system_flock_exclusive(_ fd: Int32) throws(Errno) {
     _ = try retryingEINTR { flock(fd, LOCK_EX | LOCK_NB) }
 }
 
+/// flock(2) with LOCK_SH | LOCK_NB: throws EWOULDBLOCK while an exclusive holder has it.
+func system_flock_shared(_ fd: Int32) throws(Errno) {
+    _ = try retryingEINTR { flock(fd, LOCK_SH | LOCK_NB) }
+}
+
 /// fsync(2). On Darwin plain fsync does not flush the drive's cache; F_FULLFSYNC does.
 func system_fsync(_ fd: Int32) throws(Errno) {
     #if canImport(Darwin)
