@@ -83,3 +83,14 @@ public struct CowOptions: Sendable, Hashable {
         }
     }
 }
+
+extension CowOptions {
+    /// The largest key and value this engine stores with these options (checked before any store
+    /// is opened): keys must fit a leaf entry of a page; values go to overflow pages, and a WAL
+    /// record's value length is 32 bits.
+    public var limits: EngineLimits {
+        let inlineLimit = (pageSize - Layout.headerSize) / 4
+        return EngineLimits(maxKeySize: inlineLimit - Layout.leafEntryHeader - 8 - Layout.slotSize,
+                            maxValueSize: Int(UInt32.max) - 1)
+    }
+}

@@ -4,6 +4,8 @@ import OrbitCore
 /// `ORBIT_LSM_<KEY>`. Every field is used by the engine.
 public struct LSMOptions: Sendable, Hashable {
     public var memtableSizeMB = 64
+    /// For tests only: a bug planted back (see `LSMPlantedBug`).
+    public var plantedBug: LSMPlantedBug = .none
     public var maxMemtables = 2
     public var maxLevels = 7
     public var levelSizeMultiplier = 10
@@ -115,4 +117,18 @@ public struct LSMOptions: Sendable, Hashable {
         let over = Double(min(max(0, l0Files - l0SlowdownTrigger), l0StopTrigger - 1 - l0SlowdownTrigger))
         return full * (1 - 0.875 * over / span)
     }
+}
+
+/// Bugs that tests plant back into the engine to show that the crash lab catches them (never set
+/// outside tests; not a knob).
+public enum LSMPlantedBug: Sendable, Hashable {
+    case none
+    /// Issue 14 bug 5: a reader takes its sequence number before its read view (and the window
+    /// between the two is widened), so a flush in between hides the value it should see.
+    case readRace
+}
+
+extension LSMOptions {
+    /// The largest key and value this engine stores (checked before any store is opened).
+    public var limits: EngineLimits { EngineLimits(maxKeySize: (1 << 30) - 1, maxValueSize: (1 << 30) - 1) }
 }
