@@ -29,6 +29,15 @@ public struct LSMOptions: Sendable, Hashable {
     public var compactionThreads = 2
     /// Memtable size in bytes when set below 1 MiB (tests); 0 = use `memtableSizeMB`.
     public var memtableSizeBytesOverride = 0
+    /// File descriptors the engine may keep open for tables (as RocksDB's `max_open_files`): the
+    /// table cache holds at most `maxOpenFiles - 10` table handles (10 are left for the WALs, the
+    /// manifest and tables being written), closing the least recently used.
+    public var maxOpenFiles = 1000
+    /// Compaction output table size in bytes when > 0 (tests: many tiny tables); 0 = the default.
+    public var targetFileBytesOverride = 0
+    /// The manifest is rolled (a new one written with the whole state, CURRENT switched, the old
+    /// one removed) once it grows past this many bytes. Not a knob; tests set it small.
+    public var maxManifestBytes: Int64 = 4 << 20
 
     public init() {}
 
@@ -54,6 +63,7 @@ public struct LSMOptions: Sendable, Hashable {
         knob("block_cache_mb", .int(0...1_048_576), .int(256), "LRU cache of data blocks, MiB (0 = none)"),
         knob("enable_compression", .bool, .bool(false), "LZ4 compression of table data blocks (liblz4); a block that shrinks by less than 1/8 is stored plain"),
         knob("paranoid", .bool, .bool(true), "a damaged WAL record before the tail stops open (false: skip it, log it, count it in stats)"),
+        knob("max_open_files", .int(20...1_000_000), .int(1000), "file descriptors kept open for tables (an LRU table cache of max_open_files - 10 handles; like RocksDB's max_open_files)"),
     ]
 
     public init(settings: Settings) {
@@ -72,6 +82,7 @@ public struct LSMOptions: Sendable, Hashable {
         l0StopWritesTrigger = settings.int("lsm.l0_stop_writes_trigger")
         delayedWriteRateMB = settings.int("lsm.delayed_write_rate_mb")
         compactionThreads = settings.int("lsm.compaction_threads")
+        maxOpenFiles = settings.int("lsm.max_open_files")
     }
 
     public func validate() throws {
@@ -83,6 +94,9 @@ public struct LSMOptions: Sendable, Hashable {
         guard delayedWriteRateMB >= 1, (1...16).contains(compactionThreads), l0SlowdownWritesTrigger >= 0, l0StopWritesTrigger >= 0 else {
             throw OrbitError(.invalidConfig, "lsm options out of range: delayed_write_rate_mb \(delayedWriteRateMB), compaction_threads \(compactionThreads)",
                              hint: "delayed_write_rate_mb >= 1; compaction_threads 1...16; the level-0 triggers >= 0")
+        }
+        guard (20...1_000_000).contains(maxOpenFiles) else {
+            throw OrbitError(.invalidConfig, "lsm max_open_files \(maxOpenFiles) is out of range", hint: "lsm.max_open_files: 20...1000000")
         }
         guard l0SlowdownTrigger >= compactionThreshold, l0StopTrigger > l0SlowdownTrigger else {
             throw OrbitError(.invalidConfig,
@@ -97,7 +111,11 @@ public struct LSMOptions: Sendable, Hashable {
     /// Target size of one table written by compaction: at most 8 MiB, so a table of level n covers
     /// a narrow key range and a compaction into level n+1 rewrites few tables (with memtable-sized
     /// 64 MiB tables every level-1 table overlapped all of level 2 under random keys).
-    var targetFileBytes: UInt64 { UInt64(max(64 << 10, min(memtableBytes, 8 << 20))) }
+    var targetFileBytes: UInt64 {
+        targetFileBytesOverride > 0 ? UInt64(targetFileBytesOverride) : UInt64(max(64 << 10, min(memtableBytes, 8 << 20)))
+    }
+    /// Table handles the table cache keeps open.
+    var tableCacheCapacity: Int { max(10, maxOpenFiles - 10) }
     /// Byte target of level `l` ≥ 1.
     func levelTarget(_ l: Int) -> UInt64 {
         var t = UInt64(memtableBytes) * UInt64(compactionThreshold)

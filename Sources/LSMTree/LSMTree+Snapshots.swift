@@ -14,7 +14,10 @@ extension LSMTree {
     }
 
     func readSnapshot(_ name: String) throws -> [(level: Int, meta: FileMeta)] {
-        let path = joinPath(snapshotDirectory, name)
+        try Self.readSnapshotFile(fs: fs, path: joinPath(snapshotDirectory, name), maxLevels: options.maxLevels)
+    }
+
+    static func readSnapshotFile(fs: FS, path: String, maxLevels: Int) throws -> [(level: Int, meta: FileMeta)] {
         let bytes = try fs.readFile(path)
         return try bytes.withUnsafeBytes { p in
             guard p.count >= 20, loadFixed64(p, 0) == Self.snapshotMagic else { throw corruption("not a snapshot file (bad magic)", path, 0) }
@@ -29,7 +32,7 @@ extension LSMTree {
             var r = ByteReader(UnsafeRawBufferPointer(rebasing: p[16..<(p.count - 4)]))
             var out: [(Int, FileMeta)] = []
             for _ in 0..<count {
-                guard let l = r.varint(), l < UInt64(options.maxLevels), let m = FileMeta.decode(&r, withKeyBytes: version >= 2) else {
+                guard let l = r.varint(), l < UInt64(maxLevels), let m = FileMeta.decode(&r, withKeyBytes: version >= 2) else {
                     throw corruption("malformed snapshot entry", path, Int64(16 + r.pos))
                 }
                 out.append((Int(l), m))
@@ -40,7 +43,7 @@ extension LSMTree {
 
     public func createSnapshot(named name: String) throws {
         try validateSnapshotName(name)
-        try checkOpen()
+        try checkWritable("createSnapshot")
         try flush()
         try manifestLock.withLock {
             let path = joinPath(snapshotDirectory, name)
@@ -65,12 +68,13 @@ extension LSMTree {
 
     public func listSnapshots() throws -> [String] {
         try checkOpen()
+        if readOnly, try !fs.exists(snapshotDirectory) { return [] }
         return try listSnapshotFiles()
     }
 
     public func dropSnapshot(named name: String) throws {
         try validateSnapshotName(name)
-        try checkOpen()
+        try checkWritable("dropSnapshot")
         try manifestLock.withLock {
             let path = joinPath(snapshotDirectory, name)
             guard try fs.exists(path) else { throw OrbitError(.notFound, "no snapshot named '\(name)'", at: snapshotDirectory) }
@@ -79,20 +83,17 @@ extension LSMTree {
             try fs.syncDirectory(snapshotDirectory)
             var keep = Set<UInt64>()
             for other in try listSnapshotFiles() { for f in try readSnapshot(other) { keep.insert(f.meta.number) } }
-            let removable: [UInt64] = state.withLock {
+            let removeNow: [UInt64] = state.withLock {
                 protectedFiles = keep
-                return dropped.filter { !keep.contains($0) && !version.contains($0) }
+                return retire(dropped.filter { !keep.contains($0) && !version.contains($0) })
             }
-            for n in removable {
-                cache.evict(file: n)
-                try fs.remove(tablePath(directory, n))
-            }
+            for n in removeNow { try removeTable(n) }
         }
     }
 
     public func restoreSnapshot(named name: String) throws {
         try validateSnapshotName(name)
-        try checkOpen()
+        try checkWritable("restoreSnapshot")
         let path = joinPath(snapshotDirectory, name)
         guard try fs.exists(path) else { throw OrbitError(.notFound, "no snapshot named '\(name)'", at: snapshotDirectory) }
         let files = try readSnapshot(name)
@@ -122,16 +123,17 @@ extension LSMTree {
                 edit.logNumber = number
                 edit.lastSequence = lastSequence
                 edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
-                try manifest.append(edit)
+                try appendEditLocked(edit)
                 let oldLogs: [UInt64] = [mem.logNumber] + imms.map(\.logNumber)
                 log = writer
-                let removable: [UInt64] = state.withLock {
+                walSize.store(writer.size, ordering: .relaxed)
+                let removeNow: [UInt64] = state.withLock {
                     version = Version.empty(levels: options.maxLevels).applying(VersionEdit(added: files), opened)
                     imms = []
                     mem = Memtable(logNumber: number)
-                    return current.allFiles.map(\.file.meta.number).filter { !version.contains($0) && !protectedFiles.contains($0) }
+                    return retire(current.allFiles.map(\.file.meta.number).filter { !version.contains($0) && !protectedFiles.contains($0) })
                 }
-                for n in removable { cache.evict(file: n); try fs.remove(tablePath(directory, n)) }
+                for n in removeNow { try removeTable(n) }
                 for n in oldLogs { try? fs.remove(logPath(directory, n)) }
             }
         }

@@ -5,7 +5,7 @@ extension LSMTree {
     /// deletes over memtables and tables, overwrites counted until compaction merges them).
     public func stats() throws -> StorageStats {
         try checkOpen()
-        let (m, ims, v) = readView()
+        let (_, m, ims, v) = readView()
         var s = StorageStats()
         var puts: Int64 = 0, deletes: Int64 = 0, raw: Int64 = 0, memory: Int64 = 0, disk: UInt64 = 0
         // Puts and their key and value bytes where the key bytes are known (tables written by an
@@ -27,7 +27,8 @@ extension LSMTree {
         }
         memory += Int64(indexAndFilterBytes)
         memory += Int64(cache.usage)
-        disk += UInt64(max(0, writeLock.withLock { log.size })) + UInt64(max(0, manifestLock.withLock { manifest.size }))
+        // Read without writeLock or manifestLock: stats() answers while writers stall.
+        disk += UInt64(max(0, walSize.load(ordering: .relaxed))) + UInt64(max(0, manifestSize.load(ordering: .relaxed)))
         s.totalKeys = UInt64(max(0, puts - deletes))
         s.totalKeysIsEstimate = true
         s.totalSizeBytes = UInt64(max(0, raw))

@@ -33,7 +33,19 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let options: LSMOptions
     let cache: BlockCache
     /// The store's LOCK file, held while open: a second open (this process or another) is refused.
-    let storeLock: FileLock
+    /// Shared on a read-only open (nil there when the store has no LOCK file: none is created).
+    let storeLock: FileLock?
+    public let access: StoreAccess
+    /// `access == .readOnly`: every write call throws `OrbitError.Code.readOnly`, nothing on disk changes.
+    let readOnly: Bool
+    /// Open table handles, bounded by `lsm.max_open_files`.
+    let tableCache: TableCache<FS.File>
+    /// The table objects alive (in some version, a reader or a job), so a table leaving the store
+    /// is removed only once the last of them lets go (`retire`). Guarded by `state`.
+    var liveTables: [UInt64: WeakTable<FS.File>] = [:]
+    /// Test hook: called where a reader takes its sequence and read view (between the two with
+    /// the planted read race), so a test can force a flush exactly there.
+    var readHook: (() -> Void)?
 
     // Guarded by `state`.
     let state = Monitor()
@@ -60,14 +72,28 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     // Guarded by `writeLock`.
     let writeLock = Monitor()
-    var log: LogWriter<FS.File>
+    /// The current WAL (nil only on a read-only open).
+    var log: LogWriter<FS.File>!
     var lastSequence: UInt64
     private var payload: [UInt8] = []
     /// When the delayed writes may next proceed (monotonic ns), in the slowdown zone.
     private var delayUntil: UInt64 = 0
 
     let manifestLock = Monitor()
-    var manifest: Manifest<FS>
+    /// The manifest being appended to (nil only on a read-only open). Guarded by `manifestLock`,
+    /// as are the manifest's own view of the state below (what a rolled manifest starts with).
+    var manifest: Manifest<FS>!
+    var manifestFiles: [UInt64: (level: Int, meta: FileMeta)] = [:]
+    var manifestLogNumber: UInt64 = 0
+    var manifestLastSequence: UInt64 = 0
+    /// A failed manifest roll: CURRENT may name either manifest, so no edit is written again.
+    var manifestFailure: OrbitError?
+    /// Every WAL fdatasync runs under this lock (`syncLog`), so a failed one is recorded before any
+    /// later one can acknowledge a write.
+    let syncLock = Monitor()
+    /// Sizes of the current WAL and manifest, for stats() without their locks.
+    let walSize = Atomic<Int64>(0)
+    let manifestSize = Atomic<Int64>(0)
     let commit = GroupCommit()
     let visibleSeq = Atomic<UInt64>(0)
     let syncedSeq = Atomic<UInt64>(0)
@@ -108,7 +134,13 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         }
     }
 
-    /// Opens (creating if needed) the store in `directory`.
+    /// Opens the store in `directory` (read-write: creating one if the directory is missing or
+    /// empty). Recovery runs in named steps (`LSMTree+Recovery.swift`): recognise the directory,
+    /// lock it, read CURRENT and the manifest, open the tables, recover the WALs, and — read-write
+    /// only — install the recovered state (a level-0 table, a new WAL and manifest) and only then
+    /// remove obsolete files. A read-only open (`access: .readOnly`) stops after the WAL recovery,
+    /// in memory: it creates, writes, renames, truncates and removes nothing, and takes a shared
+    /// lock on an existing LOCK file (a writer holding it refuses the open).
     public init(fs: FS, directory: String, options: LSMOptions = LSMOptions(), durability: DurabilityMode = .none,
                 access: StoreAccess = .readWrite) throws {
         try options.validate()
@@ -116,109 +148,68 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         self.directory = directory
         self.options = options
         self.durability = durability
+        self.access = access
+        readOnly = access == .readOnly
         cache = BlockCache(capacityBytes: options.blockCacheMB << 20)
+        tableCache = TableCache(capacity: options.tableCacheCapacity) { [fs] path in try fs.open(path, .read) }
         compactPointer = Array(repeating: [], count: options.maxLevels)
-        try fs.createDirectory(directory, intermediates: true)
-        // Taken before anything is read: released when the engine closes, or when init throws
-        // (the token is freed with the partly initialized engine).
-        storeLock = try fs.lock(joinPath(directory, "LOCK"))
-        try fs.createDirectory(joinPath(directory, "snapshots"), intermediates: true)
+
+        // 1. What the directory holds, before anything is created, locked or written.
+        let found = try Self.recognize(fs: fs, directory: directory)
+        var fresh = false
+        switch found {
+        case .notOurs(let names):
+            throw Self.notOurs(directory, names)
+        case .empty:
+            fresh = true
+        case .ours:
+            fresh = try Self.isUnfinishedCreation(fs: fs, directory: directory)
+        }
+        if fresh && readOnly {
+            throw OrbitError(.notFound, "no lsm store in \(directory) (the directory is missing or empty)", at: directory,
+                             hint: "a read-only open needs an existing store: write to it first")
+        }
+        // 2. Lock (taken before anything is read: released when the engine closes, or when init
+        // throws, with the partly initialized engine).
+        if readOnly {
+            let lockPath = joinPath(directory, "LOCK")
+            storeLock = try fs.exists(lockPath) ? fs.lockShared(lockPath) : nil
+        } else {
+            try Self.createDirectoryDurably(fs: fs, directory)
+            storeLock = try fs.lock(joinPath(directory, "LOCK"))
+        }
         ioBaseline = fs.ioStatistics()
 
-        let recovered = try Manifest.recover(fs: fs, directory: directory, levels: options.maxLevels) ?? Manifest<FS>.Recovered()
-        var next = max(recovered.nextFileNumber, 2)
-        var seq = recovered.lastSequence
-        // Open every live table (checks footer, index and filter).
-        var levels = Array(repeating: [TableFile<FS.File>](), count: options.maxLevels)
-        for (level, meta) in recovered.files {
-            let file = try fs.open(tablePath(directory, meta.number), .read)
-            let reader = try TableReader(file: file, number: meta.number, size: meta.size, cache: cache)
-            levels[level].append(TableFile(meta: meta, reader: reader))
-            next = max(next, meta.number + 1)
+        let recovered: RecoveredState
+        if fresh {
+            recovered = try Self.createStore(fs: fs, directory: directory, levels: options.maxLevels)
+        } else {
+            recovered = try Self.recover(fs: fs, directory: directory, options: options, readOnly: readOnly,
+                                     cache: cache, tableCache: tableCache)
         }
-        var v = Version(levels: levels)
-        v = v.applying(VersionEdit(), [:])  // sorts each level
+        walSkippedRegions = recovered.skippedRegions
+        nextFileNumber = Atomic(recovered.nextFileNumber)
+        lastSequence = recovered.lastSequence
+        visibleSeq.store(recovered.lastSequence, ordering: .releasing)
+        syncedSeq.store(recovered.lastSequence, ordering: .releasing)
+        version = recovered.version
+        level0Files.store(recovered.version.levels[0].count, ordering: .relaxed)
+        mem = recovered.mem
+        log = recovered.log
+        manifest = recovered.manifest
+        walSize.store(recovered.log?.size ?? 0, ordering: .relaxed)
+        manifestSize.store(recovered.manifest?.size ?? 0, ordering: .relaxed)
+        manifestLogNumber = recovered.manifestLogNumber
+        manifestLastSequence = recovered.lastSequence
+        for (l, f) in recovered.version.allFiles {
+            manifestFiles[f.meta.number] = (l, f.meta)
+            liveTables[f.meta.number] = WeakTable(f)
+        }
+        protectedFiles = recovered.protectedFiles
+        if readOnly { return }
 
-        // Replay the WALs the manifest still needs, oldest first, into one memtable.
-        let names = try fs.list(directory: directory)
-        var logs: [UInt64] = []
-        for name in names where name.hasSuffix(".log") {
-            if let n = UInt64(name.dropLast(4)) {
-                if n >= recovered.logNumber { logs.append(n) }
-                next = max(next, n + 1)
-            }
-        }
-        logs.sort()
-        let replay = Memtable(logNumber: 0)
-        var skipped = 0
-        for n in logs {
-            let path = logPath(directory, n)
-            let file = try fs.open(path, .readWrite)
-            let reader = LogReader(file: file, magic: LogFormat.walMagic, paranoid: options.paranoid, lastLog: n == logs.last)
-            // The payload header's size depends on the file's version, known once its header is read.
-            var payloadHeader = 0
-            let outcome = try reader.read { record, offset in
-                if payloadHeader == 0 {
-                    let v = try file.read(count: 12, at: 0)
-                    payloadHeader = LogFormat.walPayloadHeader(version: v.count == 12 ? v.withUnsafeBytes { loadFixed32($0, 8) } : 1)
-                }
-                seq = max(seq, try Self.applyRecord(record, to: replay, headerSize: payloadHeader, path: path, offset: offset))
-            }
-            skipped += outcome.skippedRegions
-            if outcome.skippedRegions > 0 {
-                logWarning("lsm: paranoid=false: skipped \(outcome.skippedRegions) damaged region(s) of \(path)\n")
-            }
-            if outcome.tornTail {
-                // The write in flight at a crash was never acknowledged as durable: cut it off.
-                try file.truncate(to: outcome.validEnd)
-                try file.fsync()
-            }
-            try file.close()
-        }
-        walSkippedRegions = skipped
-
-        // Flush what was replayed to a level-0 table so the old logs can go.
-        var snapshotEdit = VersionEdit()
-        if !replay.isEmpty {
-            let number = next; next += 1
-            let meta = try Self.writeTable(fs: fs, directory: directory, number: number, options: options,
-                                           source: MergingIterator<FS.File>(mems: [replay], tables: [], levels: []),
-                                           dropTombstones: { _ in false })
-            if let meta {
-                let reader = try TableReader(file: try fs.open(tablePath(directory, number), .read), number: number, size: meta.size, cache: cache)
-                var e = VersionEdit(); e.added = [(0, meta)]
-                v = v.applying(e, [number: TableFile(meta: meta, reader: reader)])
-            }
-            try fs.syncDirectory(directory)
-        }
-        let logNumber = next; next += 1
-        let manifestNumber = next; next += 1
-        let logFile = try fs.open(logPath(directory, logNumber), .truncate)
-        log = try LogWriter(newFile: logFile, magic: LogFormat.walMagic)
-        try logFile.fdatasync()
-        snapshotEdit.logNumber = logNumber
-        snapshotEdit.nextFileNumber = next
-        snapshotEdit.lastSequence = seq
-        snapshotEdit.added = v.allFiles.map { ($0.level, $0.file.meta) }
-        manifest = try Manifest(fs: fs, directory: directory, number: manifestNumber, snapshot: snapshotEdit)
-        nextFileNumber = Atomic(next)
-        lastSequence = seq
-        visibleSeq.store(seq, ordering: .releasing)
-        syncedSeq.store(seq, ordering: .releasing)
-        mem = Memtable(logNumber: logNumber)
-        version = v
-        level0Files.store(v.levels[0].count, ordering: .relaxed)
-
-        // Snapshots keep their tables; anything else not in the manifest is left over from a crash.
-        protectedFiles = try Set(listSnapshotFiles().flatMap { try readSnapshot($0).map(\.meta.number) })
-        for name in try fs.list(directory: directory) {
-            if name.hasPrefix("MANIFEST-"), name != Manifest<FS>.name(manifestNumber) { try fs.remove(joinPath(directory, name)) }
-            if name.hasSuffix(".log"), let n = UInt64(name.dropLast(4)), n != logNumber { try fs.remove(joinPath(directory, name)) }
-            if name.hasSuffix(".sst"), let n = UInt64(name.dropLast(4)), !v.contains(n), !protectedFiles.contains(n) {
-                try fs.remove(joinPath(directory, name))
-            }
-        }
-        try fs.syncDirectory(directory)
+        // Last step, now that the store is known sound and the recovered state is durable.
+        try removeObsoleteFiles()
 
         // Both threads hold the engine until close() stops them.
         flusher = BackgroundThread { self.flushLoop() }
@@ -234,6 +225,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         guard p.count >= headerSize else { throw corruption("WAL record of \(p.count) bytes is shorter than its header", path, offset) }
         var seq = loadFixed64(p, 0)
         let count = Int(loadFixed32(p, 8))
+        // A CRC-valid record may still hold any number: checked before any arithmetic that traps.
+        guard seq >= 1, seq <= maxSequence, UInt64(count) <= maxSequence - seq + 1 else {
+            throw corruption("WAL record's sequence \(seq) (\(count) entries) is out of range (1...\(maxSequence))", path, offset)
+        }
         var r = ByteReader(p)
         r.pos = headerSize
         for _ in 0..<count {
@@ -253,6 +248,15 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     @inline(__always) func checkOpen() throws {
         if closed.load(ordering: .relaxed) { throw OrbitError(.closed, "lsm: the engine is closed", at: directory) }
+    }
+
+    /// Open and writable: a read-only open refuses every call that would change the store.
+    @inline(__always) func checkWritable(_ what: StaticString) throws {
+        try checkOpen()
+        if readOnly {
+            throw OrbitError(.readOnly, "lsm: \(what) refused: the store is open read-only", at: directory,
+                             hint: "open it read-write to change it")
+        }
     }
 
     // MARK: Writes
@@ -279,7 +283,12 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     public func write(_ batch: WriteBatch) throws {
-        guard !batch.isEmpty else { try checkOpen(); return }
+        guard !batch.isEmpty else { try checkWritable("write"); return }
+        var tooLarge: OrbitError?
+        batch.forEach { _, k, v in
+            if tooLarge == nil { do { try checkLimits(k, v) } catch { tooLarge = error as? OrbitError } }
+        }
+        if let tooLarge { throw tooLarge }
         try writeEntries(batch.count, UInt64(batch.byteCount)) { out in
             batch.forEach { op, k, v in
                 out.append(op == .put ? ValueType.put.rawValue : ValueType.delete.rawValue)
@@ -295,7 +304,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         }
     }
 
-    private func checkLimits(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+    func checkLimits(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         guard key.count < 1 << 30, value.count < 1 << 30 else {
             throw OrbitError(.invalidArgument, "lsm: key (\(key.count) bytes) or value (\(value.count) bytes) too large",
                              hint: "keys and values are below 1 GiB")
@@ -303,11 +312,13 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     /// The write path: under `writeLock`, make room, append one WAL record, add to the memtable;
-    /// then, in the syncing modes, wait for an fdatasync that covers it.
+    /// then, in the syncing modes, wait for an fdatasync that covers it. A writer that must be
+    /// delayed (slowdown) or stopped (stall) waits without `writeLock`, so group-commit leaders
+    /// (`syncWAL`), other writers' syncs and `stats()` go on meanwhile.
     @inline(__always)
     private func writeEntries(_ count: Int, _ bytes: UInt64, encode: (inout [UInt8]) -> Void,
                               apply: (Memtable, UInt64) -> Void) throws {
-        try checkOpen()
+        try checkWritable("write")
         let group = durability == .group
         if group { commit.enter() }
         defer { if group { commit.leave() } }
@@ -315,8 +326,32 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         let last: UInt64
         let writer: LogWriter<FS.File>
         do {
-            try commit.check()
-            try makeRoomForWrite(bytes: bytes)
+            var paced = false
+            var stallStart: UInt64 = 0
+            room: while true {
+                try commit.check()
+                switch try makeRoomForWrite(bytes: bytes, paced: &paced) {
+                case .ready:
+                    break room
+                case .delay(let micros, let since):
+                    writeLock.unlock()
+                    usleep(micros)
+                    slowdownNanos.wrappingAdd(monotonicNanos() - since, ordering: .relaxed)
+                    delayedWrites.wrappingAdd(1, ordering: .relaxed)
+                    writeLock.lock()
+                case .stall:
+                    if stallStart == 0 { stallStart = monotonicNanos() }
+                    writeLock.unlock()
+                    waitForRoom()
+                    writeLock.lock()
+                }
+            }
+            if stallStart != 0 {
+                let d = monotonicNanos() - stallStart
+                stallNanos.wrappingAdd(d, ordering: .relaxed)
+                atomicMax(stallMaxNanos, d)
+                stalls.wrappingAdd(1, ordering: .relaxed)
+            }
             let seq = lastSequence + 1
             payload.removeAll(keepingCapacity: true)
             putFixed64(&payload, seq)
@@ -327,6 +362,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
             // it (replay would stop at the damage, or call it corruption), so the store turns
             // read-only until it is reopened (replay then cuts the torn tail off).
             do { try payload.withUnsafeBytes { try log.addRecord($0) } } catch { throw commit.fail(error) }
+            walSize.store(log.size, ordering: .relaxed)
             try fs.crashPoint("lsm.wal.after-append")
             apply(mem, seq)
             last = seq + UInt64(count) - 1
@@ -342,15 +378,33 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         if group {
             try commit.waitDurable(last, synced: { syncedSeq.load(ordering: .acquiring) }, sync: { try syncWAL() })
         } else if durability.syncsBeforeAck {
-            // every-write: this writer's own fdatasync. It covers every record appended before it
-            // (older WALs were synced when their memtable was sealed).
-            do {
-                try writer.sync()
-                try fs.crashPoint("lsm.wal.after-sync")
-            } catch { throw commit.fail(error) }
-            atomicMax(syncedSeq, last)
-            atomicMax(visibleSeq, last)
+            // every-write: this writer's own fdatasync (skipped when another writer's sync already
+            // covered its record). It covers every record appended before it (older WALs were
+            // synced when their memtable was sealed).
+            try syncLog(writer, upTo: last)
         }
+    }
+
+    /// fdatasyncs `writer` (the current WAL, or one being sealed) and then lets readers see, and
+    /// writers acknowledge, everything up to `upTo` (appended to it before the call).
+    ///
+    /// Every WAL sync goes through here, one at a time under `syncLock`, and the first failure is
+    /// recorded (sticky, `GroupCommit.fail`) before the lock is released: Linux reports a writeback
+    /// error once, so a later fdatasync of the same file returns 0 although the pages the failed one
+    /// covered — other writers' records among them — may be gone. After a failed sync no write is
+    /// acknowledged and `visibleSeq` never moves again: the store is read-only until reopened (reads
+    /// still see what was synced before). `force` syncs even when `upTo` is already covered.
+    func syncLog(_ writer: LogWriter<FS.File>, upTo: UInt64, force: Bool = false) throws {
+        syncLock.lock()
+        defer { syncLock.unlock() }
+        try commit.check()
+        if !force && syncedSeq.load(ordering: .acquiring) >= upTo { return }
+        do {
+            try writer.sync()
+            try fs.crashPoint("lsm.wal.after-sync")
+        } catch { throw commit.fail(error) }
+        atomicMax(syncedSeq, upTo)
+        atomicMax(visibleSeq, upTo)
     }
 
     /// Syncs the WAL up to everything appended so far (group commit leaders, `sync()`, `close()`
@@ -360,61 +414,57 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         // After a failed append or sync nothing may be reported durable again (fsyncgate).
         try commit.check()
         writeLock.lock()
-        let writer = log
+        let writer = log!
         let upTo = lastSequence
         writeLock.unlock()
-        do {
-            try writer.sync()
-            try fs.crashPoint("lsm.wal.after-sync")
-        } catch { throw commit.fail(error) }
-        atomicMax(syncedSeq, upTo)
-        atomicMax(visibleSeq, upTo)
+        try syncLog(writer, upTo: upTo, force: true)
         return upTo
     }
 
-    /// Delays writes gradually while level 0 holds `l0SlowdownTrigger` tables or more (a token
-    /// bucket at `delayedWriteRate`), then switches to a new memtable when the current one is full,
-    /// stopping writes while the immutable queue or level 0 (`l0StopTrigger`) is full.
-    /// Caller holds `writeLock`; delayed writers sleep holding it, so all writers are paced.
-    private func makeRoomForWrite(bytes: UInt64 = 0, force: Bool = false) throws {
+    /// What a writer must do before it may append.
+    enum Room {
+        case ready
+        /// Sleep this long (µs) without the write lock (slowdown pacing started at `since`).
+        case delay(UInt32, since: UInt64)
+        /// Wait (without the write lock) for a flush or compaction to make room.
+        case stall
+    }
+
+    /// Paces writes while level 0 holds `l0SlowdownTrigger` tables or more (a token bucket at
+    /// `delayedWriteRate`, charged once per write: `paced`), then switches to a new memtable when
+    /// the current one is full, stalling while the immutable queue or level 0 (`l0StopTrigger`) is
+    /// full. Caller holds `writeLock`; the caller sleeps or waits after releasing it.
+    private func makeRoomForWrite(bytes: UInt64, paced: inout Bool) throws -> Room {
         let l0 = level0Files.load(ordering: .relaxed)
-        if !force && l0 >= options.l0SlowdownTrigger && l0 < options.l0StopTrigger {
+        if !paced && l0 >= options.l0SlowdownTrigger && l0 < options.l0StopTrigger {
+            paced = true
             let now = monotonicNanos()
             if delayUntil < now { delayUntil = now }
             delayUntil += UInt64(Double(max(bytes, 1)) * 1e9 / options.delayedWriteRate(l0Files: l0))
             // Sleep in slices of at least 1 ms (shorter sleeps cost more than they pace).
             if delayUntil > now + 1_000_000 {
-                let wait = delayUntil - now
-                usleep(UInt32(min(wait / 1000, 1_000_000)))
-                slowdownNanos.wrappingAdd(monotonicNanos() - now, ordering: .relaxed)
-                delayedWrites.wrappingAdd(1, ordering: .relaxed)
+                return .delay(UInt32(min((delayUntil - now) / 1000, 1_000_000)), since: now)
             }
         }
-        var stallStart: UInt64 = 0
-        defer {
-            if stallStart != 0 {
-                let d = monotonicNanos() - stallStart
-                stallNanos.wrappingAdd(d, ordering: .relaxed)
-                atomicMax(stallMaxNanos, d)
-                stalls.wrappingAdd(1, ordering: .relaxed)
-            }
+        if mem.approximateSize < options.memtableBytes { return .ready }
+        let full: Bool = try state.withLock {
+            if let e = backgroundError { throw e }
+            return imms.count >= options.maxMemtables - 1 || version.levels[0].count >= options.l0StopTrigger
         }
-        while true {
-            if !force && mem.approximateSize < options.memtableBytes { return }
-            if force && mem.isEmpty { return }
-            state.lock()
-            if let e = backgroundError { state.unlock(); throw e }
-            if imms.count >= options.maxMemtables - 1 || version.levels[0].count >= options.l0StopTrigger {
-                if stallStart == 0 { stallStart = monotonicNanos() }
-                state.broadcast()
-                state.wait(millis: 100)
-                state.unlock()
-                continue
-            }
-            state.unlock()
-            try switchMemtable()
-            return
+        if full { return .stall }
+        try switchMemtable()
+        return .ready
+    }
+
+    /// A stalled writer's wait (no write lock held): until a flush or compaction changes the state,
+    /// at most 100 ms before it checks again.
+    private func waitForRoom() {
+        state.lock()
+        if backgroundError == nil && (imms.count >= options.maxMemtables - 1 || version.levels[0].count >= options.l0StopTrigger) {
+            state.broadcast()
+            state.wait(millis: 100)
         }
+        state.unlock()
     }
 
     /// Seals the memtable and starts a new WAL. Caller holds `writeLock`.
@@ -424,9 +474,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         // record goes to the next one: otherwise a power loss could keep later records (the next
         // log, synced by `sync()` or the periodic task) while losing earlier ones (this log's
         // unsynced tail) — not a prefix. Recovery relies on it: only the newest log may be torn.
-        do { try log.sync() } catch { throw commit.fail(error) }
-        atomicMax(syncedSeq, lastSequence)
-        atomicMax(visibleSeq, lastSequence)
+        try syncLog(log, upTo: lastSequence, force: true)
         let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
         let file = try fs.open(logPath(directory, number), .truncate)
         let writer = try LogWriter(newFile: file, magic: LogFormat.walMagic)
@@ -435,6 +483,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         try fs.syncDirectory(directory)
         try fs.crashPoint("lsm.memtable.after-switch")
         log = writer
+        walSize.store(writer.size, ordering: .relaxed)
         state.withLock {
             imms.append(mem)
             mem = Memtable(logNumber: number)
@@ -452,29 +501,47 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
             putFixed32(&payload, 0)
             putFixed64(&payload, UInt64(log.syncedSize))
             try payload.withUnsafeBytes { try log.addRecord($0) }
-            try log.sync()
+            try syncLog(log, upTo: lastSequence, force: true)
         }
     }
 
+    /// Makes every acknowledged write durable (nothing to do on a read-only open: nothing is written).
     public func sync() throws {
         try checkOpen()
+        if readOnly { return }
         try syncWAL()
         if let e = periodic?.firstError.withLock({ $0 }) { throw e }
     }
 
     // MARK: Reads
 
-    /// The memtables (newest first) and version a reader uses.
-    @inline(__always) func readView() -> (Memtable, [Memtable], Version<FS.File>) {
+    /// The sequence a reader reads at and the memtables and version it reads, taken together under
+    /// `state`. Taking them apart (the sequence first) was a race (issue 14, bug 5): a flush in
+    /// between could write K@seq+1 to a table and drop the K@≤seq it shadowed from the same
+    /// memtable, so the reader skipped K@seq+1 and found an older K below, or none. Under the lock
+    /// the sequence covers every write in the view's immutable memtables and tables (a memtable is
+    /// sealed only once all its writes are visible), so no version the reader needs was dropped.
+    @inline(__always) func readView() -> (UInt64, Memtable, [Memtable], Version<FS.File>) {
+        if options.plantedBug == .readRace { return racyReadView() }
+        if let readHook { readHook() }
         state.lock()
         defer { state.unlock() }
-        return (mem, imms, version)
+        return (visibleSeq.load(ordering: .acquiring), mem, imms, version)
+    }
+
+    /// The planted bug (`LSMPlantedBug.readRace`, tests only): the old order, sequence first, with
+    /// the window between the two loads widened so a concurrent history checker catches it.
+    @inline(never) func racyReadView() -> (UInt64, Memtable, [Memtable], Version<FS.File>) {
+        let seq = visibleSeq.load(ordering: .acquiring)
+        if let readHook { readHook() } else { sched_yield(); usleep(20) }
+        state.lock()
+        defer { state.unlock() }
+        return (seq, mem, imms, version)
     }
 
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try checkOpen()
-        let seq = visibleSeq.load(ordering: .acquiring)
-        let (m, ims, v) = readView()
+        let (seq, m, ims, v) = readView()
         gets.wrappingAdd(1, ordering: .relaxed)
         if let (t, value) = m.get(key, seq: seq) { return try body(t == .put ? value : nil) }
         for imm in ims.reversed() {
@@ -511,8 +578,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         try checkOpen()
-        let seq = visibleSeq.load(ordering: .acquiring)
-        let (m, ims, v) = readView()
+        let (seq, m, ims, v) = readView()
         var it = MergingIterator<FS.File>(mems: [m] + ims.reversed(), tables: v.levels[0].reversed().map(\.reader),
                                           levels: Array(v.levels.dropFirst()))
         if let start {
@@ -553,6 +619,12 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         state.withLock { shuttingDown = true; state.broadcast() }
         flusher?.join()
         for c in compactors { c.join() }
+        if readOnly {
+            // Nothing was written: nothing to sync, no sync marker.
+            tableCache.closeAll()
+            storeLock?.release()
+            return
+        }
         var failure: (any Error)?
         do {
             try syncWAL()
@@ -560,9 +632,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         } catch { failure = error }
         try? log.file.close()
         manifestLock.withLock { manifest.close() }
+        tableCache.closeAll()
         if let e = periodic?.firstError.withLock({ $0 }) { failure = failure ?? e }
         if let e = state.withLock({ backgroundError }) { failure = failure ?? e }
-        storeLock.release()
+        storeLock?.release()
         if let failure { throw failure }
     }
 

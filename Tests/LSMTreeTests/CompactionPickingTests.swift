@@ -15,7 +15,7 @@ import Testing
 
     /// Every level >= 1 is sorted and its tables' user-key ranges do not overlap.
     static func expectDisjointLevels<FS: FileSystem>(_ e: LSMTree<FS>, _ context: String) {
-        let v = e.readView().2
+        let v = e.readView().3
         for l in 1..<v.levels.count {
             let files = v.levels[l]
             for i in files.indices.dropFirst() {
@@ -78,7 +78,7 @@ import Testing
             }
             // The writer reaches the stop trigger: level 0 full while the first compaction is held.
             // (Polled without `stats()`, which waits for the write lock a stopped writer holds.)
-            let full = eventually(60) { e.readView().2.levels[0].count >= 4 }
+            let full = eventually(60) { e.readView().3.levels[0].count >= 4 }
             #expect(full, "level 0 never reached the stop trigger")
             #expect(e.delayedWrites.load(ordering: .relaxed) > 0 && e.slowdownNanos.load(ordering: .relaxed) > 0, "no write was delayed")
             #expect(written.load(ordering: .acquiring) < 2000, "writes went on with level 0 full")

@@ -3,7 +3,9 @@ import Synchronization
 /// An LRU cache of data blocks, keyed by (table file number, block offset), bounded in bytes.
 /// Capacity 0 caches nothing. Hit and miss counters feed `StorageStats.cacheHitRate`.
 ///
-/// Thread-safe: one mutex around the map and the recency list (intrusive, by slot index).
+/// Thread-safe: one mutex around the map, the recency list and the per-file lists (intrusive, by
+/// slot index). Each table's blocks are also chained per file, so `evict(file:)` touches only that
+/// table's blocks, not the whole LRU (it runs under the mutex for every removed table).
 final class BlockCache: Sendable {
     struct Key: Hashable { var file: UInt64; var offset: UInt64 }
 
@@ -13,6 +15,9 @@ final class BlockCache: Sendable {
         var charge: Int
         var prev: Int
         var next: Int
+        /// The chain of the same file's blocks.
+        var filePrev = -1
+        var fileNext = -1
     }
 
     private struct State {
@@ -22,6 +27,8 @@ final class BlockCache: Sendable {
         var head = -1  // most recent
         var tail = -1  // least recent
         var usage = 0
+        /// First slot of each file's chain.
+        var fileHeads: [UInt64: Int] = [:]
     }
 
     let capacity: Int
@@ -63,34 +70,46 @@ final class BlockCache: Sendable {
             if let f = s.free.popLast() { s.slots[f] = slot; i = f } else { s.slots.append(slot); i = s.slots.count - 1 }
             s.map[key] = i
             Self.pushFront(&s, i)
+            if let h = s.fileHeads[key.file] { s.slots[i].fileNext = h; s.slots[h].filePrev = i }
+            s.fileHeads[key.file] = i
             s.usage += charge
-            while s.usage > capacity, s.tail >= 0 {
-                let t = s.tail
-                Self.unlink(&s, t)
-                s.map[s.slots[t].key] = nil
-                s.usage -= s.slots[t].charge
-                s.slots[t].block = nil
-                s.free.append(t)
+            while s.usage > capacity, s.tail >= 0 { Self.remove(&s, s.tail) }
+        }
+    }
+
+    /// Forgets every block of a deleted table (only its own blocks are visited).
+    func evict(file: UInt64) {
+        state.withLock { s in
+            var i = s.fileHeads[file] ?? -1
+            while i >= 0 {
+                let next = s.slots[i].fileNext
+                Self.remove(&s, i)
+                i = next
             }
         }
     }
 
-    /// Forgets every block of a deleted table.
-    func evict(file: UInt64) {
+    /// Blocks cached for `file` (tests).
+    func count(file: UInt64) -> Int {
         state.withLock { s in
-            var i = s.head
-            while i >= 0 {
-                let next = s.slots[i].next
-                if s.slots[i].key.file == file {
-                    Self.unlink(&s, i)
-                    s.map[s.slots[i].key] = nil
-                    s.usage -= s.slots[i].charge
-                    s.slots[i].block = nil
-                    s.free.append(i)
-                }
-                i = next
-            }
+            var n = 0, i = s.fileHeads[file] ?? -1
+            while i >= 0 { n += 1; i = s.slots[i].fileNext }
+            return n
         }
+    }
+
+    private static func remove(_ s: inout State, _ i: Int) {
+        unlink(&s, i)
+        let file = s.slots[i].key.file
+        let p = s.slots[i].filePrev, n = s.slots[i].fileNext
+        if p >= 0 { s.slots[p].fileNext = n } else if n >= 0 { s.fileHeads[file] = n } else { s.fileHeads[file] = nil }
+        if n >= 0 { s.slots[n].filePrev = p }
+        s.slots[i].filePrev = -1
+        s.slots[i].fileNext = -1
+        s.map[s.slots[i].key] = nil
+        s.usage -= s.slots[i].charge
+        s.slots[i].block = nil
+        s.free.append(i)
     }
 
     private static func unlink(_ s: inout State, _ i: Int) {

@@ -113,15 +113,12 @@ extension LSMTree {
         }
         try appendToManifest(&edit)
         try fs.crashPoint("lsm.compaction.after-manifest-sync")
-        let removable: [UInt64] = state.withLock {
+        let removeNow: [UInt64] = state.withLock {
             version = version.applying(edit, opened)
             state.broadcast()
-            return edit.deleted.map(\.number).filter { !version.contains($0) && !protectedFiles.contains($0) }
+            return retire(edit.deleted.map(\.number).filter { !version.contains($0) && !protectedFiles.contains($0) })
         }
-        for n in removable {
-            cache.evict(file: n)
-            try fs.remove(tablePath(directory, n))
-        }
+        for n in removeNow { try removeTable(n) }
         try fs.crashPoint("lsm.compaction.after-input-remove")
         compactions.wrappingAdd(1, ordering: .relaxed)
     }

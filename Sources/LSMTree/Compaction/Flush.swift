@@ -60,14 +60,46 @@ extension LSMTree {
         return out
     }
 
-    /// Opens readers for newly written tables.
+    /// Opens readers for newly written tables (registered as live, see `retire`).
     func open(_ metas: [FileMeta]) throws -> [UInt64: TableFile<FS.File>] {
         var opened: [UInt64: TableFile<FS.File>] = [:]
         for m in metas {
-            let reader = try TableReader(file: try fs.open(tablePath(directory, m.number), .read), number: m.number, size: m.size, cache: cache)
+            let reader = try TableReader(path: tablePath(directory, m.number), number: m.number, size: m.size, cache: cache, tables: tableCache)
             opened[m.number] = TableFile(meta: m, reader: reader)
         }
+        state.withLock { for (n, t) in opened { liveTables[n] = WeakTable(t) } }
         return opened
+    }
+
+    /// Tables that left the store (no longer in the version nor kept by a snapshot): each one still
+    /// held by a version, reader or job is removed when the last holder lets go; the numbers of
+    /// the others are returned for the caller to remove now (`removeTable`). Caller holds `state`.
+    func retire(_ numbers: [UInt64]) -> [UInt64] {
+        var now: [UInt64] = []
+        for n in numbers {
+            let t = liveTables.removeValue(forKey: n)?.table
+            guard let t else { now.append(n); continue }
+            let fs = fs, path = tablePath(directory, n), cache = cache, tables = tableCache
+            t.retire {
+                cache.evict(file: n)
+                tables.evict(n)
+                do { try fs.remove(path) } catch {
+                    // Left for the next open, which removes tables no manifest names.
+                    logWarning("lsm: could not remove the obsolete table \(path): \(error)\n")
+                }
+            }
+        }
+        if liveTables.count > 64 && liveTables.count > 4 * version.levels.reduce(0, { $0 + $1.count }) {
+            liveTables = liveTables.filter { $0.value.table != nil }
+        }
+        return now
+    }
+
+    /// Removes a table no object refers to any more.
+    func removeTable(_ n: UInt64) throws {
+        cache.evict(file: n)
+        tableCache.evict(n)
+        try fs.remove(tablePath(directory, n))
     }
 
     /// Flushes the oldest immutable memtable to a level-0 table (background thread).
@@ -111,8 +143,54 @@ extension LSMTree {
     func appendToManifest(_ edit: inout VersionEdit) throws {
         try manifestLock.withLock {
             edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
-            try manifest.append(edit)
+            try appendEditLocked(edit)
         }
+    }
+
+    /// Appends and syncs `edit`, first rolling the manifest when it has grown past
+    /// `maxManifestBytes`, and keeps the manifest's own view of the state (what a rolled manifest
+    /// starts with: the edits appended, including those whose version is not installed yet).
+    /// Caller holds `manifestLock`.
+    func appendEditLocked(_ edit: VersionEdit) throws {
+        if let manifestFailure { throw manifestFailure }
+        if manifest.size >= options.maxManifestBytes { try rollManifest() }
+        try manifest.append(edit)
+        if let n = edit.logNumber { manifestLogNumber = n }
+        if let s = edit.lastSequence { manifestLastSequence = max(manifestLastSequence, s) }
+        for d in edit.deleted { manifestFiles[d.number] = nil }
+        for a in edit.added { manifestFiles[a.meta.number] = (a.level, a.meta) }
+        manifestSize.store(manifest.size, ordering: .relaxed)
+    }
+
+    /// Writes a new manifest holding the whole state (one snapshot edit), syncs it, switches
+    /// CURRENT to it atomically (write-temp, fsync, rename, directory fsync), then removes the old
+    /// one. A failure before CURRENT changes leaves the old manifest in use (the new file is an
+    /// orphan, removed at the next open); one after is sticky: CURRENT may name either, so no
+    /// edit is written again until the store is reopened. Caller holds `manifestLock`.
+    func rollManifest() throws {
+        var snapshot = VersionEdit()
+        snapshot.logNumber = manifestLogNumber
+        snapshot.lastSequence = manifestLastSequence
+        snapshot.added = manifestFiles.values.sorted { ($0.level, $0.meta.number) < ($1.level, $1.meta.number) }
+        let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
+        snapshot.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
+        let old = manifest!
+        let next: Manifest<FS>
+        do {
+            next = try Manifest(fs: fs, directory: directory, number: number, snapshot: snapshot)
+        } catch {
+            let current = (try? fs.readFile(Manifest<FS>.currentPath(directory))).map { String(decoding: $0, as: UTF8.self) }
+            if current != Manifest<FS>.name(old.fileNumber) + "\n" {
+                let e = (error as? OrbitError) ?? OrbitError(.io, "\(error)")
+                manifestFailure = OrbitError(e.code, "a manifest roll failed after CURRENT began to change: \(e.message)",
+                                             at: e.location, hint: "close and reopen the store", underlying: e.underlying)
+            }
+            throw error
+        }
+        manifest = next
+        old.close()
+        try fs.remove(joinPath(directory, Manifest<FS>.name(old.fileNumber)))
+        try fs.syncDirectory(directory)
     }
 
     func syncedOrVisibleSequence() -> UInt64 { visibleSeq.load(ordering: .acquiring) }
@@ -185,7 +263,7 @@ extension LSMTree {
 
     /// Seals the memtable (if it holds anything) and waits until it is flushed.
     public func flush() throws {
-        try checkOpen()
+        try checkWritable("flush")
         try writeLock.withLock { try switchMemtableIfNotEmpty() }
         try waitForFlushes()
     }

@@ -13,13 +13,22 @@ public enum LSMInspector {
     public static func inspect<FS: FileSystem>(fs: FS, directory: String, maxLevels: Int = 12) -> Report {
         var r = Report()
         do {
-            guard let rec = try Manifest.recover(fs: fs, directory: directory, levels: maxLevels) else {
-                r.problems.append("\(directory): no CURRENT file: not an lsm store")
+            switch try LSMTree<FS>.recognize(fs: fs, directory: directory) {
+            case .empty:
+                r.problems.append("\(directory): not an lsm store (the directory is missing or empty)")
                 return r
+            case .notOurs(let found):
+                r.problems.append("\(directory): not an lsm store: it holds \(found.joined(separator: ", "))")
+                return r
+            case .ours:
+                break
             }
+            let rec = try Manifest.recover(fs: fs, directory: directory, levels: maxLevels)
             r.lines.append("store \(directory): \(Manifest<FS>.name(rec.manifestNumber)), log number \(rec.logNumber), "
                            + "next file \(rec.nextFileNumber), last sequence \(rec.lastSequence)")
             let cache = BlockCache(capacityBytes: 0)
+            let tables = TableCache<FS.File>(capacity: 16) { [fs] in try fs.open($0, .read) }
+            defer { tables.closeAll() }
             let byLevel = Dictionary(grouping: rec.files, by: \.level)
             for level in byLevel.keys.sorted() {
                 let files = byLevel[level]!
@@ -33,7 +42,7 @@ public enum LSMInspector {
                     do {
                         let size = UInt64(try fs.fileSize(path))
                         guard size == m.size else { throw OrbitError(.corruption, "size \(size), manifest says \(m.size)", at: path) }
-                        let reader = try TableReader(file: try fs.open(path, .read), number: m.number, size: m.size, cache: cache)
+                        let reader = try TableReader(path: path, number: m.number, size: m.size, cache: cache, tables: tables)
                         _ = try reader.verify()
                         line += ": ok"
                     } catch {

@@ -90,8 +90,11 @@ struct BlockIterator {
         if current >= block.restartsOffset { current = block.restartsOffset; return false }
         let p = block.bytes
         var pos = current
+        // Compared as UInt64 before any conversion: a CRC-valid block may still hold any varint
+        // (a bug, a checksum collision), and Int(_:) of one past Int.max would trap.
         guard let shared = getVarint(p, &pos), let nonShared = getVarint(p, &pos), let vlen = getVarint(p, &pos),
-              Int(shared) <= keyBuf.count, pos + Int(nonShared) + Int(vlen) <= block.restartsOffset else {
+              shared <= UInt64(keyBuf.count), pos <= block.restartsOffset,
+              nonShared <= UInt64(block.restartsOffset - pos), vlen <= UInt64(block.restartsOffset - pos) - nonShared else {
             corrupt = true
             current = block.restartsOffset
             return false

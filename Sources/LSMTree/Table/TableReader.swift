@@ -6,9 +6,13 @@ import Synchronization
 /// cache, each checked against its checksum before use — a bad block is an error naming the file
 /// and offset, never served.
 ///
+/// The file is not held open: a block read borrows a handle from the `TableCache` (bounded by
+/// `lsm.max_open_files`).
+///
 /// Thread-safe: immutable after open; reads use positioned I/O.
 final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
-    let file: File
+    let path: String
+    let tables: TableCache<File>
     let number: UInt64
     let size: UInt64
     let index: Block
@@ -16,22 +20,24 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
     let entries: UInt64
     let cache: BlockCache
 
-    init(file: File, number: UInt64, size: UInt64, cache: BlockCache) throws {
-        self.file = file
+    init(path: String, number: UInt64, size: UInt64, cache: BlockCache, tables: TableCache<File>) throws {
+        self.path = path
+        self.tables = tables
         self.number = number
         self.size = size
         self.cache = cache
-        let path = file.path
-        guard size >= UInt64(Footer.size) else {
-            throw corruption("table of \(size) bytes is shorter than its footer", path, 0)
+        guard size >= UInt64(Footer.size), size <= UInt64(Int64.max) else {
+            throw corruption("table of \(size) bytes is shorter than its footer (or impossibly large)", path, 0)
         }
         let footerOffset = Int64(size) - Int64(Footer.size)
-        let footerBytes = try file.read(count: Footer.size, at: footerOffset)
-        guard footerBytes.count == Footer.size else { throw corruption("table ends inside its footer", path, footerOffset) }
-        let footer = try footerBytes.withUnsafeBytes { try Footer.decode($0, path: path, offset: footerOffset) }
-        entries = footer.entries
-        index = try Self.readBlock(file, footer.index, fileSize: size, what: "index block")
-        filter = footer.filter.size > 0 ? try Self.readBlock(file, footer.filter, fileSize: size, what: "filter block", isFilter: true) : nil
+        (entries, index, filter) = try tables.withFile(number, path: path) { file in
+            let footerBytes = try file.read(count: Footer.size, at: footerOffset)
+            guard footerBytes.count == Footer.size else { throw corruption("table ends inside its footer", path, footerOffset) }
+            let footer = try footerBytes.withUnsafeBytes { try Footer.decode($0, path: path, offset: footerOffset) }
+            let index = try Self.readBlock(file, footer.index, fileSize: size, what: "index block")
+            let filter = footer.filter.size > 0 ? try Self.readBlock(file, footer.filter, fileSize: size, what: "filter block", isFilter: true) : nil
+            return (footer.entries, index, filter)
+        }
     }
 
     /// Bytes held in memory for this table (index and filter).
@@ -40,7 +46,9 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
     /// Reads and checks one block.
     static func readBlock(_ file: File, _ h: BlockHandle, fileSize: UInt64, what: String, isFilter: Bool = false) throws -> Block {
         let path = file.path
-        guard h.offset + h.size + UInt64(Footer.blockTrailerSize) <= fileSize, h.size < UInt64(Int32.max) else {
+        // Checked without overflow: the handle's fields are any 64-bit values a CRC-valid block holds.
+        guard h.offset <= fileSize, h.size < UInt64(Int32.max),
+              h.size + UInt64(Footer.blockTrailerSize) <= fileSize - h.offset else {
             throw corruption("\(what) handle (offset \(h.offset), size \(h.size)) points past the end of the file", path, Int64(h.offset))
         }
         let n = Int(h.size) + Footer.blockTrailerSize
@@ -83,7 +91,7 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
         } else if let b = cache.peek(key) {
             return b
         }
-        let b = try Self.readBlock(file, h, fileSize: size, what: "data block")
+        let b = try tables.withFile(number, path: path) { try Self.readBlock($0, h, fileSize: size, what: "data block") }
         if fillCache { cache.insert(key, b) }
         return b
     }
@@ -98,13 +106,13 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
     func get<R>(_ ikey: UnsafeRawBufferPointer, _ body: (ValueType, UnsafeRawBufferPointer) throws -> R) throws -> R? {
         var it = BlockIterator(index)
         it.seek(ikey)
-        if it.corrupt { throw corruption("malformed index block entry", file.path, 0) }
+        if it.corrupt { throw corruption("malformed index block entry", path, 0) }
         guard it.valid else { return nil }
-        guard let h = BlockHandle.decode(it.value) else { throw corruption("malformed block handle in index", file.path, 0) }
+        guard let h = BlockHandle.decode(it.value) else { throw corruption("malformed block handle in index", path, 0) }
         let block = try dataBlock(h)
         var d = BlockIterator(block)
         d.seek(ikey)
-        if d.corrupt { throw corruption("malformed data block entry", file.path, Int64(h.offset)) }
+        if d.corrupt { throw corruption("malformed data block entry", path, Int64(truncatingIfNeeded: h.offset)) }
         guard d.valid else { return nil }
         let k = d.key
         guard compareBytes(userKey(k), userKey(ikey)) == 0 else { return nil }
@@ -118,16 +126,16 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
         it.seekToFirst()
         var n: UInt64 = 0
         while it.valid {
-            guard let h = BlockHandle.decode(it.value) else { throw corruption("malformed block handle in index", file.path, 0) }
-            let b = try Self.readBlock(file, h, fileSize: size, what: "data block")
+            guard let h = BlockHandle.decode(it.value) else { throw corruption("malformed block handle in index", path, 0) }
+            let b = try tables.withFile(number, path: path) { try Self.readBlock($0, h, fileSize: size, what: "data block") }
             var d = BlockIterator(b)
             d.seekToFirst()
             while d.valid { n += 1; d.next() }
-            if d.corrupt { throw corruption("malformed data block entry", file.path, Int64(h.offset)) }
+            if d.corrupt { throw corruption("malformed data block entry", path, Int64(h.offset)) }
             it.next()
         }
-        if it.corrupt { throw corruption("malformed index block entry", file.path, 0) }
-        guard n == entries else { throw corruption("table holds \(n) entries, its footer says \(entries)", file.path, Int64(size) - Int64(Footer.size)) }
+        if it.corrupt { throw corruption("malformed index block entry", path, 0) }
+        guard n == entries else { throw corruption("table holds \(n) entries, its footer says \(entries)", path, Int64(size) - Int64(Footer.size)) }
         return n
     }
 }
@@ -151,14 +159,14 @@ struct TableIterator<File: FileHandleProtocol> {
 
     private mutating func loadBlock() throws {
         guard indexIt.valid else { dataIt = nil; return }
-        guard let h = BlockHandle.decode(indexIt.value) else { throw corruption("malformed block handle in index", table.file.path, 0) }
+        guard let h = BlockHandle.decode(indexIt.value) else { throw corruption("malformed block handle in index", table.path, 0) }
         dataIt = BlockIterator(try table.dataBlock(h, fillCache: fillCache))
     }
 
     /// Moves past exhausted blocks.
     private mutating func skipEmpty() throws {
         while let d = dataIt, !d.valid {
-            if d.corrupt { throw corruption("malformed data block entry", table.file.path, 0) }
+            if d.corrupt { throw corruption("malformed data block entry", table.path, 0) }
             indexIt.next()
             try loadBlock()
             dataIt?.seekToFirst()

@@ -24,10 +24,19 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
     static func currentPath(_ dir: String) -> String { joinPath(dir, "CURRENT") }
     static func name(_ n: UInt64) -> String { "MANIFEST-" + padded(n) }
 
-    /// Reads CURRENT and replays the manifest it names. Nil when there is no CURRENT (a new store).
-    static func recover(fs: FS, directory: String, levels: Int) throws -> Recovered? {
+    /// File numbers and sequences past these are damage (and would overflow in `n + 1`).
+    static var maxFileNumber: UInt64 { 1 << 62 }
+
+    /// Reads CURRENT and replays the manifest it names; the caller has established that the
+    /// directory holds an lsm store, so a missing CURRENT is corruption, as is a manifest that does
+    /// not begin with an edit holding the whole state (a 0-byte or header-only manifest used to
+    /// recover as an empty store, whose open then removed every table and log).
+    static func recover(fs: FS, directory: String, levels: Int) throws -> Recovered {
         let current = currentPath(directory)
-        guard try fs.exists(current) else { return nil }
+        guard try fs.exists(current) else {
+            throw OrbitError(.corruption, "CURRENT is missing", at: current,
+                             hint: "the store is damaged (its CURRENT file is gone); run `orbit-bench inspect lsm DIR`")
+        }
         let text = String(decoding: try fs.readFile(current), as: UTF8.self)
         guard text.hasSuffix("\n"), text.hasPrefix("MANIFEST-"), let n = UInt64(text.dropFirst(9).dropLast()) else {
             throw OrbitError(.corruption, "CURRENT does not name a manifest: '\(text)'", at: current,
@@ -44,13 +53,26 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
         rec.manifestNumber = n
         var live: [UInt64: (Int, FileMeta)] = [:]
         var order: [UInt64] = []
+        var first = true
         let outcome = try LogReader(file: file, magic: LogFormat.manifestMagic, paranoid: true).read { record, offset in
             let e = try VersionEdit.decode(record, path: path, offset: offset)
+            if first {
+                first = false
+                guard e.logNumber != nil, e.nextFileNumber != nil, e.lastSequence != nil else {
+                    throw corruption("the manifest's first edit does not hold the store's whole state (log number, next file, last sequence)", path, offset)
+                }
+            }
+            guard (e.nextFileNumber ?? 0) < maxFileNumber, (e.logNumber ?? 0) < maxFileNumber, (e.lastSequence ?? 0) <= maxSequence else {
+                throw corruption("version edit holds an out-of-range file number or sequence", path, offset)
+            }
             if let v = e.logNumber { rec.logNumber = v }
             if let v = e.nextFileNumber { rec.nextFileNumber = v }
             if let v = e.lastSequence { rec.lastSequence = v }
             for d in e.deleted { live[d.number] = nil }
             for a in e.added {
+                guard a.meta.number < maxFileNumber, a.meta.size <= UInt64(Int64.max) else {
+                    throw corruption("table \(a.meta.number) of \(a.meta.size) bytes is out of range", path, offset)
+                }
                 guard a.level < levels else {
                     throw corruption("table \(a.meta.number) at level \(a.level), but lsm.max_levels is \(levels)", path, offset)
                 }
@@ -58,6 +80,12 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
             }
         }
         for n in order { if let (l, m) = live[n] { rec.files.append((l, m)); live[n] = nil } }
+        guard outcome.records > 0 else {
+            // Empty, header-only or a lone damaged record: the first edit, which holds the whole
+            // state and was synced before CURRENT named this manifest, is not there.
+            let size = (try? file.size()) ?? 0
+            throw corruption("the manifest holds no complete edit (\(size) bytes): the store's state is missing", path, outcome.validEnd)
+        }
         if outcome.tornTail {
             // A damaged last record is taken for an edit torn by a crash (never acknowledged: its
             // change did not happen) only when nothing shows it was synced and acted on.
@@ -120,6 +148,7 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
     }
 
     var size: Int64 { writer.size }
+    var fileNumber: UInt64 { number }
 
     func close() { try? writer.file.close() }
 }

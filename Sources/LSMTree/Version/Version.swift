@@ -1,10 +1,23 @@
 import OrbitCore
+import Synchronization
 
-/// A live table: what the manifest says about it and its open reader.
+/// A live table: what the manifest says about it and its reader.
+///
+/// A table that leaves the store (compacted away, replaced by a restore, its snapshot dropped) is
+/// *retired*: its file is removed when the last `Version` (or reader, or compaction job) holding
+/// this object lets go, never while a reader may still read it. So a reader of an old version can
+/// always reopen the file by its path (the table cache closes idle handles), and no descriptor is
+/// held for an unlinked table.
 final class TableFile<File: FileHandleProtocol>: @unchecked Sendable {
     let meta: FileMeta
     let reader: TableReader<File>
+    private let onRetire = Mutex<(@Sendable () -> Void)?>(nil)
     init(meta: FileMeta, reader: TableReader<File>) { self.meta = meta; self.reader = reader }
+
+    /// Runs `remove` once this object is freed (the manifest no longer names the table).
+    func retire(_ remove: @escaping @Sendable () -> Void) { onRetire.withLock { $0 = remove } }
+
+    deinit { onRetire.withLock { $0 }?() }
 
     var smallestUserKey: UnsafeRawBufferPointer { meta.smallest.withUnsafeBytes { userKey($0) } }
 
@@ -13,6 +26,12 @@ final class TableFile<File: FileHandleProtocol>: @unchecked Sendable {
         meta.smallest.withUnsafeBytes { compareBytes(key, userKey($0)) >= 0 }
             && meta.largest.withUnsafeBytes { compareBytes(key, userKey($0)) <= 0 }
     }
+}
+
+/// A weak reference to a table object (`LSMTree.liveTables`).
+struct WeakTable<File: FileHandleProtocol> {
+    weak var table: TableFile<File>?
+    init(_ t: TableFile<File>) { table = t }
 }
 
 /// An immutable set of live tables per level. Level 0 is ordered oldest to newest (its tables may

@@ -1,0 +1,274 @@
+import OrbitCore
+
+/// Opening a store, in named steps (issue 14, bug 1): recognise the directory, read CURRENT and
+/// the manifest, open the tables, recover the WALs, install the recovered state, and only then —
+/// once every file the state needs has been read and checked and the new state is durable —
+/// remove obsolete files. Anything wrong before that is an error naming the file; nothing is
+/// removed, truncated or rewritten first. (A 0-byte or header-only MANIFEST, or a missing CURRENT
+/// beside tables and logs, used to open as an empty store that then unlinked every table and log.)
+extension LSMTree {
+    /// What `recover` or `createStore` produced, for `init` to adopt.
+    struct RecoveredState {
+        var version: Version<FS.File>
+        var mem: Memtable
+        var log: LogWriter<FS.File>?
+        var manifest: Manifest<FS>?
+        var manifestLogNumber: UInt64
+        var lastSequence: UInt64
+        var nextFileNumber: UInt64
+        var skippedRegions = 0
+        var protectedFiles: Set<UInt64> = []
+    }
+
+    /// Whether `name` is a file or directory an lsm store has (see the type's "Files").
+    static func isStoreName(_ name: String) -> Bool {
+        if name == "LOCK" || name == "CURRENT" || name == "CURRENT.tmp" || name == "snapshots" { return true }
+        if name.hasPrefix("MANIFEST-") { return isNumber(name.dropFirst(9)) }
+        if name.hasSuffix(".sst") || name.hasSuffix(".log") { return isNumber(name.dropLast(4)) }
+        return false
+    }
+
+    private static func isNumber(_ s: Substring) -> Bool { !s.isEmpty && s.count <= 20 && s.allSatisfy { $0 >= "0" && $0 <= "9" } }
+
+    /// What `directory` holds, judged by lsm's own markers alone (nothing is created, locked or
+    /// written): `.empty` for a missing or empty directory (or one holding only a LOCK and an
+    /// empty snapshots/, which a first open creates before anything else); `.ours` when every
+    /// entry is one an lsm store has and CURRENT, a MANIFEST, a table, a log or a snapshot is
+    /// there (a damaged store is still ours: its open reports the damage); `.notOurs` naming the
+    /// entries no lsm store has (a RocksDB store's IDENTITY and OPTIONS, a user's thesis.tex).
+    public static func recognize(fs: FS, directory: String) throws -> StoreRecognition {
+        guard try fs.exists(directory) else { return .empty }
+        let names = try fs.list(directory: directory)
+        let foreign = names.filter { !isStoreName($0) }
+        if !foreign.isEmpty { return .notOurs(found: Array(foreign.prefix(6))) }
+        var markers = names.filter { $0 != "LOCK" && $0 != "snapshots" && $0 != "CURRENT.tmp" }
+        if names.contains("snapshots") {
+            let snaps = joinPath(directory, "snapshots")
+            let inside = try fs.list(directory: snaps)
+            if !inside.isEmpty { markers.append("snapshots/" + inside[0]) }
+        }
+        if markers.isEmpty { return .empty }
+        // A readable CURRENT naming a manifest with lsm's magic: say so first.
+        if names.contains("CURRENT"), let text = try? fs.readFile(Manifest<FS>.currentPath(directory)),
+           text.count < 64, let s = String(validating: text, as: UTF8.self), s.hasPrefix("MANIFEST-"), s.hasSuffix("\n") {
+            let manifest = String(s.dropLast())
+            if names.contains(manifest), let f = try? fs.open(joinPath(directory, manifest), .read) {
+                defer { try? f.close() }
+                if let head = try? f.read(count: 8, at: 0), head.count == 8,
+                   head.withUnsafeBytes({ loadFixed64($0, 0) }) == LogFormat.manifestMagic {
+                    return .ours(markers: ["CURRENT", manifest])
+                }
+            }
+        }
+        return .ours(markers: Array(markers.prefix(6)))
+    }
+
+    static func notOurs(_ directory: String, _ names: [String]) -> OrbitError {
+        OrbitError(.invalidArgument, "\(directory) is not an lsm store: it holds \(names.joined(separator: ", ")), which no lsm store has",
+                   at: directory,
+                   hint: "lsm opens only a store it wrote, and creates one only in an empty or missing directory; "
+                       + "use the backend that wrote these files, or another data directory")
+    }
+
+    /// A first open that crashed before CURRENT was written leaves, beside LOCK and an empty
+    /// snapshots/, only manifests of a new store (no table, no log, nothing written): that store
+    /// never held data, so it is created again. Anything else without CURRENT is damage.
+    static func isUnfinishedCreation(fs: FS, directory: String) throws -> Bool {
+        let names = try fs.list(directory: directory)
+        if names.contains("CURRENT") { return false }
+        let manifests = names.filter { $0.hasPrefix("MANIFEST-") }
+        let data = names.filter { $0.hasSuffix(".sst") || $0.hasSuffix(".log") }
+        if names.contains("snapshots"), !(try fs.list(directory: joinPath(directory, "snapshots"))).isEmpty {
+            throw OrbitError(.corruption, "CURRENT is missing, but snapshots exist", at: Manifest<FS>.currentPath(directory),
+                             hint: "the store is damaged (its CURRENT file is gone); run `orbit-bench inspect lsm DIR`")
+        }
+        if !data.isEmpty || manifests.isEmpty {
+            throw OrbitError(.corruption, "CURRENT is missing, but the store holds \((manifests + data).prefix(4).joined(separator: ", "))"
+                             + (manifests.count + data.count > 4 ? " and \(manifests.count + data.count - 4) more" : ""),
+                             at: Manifest<FS>.currentPath(directory),
+                             hint: "the store is damaged (its CURRENT file is gone); nothing was changed. Run `orbit-bench inspect lsm DIR`")
+        }
+        for name in manifests {
+            let path = joinPath(directory, name)
+            let file = try fs.open(path, .read)
+            defer { try? file.close() }
+            var empty = true
+            _ = try? LogReader(file: file, magic: LogFormat.manifestMagic, paranoid: true).read { record, offset in
+                let e = try VersionEdit.decode(record, path: path, offset: offset)
+                if !e.added.isEmpty || (e.lastSequence ?? 0) != 0 { empty = false }
+            }
+            guard empty else {
+                throw OrbitError(.corruption, "CURRENT is missing, but \(name) describes a store with data", at: Manifest<FS>.currentPath(directory),
+                                 hint: "the store is damaged (its CURRENT file is gone); nothing was changed. Run `orbit-bench inspect lsm DIR`")
+            }
+        }
+        return true
+    }
+
+    /// Creates `directory` (and missing parents) and syncs the parent of each directory it created,
+    /// so the store's directory entry is as durable as the first write's WAL record (the file
+    /// layer's contract: a new directory survives a power loss only once its parent is synced).
+    static func createDirectoryDurably(fs: FS, _ directory: String) throws {
+        var missing: [String] = []
+        var p = directory
+        while try !fs.exists(p) {
+            missing.append(p)
+            let parent = parentDirectory(of: p)
+            if parent == p { break }
+            p = parent
+        }
+        guard !missing.isEmpty else { return }
+        try fs.createDirectory(directory, intermediates: true)
+        for d in missing.reversed() { try fs.syncDirectory(parentDirectory(of: d)) }
+    }
+
+    /// A new store in an empty (or unfinished) directory: snapshots/, then the manifest and
+    /// CURRENT, then the first WAL. CURRENT comes before any log, so a crash part way leaves either
+    /// a directory `isUnfinishedCreation` recognises or a complete empty store.
+    static func createStore(fs: FS, directory: String, levels: Int) throws -> RecoveredState {
+        try fs.createDirectory(joinPath(directory, "snapshots"), intermediates: true)
+        let logNumber: UInt64 = 2, manifestNumber: UInt64 = 3, next: UInt64 = 4
+        var edit = VersionEdit()
+        edit.logNumber = logNumber
+        edit.nextFileNumber = next
+        edit.lastSequence = 0
+        let manifest = try Manifest(fs: fs, directory: directory, number: manifestNumber, snapshot: edit)
+        let logFile = try fs.open(logPath(directory, logNumber), .truncate)
+        let log = try LogWriter(newFile: logFile, magic: LogFormat.walMagic)
+        try logFile.fdatasync()
+        try fs.syncDirectory(directory)
+        // Manifests of an earlier unfinished creation (never named by CURRENT, holding nothing).
+        for name in try fs.list(directory: directory) where name.hasPrefix("MANIFEST-") && name != Manifest<FS>.name(manifestNumber) {
+            try fs.remove(joinPath(directory, name))
+        }
+        return RecoveredState(version: .empty(levels: levels), mem: Memtable(logNumber: logNumber), log: log,
+                              manifest: manifest, manifestLogNumber: logNumber, lastSequence: 0, nextFileNumber: next)
+    }
+
+    /// Steps 3 to 6 for an existing store: read CURRENT and the manifest (`Manifest.recover` checks
+    /// that it holds the whole state and that every table it names exists), open every table
+    /// (footer, index, filter checked), replay the WALs the manifest still needs into one memtable,
+    /// read the snapshot files; on a read-only open, stop there (all in memory). Read-write, only
+    /// after all of that has been read and checked: cut torn WAL tails, flush the replayed
+    /// memtable to a level-0 table, start a new WAL and a new manifest holding the whole state.
+    static func recover(fs: FS, directory: String, options: LSMOptions, readOnly: Bool,
+                        cache: BlockCache, tableCache: TableCache<FS.File>) throws -> RecoveredState {
+        // CURRENT and the manifest.
+        let recovered = try Manifest.recover(fs: fs, directory: directory, levels: options.maxLevels)
+        var next = max(recovered.nextFileNumber, 2)
+        var seq = recovered.lastSequence
+
+        // The tables.
+        var levels = Array(repeating: [TableFile<FS.File>](), count: options.maxLevels)
+        for (level, meta) in recovered.files {
+            let reader = try TableReader(path: tablePath(directory, meta.number), number: meta.number, size: meta.size,
+                                         cache: cache, tables: tableCache)
+            levels[level].append(TableFile(meta: meta, reader: reader))
+            next = max(next, meta.number + 1)
+        }
+        var v = Version(levels: levels).applying(VersionEdit(), [:])  // sorts each level
+
+        // The WALs the manifest still needs, oldest first, into one memtable.
+        var logs: [UInt64] = []
+        for name in try fs.list(directory: directory) where name.hasSuffix(".log") {
+            guard let n = UInt64(name.dropLast(4)) else { continue }
+            guard n < Manifest<FS>.maxFileNumber else {
+                throw OrbitError(.corruption, "log file number \(n) is out of range", at: joinPath(directory, name),
+                                 hint: "the store is damaged; run `orbit-bench inspect lsm DIR`")
+            }
+            if n >= recovered.logNumber { logs.append(n) }
+            next = max(next, n + 1)
+        }
+        logs.sort()
+        let replay = Memtable(logNumber: 0)
+        var skipped = 0
+        var tornTails: [(path: String, validEnd: Int64)] = []
+        for n in logs {
+            let path = logPath(directory, n)
+            let file = try fs.open(path, .read)
+            defer { try? file.close() }
+            let reader = LogReader(file: file, magic: LogFormat.walMagic, paranoid: options.paranoid, lastLog: n == logs.last)
+            // The payload header's size depends on the file's version, known once its header is read.
+            var payloadHeader = 0
+            let outcome = try reader.read { record, offset in
+                if payloadHeader == 0 {
+                    let h = try file.read(count: 12, at: 0)
+                    payloadHeader = LogFormat.walPayloadHeader(version: h.count == 12 ? h.withUnsafeBytes { loadFixed32($0, 8) } : 1)
+                }
+                seq = max(seq, try Self.applyRecord(record, to: replay, headerSize: payloadHeader, path: path, offset: offset))
+            }
+            skipped += outcome.skippedRegions
+            if outcome.skippedRegions > 0 {
+                logWarning("lsm: paranoid=false: skipped \(outcome.skippedRegions) damaged region(s) of \(path)\n")
+            }
+            // The write in flight at a crash was never acknowledged as durable: cut off below.
+            if outcome.tornTail { tornTails.append((path, outcome.validEnd)) }
+        }
+
+        // Snapshot files (their tables are kept).
+        var protected = Set<UInt64>()
+        let snaps = joinPath(directory, "snapshots")
+        if try fs.exists(snaps) {
+            for name in try fs.list(directory: snaps) where !name.hasSuffix(".tmp") {
+                for f in try readSnapshotFile(fs: fs, path: joinPath(snaps, name), maxLevels: options.maxLevels) { protected.insert(f.meta.number) }
+            }
+        }
+
+        if readOnly {
+            return RecoveredState(version: v, mem: replay, log: nil, manifest: nil, manifestLogNumber: recovered.logNumber,
+                                  lastSequence: seq, nextFileNumber: next, skippedRegions: skipped, protectedFiles: protected)
+        }
+
+        // Install: everything needed has been read and checked.
+        for (path, end) in tornTails {
+            let file = try fs.open(path, .readWrite)
+            defer { try? file.close() }
+            try file.truncate(to: end)
+            try file.fsync()
+        }
+        // Flush what was replayed to a level-0 table so the old logs can go.
+        if !replay.isEmpty {
+            let number = next; next += 1
+            let meta = try Self.writeTable(fs: fs, directory: directory, number: number, options: options,
+                                           source: MergingIterator<FS.File>(mems: [replay], tables: [], levels: []),
+                                           dropTombstones: { _ in false })
+            if let meta {
+                let reader = try TableReader(path: tablePath(directory, number), number: number, size: meta.size, cache: cache, tables: tableCache)
+                var e = VersionEdit(); e.added = [(0, meta)]
+                v = v.applying(e, [number: TableFile(meta: meta, reader: reader)])
+            }
+            try fs.syncDirectory(directory)
+        }
+        let logNumber = next; next += 1
+        let manifestNumber = next; next += 1
+        let logFile = try fs.open(logPath(directory, logNumber), .truncate)
+        let log = try LogWriter(newFile: logFile, magic: LogFormat.walMagic)
+        try logFile.fdatasync()
+        var snapshotEdit = VersionEdit()
+        snapshotEdit.logNumber = logNumber
+        snapshotEdit.nextFileNumber = next
+        snapshotEdit.lastSequence = seq
+        snapshotEdit.added = v.allFiles.map { ($0.level, $0.file.meta) }
+        let manifest = try Manifest(fs: fs, directory: directory, number: manifestNumber, snapshot: snapshotEdit)
+        return RecoveredState(version: v, mem: Memtable(logNumber: logNumber), log: log, manifest: manifest, manifestLogNumber: logNumber,
+                              lastSequence: seq, nextFileNumber: next, skippedRegions: skipped, protectedFiles: protected)
+    }
+
+    /// The last step of a read-write open, once the recovered state is durable in the new
+    /// manifest: remove older manifests, logs the state no longer needs, and tables neither the
+    /// state nor a snapshot names (left over from a crash).
+    func removeObsoleteFiles() throws {
+        let current = Manifest<FS>.name(manifest.number)
+        let logNumber = log.file.path
+        let v = version
+        for name in try fs.list(directory: directory) {
+            let path = joinPath(directory, name)
+            if name.hasPrefix("MANIFEST-"), name != current { try fs.remove(path) }
+            if name.hasSuffix(".log"), UInt64(name.dropLast(4)) != nil, path != logNumber { try fs.remove(path) }
+            if name.hasSuffix(".sst"), let n = UInt64(name.dropLast(4)), !v.contains(n), !protectedFiles.contains(n) {
+                try fs.remove(path)
+            }
+        }
+        try fs.syncDirectory(directory)
+    }
+}
