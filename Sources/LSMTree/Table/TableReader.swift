@@ -49,7 +49,7 @@ final class TableReader<File: FileHandleProtocol>: @unchecked Sendable {
         // Checked without overflow: the handle's fields are any 64-bit values a CRC-valid block holds.
         guard h.offset <= fileSize, h.size < UInt64(Int32.max),
               h.size + UInt64(Footer.blockTrailerSize) <= fileSize - h.offset else {
-            throw corruption("\(what) handle (offset \(h.offset), size \(h.size)) points past the end of the file", path, Int64(h.offset))
+            throw corruption("\(what) handle (offset \(h.offset), size \(h.size)) points past the end of the file", path, Int64(clamping: h.offset))
         }
         let n = Int(h.size) + Footer.blockTrailerSize
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1), alignment: 8)
