@@ -18,7 +18,20 @@ import Synchronization
 /// flushes immutable memtables to level 0 (so a long compaction never holds up a flush);
 /// `compaction_threads` compact, concurrently on disjoint tables, a level-0 compaction split by key
 /// range across threads. Writers are delayed gradually from `l0_slowdown_writes_trigger` level-0
-/// tables and stop at `l0_stop_writes_trigger` (or while the immutable memtable queue is full).
+/// tables and stop at `l0_stop_writes_trigger` (or while the immutable memtable queue is full);
+/// they wait without `writeLock`, so syncs and `stats()` go on during a stall.
+///
+/// ## After a failed WAL write or sync
+/// The store turns *read-only until reopened* (not poisoned: reads go on). Every WAL fdatasync runs
+/// through `syncLog` under one lock, and the first failed append or sync is recorded there before
+/// any later sync may acknowledge anything: no write is acknowledged after it, in any mode and with
+/// any number of writers, and `visibleSeq` (what readers see) never moves past the failed record.
+/// Every later write throws the original error; `stats()` reports `read_only` 1. A reopen replays
+/// the WAL (a record whose sync failed may or may not be there: it was never acknowledged).
+///
+/// ## Access
+/// A read-only open (`StoreAccess.readOnly`) recovers the WALs into memory and changes nothing on
+/// disk; every write call throws `OrbitError.Code.readOnly`; no background thread runs.
 ///
 /// ## Files (in the store directory)
 /// `<n>.log` WAL (docs/formats/lsm-log.md), `<n>.sst` tables (lsm-sstable.md), `MANIFEST-<n>`
