@@ -16,6 +16,22 @@ struct OrbitBench: ParsableCommand {
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
                       PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self,
                       CrashCommand.self, CrashWorkerCommand.self])
+
+    /// ArgumentParser exits 64 (EX_USAGE) for a bad argument; orbit-bench's contract is 2 for every
+    /// bad input (README "Your stores are safe"), so usage errors are mapped to 2 here. Help and
+    /// version requests keep their 0; every other status is the command's own.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by commands that open engines.
