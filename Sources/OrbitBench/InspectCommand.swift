@@ -60,7 +60,13 @@ struct InspectCommand: ParsableCommand {
             }
             let what = other.map { "it holds \(["lsm", "lmdb"].contains($0) ? "an" : "a") \($0) store" } ?? "it holds \(found.joined(separator: ", "))"
             throw OrbitError(.invalidArgument, "not \(backend == "lsm" ? "an" : "a") \(backend) store: \(what)", at: directory,
-                             hint: other.map { "orbit-bench inspect \($0) \(directory)" } ?? "give the store's directory, e.g. <data_dir>/\(backend)")
+                             hint: other.map { o in
+                                 switch o {
+                                 case "cow", "lsm": "orbit-bench inspect \(o) \(directory)"
+                                 case "rocksdb": "RocksDB's own tool reads it: ldb --db=\(directory) scan"
+                                 default: "LMDB's own tool reads it: mdb_stat \(directory)"
+                                 }
+                             } ?? "give the store's directory, e.g. <data_dir>/\(backend)")
         }
     }
 }

@@ -110,7 +110,7 @@ public enum StoreGuard {
                 return
             }
             let e = errno
-            guard e == ENOENT else {
+            guard e == ENOENT || e == ENOTDIR else {  // ENOTDIR: an ancestor is a file, found further up
                 throw OrbitError(.invalidArgument, "cannot use \(path): \(String(cString: strerror(e)))", at: flagHint)
             }
             let parent = parentDirectory(of: path)
