@@ -115,7 +115,15 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         do {
             try check(mdb_env_set_mapsize(e, options.mapSizeMB << 20), "mdb_env_set_mapsize")
             try check(mdb_env_set_maxreaders(e, UInt32(options.maxReaders)), "mdb_env_set_maxreaders")
-            try check(mdb_env_open(e, path, envFlags, 0o644), "mdb_env_open")
+            let openRC = mdb_env_open(e, path, envFlags, 0o644)
+            if openRC == EACCES {
+                throw OrbitError(.invalidArgument, "mdb_env_open: no permission to open the LMDB environment", at: path,
+                                 hint: access == .readOnly
+                                     ? "LMDB writes its reader table (lock.mdb) even to read: give write permission on lock.mdb and its directory"
+                                     : "give write permission on the store directory, data.mdb and lock.mdb",
+                                 underlying: String(cString: mdb_strerror(openRC)))
+            }
+            try check(openRC, "mdb_env_open")
             var txn: OpaquePointer? = nil
             try check(mdb_txn_begin(e, nil, access == .readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
             var d: MDB_dbi = 0

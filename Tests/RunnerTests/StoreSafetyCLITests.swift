@@ -12,7 +12,7 @@ struct StoreSafetyCLITests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("orbit-bench").path
     }
 
-    static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func run(_ args: [String], executable: String = Self.executable) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
@@ -112,6 +112,28 @@ struct StoreSafetyCLITests {
             let more = try Self.run(["run", "workloads/ycsb/workloadc", "-p", "recordcount=3000", "--out", dir + "/o3"] + common)
             #expect(more.status == 2 && more.err.contains("orbit-bench load"), "\(more.err)")
             #expect(DirectorySnapshot.capture(dir + "/data").differences(from: before) == [])
+        }
+    }
+}
+
+extension StoreSafetyCLITests {
+    /// A store in a directory the user cannot write can be read (as root permission bits do not stop
+    /// writes, this runs the CLI as `nobody` through setpriv; skipped where that is not possible).
+    @Test func aStoreInAnUnwritableDirectoryCanBeRead() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return }
+        func asNobody(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+            try Self.run(["--reuid=65534", "--regid=65534", "--clear-groups", Self.executable] + args, executable: "/usr/bin/setpriv")
+        }
+        guard try asNobody(["--help"]).status == 0 else { return }  // nobody cannot run the test build
+        try withTemporaryDirectory(prefix: "orbit-cli-unwritable") { dir in
+            try Self.makeStore(dir, "rocksdb")
+            chmod(dir, 0o755)
+            let before = DirectorySnapshot.capture(dir)
+            let get = try asNobody(["kv", "get", "--backend", "rocksdb", "--data-dir", dir, "key1"])
+            #expect(get.status == 0 && get.out == "v1\n", "\(get.err)")
+            let put = try asNobody(["kv", "put", "--backend", "rocksdb", "--data-dir", dir, "k", "v"])
+            #expect(put.status == 2 && put.err.contains("no write permission"), "\(put.err)")
+            #expect(DirectorySnapshot.capture(dir).differences(from: before) == [])
         }
     }
 }
