@@ -109,6 +109,7 @@ extension CrashCommand {
         var claimed: [String] = []
         for b in backends {
             let dir = root + "/" + b
+            try StoreGuard.checkPath(dir, intent: .create, flagHint: configured.isEmpty ? "--out" : "--data-dir")
             guard case .entries(let names) = StoreDirectoryListing.list(dir), !names.isEmpty else {
                 if case .notADirectory = StoreDirectoryListing.list(dir) {
                     throw OrbitError(.invalidArgument, "\(dir) is a file, not a directory", at: configured.isEmpty ? "--out" : "--data-dir")

@@ -20,7 +20,8 @@ public enum StoreDirectoryListing: Sendable, Equatable {
         var st = stat()
         guard stat(path, &st) == 0 else {
             let e = errno
-            return e == ENOENT ? .missing : .unreadable("\(lastComponent(path)) (stat: \(String(cString: strerror(e))))")
+            // ENOTDIR: a file on the way (a/file/b): nothing is there; callers name the file.
+            return e == ENOENT || e == ENOTDIR ? .missing : .unreadable("\(lastComponent(path)) (stat: \(String(cString: strerror(e))))")
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return .notADirectory("\(lastComponent(path)) (a file, not a directory)") }
         guard let dir = opendir(path) else {

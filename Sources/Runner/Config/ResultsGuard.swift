@@ -34,10 +34,15 @@ public enum ResultsGuard {
     public static func prepare(_ out: String, overwrite: Bool, remove: Bool, keep: Set<String> = ["data"]) throws {
         let names: [String]
         switch StoreDirectoryListing.list(out) {
-        case .missing: return
+        case .missing:
+            try StoreGuard.checkPath(out, intent: .create, flagHint: "--out")  // a file on the way, or no permission
+            return
         case .notADirectory: throw OrbitError(.invalidArgument, "\(out) is a file, not a directory", at: "--out")
         case .unreadable(let why): throw OrbitError(.invalidArgument, "cannot use the results directory: \(why)", at: "--out")
         case .entries(let e): names = e.filter { !keep.contains($0) }
+        }
+        guard access(out, W_OK) == 0 else {
+            throw OrbitError(.invalidArgument, "no write permission on the results directory", at: out, hint: "give another --out")
         }
         guard !names.isEmpty else { return }
         let ours = names.filter(isResultsEntry)

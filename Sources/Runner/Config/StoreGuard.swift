@@ -94,14 +94,15 @@ public enum StoreGuard {
     }
 
     /// A store directory whose path is not usable: an ancestor is a file, or it cannot be created.
-    static func checkPath(_ directory: String, intent: Intent, flagHint: String) throws {
+    public static func checkPath(_ directory: String, intent: Intent, flagHint: String) throws {
         var path = directory
         while true {
             var st = stat()
             if stat(path, &st) == 0 {
                 guard (st.st_mode & S_IFMT) == S_IFDIR else {
                     throw OrbitError(.invalidArgument, "\(path) is a file, not a directory", at: flagHint,
-                                     hint: "\(flagHint) names a directory that holds one store per backend (<dir>/<backend>)")
+                                     hint: flagHint == "--data-dir" ? "--data-dir names a directory that holds one store per backend (<dir>/<backend>)"
+                                         : "\(flagHint) names a directory")
                 }
                 if path != directory, intent == .create, access(path, W_OK) != 0 {
                     throw OrbitError(.invalidArgument, "cannot create the store directory: no write permission on \(path)", at: directory,
