@@ -9,9 +9,11 @@ public struct BenchmarkSession {
     public enum DataPolicy: Sendable {
         /// Refuse to run on a non-empty store directory.
         case requireEmpty
-        /// Delete the backend's store directory first.
+        /// Delete the backend's store first: only a store of that engine, only its own files
+        /// (`StoreGuard.removeStore`); anything else in the directory is refused.
         case fresh
-        /// Run on whatever the store holds (e.g. readrandom after fillrandom).
+        /// Run on whatever the store holds (e.g. readrandom after fillrandom); it must be this
+        /// engine's store, and the workload must not load (`load: false`).
         case reuse
     }
 
