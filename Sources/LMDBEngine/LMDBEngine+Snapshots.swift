@@ -13,6 +13,7 @@ extension LMDBEngine {
 
     public func createSnapshot(named name: String) throws {
         try validateSnapshotName(name)
+        try refuseWriteIfReadOnly("snapshot create")
         try entered {
             let dir = snapshotPath(name)
             if try fs.exists(dir) {
@@ -47,6 +48,7 @@ extension LMDBEngine {
 
     public func dropSnapshot(named name: String) throws {
         try validateSnapshotName(name)
+        try refuseWriteIfReadOnly("snapshot drop")
         try entered {
             let dir = snapshotPath(name)
             guard try fs.exists(dir) else {
@@ -59,6 +61,7 @@ extension LMDBEngine {
 
     public func restoreSnapshot(named name: String) throws {
         try validateSnapshotName(name)
+        try refuseWriteIfReadOnly("snapshot restore")
         let task: PeriodicTask? = lock.withWriteLock { let t = syncer; syncer = nil; return t }
         task?.stop()
         try lock.withWriteLock {

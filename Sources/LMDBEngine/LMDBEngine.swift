@@ -39,6 +39,9 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
     public let options: LMDBOptions
     public let path: String
     public var dataDirectory: String? { path }
+    /// `.readOnly`: the environment is opened `MDB_RDONLY` (LMDB still updates its reader table in
+    /// lock.mdb); every write throws `.readOnly`.
+    public let access: StoreAccess
 
     // Replaced only by restoreSnapshot and close, under lock.withWriteLock.
     var env: OpaquePointer?
@@ -58,18 +61,39 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
     public var snapshotDirectory: String { joinPath(path, Self.snapshotDirName) }
     static let keyPrefix: UInt8 = 0
 
-    /// Opens (creating if missing) the LMDB environment in `path`.
+    /// Opens (creating if missing) the LMDB environment in `path`; `access: .readOnly` opens an
+    /// existing one with `MDB_RDONLY` and changes nothing but LMDB's reader table (lock.mdb).
+    ///
+    /// A failed open is an error and leaves the engine closed: nothing later calls into a
+    /// half-open environment (`close()` and `deinit` see `closed`).
     public init(path: String, options: LMDBOptions, durability: DurabilityMode, access: StoreAccess = .readWrite) throws {
-        try options.validate()
         self.path = path
         self.options = options
         self.durability = durability
-        try fs.createDirectory(path, intermediates: true)
-        // A restore interrupted before its rename leaves this behind; the data file is intact.
-        let leftover = joinPath(path, "data.mdb.restore")
-        if try fs.exists(leftover) { try fs.remove(leftover) }
-        try openEnvironment()
-        try startSyncer()
+        self.access = access
+        do {
+            try options.validate()
+            if access == .readWrite {
+                try fs.createDirectory(path, intermediates: true)
+                // A restore interrupted before its rename leaves this behind; the data file is intact.
+                let leftover = joinPath(path, "data.mdb.restore")
+                if try fs.exists(leftover) { try fs.remove(leftover) }
+            }
+            try openEnvironment()
+            try startSyncer()
+        } catch {
+            // Never leave a half-open engine behind: deinit would otherwise sync and close it.
+            closed = true
+            closeEnvironment()
+            throw error
+        }
+    }
+
+    @inline(__always)
+    func refuseWriteIfReadOnly(_ what: @autoclosure () -> String) throws {
+        if _slowPath(access == .readOnly) {
+            throw OrbitError(.readOnly, "\(what()): the lmdb store is open read-only", at: path)
+        }
     }
 
     deinit {
@@ -78,6 +102,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
 
     var envFlags: UInt32 {
         var f = UInt32(MDB_NOTLS)
+        if access == .readOnly { f |= UInt32(MDB_RDONLY) }
         if !durability.syncsBeforeAck { f |= UInt32(MDB_NOSYNC) }
         if options.noReadahead { f |= UInt32(MDB_NORDAHEAD) }
         if options.writeMap { f |= UInt32(MDB_WRITEMAP) }
@@ -90,9 +115,17 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         do {
             try check(mdb_env_set_mapsize(e, options.mapSizeMB << 20), "mdb_env_set_mapsize")
             try check(mdb_env_set_maxreaders(e, UInt32(options.maxReaders)), "mdb_env_set_maxreaders")
-            try check(mdb_env_open(e, path, envFlags, 0o644), "mdb_env_open")
+            let openRC = mdb_env_open(e, path, envFlags, 0o644)
+            if openRC == EACCES {
+                throw OrbitError(.invalidArgument, "mdb_env_open: no permission to open the LMDB environment", at: path,
+                                 hint: access == .readOnly
+                                     ? "LMDB writes its reader table (lock.mdb) even to read: give write permission on lock.mdb and its directory"
+                                     : "give write permission on the store directory, data.mdb and lock.mdb",
+                                 underlying: String(cString: mdb_strerror(openRC)))
+            }
+            try check(openRC, "mdb_env_open")
             var txn: OpaquePointer? = nil
-            try check(mdb_txn_begin(e, nil, 0, &txn), "mdb_txn_begin")
+            try check(mdb_txn_begin(e, nil, access == .readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
             var d: MDB_dbi = 0
             let rc = mdb_dbi_open(txn, nil, 0, &d)
             if rc != 0 { mdb_txn_abort(txn); try check(rc, "mdb_dbi_open") }
@@ -103,7 +136,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
             mdb_env_close(e)
             throw error
         }
-        try countTotals()
+        do { try countTotals() } catch { closeEnvironment(); throw error }
     }
 
     /// One scan to learn the exact key and value bytes of an existing store.
@@ -124,7 +157,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
     }
 
     func startSyncer() throws {
-        guard case .periodic(let ms) = durability else { return }
+        guard access == .readWrite, case .periodic(let ms) = durability else { return }
         syncer = try PeriodicTask(periodMillis: ms, name: "lmdb periodic sync") { [unowned self] in
             try lock.withReadLock {
                 guard !closed, let env else { return }
@@ -291,6 +324,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
     /// One write transaction; `body` applies the changes and returns the change in totals.
     func writeTransaction(_ body: (OpaquePointer) throws -> Totals) throws {
         try entered {
+            try refuseWriteIfReadOnly("write")
             var txn: OpaquePointer? = nil
             try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin (write)")
             let delta: Totals
@@ -367,6 +401,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
     public func sync() throws {
         try entered {
             if let e = syncer?.firstError.withLock({ $0 }) { throw e }
+            guard access == .readWrite else { return }  // nothing written, nothing to sync
             try check(mdb_env_sync(env, 1), "mdb_env_sync")
         }
     }
@@ -438,6 +473,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
             closed = true
             defer { closeEnvironment() }
             if let e = task?.firstError.withLock({ $0 }) { throw e }
+            guard access == .readWrite, env != nil else { return }
             try check(mdb_env_sync(env, 1), "mdb_env_sync (close)")
         }
     }

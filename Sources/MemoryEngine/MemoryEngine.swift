@@ -190,3 +190,8 @@ public final class MemoryEngine: StorageEngine, @unchecked Sendable {
         OrbitError(.notFound, "memory: no snapshot named '\(name)'", hint: "listSnapshots() names the existing ones")
     }
 }
+
+extension MemoryEngine {
+    /// The memory engine stores keys and values of any size the process can hold.
+    public static var limits: EngineLimits { .unlimited }
+}

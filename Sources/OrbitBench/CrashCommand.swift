@@ -34,6 +34,15 @@ struct CrashCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not draw plots.")
     var noPlot = false
 
+    @Flag(name: .long, help: "Delete an earlier crash experiment's directory (<data-dir>/<backend>, and only one crash made) first.")
+    var fresh = false
+
+    @Flag(name: .long, help: "Refused: every crash experiment starts from stores of its own (use --fresh).")
+    var reuse = false
+
+    @Flag(name: .long, help: "Replace an earlier run in --out (only the files orbit-bench writes there).")
+    var overwrite = false
+
     func run() throws {
         var broken = false
         try guarded {
@@ -42,6 +51,7 @@ struct CrashCommand: ParsableCommand {
             let c = try options.build(workload: workload, extra: extra)
             var e = CrashExperiment(configuration: c)
             e.outputDirectory = out
+            try checkBeforeRunning(e)
             if !quiet { e.progress = { FileHandle.standardError.write(Data(("orbit-bench: " + $0 + "\n").utf8)) } }
             let outcome = try e.run()
             print(outcome.summaryText, terminator: "")
@@ -59,6 +69,88 @@ struct CrashCommand: ParsableCommand {
         if broken {
             FileHandle.standardError.write(Data("orbit-bench: a durability promise was broken (exit status \(CrashExperiment.brokenExitStatus))\n".utf8))
             throw ExitCode(CrashExperiment.brokenExitStatus)
+        }
+    }
+}
+
+/// The checks `crash` makes before anything runs (README "Your stores are safe"): the same refusals
+/// as `run` for a non-empty data directory, every method supported by every engine, key and value
+/// sizes within each engine's limits, no earlier run in --out; then it claims each
+/// `<data-dir>/<backend>` as an experiment directory (a marker file), so that a later `--fresh`
+/// deletes only a directory crash made.
+extension CrashCommand {
+    static let experimentMarker = "ORBIT-CRASH-EXPERIMENT"
+
+    func checkBeforeRunning(_ e: CrashExperiment) throws {
+        guard !(fresh && reuse) else {
+            throw OrbitError(.invalidArgument, "--fresh and --reuse exclude each other", at: "flags --fresh --reuse")
+        }
+        guard !reuse else {
+            throw OrbitError(.invalidArgument, "crash starts every experiment from stores of its own; --reuse does not apply", at: "--reuse",
+                             hint: "use --fresh to clear an earlier crash experiment's directory, or another --data-dir")
+        }
+        let (plan, backends, methods) = try e.prepare()
+        let s = e.configuration.settings
+        for b in backends {
+            for m in methods where CrashMethods.sweep(for: m)?.supports(engine: b) != true {
+                let engines = StoreGuard.durableBackends.filter { CrashMethods.sweep(for: m)?.supports(engine: $0) == true }
+                throw OrbitError(.invalidArgument, "crash method \(m.rawValue) does not apply to the \(b) engine",
+                                 at: "crash_methods from \(s.source("crash_methods")), backends from \(s.source("backends"))",
+                                 hint: "\(m.rawValue) runs on: \(engines.joined(separator: ", ")); nothing was run")
+            }
+            try StoreGuard.checkSizes(b, settings: s, keySize: plan.keySize, valueSize: plan.valueSize,
+                                      keySource: "key_size from \(s.source("key_size"))", valueSource: "value_size from \(s.source("value_size.max"))")
+        }
+        if let out { try ResultsGuard.prepare(out, overwrite: overwrite, remove: false) }
+        let configured = s.string("data_dir")
+        guard let root = configured.isEmpty ? out.map({ $0 + "/data" }) : configured else { return }  // a new results/<run-id>
+        // An earlier crash's own data directory under --out goes with --overwrite.
+        let clear = fresh || (configured.isEmpty && overwrite)
+        var claimed: [String] = []
+        for b in backends {
+            let dir = root + "/" + b
+            try StoreGuard.checkPath(dir, intent: .create, flagHint: configured.isEmpty ? "--out" : "--data-dir")
+            guard case .entries(let names) = StoreDirectoryListing.list(dir), !names.isEmpty else {
+                if case .notADirectory = StoreDirectoryListing.list(dir) {
+                    throw OrbitError(.invalidArgument, "\(dir) is a file, not a directory", at: configured.isEmpty ? "--out" : "--data-dir")
+                }
+                continue
+            }
+            if names.contains(Self.experimentMarker) {
+                guard clear else {
+                    throw OrbitError(.invalidArgument, "the \(b) experiment directory is not empty (an earlier crash experiment)", at: dir,
+                                     hint: "pass --fresh to delete it first, or give another --data-dir; nothing was run")
+                }
+                claimed.append(dir)
+                continue
+            }
+            let what: String
+            if case .ours(let markers) = StoreGuard.recognize(b, at: dir) {
+                what = "holds \(["lsm", "lmdb"].contains(b) ? "an" : "a") \(b) store (\(markers.joined(separator: ", ")))"
+            } else if let other = StoreGuard.durableBackends.first(where: { o in
+                if case .ours = StoreGuard.recognize(o, at: dir) { return true } else { return false }
+            }) {
+                what = "holds \(["lsm", "lmdb"].contains(other) ? "an" : "a") \(other) store"
+            } else {
+                what = "holds files crash did not write (\(StoreDirectoryListing.few(names).joined(separator: ", ")))"
+            }
+            throw OrbitError(.invalidArgument, "the \(b) store directory is not empty: \(dir) \(what)", at: dir,
+                             hint: "crash makes its own stores under <data-dir>/<backend>/<method> and never opens an existing one; "
+                                 + "give an empty --data-dir (--fresh deletes only an earlier crash experiment's directory); nothing was run")
+        }
+        // Every check passed: now (and only now) clear and claim.
+        if let out { try ResultsGuard.prepare(out, overwrite: overwrite, remove: true) }
+        for dir in claimed { try FileManager.default.removeItem(atPath: dir) }
+        for b in backends {
+            let dir = root + "/" + b
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                try "a crash experiment's directory: orbit-bench crash --fresh deletes it\n".write(
+                    toFile: dir + "/" + Self.experimentMarker, atomically: false, encoding: .utf8)
+            } catch {
+                throw OrbitError(.invalidArgument, "cannot create the experiment directory", at: dir,
+                                 hint: "choose a --data-dir you can write", underlying: "\(error)")
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ struct KVCommand: ParsableCommand {
         return try KVTool.perform(action, backend: try backend(c), settings: c.settings)
     }
 
-    static func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+    static func bytes(_ s: String, _ hex: Bool, _ what: String) throws -> [UInt8] { try KVTool.parseBytes(s, hex: hex, what: what) }
 
     static func write(_ bytes: [UInt8]) {
         FileHandle.standardOutput.write(Data(bytes))
@@ -31,15 +31,16 @@ struct KVCommand: ParsableCommand {
     struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a key's value; exit status 1 if absent.")
         @OptionGroup var options: ConfigOptions
+        @Flag(help: "KEY is hex (0x00ff...), and the value is printed as hex (as ldb --hex).") var hex = false
         @Argument var key: String
         func run() throws {
             try guarded {
-                guard case .value(let v) = try KVCommand.perform(options, .get(key: KVCommand.bytes(key))) else { return }
+                guard case .value(let v) = try KVCommand.perform(options, .get(key: KVCommand.bytes(key, hex, "KEY"))) else { return }
                 guard let v else {
                     FileHandle.standardError.write(Data("orbit-bench: key not found: \(key)\n".utf8))
                     throw ExitCode(1)
                 }
-                KVCommand.write(v + [0x0a])
+                if hex { print(KVTool.formatBytes(v, hex: true)) } else { KVCommand.write(v + [0x0a]) }
             }
         }
     }
@@ -48,33 +49,40 @@ struct KVCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a key; exit status 0 only once acknowledged under the durability mode.")
         @OptionGroup var options: ConfigOptions
+        @Flag(help: "KEY and VALUE are hex (0x00ff...), as ldb --hex.") var hex = false
         @Argument var key: String
         @Argument var value: String
         func run() throws {
-            try guarded { _ = try KVCommand.perform(options, .put(key: KVCommand.bytes(key), value: KVCommand.bytes(value))) }
+            try guarded {
+                _ = try KVCommand.perform(options, .put(key: KVCommand.bytes(key, hex, "KEY"), value: KVCommand.bytes(value, hex, "VALUE")))
+            }
         }
     }
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a key (absent keys are not an error).")
         @OptionGroup var options: ConfigOptions
+        @Flag(help: "KEY is hex (0x00ff...), as ldb --hex.") var hex = false
         @Argument var key: String
         func run() throws {
-            try guarded { _ = try KVCommand.perform(options, .delete(key: KVCommand.bytes(key))) }
+            try guarded { _ = try KVCommand.perform(options, .delete(key: KVCommand.bytes(key, hex, "KEY"))) }
         }
     }
 
     struct Scan: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print keys in [start, end) as key<TAB>value lines.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print keys in [start, end) as key<TAB>value lines (bytes outside printable ASCII as \\xNN, a backslash as \\\\).")
         @OptionGroup var options: ConfigOptions
+        @Flag(help: "--start and --end are hex, and keys and values are printed as hex (as ldb --hex).") var hex = false
         @Option(help: "First key (inclusive).") var start: String?
         @Option(help: "End key (exclusive).") var end: String?
         @Option(help: "At most this many entries (0: all).") var limit = 0
         func run() throws {
             try guarded {
-                guard case .entries(let rows) = try KVCommand.perform(
-                    options, .scan(start: start.map(KVCommand.bytes), end: end.map(KVCommand.bytes), limit: limit)) else { return }
-                for (k, v) in rows { print("\(describeBytes(k, limit: 4096))\t\(describeBytes(v, limit: 4096))") }
+                let from = try start.map { try KVCommand.bytes($0, hex, "--start") }
+                let to = try end.map { try KVCommand.bytes($0, hex, "--end") }
+                guard case .entries(let rows) = try KVCommand.perform(options, .scan(start: from, end: to, limit: limit)) else { return }
+                for (k, v) in rows { print("\(KVTool.formatBytes(k, hex: hex))\t\(KVTool.formatBytes(v, hex: hex))") }
             }
         }
     }

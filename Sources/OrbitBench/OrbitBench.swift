@@ -16,6 +16,22 @@ struct OrbitBench: ParsableCommand {
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
                       PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self,
                       CrashCommand.self, CrashWorkerCommand.self])
+
+    /// ArgumentParser exits 64 (EX_USAGE) for a bad argument; orbit-bench's contract is 2 for every
+    /// bad input (README "Your stores are safe"), so usage errors are mapped to 2 here. Help and
+    /// version requests keep their 0; every other status is the command's own.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by commands that open engines.
@@ -106,8 +122,20 @@ struct RunCommand: ParsableCommand {
             if let r = `repeat` { flags.append(("--repeat \(r)", "repeat", String(r))) }
             if let w = warmupRepeats { flags.append(("--warmup-repeats \(w)", "warmup_repeats", String(w))) }
             if plot { flags.append(("--plot", "plots", "true")) }
-            try output.execute(try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
-                                                 properties: workload.properties, knobFlags: flags))
+            var c = try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
+                                      properties: workload.properties, knobFlags: flags)
+            // YCSB's habit: `run` of a property file on a --data-dir is the transaction phase only (as
+            // `ycsb run`), on the store `load` filled; --fresh (load and run on a new store) or an
+            // explicit `load` setting keep the old behaviour. Without a data dir the store is new, so
+            // the run loads first.
+            let ycsb = workload.workload.map(Configuration.isPropertyFile) ?? !workload.propertyFiles.isEmpty
+            var transactionsOnly = false
+            if ycsb, !c.settings.string("data_dir").isEmpty, !output.fresh, c.settings.source("load") == .builtinDefault {
+                c = try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
+                                      properties: workload.properties, extra: ["load=false"], knobFlags: flags)
+                transactionsOnly = true
+            }
+            try output.execute(c, reuseImplied: transactionsOnly)
         }
     }
 }
@@ -139,17 +167,23 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Run on the data the store directories already hold.")
     var reuse = false
 
+    @Flag(name: .long, help: "Replace an earlier run in --out (only the files orbit-bench writes there; never data/).")
+    var overwrite = false
+
     @Flag(name: .long, help: "No status line.")
     var quiet = false
 
-    func execute(_ configuration: Configuration) throws {
+    /// `reuseImplied`: the command itself runs on the data the store holds (`run` of a YCSB property
+    /// file on a --data-dir), as if --reuse were given.
+    func execute(_ configuration: Configuration, reuseImplied: Bool = false) throws {
         guard !(fresh && reuse) else {
             throw OrbitError(.invalidArgument, "--fresh and --reuse exclude each other", at: "flags --fresh --reuse")
         }
         for n in configuration.notices { FileHandle.standardError.write(Data("orbit-bench: notice: \(n)\n".utf8)) }
         var session = BenchmarkSession(configuration: configuration)
         session.outputDirectory = out
-        session.dataPolicy = fresh ? .fresh : (reuse ? .reuse : .requireEmpty)
+        session.dataPolicy = fresh ? .fresh : (reuse || reuseImplied ? .reuse : .requireEmpty)
+        session.overwrite = overwrite
         session.showStatus = !quiet
         let result = try session.run()
         print(SummaryTable.render(result), terminator: "")

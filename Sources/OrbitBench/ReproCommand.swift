@@ -48,11 +48,16 @@ struct LatencyTableCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress lines.")
     var quiet = false
 
+    @Flag(name: .long, help: "Replace an earlier table in --out (only the files orbit-bench writes there).")
+    var overwrite = false
+
     @Flag(name: .long, help: "Leave out repeats/, metrics.csv and interval-*.csv once the table and plots are made (a small set to commit).")
     var slim = false
 
     func run() throws {
         try guarded {
+            // No mixed results: an earlier table in --out is refused unless --overwrite (ResultsGuard).
+            try ResultsGuard.prepare(out, overwrite: overwrite, remove: true)
             var t = LatencyTable()
             t.repeats = `repeat`
             t.warmupRepeats = warmupRepeats

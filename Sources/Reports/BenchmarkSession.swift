@@ -9,46 +9,115 @@ public struct BenchmarkSession {
     public enum DataPolicy: Sendable {
         /// Refuse to run on a non-empty store directory.
         case requireEmpty
-        /// Delete the backend's store directory first.
+        /// Delete the backend's store first: only a store of that engine, only its own files
+        /// (`StoreGuard.removeStore`); anything else in the directory is refused.
         case fresh
-        /// Run on whatever the store holds (e.g. readrandom after fillrandom).
+        /// Run on whatever the store holds (e.g. readrandom after fillrandom); it must be this
+        /// engine's store, and the workload must not load (`load: false`).
         case reuse
     }
 
     public var configuration: Configuration
     public var outputDirectory: String?
     public var dataPolicy: DataPolicy = .requireEmpty
+    /// Replace an earlier run in the results directory (`--overwrite`, see `ResultsGuard`); without
+    /// it a results directory holding an earlier run is refused.
+    public var overwrite = false
     public var showStatus = true
 
     public init(configuration: Configuration) {
         self.configuration = configuration
     }
 
-    /// Checks everything that can be checked before anything runs or is written.
+    /// Checks everything that can be checked before anything runs or is written: the workload, each
+    /// engine's options and limits, the results directory, and each store directory against the data
+    /// policy (`StoreGuard`; README "Your stores are safe"). Throws `.invalidArgument` and friends
+    /// (exit status 2) having changed nothing.
     public func prepare() throws -> (workload: Workload, runId: String, out: String, dataRoot: String) {
         let workload = try Workload(settings: configuration.settings, path: configuration.workloadPath)
+        let s = configuration.settings
         let stamp = Self.timestamp()
         let runId = "\(stamp)-\(workload.name)"
         let out = outputDirectory ?? "results/\(runId)"
-        let configured = configuration.settings.string("data_dir")
+        let configured = s.string("data_dir")
         let dataRoot = configured.isEmpty ? out + "/data" : configured
         for backend in configuration.backends {
-            try Engines.validate(backend, settings: configuration.settings)
+            try Engines.validate(backend, settings: s)
+            if !workload.usesLeases {
+                try StoreGuard.checkSizes(backend, settings: s, keySize: workload.keySize, valueSize: workload.valueSize.upperBound,
+                                          keySource: "key_size from \(s.source("key_size"))",
+                                          valueSource: "value_size from \(s.source("value_size.max"))")
+            }
+        }
+        try ResultsGuard.prepare(out, overwrite: overwrite, remove: false)
+        if dataPolicy == .reuse, workload.load, workload.runPhase {
+            throw OrbitError(.invalidArgument, "--reuse with the load phase on would load the records again over the store",
+                             at: "load from \(s.source("load"))",
+                             hint: "set load: false (--set load=false) to run on the data the store holds, or use --fresh to start over")
         }
         for backend in configuration.backends where Engines.isDurable(backend) {
             let dir = dataRoot + "/" + backend
-            let contents = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            if !contents.isEmpty, dataPolicy == .requireEmpty {
-                throw OrbitError(.invalidArgument, "the \(backend) store directory is not empty", at: dir,
-                                 hint: "pass --fresh to delete it before the run, or --reuse to run on the data it holds")
+            let hint = configured.isEmpty ? "--out" : "--data-dir"
+            switch dataPolicy {
+            case .requireEmpty:
+                if case .ours = try StoreGuard.check(backend, directory: dir, intent: .create, flagHint: hint) {
+                    throw OrbitError(.invalidArgument, "the \(backend) store directory is not empty", at: dir,
+                                     hint: "pass --fresh to delete it before the run, or --reuse to run on the data it holds")
+                }
+            case .fresh:
+                try StoreGuard.check(backend, directory: dir, intent: .create, flagHint: hint)
+                // What --fresh would delete must all be the engine's own files (checked again before deleting).
+                if case .entries(let names) = StoreDirectoryListing.list(dir) {
+                    let strangers = names.filter { !StoreGuard.isStoreEntry(backend, $0) }
+                    if !strangers.isEmpty {
+                        throw OrbitError(.invalidArgument,
+                                         "--fresh would delete files the \(backend) engine did not write: \(StoreDirectoryListing.few(strangers).joined(separator: ", "))",
+                                         at: dir, hint: "move them out of the store directory, or use another \(hint); nothing was deleted")
+                    }
+                }
+            case .reuse:
+                try StoreGuard.check(backend, directory: dir, intent: .create, flagHint: hint)
+            }
+            if !workload.load, workload.runPhase, !workload.usesLeases {
+                try Self.requireRecords(backend, directory: dir, workload: workload, settings: s)
             }
         }
         return (workload, runId, out, dataRoot)
     }
 
+    /// A run phase without a load phase needs the records in the store: refuses (exit status 2) a
+    /// store that lacks any of 16 records spread over the load range (the first and the last
+    /// included), opened read-only, so `run` on a store loaded with fewer records is caught before
+    /// it reports a run full of not-found reads.
+    static func requireRecords(_ backend: String, directory: String, workload: Workload, settings: Settings) throws {
+        let n = workload.insertCount
+        guard n > 0 else { return }
+        let hint = "load it first: orbit-bench load WORKLOAD --backend \(backend) --data-dir \(parentDirectory(of: directory))"
+        guard case .ours = StoreGuard.recognize(backend, at: directory) else {
+            throw OrbitError(.invalidArgument, "the run phase needs the \(n) loaded records, and there is no \(backend) store", at: directory,
+                             hint: hint)
+        }
+        let probes = Set((0..<16).map { i in workload.insertStart + (n - 1) * i / 15 }).sorted()
+        let keys = probes.map { KeyFormatter.key(UInt64($0), style: workload.keyStyle) }
+        let missing = try Engines.withEngine(backend, directory: directory, settings: settings, access: .readOnly, MissingKeys(keys: keys))
+        if let first = missing.first {
+            throw OrbitError(.invalidArgument,
+                             "the \(backend) store lacks the records the run phase reads: record \(probes[first]) of \(workload.insertStart)..<\(workload.insertStart + n) is missing (\(missing.count) of \(probes.count) probed)",
+                             at: directory, hint: hint + " (with the same recordcount), or set record_count to what the store holds")
+        }
+    }
+
+    struct MissingKeys: EngineBody {
+        let keys: [[UInt8]]
+        func run<E: StorageEngine>(_ engine: E) throws -> [Int] {
+            try keys.indices.filter { try engine.get(keys[$0]) == nil }
+        }
+    }
+
     /// Runs every backend and writes the results. Returns the result (also written to disk).
     public func run() throws -> RunResult {
         let (workload, runId, out, dataRoot) = try prepare()
+        try ResultsGuard.prepare(out, overwrite: overwrite, remove: true)
         let started = SystemWallClock().nowMillis()
         try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
         let env = EnvironmentInfo.capture(dataDirectory: dataRoot)
@@ -73,13 +142,8 @@ public struct BenchmarkSession {
                     // Later repeats delete the store the previous one made (it was empty, or --fresh, before
                     // the first); --reuse runs every repeat on the data the store holds.
                     let clear = dataPolicy == .fresh || (k > 0 && dataPolicy == .requireEmpty)
-                    if clear, FileManager.default.fileExists(atPath: dir) {
-                        do {
-                            try FileManager.default.removeItem(atPath: dir)
-                        } catch {
-                            throw OrbitError(.io, "could not delete the old store", at: dir, underlying: "\(error)")
-                        }
-                    }
+                    // Deletes only a store of this engine (StoreGuard), never other files.
+                    if clear { try StoreGuard.removeStore(backend, directory: dir) }
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 }
                 backends.append(try runner.run(backend: backend, directory: dir))

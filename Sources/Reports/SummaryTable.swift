@@ -6,7 +6,7 @@ import OrbitCore
 public enum SummaryTable {
     public static func render(_ r: RunResult) -> String {
         let header = ["backend", "durability", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
-                      "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors"]
+                      "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "not_found"]
         let repeated = r.repeats.count > 1
         var rows: [[String]] = []
         for row in SummaryRow.rows(r) {
@@ -21,6 +21,7 @@ public enum SummaryTable {
                 cell(.microsPerOp, 2), repeated ? cell(.opsPerSecond, 0) : formatDouble(row.median(.opsPerSecond).rounded(), decimals: 0),
                 formatDouble(row.median(.mbPerSecond), decimals: 1), cell(.p50, 2), cell(.p99, 2), cell(.p999, 2),
                 formatDouble(row.median(.max), decimals: 1), String(UInt64(row.median(.errors).rounded())),
+                String(UInt64(row.median(.notFound).rounded())),
             ])
         }
         var widths = header.map(\.count)

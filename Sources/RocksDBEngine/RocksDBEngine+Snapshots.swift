@@ -27,6 +27,7 @@ extension RocksDBEngine {
 
     public func createSnapshot(named name: String) throws {
         try validateSnapshotName(name)
+        try refuseWriteIfReadOnly("snapshot create")
         try snapshotLock.withLock { _ in
             try gate.enter()
             defer { gate.leave() }
@@ -68,6 +69,7 @@ extension RocksDBEngine {
 
     public func dropSnapshot(named name: String) throws {
         try validateSnapshotName(name)
+        try refuseWriteIfReadOnly("snapshot drop")
         try snapshotLock.withLock { _ in
             try gate.enter()
             defer { gate.leave() }
@@ -102,6 +104,7 @@ extension RocksDBEngine {
     /// database (no CURRENT).
     public func restoreSnapshot(named name: String) throws {
         try validateSnapshotName(name)
+        try refuseWriteIfReadOnly("snapshot restore")
         try snapshotLock.withLock { _ in
             var failure: (any Error)? = nil
             try gate.exclusive {

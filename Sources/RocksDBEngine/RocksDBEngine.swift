@@ -67,16 +67,27 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
     let countReads: Bool
     /// Perf level for reads: `enable_count` when counting read bytes, else `disable` (see ThreadPerf).
     let readPerfLevel: Int32
+    /// `.readOnly`: opened with `rocksdb_open_for_read_only`; writes throw `.readOnly`.
+    public let access: StoreAccess
+    /// Read-only opens: RocksDB's info LOG goes to this private directory (removed at close), so the
+    /// store directory gains no LOG and loses no LOG.old rotation (see `openReadOnly`).
+    let privateLogDirectory: String?
     /// Directory under `path` that holds snapshots (checkpoints).
     public var snapshotDirectory: String { path + "/" + Self.snapshotDirName }
     public static let snapshotDirName = "orbit-snapshots"
 
     /// Opens (creating if missing) the RocksDB store in `path`.
     ///
+    /// `access: .readOnly` opens an existing store with `rocksdb_open_for_read_only` (as `ldb` does):
+    /// the WAL is replayed into memory, nothing is flushed, no OPTIONS file is written, no snapshot
+    /// leftovers are cleaned up and the info LOG goes to a private temporary directory, so no byte of
+    /// the store changes and a store in a directory the user cannot write can be read.
+    ///
     /// Throws `.invalidConfig` for `rocksdb.wal=false` with any durability other than `none`, and the
     /// RocksDB error (`.io`, `.corruption`, `.engine`) when the store cannot be opened.
     public init(path: String, options: RocksDBOptions, durability: DurabilityMode, access: StoreAccess = .readWrite) throws {
         try options.validate(durability: durability)
+        self.access = access
         self.path = path
         self.options = options
         self.durability = durability
@@ -85,10 +96,18 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         self.readPerfLevel = options.countReadBytes ? ThreadPerf.counting : ThreadPerf.disabled
         self.gate = Gate(path: path)
 
-        try FS.makeDirectories(path)
-        try Self.recoverInterruptedSnapshotWork(path: path)
-
+        if access == .readWrite {
+            try FS.makeDirectories(path)
+            try Self.recoverInterruptedSnapshotWork(path: path)
+        }
         let (opts, cache) = Self.makeOptions(options)
+        var logDirectory: String? = nil
+        if access == .readOnly {
+            rocksdb_options_set_create_if_missing(opts, 0)
+            logDirectory = Self.makePrivateLogDirectory()
+            if let logDirectory { rocksdb_options_set_db_log_dir(opts, logDirectory) }
+        }
+        self.privateLogDirectory = logDirectory
         let wo = rocksdb_writeoptions_create()!
         rocksdb_writeoptions_set_sync(wo, durability.syncsBeforeAck ? 1 : 0)
         if !options.wal { rocksdb_writeoptions_disable_WAL(wo, 1) }
@@ -98,8 +117,9 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
 
         let opened: OpaquePointer
         do {
-            opened = try Self.openDB(opts, path)
+            opened = access == .readOnly ? try Self.openReadOnly(opts, path) : try Self.openDB(opts, path)
         } catch {
+            if let logDirectory { try? FS.removeTree(logDirectory) }
             rocksdb_writeoptions_destroy(wo); rocksdb_readoptions_destroy(ro)
             rocksdb_options_destroy(opts); if let cache { rocksdb_cache_destroy(cache) }
             empty.deallocate()
@@ -162,7 +182,28 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         try checked("open", at: path) { err in rocksdb_open(opts, path, err) }!
     }
 
+    /// `rocksdb_open_for_read_only` (error_if_wal_file_exists 0: the WAL is replayed into memory).
+    static func openReadOnly(_ opts: OpaquePointer, _ path: String) throws -> OpaquePointer {
+        try checked("open read-only", at: path) { err in rocksdb_open_for_read_only(opts, path, 0, err) }!
+    }
+
+    /// A fresh directory under /tmp for a read-only open's info LOG: with `db_log_dir` set, RocksDB
+    /// writes (and rotates) its LOG there instead of in the store. Nil if none can be made (then
+    /// RocksDB's default applies).
+    static func makePrivateLogDirectory() -> String? {
+        var template = Array("/tmp/orbit-rocksdb-ro-log-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) }
+    }
+
+    @inline(__always)
+    func refuseWriteIfReadOnly(_ what: @autoclosure () -> String) throws {
+        if _slowPath(access == .readOnly) {
+            throw OrbitError(.readOnly, "\(what()): the rocksdb store is open read-only", at: path)
+        }
+    }
+
     func startSyncer() throws {
+        guard access == .readWrite else { return }
         if case .periodic(let ms) = durability {
             nonisolated(unsafe) let handle = db  // RocksDB's DB handle is thread-safe; stopped before close
             let path = self.path
@@ -182,7 +223,9 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
             first = syncer.firstError.withLock { $0 }
             self.syncer = nil
         }
-        do { try syncLocked() } catch let e as OrbitError { first = first ?? e } catch {}
+        if access == .readWrite {
+            do { try syncLocked() } catch let e as OrbitError { first = first ?? e } catch {}
+        }
         rocksdb_close(db)
         return first
     }
@@ -193,6 +236,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         rocksdb_options_destroy(dbOptions)
         if let cache { rocksdb_cache_destroy(cache) }
         emptyBytes.deallocate()
+        if let privateLogDirectory { try? FS.removeTree(privateLogDirectory) }
     }
 
     // MARK: Durability
@@ -249,6 +293,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         try gate.enter()
         defer { gate.leave() }
+        try refuseWriteIfReadOnly("put")
         ThreadPerf.use(ThreadPerf.disabled)
         var err: UnsafeMutablePointer<CChar>? = nil
         let wb = ThreadBatch.get()
@@ -283,6 +328,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
     public func delete(_ key: UnsafeRawBufferPointer) throws {
         try gate.enter()
         defer { gate.leave() }
+        try refuseWriteIfReadOnly("delete")
         ThreadPerf.use(ThreadPerf.disabled)
         var err: UnsafeMutablePointer<CChar>? = nil
         let wb = ThreadBatch.get()
@@ -302,6 +348,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         }
         try gate.enter()
         defer { gate.leave() }
+        try refuseWriteIfReadOnly("write batch")
         let wb = ThreadBatch.get()
         rocksdb_writebatch_clear(wb)
         batch.forEach { op, k, v in
@@ -368,6 +415,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         try gate.enter()
         defer { gate.leave() }
         if let e = syncer?.firstError.withLock({ $0 }) { throw e }
+        guard access == .readWrite else { return }  // nothing written, nothing to sync
         try syncLocked()
     }
 

@@ -122,10 +122,15 @@ struct EndToEndTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let sets = ["record_count=300", "operation_count=300", "warmup_ops=0"]
         _ = try Self.session(workload: "workloads/write-heavy.yaml", out: out, sets: sets, backends: ["rocksdb"]).run()
+        // The earlier run's results are replaced only with --overwrite (never data/, the stores).
         var again = try Self.session(workload: "workloads/write-heavy.yaml", out: out, sets: sets, backends: ["rocksdb"])
+        again.overwrite = true
         #expect { _ = try again.run() } throws: { ($0 as? OrbitError)?.message == "the rocksdb store directory is not empty" }
-        again.dataPolicy = .reuse
-        let r = try again.run()
+        // --reuse runs on the data the store holds: without the load phase (it would load again over it).
+        var reuse = try Self.session(workload: "workloads/write-heavy.yaml", out: out, sets: sets + ["load=false"], backends: ["rocksdb"])
+        reuse.overwrite = true
+        reuse.dataPolicy = .reuse
+        let r = try reuse.run()
         #expect(r.backends[0].finalStats.totalKeys > 300)
         again.dataPolicy = .fresh
         _ = try again.run()

@@ -117,8 +117,8 @@ final class ThreadRecorder: @unchecked Sendable {
         m.pointee.record(min(max(latency, 1), maxTrackableLatency))
         m.pointee.count &+= 1
         m.pointee.latencySum &+= latency
-        m.pointee.logicalBytes &+= UInt64(truncatingIfNeeded: bytes)
-        if !found { m.pointee.notFound &+= 1 }
+        // MB/s counts only bytes an operation moved: a read that found nothing moved none.
+        if found { m.pointee.logicalBytes &+= UInt64(truncatingIfNeeded: bytes) } else { m.pointee.notFound &+= 1 }
     }
 
     /// Records one open-loop operation: its service time as `record` does, and its intended latency

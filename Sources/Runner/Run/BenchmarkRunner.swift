@@ -265,7 +265,8 @@ public struct BenchmarkRunner: Sendable {
                 s.latencySumNanos += c.latencySum
                 s.logicalBytes += c.logicalBytes
             }
-            guard let merged, s.count > 0 else { continue }
+            // A phase in which every operation failed still has its row (count 0, its errors).
+            guard let merged, s.count > 0 || s.errors > 0 else { continue }
             s.histogram = merged
             s.intendedHistogram = intended
             out.append(s)
