@@ -15,7 +15,7 @@ struct OrbitBench: ParsableCommand {
         abstract: "Storage-engine benchmarking and research harness.",
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
                       PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self,
-                      CrashCommand.self, CrashWorkerCommand.self])
+                      CrashCommand.self, CrashWorkerCommand.self, CrashLabChildCommand.self])
 }
 
 /// Options shared by commands that open engines.
