@@ -30,7 +30,7 @@ public enum FileDamageSweep: CrashSweep {
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     public struct Options: Sendable {
-        /// Only cases whose point ("<base>:<file>:<damage>") contains this (nil: all).
+        /// Only cases whose point ("<base>:<file>:<damage>") contains this; "*" matches anything (nil: all).
         public var filter: String?
         public var isolate = true
         public var timeoutSeconds = 30
@@ -120,7 +120,7 @@ public enum FileDamageSweep: CrashSweep {
                         image.files[path] = nil
                     }
                     let point = "\(base.name):\(path):\(damage)"
-                    if let f = filter, !point.contains(f) { return }
+                    if let f = filter, !matches(point, f) { return }
                     let group = kind.rawValue + "|" + (damage.split(separator: ":").first.map(String.init) ?? damage)
                     out.append(Case(base: bi, path: path, damage: damage, image: image, group: group, point: point))
                 }
@@ -146,6 +146,16 @@ public enum FileDamageSweep: CrashSweep {
             }
         }
         return out
+    }
+
+    /// Whether `point` contains the parts of `filter` split at "*", in order ("closed:MANIFEST-*:truncate-0").
+    static func matches(_ point: String, _ filter: String) -> Bool {
+        var rest = Substring(point)
+        for part in filter.split(separator: "*", omittingEmptySubsequences: true) {
+            guard let r = rest.range(of: part) else { return false }
+            rest = rest[r.upperBound...]
+        }
+        return true
     }
 
     /// Orders cases so every (file kind, damage) pair comes before any pair repeats.
