@@ -10,6 +10,12 @@
 #   power-loss   POWER_LOSS_STATES (default 10000) simulated power-loss states per hand-written engine
 #   corruption   one corruption sweep per engine (lsm, cow gate the exit status; rocksdb, lmdb reported)
 #   io-error     one I/O-error sweep per engine
+#   file-damage  FILE_DAMAGE_CASES (default 1000) whole-file damage cases per engine (delete, truncate,
+#                earlier generation, another engine's file) on a closed store and an open copy
+#   concurrent-open  CONCURRENT_OPENS (default 1000) second opens per engine beside a holder process
+#   resource-limits  RESOURCE_RUNS (default 2) stores grown past RESOURCE_TABLES (default 2000) tables
+#                under RLIMIT_NOFILE=256, per engine
+#   (these three: lsm, cow gate the exit status; rocksdb, lmdb are reported for the record)
 #
 # Environment: METHODS (default "kill power-loss corruption io-error": the parts to run), KILL_CYCLES, KILL_MODE_CYCLES, POWER_LOSS_STATES, CORRUPTION_PROBES, IO_ERROR_FAULTS,
 # BACKENDS (default "rocksdb lsm cow lmdb"), SEED (default 42), OUT (default results/crash-sweep-<time>).
@@ -21,13 +27,15 @@ KILL_MODE_CYCLES=${KILL_MODE_CYCLES:-250}
 POWER_LOSS_STATES=${POWER_LOSS_STATES:-10000}
 CORRUPTION_PROBES=${CORRUPTION_PROBES:-2000}
 IO_ERROR_FAULTS=${IO_ERROR_FAULTS:-10000}
+FILE_DAMAGE_CASES=${FILE_DAMAGE_CASES:-1000}; CONCURRENT_OPENS=${CONCURRENT_OPENS:-1000}
+RESOURCE_RUNS=${RESOURCE_RUNS:-2}; RESOURCE_TABLES=${RESOURCE_TABLES:-2000}
 BACKENDS=${BACKENDS:-rocksdb lsm cow lmdb}
 SEED=${SEED:-42}
-METHODS=" ${METHODS:-kill power-loss corruption io-error} "
+METHODS=" ${METHODS:-kill power-loss corruption io-error file-damage concurrent-open resource-limits} "
 wants() { case $METHODS in *" $1 "*) return 0;; *) return 1;; esac; }
 for m in $METHODS; do
-  case $m in kill|power-loss|corruption|io-error) ;;
-    *) echo "crash-sweep.sh: METHODS: unknown part '$m'; allowed: kill power-loss corruption io-error" >&2; exit 2;;
+  case $m in kill|power-loss|corruption|io-error|file-damage|concurrent-open|resource-limits) ;;
+    *) echo "crash-sweep.sh: METHODS: unknown part '$m'; allowed: kill power-loss corruption io-error file-damage concurrent-open resource-limits" >&2; exit 2;;
   esac
 done
 OUT=${OUT:-results/crash-sweep-$(date -u +%Y%m%d-%H%M%S)}
@@ -44,7 +52,7 @@ informational=()
 run() {  # name workload [flags...]; RUN_BACKENDS overrides BACKENDS for one run
   local name=$1 workload=$2; shift 2
   local backend_flags=()
-  for b in ${RUN_BACKENDS:-$BACKENDS}; do backend_flags+=(--backend "$b"); done
+  for b in ${RUN_BACKENDS-$BACKENDS}; do backend_flags+=(--backend "$b"); done
   if [ ${#backend_flags[@]} -eq 0 ]; then echo "== $name: skipped (no engine of BACKENDS supports it)"; return; fi
   echo "== $name: orbit-bench crash $workload $*"
   "$bin" crash "$workload" "${backend_flags[@]}" --seed "$SEED" --out "$OUT/$name" "$@" | tee "$OUT/$name.txt"
@@ -90,6 +98,20 @@ fi
 
 # Injected I/O errors (ENOSPC, EIO on write, read, fsync) in the hand-written engines.
 wants io-error && RUN_BACKENDS="$(hand_written)" run io-error workloads/crash-recovery.yaml --set crash_methods=io-error --set cycles="$IO_ERROR_FAULTS"
+
+# Whole-file damage, second opens beside a holder, descriptor limits: every durable engine; the
+# hand-written engines' runs set the exit status, the peers' are for the record.
+peers_of() { for b in $BACKENDS; do case $b in rocksdb|lmdb) printf '%s ' "$b";; esac; done; }
+for m in file-damage concurrent-open resource-limits; do
+  wants $m || continue
+  case $m in
+    file-damage) sets=(--set cycles="$FILE_DAMAGE_CASES" --set record_count=1000);;
+    concurrent-open) sets=(--set cycles="$CONCURRENT_OPENS" --set crash.opens_per_holder=50 --set record_count=1000);;
+    resource-limits) sets=(--set cycles="$RESOURCE_RUNS" --set crash.grow_tables="$RESOURCE_TABLES" --set crash.nofile=256 --set durability=none);;
+  esac
+  RUN_BACKENDS="$(hand_written)" run "$m" workloads/crash-recovery.yaml --set crash_methods=$m "${sets[@]}"
+  INFORMATIONAL=1 RUN_BACKENDS="$(peers_of)" run "$m-peers" workloads/crash-recovery.yaml --set crash_methods=$m "${sets[@]}"
+done
 
 echo
 echo "== summary (every run; the tables above say which promise each engine made per mode)"

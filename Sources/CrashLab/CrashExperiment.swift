@@ -55,6 +55,16 @@ public struct CrashExperiment: Sendable {
             throw OrbitError(.invalidConfig, "method \(m.rawValue) is not in this build", at: "crash_methods from \(s.source("crash_methods"))",
                              hint: "available: " + CrashMethods.available.map(\.rawValue).joined(separator: ", "))
         }
+        // A method that does not apply to an engine is refused before anything runs (issue 13,
+        // item 8), never skipped with an empty table.
+        for b in backends {
+            for m in plan.methods where !(CrashMethods.sweep(for: m)!.supports(engine: b)) {
+                throw OrbitError(.invalidConfig, "method \(m.rawValue) does not apply to backend \(b)",
+                                 at: "crash_methods from \(s.source("crash_methods")), backends from \(s.source("backends"))",
+                                 hint: "\(m.rawValue) runs on: " + CoreKnobs.backendNames.filter { CrashMethods.sweep(for: m)!.supports(engine: $0) }
+                                    .joined(separator: ", "))
+            }
+        }
         return (plan, backends, plan.methods)
     }
 

@@ -7,6 +7,9 @@ public enum CrashMethods {
         case .powerLoss: PowerLossSweep.self
         case .corruption: CorruptionSweep.self
         case .ioError: IOErrorSweep.self
+        case .fileDamage: FileDamageSweep.self
+        case .concurrentOpen: ConcurrentOpenSweep.self
+        case .resourceLimits: ResourceLimitsSweep.self
         }
     }
 

@@ -15,6 +15,12 @@ public struct CrashRecord: Sendable, Hashable {
         case corruption
         /// An injected I/O error (ENOSPC, EIO).
         case ioError = "io-error"
+        /// A whole file of a store deleted, truncated, replaced by an earlier generation's or another engine's.
+        case fileDamage = "file-damage"
+        /// A second open (another process, another instance) beside a process that holds the store.
+        case concurrentOpen = "concurrent-open"
+        /// RLIMIT_NOFILE at 256 and a store grown past thousands of tables: fds and memory bounded.
+        case resourceLimits = "resource-limits"
     }
 
     /// Whether the engine kept its promise in this cycle.

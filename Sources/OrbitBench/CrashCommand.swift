@@ -175,3 +175,24 @@ struct CrashWorkerCommand: ParsableCommand {
         }
     }
 }
+
+/// The children of the file-damage, concurrent-open and resource-limits methods (hidden): a store
+/// holder (`--role hold`) and a store grown under a lowered descriptor limit (`--role grow`).
+struct CrashLabChildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "crash-lab-child", abstract: "internal: a child of orbit-bench crash",
+                                                    shouldDisplay: false)
+
+    @Option var role: String
+    @Option var backend: String
+    @Option var store: String
+    @Option var seed: UInt64
+    @Option var set: [String] = []
+
+    func run() throws {
+        try guarded {
+            var c = Configuration()
+            try c.applyFlags(sets: set, backends: [backend], dataDir: nil)
+            try CrashLabChild.run(role: role, backend: backend, directory: store, settings: c.settings, seed: seed)
+        }
+    }
+}

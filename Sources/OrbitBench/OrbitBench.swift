@@ -15,7 +15,7 @@ struct OrbitBench: ParsableCommand {
         abstract: "Storage-engine benchmarking and research harness.",
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
                       PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self,
-                      CrashCommand.self, CrashWorkerCommand.self])
+                      CrashCommand.self, CrashWorkerCommand.self, CrashLabChildCommand.self])
 
     /// ArgumentParser exits 64 (EX_USAGE) for a bad argument; orbit-bench's contract is 2 for every
     /// bad input (README "Your stores are safe"), so usage errors are mapped to 2 here. Help and

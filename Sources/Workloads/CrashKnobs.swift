@@ -4,7 +4,8 @@ public import OrbitCore
 /// file, the environment and with `--set` (e.g. `--set cycles=1000`), validated like every other knob.
 public enum CrashKnobs {
     /// The crash methods, as `crash_methods` spells them (CrashRecord.Method's raw values).
-    public static let methods = ["kill", "power-loss", "corruption", "io-error"]
+    public static let methods = ["kill", "power-loss", "corruption", "io-error",
+                                 "file-damage", "concurrent-open", "resource-limits"]
     /// Planted bugs (hidden, for the tests that show the oracle catches a broken engine).
     public static let plantedBugs = ["none", "drop-last-synced", "stale-value"]
 
@@ -22,6 +23,10 @@ public enum CrashKnobs {
             k("crash.batch_fraction", .double(0...1), .double(0.1), "crash: fraction of the worker's operations that are atomic batches"),
             k("crash.batch_size", .int(1...10_000), .int(8), "crash: entries per batch (puts and deletes of distinct keys)"),
             k("corruption_stride", .int(0...1 << 30), .int(0), "crash (corruption): flip a byte every N bytes of every file, plus every header (0: N from the probe budget, `cycles`)"),
+            k("crash.case_filter", .string, .string(""), "crash (file-damage): run only the cases whose crash_point_or_time contains this text, * matching anything (replays a reported case with its seed)"),
+            k("crash.opens_per_holder", .int(1...100_000), .int(40), "crash (concurrent-open): open attempts made while one holder process keeps the store"),
+            k("crash.grow_tables", .int(1...10_000_000), .int(2_000), "crash (resource-limits): grow the store past this many tables (cow, lmdb: 4x as many pages)"),
+            k("crash.nofile", .int(32...1_048_576), .int(256), "crash (resource-limits): RLIMIT_NOFILE of the child process that grows and reopens the store"),
             k("crash.planted_bug", .choice(plantedBugs), .string("none"), "crash (tests): plant a bug the oracle must catch: drop-last-synced (the worker acks its last write before applying it) or stale-value (the verifier reads through a stale cache)"),
         ]
     }()
