@@ -19,7 +19,7 @@ import Glibc
 /// - read-write: must be refused with an error naming the lock (the word "lock" and the store's
 ///   path); the holder's pid is noted when the error gives it (`pid_named`);
 /// - read-only: refused likewise, or opened — allowed only if it wrote nothing. Per engine, from
-///   its documented promise: lsm and cow take a shared lock for a read-only open that an
+///   its documented promise: lsm and cow are to take a shared lock for a read-only open that an
 ///   exclusive holder refuses (issue 13, item 4), so they are expected to refuse; RocksDB's
 ///   OpenForReadOnly and LMDB's MDB_RDONLY are documented to run beside a writer, so they may
 ///   open. Both outcomes are judged by the same rule: nothing written.
