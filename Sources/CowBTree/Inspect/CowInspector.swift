@@ -108,7 +108,7 @@ public enum CowInspector {
         do {
             let pages = try pf.loadChain(meta.freeListPage, type: .freeList)
             for p in pages { used.insert(p.pageNo) }
-            free = PageFile<POSIXFile>.freeListEntries(pages)
+            free = try pf.freeListEntries(pages)
             r.lines.append("free list: \(pages.count) pages listing \(free.count) free pages")
         } catch { bad(error) }
         do {
