@@ -130,7 +130,7 @@ public enum CowInspector {
             case .segment(let h)?:
                 let records = WALFormat.records(segment: bytes, seq: h.seq)
                 let newer = records.filter { $0.txid > meta.txid }.count
-                r.lines.append("wal \(name): \(bytes.count) bytes, segment \(h.seq), previous txid \(h.prevTxid), \(records.count) records, "
+                r.lines.append("wal \(name): \(bytes.count) bytes, segment \(h.seq), previous txid \(h.prevTxid), written under \(h.mode), \(records.count) records, "
                                + (h.seq >= meta.walSeq ? "\(newer) newer than the meta page" : "covered by the meta page (spare)"))
             case .spare?:
                 r.lines.append("wal \(name): \(bytes.count) bytes, spare")
