@@ -732,7 +732,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                     // Under `none` a new segment's name is not synced when it is made: without this, a
                     // power loss could lose the whole file the fdatasync just made durable.
                     if !walSyncs && durability != .none { try fs.syncDirectory(path) }
-                } catch { failure = poisoned(error); throw error }
+                } catch {
+                    // Sticky for group waiters and the periodic syncer too (fsyncgate).
+                    failure = poisoned(error)
+                    failWALSync(error)
+                    throw error
+                }
             }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))
         } else {
