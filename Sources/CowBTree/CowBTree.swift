@@ -523,7 +523,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         if _slowPath(readOnly) { throw readOnlyError("put") }
         try tree.checkKey(key)
-        if _slowPath(value.count > options.limits.maxValueSize) { throw Self.valueTooLarge(value.count, options) }
+        if _slowPath(value.count > CowOptions.maxValueSize) { throw Self.valueTooLarge(value.count, options) }
         try commit { w in
             WALFormat.appendPut(&w.walBuffer, key, value)
         } apply: { t in
@@ -545,10 +545,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         if batch.isEmpty { _ = try view(); return }
         // One WAL record holds the whole batch: its payload length is 32 bits.
         var payload = 0
-        let maxValue = options.limits.maxValueSize
         try batch.forEach { op, k, v in
-            try tree.checkKey(k)
-            if v.count > maxValue { throw Self.valueTooLarge(v.count, options) }
+            if op == .put { try tree.checkKey(k) }
+            if v.count > CowOptions.maxValueSize { throw Self.valueTooLarge(v.count, options) }
             payload += 9 + k.count + v.count
         }
         if payload > Int(UInt32.max) {
@@ -795,6 +794,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 public typealias CowEngine = CowBTree<POSIXFileSystem>
 
 extension CowBTree where FS == POSIXFileSystem {
+    /// `recognize(directory:fileSystem:)` on the real file system (for the CLI's checks before it
+    /// opens or deletes anything).
+    public static func recognize(directory: String) throws -> StoreRecognition {
+        try recognize(directory: directory, fileSystem: POSIXFileSystem())
+    }
+
     public convenience init(path: String, options: CowOptions, durability: DurabilityMode, access: StoreAccess = .readWrite) throws {
         try self.init(path: path, options: options, durability: durability, fileSystem: POSIXFileSystem(), access: access)
     }

@@ -92,6 +92,9 @@ extension CowOptions {
     public var limits: EngineLimits {
         let inlineLimit = (pageSize - Layout.headerSize) / 4
         return EngineLimits(maxKeySize: inlineLimit - Layout.leafEntryHeader - 8 - Layout.slotSize,
-                            maxValueSize: (1 << 32) - (1 << 16))
+                            maxValueSize: Self.maxValueSize)
     }
+
+    /// The largest value, whatever the page size (see `limits`).
+    static var maxValueSize: Int { (1 << 32) - (1 << 16) }
 }
