@@ -663,20 +663,29 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     }
 
     /// Group commit: returns once a WAL sync that began after `lsn` was written has finished. The
-    /// first waiter syncs for everyone queued behind it, and (group mode) publishes the newest
-    /// version the sync covers before any of them returns.
+    /// first waiter syncs for everyone queued behind it.
     ///
-    /// In group mode the target is the newest *queued* version's lsn, not `walWrittenLSN`: a writer
-    /// between its WAL write and its enqueue is not covered (it syncs itself next), so no waiter is
-    /// told its write is synced while its version is still unpublished.
+    /// Group mode also publishes: a sync covering lsn L publishes the newest queued version at or
+    /// below L before `walSyncedLSN` says L is synced. A writer still between its WAL write and its
+    /// enqueue when the sync began is covered by the sync but not yet published by it, so every
+    /// return path publishes what `walSyncedLSN` covers (its own version was queued before it came
+    /// here): no writer returns before its write is visible, and none is visible before its sync.
     func syncWAL(upTo lsn: UInt64) throws {
+        let group = durability == .group
         if let f = walSyncFailure.withLock({ $0 }) { throw f }
-        if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
+        var synced = walSyncedLSN.load(ordering: .acquiring)
+        if synced >= lsn {
+            if group { publishPending(upTo: synced) }
+            return
+        }
         try syncLock.withLock { _ in
             if let f = walSyncFailure.withLock({ $0 }) { throw f }
-            if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
-            let group = durability == .group
-            let target = group ? (pendingVersions.withLock { $0.last?.lsn } ?? lsn) : walWrittenLSN.load(ordering: .acquiring)
+            synced = walSyncedLSN.load(ordering: .acquiring)
+            if synced >= lsn {
+                if group { publishPending(upTo: synced) }
+                return
+            }
+            let target = walWrittenLSN.load(ordering: .acquiring)
             guard let wal = walSyncFile else { return }
             do { try wal.fdatasync() } catch {
                 failWALSync(error)
