@@ -20,8 +20,14 @@ final class Version: Sendable {
 /// The `cow` backend: a hand-written copy-on-write B+tree, paged on disk through the file layer.
 ///
 /// **Files** (docs/formats/): `cow.db`, the page file — two meta pages (cow-meta-page.md) then tree,
-/// overflow, free-list and snapshot-list pages (btree-page.md) — and the write-ahead log, recycled
-/// segment files `cow.wal.<n>` (cow-wal.md).
+/// overflow, free-list and snapshot-list pages (btree-page.md) — the write-ahead log, recycled
+/// segment files `cow.wal.<n>` (cow-wal.md), and `cow.lock`, the store lock (flock, "pid N" of the
+/// holder inside): exclusive for a read-write open, shared for a read-only one, held until close.
+///
+/// **Opens.** Read-write creates a store only in a missing or empty directory and refuses one that
+/// holds anything but cow files; read-only (`access: .readOnly`) replays the WAL into memory and
+/// writes, renames, truncates and removes nothing. Either decides the store is sound (meta page,
+/// every page, WAL replay and its checks) before anything is changed.
 ///
 /// **Two designs.** With `cow.wal=true` (default) a commit writes one checksummed record into the
 /// current WAL segment and syncs it per the durability mode; the changed pages stay in memory and a
@@ -67,7 +73,8 @@ final class Version: Sendable {
 ///
 /// **Durability.** WAL mode: `none` — the record is written with pwrite(2), no sync; `every-write`
 /// — fdatasync of the WAL segment before the ack, inside the commit; `group` — writers queue their
-/// records and the first to sync covers every record written so far (one fdatasync per group);
+/// records and the first to sync covers every record written so far (one fdatasync per group), and
+/// a group commit is published to readers only once that sync has returned (`syncWAL`);
 /// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync in every mode (`none` too:
 /// an unsynced one could undo what an earlier `sync()` made durable; see `checkpointsSync`).
 /// Pure copy-on-write mode: `none` writes pages and meta with no sync; `every-write`, `group` and
