@@ -15,11 +15,12 @@ extension CowBTree {
     }
 
     public func createSnapshot(named name: String) throws {
+        if readOnly { throw readOnlyError("createSnapshot") }
         try validateSnapshotName(name)
         try requireSnapshots()
         try writeLock.withLock { _ in
             _ = try view()
-            if let failure { throw failure }
+            try checkWritable("createSnapshot")
             try finishInflightCheckpoint(wait: true)
             guard !snapshots.contains(where: { $0.name == name }) else {
                 throw OrbitError(.invalidArgument, "snapshot '\(name)' already exists", at: path, hint: "drop it first or pick another name")
@@ -50,11 +51,12 @@ extension CowBTree {
     }
 
     public func dropSnapshot(named name: String) throws {
+        if readOnly { throw readOnlyError("dropSnapshot") }
         try validateSnapshotName(name)
         try requireSnapshots()
         try writeLock.withLock { _ in
             _ = try view()
-            if let failure { throw failure }
+            try checkWritable("dropSnapshot")
             try finishInflightCheckpoint(wait: true)
             guard let i = snapshots.firstIndex(where: { $0.name == name }) else {
                 throw OrbitError(.notFound, "no snapshot '\(name)'", at: path, hint: "see listSnapshots()")
@@ -73,11 +75,12 @@ extension CowBTree {
     }
 
     public func restoreSnapshot(named name: String) throws {
+        if readOnly { throw readOnlyError("restoreSnapshot") }
         try validateSnapshotName(name)
         try requireSnapshots()
         try writeLock.withLock { _ in
             _ = try view()
-            if let failure { throw failure }
+            try checkWritable("restoreSnapshot")
             try finishInflightCheckpoint(wait: true)
             guard let record = snapshots.first(where: { $0.name == name }) else {
                 throw OrbitError(.notFound, "no snapshot '\(name)'", at: path, hint: "see listSnapshots()")

@@ -20,8 +20,14 @@ final class Version: Sendable {
 /// The `cow` backend: a hand-written copy-on-write B+tree, paged on disk through the file layer.
 ///
 /// **Files** (docs/formats/): `cow.db`, the page file — two meta pages (cow-meta-page.md) then tree,
-/// overflow, free-list and snapshot-list pages (btree-page.md) — and the write-ahead log, recycled
-/// segment files `cow.wal.<n>` (cow-wal.md).
+/// overflow, free-list and snapshot-list pages (btree-page.md) — the write-ahead log, recycled
+/// segment files `cow.wal.<n>` (cow-wal.md), and `cow.lock`, the store lock (flock, "pid N" of the
+/// holder inside): exclusive for a read-write open, shared for a read-only one, held until close.
+///
+/// **Opens.** Read-write creates a store only in a missing or empty directory and refuses one that
+/// holds anything but cow files; read-only (`access: .readOnly`) replays the WAL into memory and
+/// writes, renames, truncates and removes nothing. Either decides the store is sound (meta page,
+/// every page, WAL replay and its checks) before anything is changed.
 ///
 /// **Two designs.** With `cow.wal=true` (default) a commit writes one checksummed record into the
 /// current WAL segment and syncs it per the durability mode; the changed pages stay in memory and a
@@ -67,7 +73,8 @@ final class Version: Sendable {
 ///
 /// **Durability.** WAL mode: `none` — the record is written with pwrite(2), no sync; `every-write`
 /// — fdatasync of the WAL segment before the ack, inside the commit; `group` — writers queue their
-/// records and the first to sync covers every record written so far (one fdatasync per group);
+/// records and the first to sync covers every record written so far (one fdatasync per group), and
+/// a group commit is published to readers only once that sync has returned (`syncWAL`);
 /// `periodic(ms)` — a background fdatasync every `ms`. Checkpoints sync in every mode (`none` too:
 /// an unsynced one could undo what an earlier `sync()` made durable; see `checkpointsSync`).
 /// Pure copy-on-write mode: `none` writes pages and meta with no sync; `every-write`, `group` and
@@ -146,25 +153,55 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     var walSyncFile: FS.File?
     var syncer: PeriodicTask?
 
-    /// Opens (creating if missing) the store in `path`.
+    /// The store lock (`cow.lock`), held for the life of a read-write open (exclusive) and of a
+    /// read-only open of a store that has one (shared): a second open would truncate the WAL
+    /// segments the first is writing and lose its acknowledged commits.
+    let storeLock: FileLock?
+    /// How the store was opened: a read-only open writes, renames, truncates and deletes nothing.
+    public let access: StoreAccess
+    @inline(__always) var readOnly: Bool { access == .readOnly }
+    /// Unpublished group-mode versions (lsn, version), oldest first: a group commit becomes visible
+    /// only once a WAL sync covers it (`syncWAL`, `startSegment`). Under `syncLock` or `writeLock`.
+    let pendingVersions = Mutex<[(lsn: UInt64, version: Version)]>([])
+
+    /// Opens the store in `path`. Read-write creates a new store only in a missing or empty
+    /// directory; read-only opens an existing store and changes no byte on disk (WAL replay happens
+    /// in memory). A directory with files no cow store has is refused before anything is written.
+    ///
+    /// Order (issue 13/14): recognise the directory, create it if new (syncing its parent), take the
+    /// store lock, decide whether the store is sound (meta page, every page, WAL replay and its
+    /// checks) — and only then write, truncate or remove anything.
     public init(path: String, options: CowOptions, durability: DurabilityMode, fileSystem: FS, access: StoreAccess = .readWrite) throws {
         try options.validate(durability: durability)
         self.path = path
         self.options = options
         self.durability = durability
         self.fs = fileSystem
-        try fs.createDirectory(path, intermediates: true)
-        let dataPath = joinPath(path, Self.pageFileName)
-        let existed = try fs.exists(dataPath)
-        let file = try fs.open(dataPath, .create)
-        let fileSize = try file.size()
-        if !existed || fileSize == 0 {
-            var m = MetaPage(pageSize: options.pageSize, maxKeysPerNode: options.maxKeysPerNode)
-            m.txid = 0
-            try m.encode().withUnsafeBytes { try file.write($0, at: 0) }
-            try file.truncate(to: Int64(options.pageSize) * 2)
-            try file.fsync()
-            try fs.syncDirectory(path)
+        self.access = access
+        let recognition = try Self.recognize(directory: path, fileSystem: fileSystem)
+        if case .notOurs(let found) = recognition {
+            throw OrbitError(.invalidArgument, "\(path) is not a cow store: it holds \(found.joined(separator: ", "))",
+                             at: path, hint: "use the engine that wrote it, or another (empty or missing) directory")
+        }
+        let lockPath = joinPath(path, Self.lockFileName)
+        var lock: FileLock? = nil
+        if access == .readOnly {
+            guard recognition != .empty else {
+                throw OrbitError(.notFound, "no cow store in \(path)", at: path,
+                                 hint: "a read-only open needs an existing store; a command that writes creates one")
+            }
+            // A store from before the lock file existed has none: read-only is safe without it.
+            if try fileSystem.exists(lockPath) { lock = try fileSystem.lockShared(lockPath) }
+        } else {
+            try Self.createStoreDirectory(path, fileSystem)
+            if !(try fileSystem.exists(lockPath)) { try fileSystem.open(lockPath, .create).close() }
+            lock = try fileSystem.lock(lockPath)
+        }
+        self.storeLock = lock
+        let file: FS.File
+        do { file = try Self.openPageFile(path, options: options, fileSystem: fileSystem, access: access) } catch {
+            lock?.release()
+            throw error
         }
         self.dataFile = file
         self.ioBuffer = UnsafeMutableRawPointer.allocate(byteCount: options.pageSize * Self.ioBufferPages, alignment: 4096)
@@ -172,12 +209,14 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         do { chosen = try Self.chooseMeta(file, options: options) } catch {
             try? file.close()
             ioBuffer.deallocate()
+            lock?.release()
             throw error
         }
         self.meta = chosen.0
         self.metaSlot = chosen.1
         do { damagedMeta = try Self.damagedMetaPage(file, chosenSlot: chosen.1, pageSize: chosen.0.pageSize) } catch {
             try? file.close()
+            lock?.release()
             throw error   // deinit releases ioBuffer (`opened` is false: it does not close)
         }
         self.tree = TreeWriter(pageSize: chosen.0.pageSize, maxKeysPerNode: options.maxKeysPerNode)
@@ -185,12 +224,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         do {
             try load()
             try openWAL()
-            if options.wal {
+            if options.wal && !readOnly {
                 let bg = try BackgroundQueue(name: "cow checkpoints")
                 background = bg
                 if walSyncs { bg.submit { [weak self] in self?.prepareSpareInBackground() } }
             }
-            if case .periodic(let ms) = durability, options.wal {
+            if case .periodic(let ms) = durability, options.wal, !readOnly {
                 syncer = try PeriodicTask(periodMillis: ms, name: "cow periodic WAL sync") { [weak self] in
                     guard let self else { return }
                     try self.syncWAL(upTo: self.walWrittenLSN.load(ordering: .acquiring))
@@ -200,9 +239,87 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             background?.stop()
             try? file.close()
             closeSegments()
+            lock?.release()
             throw error   // deinit releases ioBuffer (`opened` is false: it does not close)
         }
         opened = true
+    }
+
+    // MARK: Store recognition
+
+    public static var lockFileName: String { "cow.lock" }
+
+    /// Whether `name` is a file a cow store holds: the page file, the lock file, a WAL segment
+    /// `cow.wal.<n>`, or the version-1 WAL `cow.wal` of older builds.
+    static func isCowFileName(_ name: String) -> Bool {
+        if name == pageFileName || name == lockFileName || name == walFileName { return true }
+        guard name.hasPrefix(segmentPrefix) else { return false }
+        let digits = name.utf8.dropFirst(segmentPrefix.utf8.count)
+        return !digits.isEmpty && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// What `directory` holds, from cow's own file names only (nothing is opened or written):
+    /// `.empty` when it is missing or holds nothing but a lock file, `.ours` when every entry is a
+    /// cow file, `.notOurs` (naming a few entries) when anything else is there — another engine's
+    /// store or a user's files, which a cow open must not touch.
+    /// Throws when the path exists but cannot be listed (a file, no permission).
+    public static func recognize(directory: String, fileSystem fs: FS) throws -> StoreRecognition {
+        guard try fs.exists(directory) else { return .empty }
+        let names = try fs.list(directory: directory)
+        let foreign = names.filter { !isCowFileName($0) }
+        if !foreign.isEmpty { return .notOurs(found: Array(foreign.prefix(5))) }
+        let markers = names.filter { $0 != lockFileName }
+        return markers.isEmpty ? .empty : .ours(markers: markers)
+    }
+
+    /// Creates the store directory if it is missing and syncs the parent of every directory it
+    /// made: the file layer's contract makes a new directory's entry durable only then, and a
+    /// lost entry would take every every-write commit of the first open with it.
+    static func createStoreDirectory(_ path: String, _ fs: FS) throws {
+        var missing: [String] = []
+        var p = path
+        while !(try fs.exists(p)) {
+            missing.append(p)
+            let parent = parentDirectory(of: p)
+            if parent == p || parent.isEmpty { break }
+            p = parent
+        }
+        guard !missing.isEmpty else { return }
+        try fs.createDirectory(path, intermediates: true)
+        for dir in missing.reversed() { try fs.syncDirectory(parentDirectory(of: dir)) }
+    }
+
+    /// Opens `cow.db`, creating a new store's (read-write, in a directory with no other cow file).
+    /// A missing or empty page file beside WAL segments is corruption naming it: the segments hold
+    /// only what followed a checkpoint, so a new store there would silently drop the rest.
+    static func openPageFile(_ path: String, options: CowOptions, fileSystem fs: FS, access: StoreAccess) throws -> FS.File {
+        let dataPath = joinPath(path, pageFileName)
+        let size: Int64? = try fs.exists(dataPath) ? try fs.fileSize(dataPath) : nil
+        if let size, size > 0 { return try fs.open(dataPath, access == .readOnly ? .read : .readWrite) }
+        let others = try fs.list(directory: path).filter { isCowFileName($0) && $0 != lockFileName && $0 != pageFileName }
+        if !others.isEmpty {
+            throw OrbitError(.corruption, "the page file is \(size == nil ? "missing" : "empty (0 bytes)"), but the store holds "
+                             + others.prefix(5).joined(separator: ", ") + ": its checkpointed data is gone",
+                             at: dataPath, hint: "the store is damaged; restore it from a copy (it is not opened as a new store)")
+        }
+        guard access == .readWrite else {
+            throw OrbitError(.notFound, "no cow store in \(path) (\(pageFileName) is \(size == nil ? "missing" : "empty"))", at: dataPath,
+                             hint: "a read-only open needs an existing store; a command that writes creates one")
+        }
+        // A new store (or the remains of a creation that crashed before its first sync: no WAL yet).
+        let file = try fs.open(dataPath, .create)
+        do {
+            var m = MetaPage(pageSize: options.pageSize, maxKeysPerNode: options.maxKeysPerNode)
+            m.txid = 0
+            try m.encode().withUnsafeBytes { try file.write($0, at: 0) }
+            try file.truncate(to: Int64(options.pageSize) * 2)
+            try file.fsync()
+            try fs.syncDirectory(path)
+        } catch {
+            try? file.close()
+            throw error
+        }
+        return file
     }
 
     deinit {
@@ -289,7 +406,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         tree.txn = meta.txid
         let freePages = try pf.loadChain(meta.freeListPage, type: .freeList)
         freeListPages = freePages.map(\.pageNo)
-        tree.free = PageFile<FS.File>.freeListEntries(freePages)
+        tree.free = try pf.freeListEntries(freePages)
         let snapPages = try pf.loadChain(meta.snapshotPage, type: .snapshotList)
         snapshotListPages = snapPages.map(\.pageNo)
         snapshots = try pf.snapshotRecords(snapPages)
@@ -411,7 +528,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     }
 
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        if _slowPath(readOnly) { throw readOnlyError("put") }
         try tree.checkKey(key)
+        if _slowPath(value.count > CowOptions.maxValueSize) { throw Self.valueTooLarge(value.count, options) }
         try commit { w in
             WALFormat.appendPut(&w.walBuffer, key, value)
         } apply: { t in
@@ -420,6 +539,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     }
 
     public func delete(_ key: UnsafeRawBufferPointer) throws {
+        if _slowPath(readOnly) { throw readOnlyError("delete") }
         try commit { w in
             WALFormat.appendDelete(&w.walBuffer, key)
         } apply: { t in
@@ -428,8 +548,19 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     }
 
     public func write(_ batch: WriteBatch) throws {
+        if _slowPath(readOnly) { throw readOnlyError("write") }
         if batch.isEmpty { _ = try view(); return }
-        try batch.forEach { op, k, _ in if op == .put { try tree.checkKey(k) } }
+        // One WAL record holds the whole batch: its payload length is 32 bits.
+        var payload = 0
+        try batch.forEach { op, k, v in
+            if op == .put { try tree.checkKey(k) }
+            if v.count > CowOptions.maxValueSize { throw Self.valueTooLarge(v.count, options) }
+            payload += 9 + k.count + v.count
+        }
+        if payload > Int(UInt32.max) {
+            throw OrbitError(.invalidArgument, "a batch of \(payload) bytes is too large for one cow commit",
+                             at: path, hint: "a batch's operations (9 bytes each plus keys and values) are at most \(UInt32.max) bytes; split it")
+        }
         try commit { w in
             batch.forEach { op, k, v in
                 if op == .put { WALFormat.appendPut(&w.walBuffer, k, v) } else { WALFormat.appendDelete(&w.walBuffer, k) }
@@ -439,8 +570,29 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         }
     }
 
+    func readOnlyError(_ what: String) -> OrbitError {
+        OrbitError(.readOnly, "\(what): the cow store is open read-only", at: path, hint: "open it read-write to change it")
+    }
+
+    static func valueTooLarge(_ count: Int, _ options: CowOptions) -> OrbitError {
+        OrbitError(.invalidArgument, "value of \(count) bytes is too large for cow",
+                   hint: "values are at most \(options.limits.maxValueSize) bytes (a WAL record's length is 32 bits)")
+    }
+
+    /// Throws when the store may not be changed (under `writeLock`): read-only, closed, or an
+    /// earlier write or WAL sync failed (sticky: what a failed sync covered may never reach the
+    /// disk, so nothing may be made durable or visible on top of it).
+    func checkWritable(_ what: String) throws {
+        if readOnly { throw readOnlyError(what) }
+        if current.withLock({ $0.closed }) { throw OrbitError(.closed, "cow engine is closed", at: path) }
+        if let failure { throw failure }
+        if let f = walSyncFailure.withLock({ $0 }) { failure = f; throw f }
+    }
+
     /// One write transaction: log it (WAL mode), apply it to the tree, publish it, and make it as
-    /// durable as the mode promises before returning.
+    /// durable as the mode promises before returning. In `group` mode the transaction is published
+    /// only once the shared sync covers it (`syncWAL`): readers never see a write that is not
+    /// durable yet, nor one whose sync failed.
     @inline(__always)
     func commit(log: (CowBTree) -> Void, apply: (TreeWriter) -> Void) throws {
         let lsn: UInt64 = try writeLock.withLock { _ in
@@ -491,7 +643,16 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 apply(tree)
                 do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
             } else {
-                applyAndPublish(apply)
+                if durability == .group {
+                    // Visible only after the sync (`syncWAL` publishes it). A new epoch: the pages
+                    // of this unpublished version must not change under a later commit.
+                    tree.epoch &+= 1
+                    apply(tree)
+                    let v = makeVersion()
+                    pendingVersions.withLock { $0.append((lsn, v)) }
+                } else {
+                    applyAndPublish(apply)
+                }
                 if (options.snapshotInterval > 0 && commitsSinceCheckpoint >= options.snapshotInterval)
                     || walBytes >= options.checkpointBytes {
                     do { try startBackgroundCheckpoint() } catch { failure = poisoned(error); throw error }
@@ -510,30 +671,69 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 
     /// Group commit: returns once a WAL sync that began after `lsn` was written has finished. The
     /// first waiter syncs for everyone queued behind it.
+    ///
+    /// Group mode also publishes: a sync covering lsn L publishes the newest queued version at or
+    /// below L before `walSyncedLSN` says L is synced. A writer still between its WAL write and its
+    /// enqueue when the sync began is covered by the sync but not yet published by it, so every
+    /// return path publishes what `walSyncedLSN` covers (its own version was queued before it came
+    /// here): no writer returns before its write is visible, and none is visible before its sync.
     func syncWAL(upTo lsn: UInt64) throws {
+        let group = durability == .group
         if let f = walSyncFailure.withLock({ $0 }) { throw f }
-        if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
+        var synced = walSyncedLSN.load(ordering: .acquiring)
+        if synced >= lsn {
+            if group { publishPending(upTo: synced) }
+            return
+        }
         try syncLock.withLock { _ in
             if let f = walSyncFailure.withLock({ $0 }) { throw f }
-            if walSyncedLSN.load(ordering: .acquiring) >= lsn { return }
+            synced = walSyncedLSN.load(ordering: .acquiring)
+            if synced >= lsn {
+                if group { publishPending(upTo: synced) }
+                return
+            }
             let target = walWrittenLSN.load(ordering: .acquiring)
             guard let wal = walSyncFile else { return }
             do { try wal.fdatasync() } catch {
-                let e = poisoned(error)
-                walSyncFailure.withLock { if $0 == nil { $0 = e } }
-                throw e
+                failWALSync(error)
+                throw walSyncFailure.withLock { $0 }!
             }
+            if group { publishPending(upTo: target) }
             walSyncedLSN.store(max(target, walSyncedLSN.load(ordering: .relaxed)), ordering: .releasing)
         }
     }
 
+    /// Records a failed WAL sync, sticky (fsyncgate: the fd's error is consumed, a retry would
+    /// succeed without the dropped pages): every later commit, sync and waiter fails.
+    func failWALSync(_ error: any Error) {
+        let e = poisoned(error)
+        walSyncFailure.withLock { if $0 == nil { $0 = e } }
+    }
+
+    /// Publishes the newest pending group-mode version with lsn <= `lsn` (after a sync covering it),
+    /// unless a newer one is already published (a synchronous checkpoint publishes the whole tree
+    /// once its pages are durable).
+    func publishPending(upTo lsn: UInt64) {
+        let v: Version? = pendingVersions.withLock { q in
+            var n = 0
+            while n < q.count && q[n].lsn <= lsn { n += 1 }
+            guard n > 0 else { return nil }
+            let v = q[n - 1].version
+            q.removeFirst(n)
+            return v
+        }
+        guard let v else { return }
+        current.withLock { if !$0.closed && v.txid > $0.txid { $0 = v } }
+    }
+
     public func sync() throws {
         _ = try view()
+        if readOnly { return }   // nothing to make durable, and nothing is written
         if let e = syncer?.firstError.withLock({ $0 }) { throw e }
         if options.wal {
             // Every segment that may hold unsynced records (in `none` mode a switch does not sync).
             try writeLock.withLock { _ in
-                if let failure { throw failure }
+                try checkWritable("sync")
                 do {
                     if durability == .none {
                         // `none` checkpoints write pages and meta with no sync and recycle the WAL
@@ -547,7 +747,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                     // Under `none` a new segment's name is not synced when it is made: without this, a
                     // power loss could lose the whole file the fdatasync just made durable.
                     if !walSyncs && durability != .none { try fs.syncDirectory(path) }
-                } catch { failure = poisoned(error); throw error }
+                } catch {
+                    // Sticky for group waiters and the periodic syncer too (fsyncgate).
+                    failure = poisoned(error)
+                    failWALSync(error)
+                    throw error
+                }
             }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))
         } else {
@@ -586,7 +791,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 background?.stop()
                 try? dataFile.close()
                 closeSegments()
+                storeLock?.release()
             }
+            if readOnly { return }   // writes nothing
             if let e = syncer?.firstError.withLock({ $0 }) { throw e }
             if failure == nil, let f = walSyncFailure.withLock({ $0 }) { failure = f }
             if failure == nil { try finishInflightCheckpoint(wait: true) }
@@ -603,6 +810,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 public typealias CowEngine = CowBTree<POSIXFileSystem>
 
 extension CowBTree where FS == POSIXFileSystem {
+    /// `recognize(directory:fileSystem:)` on the real file system (for the CLI's checks before it
+    /// opens or deletes anything).
+    public static func recognize(directory: String) throws -> StoreRecognition {
+        try recognize(directory: directory, fileSystem: POSIXFileSystem())
+    }
+
     public convenience init(path: String, options: CowOptions, durability: DurabilityMode, access: StoreAccess = .readWrite) throws {
         try self.init(path: path, options: options, durability: durability, fileSystem: POSIXFileSystem(), access: access)
     }

@@ -86,11 +86,15 @@ public struct CowOptions: Sendable, Hashable {
 
 extension CowOptions {
     /// The largest key and value this engine stores with these options (checked before any store
-    /// is opened): keys must fit a leaf entry of a page; values go to overflow pages, and a WAL
-    /// record's value length is 32 bits.
+    /// is opened, and by `put` and `write(batch)`): keys must fit a leaf entry of a page; values go
+    /// to overflow pages, and a WAL record's payload length (9 bytes of operation header, the key and
+    /// the value) is 32 bits: 4 GiB − 64 KiB leaves room for any key a page allows.
     public var limits: EngineLimits {
         let inlineLimit = (pageSize - Layout.headerSize) / 4
         return EngineLimits(maxKeySize: inlineLimit - Layout.leafEntryHeader - 8 - Layout.slotSize,
-                            maxValueSize: Int(UInt32.max) - 1)
+                            maxValueSize: Self.maxValueSize)
     }
+
+    /// The largest value, whatever the page size (see `limits`).
+    static var maxValueSize: Int { (1 << 32) - (1 << 16) }
 }

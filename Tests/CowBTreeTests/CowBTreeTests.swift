@@ -168,7 +168,12 @@ struct CowBTreeTests {
             let reopened = try CowEngine(path: dir, options: options, durability: .none)
             defer { try? reopened.close() }
             for i in 0..<acked { #expect(try reopened.get(b("key-\(i)")) == b("value-\(i)"), "key-\(i)") }
-            #expect(try reopened.get(b("key-\(acked)")) == nil, "the failed write was not logged")
+            // The failed write was not acknowledged: usually the crash fires as the next commit finishes
+            // the background checkpoint, before it logs anything; when that checkpoint is still
+            // running at the commit that makes the next one due (a loaded machine), it fires after
+            // the record was logged and synced. Either outcome is allowed for an unacknowledged write.
+            let failed = try reopened.get(b("key-\(acked)"))
+            #expect(failed == nil || failed == b("value-\(acked)"), "key-\(acked): \(failed.map { describeBytes($0) } ?? "absent")")
         }
     }
 

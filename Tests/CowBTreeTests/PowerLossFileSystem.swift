@@ -19,6 +19,9 @@ final class PowerLossFileSystem: FileSystem, @unchecked Sendable {
 
     struct Crash: Error {}
 
+    /// Called before every fdatasync with the file's path (tests hold a writer inside its sync).
+    let beforeFdatasync = Mutex<(@Sendable (String) -> Void)?>(nil)
+
     func arm(_ point: String, hit: Int) {
         state.withLock { $0.armed = point; $0.hitsLeft = hit; $0.crashed = false }
     }
@@ -92,7 +95,10 @@ final class CrashFile: FileHandleProtocol, @unchecked Sendable {
     }
 
     func fsync() throws { try inner.fsync(); try synced() }
-    func fdatasync() throws { try inner.fdatasync(); try synced() }
+    func fdatasync() throws {
+        if let hook = fs.beforeFdatasync.withLock({ $0 }) { hook(path) }
+        try inner.fdatasync(); try synced()
+    }
     func truncate(to size: Int64) throws {
         let current = try inner.size()
         if size < current { try remember(Int(current - size), at: size) }

@@ -106,6 +106,14 @@ struct MetaPage: Equatable {
                   m.snapshotPage < m.pageCount else {
                 return .failure(.badField("page number past page count \(m.pageCount)"))
             }
+            // Converted to Int at open: a checksum-valid page with absurd values is refused, never a trap.
+            guard m.pageCount <= UInt64(Int64.max) / UInt64(m.pageSize) else {
+                return .failure(.badField("page count \(m.pageCount)"))
+            }
+            guard m.height <= 64, (m.root == 0) == (m.height == 0) else { return .failure(.badField("tree height \(m.height)")) }
+            guard m.keys <= UInt64(Int64.max), m.keyBytes <= UInt64(Int64.max), m.valueBytes <= UInt64(Int64.max) else {
+                return .failure(.badField("key or byte counts out of range"))
+            }
             return .success(m)
         }
     }

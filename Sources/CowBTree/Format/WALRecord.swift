@@ -3,9 +3,10 @@ import OrbitCore
 /// The write-ahead log (docs/formats/cow-wal.md): recycled, pre-allocated segment files
 /// `cow.wal.<n>`, each a 32-byte header then records, overwritten in place.
 ///
-/// Segment header: magic `ORBCOWAL` (8) · version u32 (2) · masked CRC-32C u32 of bytes 0..<12 and
-/// 16..<32 · segment sequence number u64 (>= 1; 0 = a spare that was never used) · previous txid u64
-/// (the txid of the last record logged before this segment; replay checks it to find lost tails).
+/// Segment header: magic `ORBCOWAL` (8) · version u16 (3) · writer's durability mode u8 · reserved
+/// u8 (0) · masked CRC-32C u32 of bytes 0..<12 and 16..<32 · segment sequence number u64 (>= 1; 0 = a
+/// spare that was never used) · previous txid u64 (the txid of the last record logged before this
+/// segment; replay checks it to find lost tails). Version 2 (bytes 8..<12 a u32 2, no mode) is read.
 ///
 /// Record: masked CRC-32C u32 of bytes 4..<(24 + length) · payload length u32 · segment sequence
 /// number u64 · txid u64 · payload. The sequence number, covered by the checksum, is what lets replay
@@ -19,20 +20,46 @@ import OrbitCore
 /// number) is still read, once, when a store written by an older build is opened.
 enum WALFormat {
     static let magic: [UInt8] = Array("ORBCOWAL".utf8)
-    static let version: UInt32 = 2
+    /// 3 records the writer's durability mode in the header (byte 10); 2 is still read.
+    static let version: UInt32 = 3
+    static let previousVersion: UInt32 = 2
     static let segmentHeaderSize = 32
     static let recordHeaderSize = 24
 
     // MARK: Segment header
 
+    /// The durability mode a segment's records were written under (header byte 10): it decides what
+    /// replay may read as a legitimately lost tail (a `none` writer's) and what as corruption (a
+    /// syncing writer's records after a damaged one). `unknown`: a version-2 segment.
+    enum WriterMode: UInt8, Hashable {
+        case unknown = 0, none = 1, everyWrite = 2, group = 3, periodic = 4
+
+        init(_ mode: DurabilityMode) {
+            switch mode {
+            case .none: self = .none
+            case .everyWrite: self = .everyWrite
+            case .group: self = .group
+            case .periodic: self = .periodic
+            }
+        }
+    }
+
     struct SegmentHeader: Equatable {
         var seq: UInt64
         var prevTxid: UInt64
+        var mode: WriterMode = .unknown
     }
 
+    /// A segment header; a mode of `.unknown` writes the version-2 layout (for tests of old stores).
     static func segmentHeader(_ h: SegmentHeader) -> [UInt8] {
         var b = magic
-        b.appendU32(version)
+        if h.mode == .unknown {
+            b.appendU32(previousVersion)
+        } else {
+            b.appendU16(Int(version))
+            b.append(h.mode.rawValue)
+            b.append(0)
+        }
         b.appendU32(0)
         b.appendU64(h.seq)
         b.appendU64(h.prevTxid)
@@ -70,12 +97,18 @@ enum WALFormat {
         }
         let stored = b.withUnsafeBytes { $0.u32(12) }
         guard stored == CRC32C.mask(headerChecksum(Array(b[0..<segmentHeaderSize]))) else { return .spare }
-        let v = b.withUnsafeBytes { $0.u32(8) }
-        guard v == version else {
-            throw OrbitError(.corruption, "cow WAL segment format version \(v) is not supported (this build reads \(version))",
+        let v32 = b.withUnsafeBytes { $0.u32(8) }
+        let mode: WriterMode
+        if v32 == previousVersion {
+            mode = .unknown
+        } else if b[8] == UInt8(version) && b[9] == 0 && b[11] == 0, let m = WriterMode(rawValue: b[10]), m != .unknown {
+            mode = m
+        } else {
+            throw OrbitError(.corruption, "cow WAL segment format version \(b[8] == UInt8(version) ? "3 with bad mode bytes" : "\(v32)") "
+                             + "is not supported (this build reads versions \(previousVersion) and \(version))",
                              at: "\(path) @ offset 8")
         }
-        let h = b.withUnsafeBytes { SegmentHeader(seq: $0.u64(16), prevTxid: $0.u64(24)) }
+        let h = b.withUnsafeBytes { SegmentHeader(seq: $0.u64(16), prevTxid: $0.u64(24), mode: mode) }
         return h.seq == 0 ? .spare : .segment(h)
     }
 
@@ -171,15 +204,23 @@ enum WALFormat {
         return out
     }
 
-    /// Calls `body` for each operation of a payload.
-    static func forEachOperation(_ raw: UnsafeRawBufferPointer, _ body: (Bool, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) throws {
+    /// Calls `body` for each operation of a payload; a truncated payload or an unknown tag is
+    /// corruption at `location` (the record).
+    static func forEachOperation(_ raw: UnsafeRawBufferPointer, at location: String? = nil,
+                                 _ body: (Bool, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
         var i = 0
+        func bad(_ what: String) -> OrbitError {
+            OrbitError(.corruption, "cow WAL record payload: \(what) at payload byte \(i)", at: location,
+                       hint: "the store is damaged; restore it from a copy")
+        }
         while i < raw.count {
-            guard i + 9 <= raw.count else { throw OrbitError(.corruption, "cow WAL record payload is truncated") }
+            guard i + 9 <= raw.count else { throw bad("truncated operation header") }
+            guard raw[i] <= 1 else { throw bad("unknown operation tag \(raw[i])") }
             let put = raw[i] == 1
             let kl = Int(raw.u32(i + 1)), vl = Int(raw.u32(i + 5))
-            guard i + 9 + kl + vl <= raw.count else { throw OrbitError(.corruption, "cow WAL record payload is truncated") }
-            body(put, UnsafeRawBufferPointer(rebasing: raw[(i + 9)..<(i + 9 + kl)]),
+            guard put || vl == 0 else { throw bad("a delete with a value length of \(vl)") }
+            guard i + 9 + kl + vl <= raw.count else { throw bad("truncated operation") }
+            try body(put, UnsafeRawBufferPointer(rebasing: raw[(i + 9)..<(i + 9 + kl)]),
                  UnsafeRawBufferPointer(rebasing: raw[(i + 9 + kl)..<(i + 9 + kl + vl)]))
             i += 9 + kl + vl
         }

@@ -108,7 +108,7 @@ public enum CowInspector {
         do {
             let pages = try pf.loadChain(meta.freeListPage, type: .freeList)
             for p in pages { used.insert(p.pageNo) }
-            free = PageFile<POSIXFile>.freeListEntries(pages)
+            free = try pf.freeListEntries(pages)
             r.lines.append("free list: \(pages.count) pages listing \(free.count) free pages")
         } catch { bad(error) }
         do {
@@ -130,7 +130,7 @@ public enum CowInspector {
             case .segment(let h)?:
                 let records = WALFormat.records(segment: bytes, seq: h.seq)
                 let newer = records.filter { $0.txid > meta.txid }.count
-                r.lines.append("wal \(name): \(bytes.count) bytes, segment \(h.seq), previous txid \(h.prevTxid), \(records.count) records, "
+                r.lines.append("wal \(name): \(bytes.count) bytes, segment \(h.seq), previous txid \(h.prevTxid), written under \(h.mode), \(records.count) records, "
                                + (h.seq >= meta.walSeq ? "\(newer) newer than the meta page" : "covered by the meta page (spare)"))
             case .spare?:
                 r.lines.append("wal \(name): \(bytes.count) bytes, spare")

@@ -37,7 +37,7 @@ extension CowBTree {
     public func checkpoint() throws {
         try writeLock.withLock { _ in
             _ = try view()
-            if let failure { throw failure }
+            try checkWritable("checkpoint")
             do { try checkpointNow(sync: checkpointsSync) } catch { failure = poisoned(error); throw error }
         }
     }

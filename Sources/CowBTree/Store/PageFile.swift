@@ -75,6 +75,10 @@ struct PageFile<File: FileHandleProtocol> {
     }
 
     func loadOverflow(_ first: UInt64, length: Int) throws -> OverflowValue {
+        let per = pageSize - Layout.overflowPayloadOffset
+        guard length <= Int(pageCount - Layout.firstDataPage) * per else {
+            throw corruption(first, "overflow value of \(length) bytes is longer than the whole page file holds")
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(length)
         var pages: [UInt64] = []
@@ -106,9 +110,27 @@ struct PageFile<File: FileHandleProtocol> {
         return out
     }
 
-    static func freeListEntries(_ pages: [Page]) -> [UInt64] {
+    /// The free page numbers a free-list chain lists. A checksum-valid page may still hold a count
+    /// past its end or an entry that is no free page: an entry of 0 or 1 would let the allocator
+    /// overwrite a meta page, one at or past the page count is garbage, and one listed twice would
+    /// be handed out twice. Each is corruption naming the page.
+    func freeListEntries(_ pages: [Page]) throws -> [UInt64] {
         var out: [UInt64] = []
-        for p in pages { for i in 0..<p.count { out.append(p.bytes.u64(Layout.headerSize + i * 8)) } }
+        var seen: Set<UInt64> = []
+        let perPage = (pageSize - Layout.headerSize) / 8
+        for p in pages {
+            guard p.count <= perPage else {
+                throw corruption(p.pageNo, "free-list page lists \(p.count) entries, more than a page holds (\(perPage))")
+            }
+            for i in 0..<p.count {
+                let no = p.bytes.u64(Layout.headerSize + i * 8)
+                guard no >= Layout.firstDataPage, no < pageCount else {
+                    throw corruption(p.pageNo, "free-list entry \(i) is page \(no), outside the data pages \(Layout.firstDataPage)..<\(pageCount)")
+                }
+                guard seen.insert(no).inserted else { throw corruption(p.pageNo, "free-list entry \(i) lists page \(no) twice") }
+                out.append(no)
+            }
+        }
         return out
     }
 
@@ -122,8 +144,14 @@ struct PageFile<File: FileHandleProtocol> {
                 guard o + 2 + n + 48 <= pageSize else { throw corruption(p.pageNo, "snapshot record runs off the page") }
                 let name = String(decoding: UnsafeRawBufferPointer(start: p.bytes + o + 2, count: n), as: UTF8.self)
                 let b = o + 2 + n
-                out.append(SnapshotRecord(name: name, root: p.bytes.u64(b), height: p.bytes.u64(b + 8), txid: p.bytes.u64(b + 16),
-                                          keys: p.bytes.u64(b + 24), keyBytes: p.bytes.u64(b + 32), valueBytes: p.bytes.u64(b + 40)))
+                let r = SnapshotRecord(name: name, root: p.bytes.u64(b), height: p.bytes.u64(b + 8), txid: p.bytes.u64(b + 16),
+                                       keys: p.bytes.u64(b + 24), keyBytes: p.bytes.u64(b + 32), valueBytes: p.bytes.u64(b + 40))
+                // Restoring it converts these to Int: out-of-range values must be refused here.
+                guard r.root < pageCount, r.height <= 64, r.keys <= UInt64(Int64.max), r.keyBytes <= UInt64(Int64.max),
+                      r.valueBytes <= UInt64(Int64.max) else {
+                    throw corruption(p.pageNo, "snapshot record '\(name)' holds out-of-range fields (root \(r.root), height \(r.height))")
+                }
+                out.append(r)
                 o = b + 48
             }
         }

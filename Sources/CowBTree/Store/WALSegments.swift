@@ -36,6 +36,14 @@ extension CowBTree {
     /// build, then the segments from `meta.walSeq` on, in sequence order. Ends with a synced
     /// checkpoint when anything was replayed (or a lost tail cut the log short, or the old file was
     /// found), so that afterwards every segment is a spare and the log starts afresh.
+    ///
+    /// Nothing is written, truncated or removed until every check has passed (the store is known
+    /// sound). A read-only open stops there: the replayed state lives in memory only.
+    ///
+    /// How strictly a damaged record or a gap is judged depends on the mode the segment was
+    /// *written* under (its header, version 3), not the mode of this open: a lost unsynced tail of a
+    /// `none` writer is legitimate, while a syncing writer's durable records make everything before
+    /// them durable. Version-2 segments (no mode) are judged by this open's mode, as before.
     func openWAL() throws {
         var needsCheckpoint = false
         var replayed = 0
@@ -43,7 +51,7 @@ extension CowBTree {
         let legacy = try fs.exists(legacyPath)
         if legacy {
             let bytes = try fs.readFile(legacyPath)
-            replayed += try replay(bytes, WALFormat.legacyRecords(bytes, path: legacyPath))
+            replayed += try replay(bytes, WALFormat.legacyRecords(bytes, path: legacyPath), path: legacyPath)
             needsCheckpoint = true
         }
 
@@ -51,26 +59,38 @@ extension CowBTree {
         var found: [WALSegment<FS.File>] = []
         var maxSlot = -1
         var maxSeq = meta.walSeq
-        for name in try fs.list(directory: path) where name.hasPrefix(Self.segmentPrefix) {
+        var damagedHeaders: [WALSegment<FS.File>] = []
+        var writerModes: Set<WALFormat.WriterMode> = []
+        defer { if readOnly { for s in found { try? s.file.close() } } }
+        for name in try fs.list(directory: path) where Self.isCowFileName(name) && name.hasPrefix(Self.segmentPrefix) {
             guard let slot = Int(name.dropFirst(Self.segmentPrefix.count)), slot >= 0 else { continue }
-            let file = try fs.open(joinPath(path, name), .readWrite)
-            let seg = WALSegment(file: file, slot: slot, preparedSize: try file.size(), prepared: !walSyncs)
+            let file = try fs.open(joinPath(path, name), readOnly ? .read : .readWrite)
+            let seg = WALSegment(file: file, slot: slot, preparedSize: 0, prepared: !walSyncs)
             found.append(seg)
+            seg.preparedSize = try file.size()
             maxSlot = max(maxSlot, slot)
             let header = try file.read(count: WALFormat.segmentHeaderSize, at: 0)
             if case .segment(let h) = try WALFormat.decodeHeader(header, path: file.path) {
                 seg.seq = h.seq
                 maxSeq = max(maxSeq, h.seq)
                 if h.seq >= meta.walSeq { used.append((seg, h)) }
-            } else if walSyncs, header.count == WALFormat.segmentHeaderSize, !header.allSatisfy({ $0 == 0 }) {
-                // A damaged header makes a segment look like a spare. In the syncing modes the
-                // header reaches the disk with its first record's sync, so a good record newer than
-                // the meta page after it means the header was durable: it is corrupt, not torn.
-                let first = try file.read(count: 1 << 16, at: Int64(WALFormat.segmentHeaderSize))
+                if h.mode != .unknown { writerModes.insert(h.mode) }
+            } else if header.count == WALFormat.segmentHeaderSize, !header.allSatisfy({ $0 == 0 }) {
+                damagedHeaders.append(seg)
+            }
+        }
+        // A damaged header makes a segment look like a spare. When its writer synced, the header
+        // reached the disk with its first record's sync, so a good record newer than the meta page
+        // after it means the header was durable: it is corrupt, not torn. (Its own mode is in the
+        // damaged bytes: the other segments' writer mode stands in, else this open's.)
+        let sessionSyncs = writerModes.isEmpty ? walSyncs : !writerModes.contains(.none)
+        if sessionSyncs {
+            for seg in damagedHeaders {
+                let first = try seg.file.read(count: 1 << 16, at: Int64(WALFormat.segmentHeaderSize))
                 let txid = meta.txid
                 if first.withUnsafeBytes({ WALFormat.validRecord($0, at: 0, seq: nil, above: txid) }) != nil {
                     throw OrbitError(.corruption, "WAL segment header is damaged, but a record newer than the meta page follows it",
-                                     at: "\(file.path) @ offset 0",
+                                     at: "\(seg.file.path) @ offset 0",
                                      hint: "the store is damaged; restore it from a copy")
                 }
             }
@@ -93,8 +113,10 @@ extension CowBTree {
         for (i, (seg, h)) in used.enumerated() {
             let (bytes, records) = logs[i]
             let laterHasRecords = logs[(i + 1)...].contains { !$0.1.isEmpty }
+            let syncs = h.mode == .unknown ? walSyncs : h.mode != .none
+            let everyWrite = h.mode == .unknown ? durability == .everyWrite : h.mode == .everyWrite
             guard h.prevTxid <= seen else {
-                if walSyncs && !records.isEmpty {
+                if syncs && !records.isEmpty {
                     let previous = i > 0 ? used[i - 1].0.file.path : seg.file.path
                     throw OrbitError(.corruption,
                                      "WAL segment \(seg.file.path) starts after txid \(h.prevTxid), but the log before it ends at txid \(seen): "
@@ -105,7 +127,7 @@ extension CowBTree {
                 needsCheckpoint = true
                 break
             }
-            if walSyncs && (durability == .everyWrite || laterHasRecords) {
+            if syncs && (everyWrite || laterHasRecords) {
                 let end = records.last?.end ?? WALFormat.segmentHeaderSize
                 if let next = WALFormat.recordAfter(bytes, end: end, seq: h.seq, lastTxid: records.last?.txid ?? 0) {
                     throw OrbitError(.corruption, "damaged WAL record: the log stops here, but a good record follows at offset \(next)",
@@ -113,7 +135,7 @@ extension CowBTree {
                                      hint: "the store is damaged; restore it from a copy")
                 }
             }
-            replayed += try replay(bytes, records)
+            replayed += try replay(bytes, records, path: seg.file.path)
             if let last = records.last { seen = max(seen, last.txid) }
         }
         // Before anything is written: a fallback past a durable checkpoint is corruption.
@@ -124,6 +146,9 @@ extension CowBTree {
         commitsSinceCheckpoint = 0
         walBytes = 0
         publish()
+        // The store is known sound from here on. A read-only open writes nothing: the replayed
+        // commits stay in memory, the segments as they are.
+        if readOnly { return }
         if needsCheckpoint {
             try checkpointNow(sync: true)
         }
@@ -149,12 +174,23 @@ extension CowBTree {
     }
 
     /// Applies the records newer than the tree's txid; returns how many.
-    private func replay(_ bytes: [UInt8], _ records: [WALFormat.Record]) throws -> Int {
+    /// A record is checked whole before any of it is applied (a checksum-valid record with a bad
+    /// operation is corruption naming its offset, never a trap in the tree).
+    private func replay(_ bytes: [UInt8], _ records: [WALFormat.Record], path file: String) throws -> Int {
         var n = 0
+        let maxKey = tree.maxKeySize
         try bytes.withUnsafeBytes { raw in
             for r in records where r.txid > tree.txn {
+                let payload = UnsafeRawBufferPointer(rebasing: raw[r.payload])
+                let at = "\(file) @ offset \(r.payload.lowerBound - WALFormat.recordHeaderSize)"
+                try WALFormat.forEachOperation(payload, at: at) { put, k, _ in
+                    if put && k.count > maxKey {
+                        throw OrbitError(.corruption, "WAL record txid \(r.txid) puts a key of \(k.count) bytes, longer than a page allows (\(maxKey))",
+                                         at: at, hint: "the store is damaged; restore it from a copy")
+                    }
+                }
                 tree.txn = r.txid
-                try WALFormat.forEachOperation(UnsafeRawBufferPointer(rebasing: raw[r.payload])) { put, k, v in
+                try WALFormat.forEachOperation(payload, at: at) { put, k, v in
                     if put { tree.put(k, v) } else { tree.delete(k) }
                 }
                 n += 1
@@ -231,15 +267,24 @@ extension CowBTree {
         }
         seg.seq = walNextSeq
         walNextSeq += 1
-        let header = WALFormat.segmentHeader(.init(seq: seg.seq, prevTxid: lastLoggedTxid))
+        let header = WALFormat.segmentHeader(.init(seq: seg.seq, prevTxid: lastLoggedTxid, mode: WALFormat.WriterMode(durability)))
         try seg.file.write(header, at: 0)
         seg.end = Int64(WALFormat.segmentHeaderSize)
         try fs.crashPoint("cow.wal.after-segment-header")
         let previous = walCurrent
         try syncLock.withLock { _ in
             if let previous, durability == .group || durability.isPeriodic {
-                try previous.file.fdatasync()
-                walSyncedLSN.store(walWrittenLSN.load(ordering: .acquiring), ordering: .releasing)
+                // A failure is sticky (fsyncgate): the old fd's error is consumed, so a waiter that
+                // re-synced it would get 0 and be acknowledged over dropped pages.
+                if let f = walSyncFailure.withLock({ $0 }) { throw f }
+                do { try previous.file.fdatasync() } catch {
+                    failWALSync(error)
+                    throw error
+                }
+                // Under `writeLock`: every record written so far has its version queued.
+                let written = walWrittenLSN.load(ordering: .acquiring)
+                if durability == .group { publishPending(upTo: written) }
+                walSyncedLSN.store(written, ordering: .releasing)
             }
             walSyncFile = seg.file
         }
