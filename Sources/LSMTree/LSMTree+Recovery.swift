@@ -20,6 +20,43 @@ extension LSMTree {
         var protectedFiles: Set<UInt64> = []
     }
 
+    static func tableOpener(_ fs: FS) -> @Sendable (String) throws -> FS.File {
+        { path in try fs.open(path, .read) }
+    }
+
+    /// Steps 1 and 2, then 3 to 6: recognise the directory (before anything is created, locked or
+    /// written), lock it (shared on a read-only open, on an existing LOCK only), then create a new
+    /// store or recover the existing one.
+    static func openStore(fs: FS, directory: String, options: LSMOptions, readOnly: Bool, cache: BlockCache,
+                          tableCache: TableCache<FS.File>) throws -> (lock: FileLock?, state: RecoveredState) {
+        var fresh = false
+        switch try recognize(fs: fs, directory: directory) {
+        case .notOurs(let names): throw notOurs(directory, names)
+        case .empty: fresh = true
+        case .ours: fresh = try isUnfinishedCreation(fs: fs, directory: directory)
+        }
+        if fresh && readOnly {
+            throw OrbitError(.notFound, "no lsm store in \(directory) (the directory is missing or empty)", at: directory,
+                             hint: "a read-only open needs an existing store: write to it first")
+        }
+        var lock: FileLock? = nil
+        if readOnly {
+            let lockPath = joinPath(directory, "LOCK")
+            if try fs.exists(lockPath) { lock = try fs.lockShared(lockPath) }
+        } else {
+            try createDirectoryDurably(fs: fs, directory)
+            lock = try fs.lock(joinPath(directory, "LOCK"))
+        }
+        do {
+            let state = fresh ? try createStore(fs: fs, directory: directory, levels: options.maxLevels)
+                : try recover(fs: fs, directory: directory, options: options, readOnly: readOnly, cache: cache, tableCache: tableCache)
+            return (lock, state)
+        } catch {
+            lock?.release()
+            throw error
+        }
+    }
+
     /// Whether `name` is a file or directory an lsm store has (see the type's "Files").
     static func isStoreName(_ name: String) -> Bool {
         if name == "LOCK" || name == "CURRENT" || name == "CURRENT.tmp" || name == "snapshots" { return true }

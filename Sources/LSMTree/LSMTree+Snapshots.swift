@@ -9,8 +9,11 @@ extension LSMTree {
 
     var snapshotDirectory: String { joinPath(directory, "snapshots") }
 
+    /// The snapshot names ([] when snapshots/ is missing: a read-write open of an existing store
+    /// creates it only with the first snapshot).
     func listSnapshotFiles() throws -> [String] {
-        try fs.list(directory: snapshotDirectory).filter { !$0.hasSuffix(".tmp") }
+        guard try fs.exists(snapshotDirectory) else { return [] }
+        return try fs.list(directory: snapshotDirectory).filter { !$0.hasSuffix(".tmp") }
     }
 
     func readSnapshot(_ name: String) throws -> [(level: Int, meta: FileMeta)] {
@@ -46,6 +49,10 @@ extension LSMTree {
         try checkWritable("createSnapshot")
         try flush()
         try manifestLock.withLock {
+            if try !fs.exists(snapshotDirectory) {
+                try fs.createDirectory(snapshotDirectory, intermediates: true)
+                try fs.syncDirectory(directory)
+            }
             let path = joinPath(snapshotDirectory, name)
             if try fs.exists(path) {
                 throw OrbitError(.invalidArgument, "snapshot '\(name)' already exists", at: path, hint: "drop it first or pick another name")
@@ -68,7 +75,6 @@ extension LSMTree {
 
     public func listSnapshots() throws -> [String] {
         try checkOpen()
-        if readOnly, try !fs.exists(snapshotDirectory) { return [] }
         return try listSnapshotFiles()
     }
 

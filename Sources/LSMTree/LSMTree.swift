@@ -154,6 +154,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     /// remove obsolete files. A read-only open (`access: .readOnly`) stops after the WAL recovery,
     /// in memory: it creates, writes, renames, truncates and removes nothing, and takes a shared
     /// lock on an existing LOCK file (a writer holding it refuses the open).
+    ///
+    /// Not optimized (it runs once per open): with cross-module optimization, Swift 6.3.1's
+    /// CopyPropagation pass crashes on this initializer's specialization in the Runner module.
+    @_optimize(none)
     public init(fs: FS, directory: String, options: LSMOptions = LSMOptions(), durability: DurabilityMode = .none,
                 access: StoreAccess = .readWrite) throws {
         try options.validate()
@@ -164,42 +168,15 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         self.access = access
         readOnly = access == .readOnly
         cache = BlockCache(capacityBytes: options.blockCacheMB << 20)
-        tableCache = TableCache(capacity: options.tableCacheCapacity) { [fs] path in try fs.open(path, .read) }
+        tableCache = TableCache(capacity: options.tableCacheCapacity, open: Self.tableOpener(fs))
         compactPointer = Array(repeating: [], count: options.maxLevels)
-
-        // 1. What the directory holds, before anything is created, locked or written.
-        let found = try Self.recognize(fs: fs, directory: directory)
-        var fresh = false
-        switch found {
-        case .notOurs(let names):
-            throw Self.notOurs(directory, names)
-        case .empty:
-            fresh = true
-        case .ours:
-            fresh = try Self.isUnfinishedCreation(fs: fs, directory: directory)
-        }
-        if fresh && readOnly {
-            throw OrbitError(.notFound, "no lsm store in \(directory) (the directory is missing or empty)", at: directory,
-                             hint: "a read-only open needs an existing store: write to it first")
-        }
-        // 2. Lock (taken before anything is read: released when the engine closes, or when init
-        // throws, with the partly initialized engine).
-        if readOnly {
-            let lockPath = joinPath(directory, "LOCK")
-            storeLock = try fs.exists(lockPath) ? fs.lockShared(lockPath) : nil
-        } else {
-            try Self.createDirectoryDurably(fs: fs, directory)
-            storeLock = try fs.lock(joinPath(directory, "LOCK"))
-        }
         ioBaseline = fs.ioStatistics()
-
-        let recovered: RecoveredState
-        if fresh {
-            recovered = try Self.createStore(fs: fs, directory: directory, levels: options.maxLevels)
-        } else {
-            recovered = try Self.recover(fs: fs, directory: directory, options: options, readOnly: readOnly,
-                                     cache: cache, tableCache: tableCache)
-        }
+        let opened = try Self.openStore(fs: fs, directory: directory, options: options, readOnly: access == .readOnly,
+                                        cache: cache, tableCache: tableCache)
+        // Held from before anything was read: released when the engine closes, or when init
+        // throws, with the partly initialized engine.
+        storeLock = opened.lock
+        let recovered = opened.state
         walSkippedRegions = recovered.skippedRegions
         nextFileNumber = Atomic(recovered.nextFileNumber)
         lastSequence = recovered.lastSequence

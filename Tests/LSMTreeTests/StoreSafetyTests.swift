@@ -134,6 +134,22 @@ struct DirectoryImage: Equatable, CustomStringConvertible {
         try e.close()
     }
 
+    /// A read-write open of an existing store no longer creates snapshots/ (only a new store's
+    /// creation does); a store without it (copied by a tool that drops empty directories) lists no
+    /// snapshot and creates the directory with its first one.
+    @Test func aStoreWithoutItsSnapshotDirectoryWorks() throws {
+        try withTemporaryDirectory(prefix: "orbit-lsm-nosnapdir") { dir in
+            try makeStore(dir, keys: 10)
+            try fs.removeDirectory(joinPath(dir, "snapshots"))
+            let e = try LSMTree(fs: fs, directory: dir)
+            #expect(try e.listSnapshots().isEmpty)
+            #expect(try !fs.exists(joinPath(dir, "snapshots")))
+            try e.createSnapshot(named: "a")
+            #expect(try e.listSnapshots() == ["a"])
+            try e.close()
+        }
+    }
+
     // MARK: Issue 13: not an lsm store
 
     @Test(arguments: [StoreAccess.readWrite, .readOnly])
