@@ -30,14 +30,12 @@ struct ConcurrentOpenSweepTests {
         #expect(r.status == 0, "\(r.out)")
     }
 
-    /// cow has no store lock today (issue 14 bug 2): a second open succeeds, truncates the holder's
-    /// WAL segments, and the killed holder's acknowledged writes are lost.
+    /// Issue 14 bug 2: cow had no store lock; a second open succeeded, truncated the holder's WAL
+    /// segments, and the killed holder's acknowledged writes were lost. Every attempt is refused now.
     @Test func cowSecondOpens() throws {
         let r = try Self.sweep(["cow"], cycles: 8, perHolder: 4)
         #expect(r.rows.count == 10, "seed 42\n\(r.out)")
-        withKnownIssue("cow: issue 14 bug 2 — no store lock; a second open truncates the holder's WAL and acknowledged writes are lost") {
-            #expect(r.rows.allSatisfy { $0["verdict"] == "ok" }, "seed 42\n\(r.rows.filter { $0["verdict"] != "ok" }.map { $0["crash_point_or_time"]! + ": " + $0["detail"]!.prefix(200) })")
-        }
+        #expect(r.rows.allSatisfy { $0["verdict"] == "ok" }, "seed 42\n\(r.rows.filter { $0["verdict"] != "ok" }.map { $0["crash_point_or_time"]! + ": " + $0["detail"]!.prefix(200) })")
     }
 
     /// RocksDB and LMDB for the record: the sweep runs on them and writes every row.

@@ -89,9 +89,7 @@ struct FileDamageSweepTests {
         let r = try Self.sweep(["lsm"], cycles: 1, extra: ["--set", "crash.case_filter=closed:MANIFEST-*:truncate-0"])
         #expect(r.rows.count == 1, "\(r.out)")
         #expect(r.rows.first?["crash_point_or_time"]?.hasSuffix(":truncate-0") == true)
-        withKnownIssue("lsm: issue 14 bug 1 — a 0-byte MANIFEST opens empty and every table is unlinked") {
-            #expect(Self.broken(r.rows).isEmpty, "seed 42: \(Self.broken(r.rows).joined(separator: "\n"))")
-        }
+        #expect(Self.broken(r.rows).isEmpty, "seed 42: \(Self.broken(r.rows).joined(separator: "\n"))")
     }
 
     /// cow, 40 cases. Known: issue 14 bug 8 (a missing or 0-byte cow.db: the open writes a new page

@@ -94,7 +94,7 @@ struct StoreSafetyCLITests {
             #expect(DirectorySnapshot.capture(dir).differences(from: before) == [])
             let m = try Self.run(["crash", "workloads/crash-recovery.yaml", "--backend", "rocksdb", "--set", "crash_methods=power-loss",
                                   "--out", dir + "/out2", "--quiet", "--no-plot"])
-            #expect(m.status == 2 && m.err.contains("does not apply to the rocksdb engine"), "\(m.err)")
+            #expect(m.status == 2 && m.err.contains("does not apply to backend rocksdb"), "\(m.err)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/out2"))
         }
     }

@@ -144,7 +144,7 @@ struct StoreSafetyTests {
 
     /// lsm and cow: their read-only modes are written on other branches (the engines ignore `access`
     /// here); enable once those are merged.
-    @Test(.disabled("needs the lsm and cow read-only modes (StoreAccess.readOnly), written on other branches"),
+    @Test(
           arguments: ["lsm", "cow"])
     func readOnlyCommandsChangeNoByteOnHandWrittenEngines(_ backend: String) throws {
         try Self.checkReadOnlyCommands(backend)

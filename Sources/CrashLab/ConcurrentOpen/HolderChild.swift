@@ -75,6 +75,10 @@ enum HolderChild {
                         next += 1
                     }
                     try engine.sync()
+                    // Background work the burst started (cow prepares its next WAL segment, lsm
+                    // flushes) may still be writing: wait until two reads of the store agree, so
+                    // the attempt that follows is judged against a quiet store.
+                    waitUntilQuiet(directory)
                     KillWorker.emit("P\n")
                 case "O":
                     let access: StoreAccess = parts.count > 1 && parts[1] == "ro" ? .readOnly : .readWrite
@@ -124,3 +128,15 @@ struct ReadOneKey: EngineBody {
         _ = try engine.get(KillOp.key(0, size: plan.keySize))
     }
 }
+
+/// Returns once two reads of the store's files, 20 ms apart, are the same (at most about 3 s).
+func waitUntilQuiet(_ directory: String) {
+    var last = try? StoreImage.read(directory)
+    for _ in 0..<150 {
+        usleep(20_000)
+        let now = try? StoreImage.read(directory)
+        if let a = last, let b = now, a.changes(to: b).isEmpty { return }
+        last = now
+    }
+}
+
