@@ -75,7 +75,11 @@ extension LSMTree {
     /// entries no lsm store has (a RocksDB store's IDENTITY and OPTIONS, a user's thesis.tex).
     public static func recognize(fs: FS, directory: String) throws -> StoreRecognition {
         guard try fs.exists(directory) else { return .empty }
-        let names = try fs.list(directory: directory)
+        let names: [String]
+        do { names = try fs.list(directory: directory) } catch let e as OrbitError where e.hasErrno(.notDirectory) {
+            throw OrbitError(.invalidArgument, "\(directory) is a file, not a store directory", at: directory,
+                             hint: "give the directory that holds the lsm store (or an empty or missing one to create it)")
+        }
         let foreign = names.filter { !isStoreName($0) }
         if !foreign.isEmpty { return .notOurs(found: Array(foreign.prefix(6))) }
         var markers = names.filter { $0 != "LOCK" && $0 != "snapshots" && $0 != "CURRENT.tmp" }

@@ -181,6 +181,19 @@ struct DirectoryImage: Equatable, CustomStringConvertible {
         }
     }
 
+    @Test func aFileIsNotAStoreDirectory() throws {
+        try withTemporaryDirectory(prefix: "orbit-lsm-file") { dir in
+            let file = joinPath(dir, "passwd")
+            try fs.writeFileAtomically(file, Array("root:x:0:0".utf8))
+            for access in [StoreAccess.readWrite, .readOnly] {
+                let e = try #require(throws: OrbitError.self) { _ = try LSMTree(fs: fs, directory: file, access: access) }
+                #expect(e.code == .invalidArgument && e.message.contains("is a file"), "\(e)")
+            }
+            #expect(try fs.readFile(file) == Array("root:x:0:0".utf8))
+            #expect(LSMInspector.inspect(fs: fs, directory: file).problems.first?.contains("is a file") == true)
+        }
+    }
+
     @Test func recognitionOfOwnStores() throws {
         try withTemporaryDirectory(prefix: "orbit-lsm-recognize") { dir in
             #expect(try LSMTree<POSIXFileSystem>.recognize(fs: fs, directory: joinPath(dir, "missing")) == .empty)

@@ -59,7 +59,9 @@ enum BloomFilter {
         guard filter.count >= 2 else { return true }
         let bytes = filter.count - 1
         let k = Int(filter[bytes])
-        if k > 30 { return true }  // reserved for other encodings: answer "maybe"
+        // k > 30 is reserved for other encodings, and a filter of 512 MiB or more (never written)
+        // would overflow the bit count: answer "maybe".
+        if k > 30 || bytes > Int(UInt32.max / 8) { return true }
         let nbits = UInt32(bytes * 8)
         var h = hash
         let delta = (h >> 17) | (h << 15)
