@@ -7,6 +7,9 @@ public enum CrashMethods {
         case .powerLoss: PowerLossSweep.self
         case .corruption: CorruptionSweep.self
         case .ioError: IOErrorSweep.self
+        case .fsyncFailure: FsyncFailureSweep.self
+        case .concurrentHistory: ConcurrentHistorySweep.self
+        case .differential: DifferentialSweep.self
         }
     }
 

@@ -15,6 +15,12 @@ public struct CrashRecord: Sendable, Hashable {
         case corruption
         /// An injected I/O error (ENOSPC, EIO).
         case ioError = "io-error"
+        /// One failed fsync/fdatasync (Linux writeback-error semantics) under concurrent writers.
+        case fsyncFailure = "fsync-failure"
+        /// Concurrent writers and readers, checked for per-key linearizability and snapshot scans.
+        case concurrentHistory = "concurrent-history"
+        /// One seeded op stream on every engine, states compared.
+        case differential
     }
 
     /// Whether the engine kept its promise in this cycle.
