@@ -10,8 +10,15 @@
 #   power-loss   POWER_LOSS_STATES (default 10000) simulated power-loss states per hand-written engine
 #   corruption   one corruption sweep per engine (lsm, cow gate the exit status; rocksdb, lmdb reported)
 #   io-error     one I/O-error sweep per engine
+#   fsync-failure      FSYNC_FAILURE_PROBES (default 10000) failed-fsync probes per hand-written engine and
+#                      syncing mode (every-write, group, periodic), 1, 2 and 4 writers
+#   concurrent-history HISTORY_RUNS (default 200) runs of HISTORY_OPS (10000) operations, 4 writers and 4
+#                      readers, per engine (lsm, cow gate the exit status; rocksdb, lmdb, memory reported)
+#   differential       DIFFERENTIAL_STREAMS (default 1000) streams of DIFFERENTIAL_OPS (10000) operations,
+#                      each run on all five engines, per hand-written engine
 #
-# Environment: METHODS (default "kill power-loss corruption io-error": the parts to run), KILL_CYCLES, KILL_MODE_CYCLES, POWER_LOSS_STATES, CORRUPTION_PROBES, IO_ERROR_FAULTS,
+# Environment: METHODS (default "kill power-loss corruption io-error fsync-failure concurrent-history differential": the parts to run), KILL_CYCLES, KILL_MODE_CYCLES, POWER_LOSS_STATES, CORRUPTION_PROBES, IO_ERROR_FAULTS,
+# FSYNC_FAILURE_PROBES, HISTORY_RUNS, HISTORY_OPS, DIFFERENTIAL_STREAMS, DIFFERENTIAL_OPS,
 # BACKENDS (default "rocksdb lsm cow lmdb"), SEED (default 42), OUT (default results/crash-sweep-<time>).
 # A quick run: KILL_CYCLES=20 KILL_MODE_CYCLES=5 scripts/crash-sweep.sh
 set -uo pipefail
@@ -21,13 +28,18 @@ KILL_MODE_CYCLES=${KILL_MODE_CYCLES:-250}
 POWER_LOSS_STATES=${POWER_LOSS_STATES:-10000}
 CORRUPTION_PROBES=${CORRUPTION_PROBES:-2000}
 IO_ERROR_FAULTS=${IO_ERROR_FAULTS:-10000}
+FSYNC_FAILURE_PROBES=${FSYNC_FAILURE_PROBES:-10000}
+HISTORY_RUNS=${HISTORY_RUNS:-200}
+HISTORY_OPS=${HISTORY_OPS:-10000}
+DIFFERENTIAL_STREAMS=${DIFFERENTIAL_STREAMS:-1000}
+DIFFERENTIAL_OPS=${DIFFERENTIAL_OPS:-10000}
 BACKENDS=${BACKENDS:-rocksdb lsm cow lmdb}
 SEED=${SEED:-42}
-METHODS=" ${METHODS:-kill power-loss corruption io-error} "
+METHODS=" ${METHODS:-kill power-loss corruption io-error fsync-failure concurrent-history differential} "
 wants() { case $METHODS in *" $1 "*) return 0;; *) return 1;; esac; }
 for m in $METHODS; do
-  case $m in kill|power-loss|corruption|io-error) ;;
-    *) echo "crash-sweep.sh: METHODS: unknown part '$m'; allowed: kill power-loss corruption io-error" >&2; exit 2;;
+  case $m in kill|power-loss|corruption|io-error|fsync-failure|concurrent-history|differential) ;;
+    *) echo "crash-sweep.sh: METHODS: unknown part '$m'; allowed: kill power-loss corruption io-error fsync-failure concurrent-history differential" >&2; exit 2;;
   esac
 done
 OUT=${OUT:-results/crash-sweep-$(date -u +%Y%m%d-%H%M%S)}
@@ -90,6 +102,27 @@ fi
 
 # Injected I/O errors (ENOSPC, EIO on write, read, fsync) in the hand-written engines.
 wants io-error && RUN_BACKENDS="$(hand_written)" run io-error workloads/crash-recovery.yaml --set crash_methods=io-error --set cycles="$IO_ERROR_FAULTS"
+
+# One failed fsync/fdatasync under 1, 2 and 4 writers, every syncing mode (hand-written engines).
+if wants fsync-failure; then
+  for mode in every-write group periodic; do
+    RUN_BACKENDS="$(hand_written)" run "fsync-failure-$mode" workloads/crash-recovery.yaml --set crash_methods=fsync-failure \
+      --set durability="$mode" --set cycles="$FSYNC_FAILURE_PROBES"
+  done
+fi
+
+# Concurrent writers and readers, linearizability checked (lsm, cow gate; the others for the record).
+if wants concurrent-history; then
+  history_flags=(--set crash_methods=concurrent-history --set cycles="$HISTORY_RUNS" --set crash.history_operations="$HISTORY_OPS"
+                 --set crash.history_writers=4 --set crash.history_readers=4 --set durability=none)
+  RUN_BACKENDS="$(hand_written)" run concurrent-history workloads/crash-recovery.yaml "${history_flags[@]}"
+  peers=$(for b in $BACKENDS; do case $b in rocksdb|lmdb) printf '%s ' "$b";; esac; done)
+  INFORMATIONAL=1 RUN_BACKENDS="$peers memory" run concurrent-history-peers workloads/crash-recovery.yaml "${history_flags[@]}"
+fi
+
+# One seeded op stream on all five engines, states compared (per hand-written engine).
+wants differential && RUN_BACKENDS="$(hand_written)" run differential workloads/crash-recovery.yaml --set crash_methods=differential \
+  --set cycles="$DIFFERENTIAL_STREAMS" --set crash.differential_operations="$DIFFERENTIAL_OPS" --set durability=none
 
 echo
 echo "== summary (every run; the tables above say which promise each engine made per mode)"

@@ -50,16 +50,16 @@ public struct CrashExperiment: Sendable {
         }
         let needsDurable = plan.methods.contains { CrashMethods.sweep(for: $0)!.needsDurableEngine }
         for b in backends {
+            guard !needsDurable || Engines.isDurable(b) else {
+                throw OrbitError(.invalidConfig, "backend \(b) keeps nothing after its process ends: there is nothing to recover",
+                                 at: "backends from \(s.source("backends"))", hint: "crash the durable backends: rocksdb, lsm, cow, lmdb")
+            }
             // A method an engine does not support is refused before anything runs (bad input).
             for m in plan.methods where !CrashMethods.sweep(for: m)!.supports(engine: b) {
                 let engines = CoreKnobs.backendNames.filter { CrashMethods.sweep(for: m)!.supports(engine: $0) }
                 throw OrbitError(.invalidConfig, "method \(m.rawValue) does not apply to backend \(b)",
                                  at: "crash_methods from \(s.source("crash_methods")), backends from \(s.source("backends"))",
                                  hint: "\(m.rawValue) runs on: " + engines.joined(separator: ", "))
-            }
-            guard !needsDurable || Engines.isDurable(b) else {
-                throw OrbitError(.invalidConfig, "backend \(b) keeps nothing after its process ends: there is nothing to recover",
-                                 at: "backends from \(s.source("backends"))", hint: "crash the durable backends: rocksdb, lsm, cow, lmdb")
             }
             try Engines.validate(b, settings: s)
         }

@@ -22,12 +22,12 @@ public enum CrashKnobs {
             k("crash.batch_fraction", .double(0...1), .double(0.1), "crash: fraction of the worker's operations that are atomic batches"),
             k("crash.batch_size", .int(1...10_000), .int(8), "crash: entries per batch (puts and deletes of distinct keys)"),
             k("corruption_stride", .int(0...1 << 30), .int(0), "crash (corruption): flip a byte every N bytes of every file, plus every header (0: N from the probe budget, `cycles`)"),
-            k("history.writers", .int(1...64), .int(4), "crash (concurrent-history): writer threads per run"),
-            k("history.readers", .int(0...64), .int(4), "crash (concurrent-history): reader threads per run (gets and scans)"),
-            k("history.operations", .int(1...10_000_000), .int(10_000), "crash (concurrent-history): operations per run, over all threads"),
-            k("history.keys", .int(2...100_000), .int(16), "crash (concurrent-history): keys the threads share (few: contention)"),
-            k("differential.operations", .int(1...10_000_000), .int(10_000), "crash (differential): operations per stream"),
-            k("differential.replay", .string, .string(""), "crash (differential): run this replay file (written by a failing stream) once instead of generating streams"),
+            k("crash.history_writers", .int(1...64), .int(4), "crash (concurrent-history): writer threads per run"),
+            k("crash.history_readers", .int(0...64), .int(4), "crash (concurrent-history): reader threads per run (gets and scans)"),
+            k("crash.history_operations", .int(1...10_000_000), .int(10_000), "crash (concurrent-history): operations per run, over all threads"),
+            k("crash.history_keys", .int(2...100_000), .int(16), "crash (concurrent-history): keys the threads share (few: contention)"),
+            k("crash.differential_operations", .int(1...10_000_000), .int(10_000), "crash (differential): operations per stream"),
+            k("crash.differential_replay", .string, .string(""), "crash (differential): run this replay file (written by a failing stream) once instead of generating streams"),
             k("crash.planted_bug", .choice(plantedBugs), .string("none"), "crash (tests): plant a bug the oracle must catch: drop-last-synced (the worker acks its last write before applying it) or stale-value (the verifier reads through a stale cache)"),
         ]
     }()

@@ -74,6 +74,48 @@ import Testing
         #expect(try later.fileSize("/d/wal") == 21, "the later bytes are durable at their offsets")
     }
 
+    /// The page model: a failed sync writes some dirty pages and drops the others; a dropped page
+    /// written again is made durable whole by the next good sync (its dropped bytes with it), and one
+    /// never written again stays lost.
+    @Test func thePageModelDropsSomePagesAndBringsBackRedirtiedOnes() throws {
+        var sawBoth = false
+        for seed in UInt64(1)...40 {
+            let fs = FaultInjectingFileSystem(seed: seed)
+            fs.setSyncFailureModel(.pages(4096))
+            try fs.createDirectory("/d", intermediates: true)
+            fs.makeEverythingDurable()
+            let f = try fs.open("/d/wal", .create)
+            try fs.syncDirectory("/d")
+            try f.write([UInt8](repeating: 1, count: 3 * 4096), at: 0)  // three dirty pages
+            fs.inject(Fault(.ioError, on: .fdatasync, count: 1))
+            #expect(throws: OrbitError.self) { try f.fdatasync() }
+            var rng = SeededRNG(seed: seed)
+            let after = try Self.bytes(fs.powerLoss(.dropUnsynced, rng: &rng), "/d/wal")
+            let kept = (0..<3).filter { p in after.count >= (p + 1) * 4096 && after[(p * 4096)..<((p + 1) * 4096)].allSatisfy { $0 == 1 } }
+            for p in 0..<3 where !kept.contains(p) && after.count > p * 4096 {
+                #expect(after[(p * 4096)..<min(after.count, (p + 1) * 4096)].allSatisfy { $0 == 0 }, "a page is written whole or not at all")
+            }
+            if !kept.isEmpty && kept.count < 3 { sawBoth = true }
+            // Dirty one byte of page 1 again: the next good sync writes page 1 whole.
+            try f.write([2], at: 4096)
+            try f.fdatasync()
+            let later = try Self.bytes(fs.powerLoss(.dropUnsynced, rng: &rng), "/d/wal")
+            #expect(later.count >= 2 * 4096 && later[4096] == 2 && later[4097..<(2 * 4096)].allSatisfy { $0 == 1 },
+                    "seed \(seed): the re-dirtied page is durable whole, its dropped bytes included")
+            for p in [0, 2] where !kept.contains(p) && later.count > p * 4096 {
+                #expect(later[(p * 4096)..<min(later.count, (p + 1) * 4096)].allSatisfy { $0 == 0 }, "seed \(seed): page \(p) stays lost")
+            }
+        }
+        #expect(sawBoth, "some failed syncs wrote part of their pages")
+    }
+
+    static func bytes(_ fs: FaultInjectingFileSystem, _ path: String) throws -> [UInt8] {
+        let f = try fs.open(path, .read)
+        var b = [UInt8](repeating: 0, count: Int(try f.size()))
+        _ = try b.withUnsafeMutableBytes { try f.read(into: $0, at: 0) }
+        return b
+    }
+
     @Test func refusedOnEnginesOffTheFileLayer() throws {
         for e in ["rocksdb", "lmdb", "memory"] {
             #expect(!FsyncFailureSweep.supports(engine: e))

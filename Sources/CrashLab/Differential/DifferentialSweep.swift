@@ -21,7 +21,7 @@ import Runner
 /// the op index and the first differing key, then shrinks the stream (drop chunks, halving, down to
 /// single ops: delta debugging) to a short stream that still shows the difference between the
 /// engine and the reference, and writes it to `differential-<engine>-seed<S>-stream<N>.ops` in the
-/// work directory. `--set differential.replay=FILE` runs such a file once instead of generating
+/// work directory. `--set crash.differential_replay=FILE` runs such a file once instead of generating
 /// streams.
 public enum DifferentialSweep: CrashSweep {
     public static let method: CrashRecord.Method = .differential
@@ -37,9 +37,9 @@ public enum DifferentialSweep: CrashSweep {
         public var engines = DifferentialSweep.engines
         public init() {}
         public init(settings s: Settings) {
-            if s.knob(named: "differential.operations") != nil {
-                operations = s.int("differential.operations")
-                let r = s.string("differential.replay")
+            if s.knob(named: "crash.differential_operations") != nil {
+                operations = s.int("crash.differential_operations")
+                let r = s.string("crash.differential_replay")
                 replay = r.isEmpty ? nil : r
             }
         }
@@ -143,7 +143,7 @@ public enum DifferentialSweep: CrashSweep {
             let file = context.workDirectory + "/differential-\(context.engine)-seed\(context.seed)-stream\(stream).ops"
             let header = ["orbit-bench differential replay: \(label)", "\(context.engine) against \(reference), \(context.durability)",
                           "shrunk from \(ops.count) to \(short.count) ops; replay: orbit-bench crash WORKLOAD --backend \(context.engine) "
-                            + "--set crash_methods=differential --set differential.replay=\(file)"]
+                            + "--set crash_methods=differential --set crash.differential_replay=\(file)"]
             do {
                 try FileManager.default.createDirectory(atPath: context.workDirectory, withIntermediateDirectories: true)
                 try DiffStream.render(short, header: header).write(toFile: file, atomically: true, encoding: .utf8)

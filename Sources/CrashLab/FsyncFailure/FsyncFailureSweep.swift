@@ -64,7 +64,13 @@ public enum FsyncFailureSweep: CrashSweep {
             let n = calls["\(threads)-\(setup.cow.wal)"] ?? 1
             let after = Int(rng.below(UInt64(n)))
             let fs = setup.freshFileSystem(seed: rng.next())
-            let p = FsyncProbe(setup: setup, threads: threads, seed: rng.next(), fs: fs)
+            // Every other group of six probes: the failure is per 4 KiB page (some dirty pages
+            // written, some dropped, a dropped one written whole if dirtied again) instead of the
+            // whole file's changes dropped.
+            let pages = (probe / (2 * threadCounts.count)) % 2 == 1
+            if pages { fs.setSyncFailureModel(.pages(4096)) }
+            var p = FsyncProbe(setup: setup, threads: threads, seed: rng.next(), fs: fs)
+            p.modelLabel = pages ? "pages-4096" : "drop-all"
             var record = p.run(probe: probe, after: after, sweepSeed: context.seed)
             record.cycle = probe
             try onRecord(record)
@@ -140,6 +146,8 @@ struct FsyncProbe {
     let threads: Int
     let seed: UInt64
     let fs: FaultInjectingFileSystem
+    /// The sync-failure model, for the record ("drop-all", "pages-4096").
+    var modelLabel = "drop-all"
 
     var keyCount: Int { setup.keysPerThread * threads }
     func key(_ k: Int) -> [UInt8] { Array("fs-key-\(10_000 + k)".utf8) }
@@ -289,7 +297,7 @@ struct FsyncProbe {
         var record = CrashRecord(cycle: probe, engine: setup.engine, durability: setup.durability.description, method: .fsyncFailure,
                                  crashPointOrTime: "", opsAcknowledged: 0, opsSynced: 0, opsRecovered: 0, lostSynced: 0,
                                  lostUnsynced: 0, resurrected: 0, recoveryMs: 0, verdict: .ok, storeBytes: 0)
-        let replay = "seed=\(sweepSeed) probe=\(probe) threads=\(threads) fault_after=\(after) \(setup.label)"
+        let replay = "seed=\(sweepSeed) probe=\(probe) threads=\(threads) fault_after=\(after) \(setup.label) sync_failure=\(modelLabel)"
         var problems: [String] = []
         var notes: [String] = []
         let engine: E

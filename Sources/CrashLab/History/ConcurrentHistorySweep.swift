@@ -9,9 +9,9 @@ import Runner
 ///
 /// Each run: a fresh store whose background work is forced often (lsm: 4 KiB memtables, two tables
 /// per level trigger a compaction; cow: a checkpoint every 8 commits or 8 KiB of WAL, 512-byte
-/// pages), `history.writers` writer threads (puts with unique values, deletes, small batches) and
-/// `history.readers` reader threads (gets, and one scan in four over a random key range) sharing a
-/// small key space, `history.operations` operations in all. Every operation's invocation and
+/// pages), `crash.history_writers` writer threads (puts with unique values, deletes, small batches) and
+/// `crash.history_readers` reader threads (gets, and one scan in four over a random key range) sharing a
+/// small key space, `crash.history_operations` operations in all. Every operation's invocation and
 /// response (monotonic clock) and result are recorded, and `RecordedHistory.check` verifies each get
 /// and each scan (see there). A failing call is a broken run too (nothing should fail here).
 ///
@@ -35,11 +35,11 @@ public enum ConcurrentHistorySweep: CrashSweep {
         public init() {}
 
         public init(settings s: Settings) {
-            if s.knob(named: "history.writers") != nil {
-                writers = s.int("history.writers")
-                readers = s.int("history.readers")
-                operations = s.int("history.operations")
-                keys = s.int("history.keys")
+            if s.knob(named: "crash.history_writers") != nil {
+                writers = s.int("crash.history_writers")
+                readers = s.int("crash.history_readers")
+                operations = s.int("crash.history_operations")
+                keys = s.int("crash.history_keys")
             }
         }
     }
