@@ -40,6 +40,24 @@ import Testing
         #expect(bad.description.contains("line 2") && bad.description.contains("f.ops"))
     }
 
+    /// A replay file (as a failing stream writes it) runs once through the sweep, on every engine.
+    @Test func aReplayFileRunsOnEveryEngine() throws {
+        let c = Self.context("cow", seed: 5, streams: 99)
+        defer { try? FileManager.default.removeItem(atPath: c.workDirectory) }
+        try FileManager.default.createDirectory(atPath: c.workDirectory, withIntermediateDirectories: true)
+        let ops: [DiffOp] = [.put(Array("a".utf8), [1]), .snapshotCreate("s0"), .delete(Array("a".utf8)), .reopen, .check,
+                             .snapshotRestore("s0"), .check, .batch([.init(isPut: true, key: Array("b".utf8), value: [])]), .reopen, .check]
+        let file = c.workDirectory + "/case.ops"
+        try DiffStream.render(ops, header: ["hand-written"]).write(toFile: file, atomically: true, encoding: .utf8)
+        var plan = DifferentialSweep.Plan()
+        plan.replay = file
+        var records: [CrashRecord] = []
+        try DifferentialSweep.run(c, plan: plan) { records.append($0) }
+        #expect(records.count == 1, "a replay is one stream, whatever the budget")
+        #expect(records.first?.verdict == .ok, "\(records.first?.detail ?? "")")
+        #expect(records.first?.opsRecovered == 3)
+    }
+
     /// A difference the engines cannot have is planted by comparing memory with a stream that is
     /// not the same: the shrinker must cut a long stream down to the few ops that matter.
     @Test func theShrinkerFindsAShortStream() throws {

@@ -13,19 +13,20 @@ import OrbitCore
 /// fault-free run makes. Small memtables, WAL segments and checkpoint intervals put WAL switches,
 /// flushes and checkpoints inside the window. Then:
 ///
-/// 1. while the engine is still open, every key is read: a value whose write's caller got an error
-///    must not be served (lsm holds visibility until the sync; cow must too), and every
-///    acknowledged write is visible;
+/// 1. while the engine is still open, every key is read: every acknowledged write is visible, and
+///    in the modes that sync before the ack, a value whose write's caller got an error may be served
+///    only if it survives the power loss below (a write in doubt that was durable after all); one
+///    served and then lost was a dirty read;
 /// 2. a power loss is taken at that moment (`dropUnsynced`: what no successful sync covered is
 ///    gone, and what the failed sync covered is gone too) and the store reopened on it: every write
 ///    the mode made durable — acknowledged under `every-write` and `group` (cow.wal=false: every
 ///    mode but `none`), or acknowledged before a successful `sync()` began — must be there, no
 ///    delete undone, no value another key's;
-/// 3. what the engine does next: once a sync of a file an acknowledgement depends on failed (lsm's
-///    WAL, cow's WAL segments and page file), the engine is read-only until reopened (lsm) or
-///    poisoned (cow): a further write must fail, and the failure must have surfaced in some call
-///    (a write, `sync()` or `close()`); the store then reopens on the same file system (a process
-///    restart) with every acknowledged write.
+/// 3. what the engine does next: once it has said it is read-only until reopened (lsm) or
+///    poisoned (cow), a further write must fail (a failed sync it recovers from — the header sync
+///    of a fresh lsm log it abandons, cow's spare segment prepared ahead — may leave it writable,
+///    and a fault no call reported is noted); the store then reopens on the same file system (a
+///    process restart) with every acknowledged write.
 ///
 /// One `CrashRecord` per probe (method `fsync-failure`); `crash_point_or_time` is the fault that
 /// fired (`EIO@fdatasync#12 wal t=4`), the detail holds the replay seeds and what broke.
@@ -254,7 +255,7 @@ struct FsyncProbe {
     }
 
     /// cow: large enough that a probe crosses a 64 KiB WAL segment (the switch syncs the old one).
-    func valueSize(_ rng: inout SeededRNG) -> Int { setup.engine == "cow" ? 200 + Int(rng.below(1_400)) : 40 + Int(rng.below(200)) }
+    func valueSize(_ rng: inout SeededRNG) -> Int { setup.engine == "cow" ? 200 + Int(rng.below(2_400)) : 40 + Int(rng.below(200)) }
 
     /// Per key, its operations in program order (one thread owns each key).
     func perKey(_ logs: [Log]) -> [[FsyncOp]] {
@@ -376,10 +377,10 @@ struct FsyncProbe {
         var closeError: String? = nil
         do { try engine.close() } catch { closeError = "\(error)"; merged.failed("close", error) }
         fs.clearFaults()  // the reopens below run fault-free (an unfired rule must not hit them)
-        if fired != nil && merged.errors == 0 {
-            if ackPathFault { problems.append("the failed \(fired!.operation.rawValue) of the \(setup.fileKind(fired!.path)) was reported by no call") }
-            else { notes.append("no call reported the fault") }
-        }
+        // A fault no call reported is a note, not a broken promise: background work that is retried
+        // (cow prepares a spare WAL segment ahead of need and drops its own failure) may swallow it;
+        // what it would cost shows up above as a lost write.
+        if fired != nil && merged.errors == 0 { notes.append("no call reported the failed \(fired!.operation.rawValue) of \(fired!.path)") }
         if let u = merged.unclear { problems.append("unclear error: \(u)") }
         _ = closeError
 
