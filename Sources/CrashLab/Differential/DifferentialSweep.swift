@@ -116,7 +116,14 @@ public enum DifferentialSweep: CrashSweep {
                 verdict = (i, majority.value.contains("memory") ? "memory" : majority.value[0])
                 break
             }
-            if peerNotes.isEmpty { peerNotes.append("peer(s) \(dissent.joined(separator: ",")) differ from the majority at observation \(i)") }
+            if peerNotes.isEmpty {
+                let shown = dissent.map { e -> String in
+                    let o = outcomes[e]!.observations[safe: i]
+                    return "\(e): \(o?.description ?? "none")" + (o.flatMap { outcomes[e]!.errors[$0.op] }.map { " (\($0))" } ?? "")
+                }
+                peerNotes.append("peer(s) \(dissent.joined(separator: ",")) differ from the majority (\(majority.key?.description ?? "none")) "
+                                 + "at observation \(i): " + shown.joined(separator: "; "))
+            }
         }
         notes += peerNotes
         guard let (index, reference) = verdict else {
