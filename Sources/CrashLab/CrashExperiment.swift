@@ -63,6 +63,10 @@ public struct CrashExperiment: Sendable {
             }
             try Engines.validate(b, settings: s)
         }
+        // A differential replay file is read before anything is written (a bad one is bad input).
+        if plan.methods.contains(.differential), let file = DifferentialSweep.Plan(settings: s).replay {
+            _ = try DifferentialSweep.readReplay(file)
+        }
         return (plan, backends, plan.methods)
     }
 

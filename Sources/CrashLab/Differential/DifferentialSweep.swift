@@ -49,6 +49,15 @@ public enum DifferentialSweep: CrashSweep {
         try run(context, plan: Plan(settings: context.settings), onRecord: onRecord)
     }
 
+    /// The ops of a replay file (bad input: an error naming the file and the line).
+    public static func readReplay(_ file: String) throws -> [DiffOp] {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw OrbitError(.invalidArgument, "differential replay: cannot read the file", at: file, underlying: "\(error)")
+        }
+        return try DiffStream.parse(text, file: file)
+    }
+
     public static func streamSeed(_ seed: UInt64, _ stream: Int) -> UInt64 { fnv1a64(seed &+ UInt64(stream) &* 0xA24B_AED4_963E_E407) }
 
     public static func run(_ context: CrashSweepContext, plan: Plan, onRecord: (CrashRecord) throws -> Void) throws {
@@ -57,11 +66,7 @@ public enum DifferentialSweep: CrashSweep {
                              hint: "engines: " + engines.joined(separator: ", "))
         }
         if let file = plan.replay {
-            let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-                throw OrbitError(.invalidArgument, "differential replay: cannot read the file", at: file, underlying: "\(error)")
-            }
-            let ops = try DiffStream.parse(text, file: file)
+            let ops = try readReplay(file)
             try onRecord(compare(context, plan: plan, ops: ops, stream: 0, label: "replay \(file)", shrink: false))
             return
         }
