@@ -5,9 +5,10 @@ import OrbitCore
 /// Failed fsync/fdatasync with concurrent writers (issue 14, "Widen the crash lab" item 3).
 ///
 /// Each probe: a fresh store on a `FaultInjectingFileSystem` (which models Linux's writeback-error
-/// semantics: a failed sync drops every change it covered from the durable history — the record of
-/// every writer whose bytes shared the file — and reports the error once; the next sync of the file
-/// succeeds), 1, 2 or 4 writer threads (probe % 3) writing their own keys (puts with versioned
+/// semantics: a failed sync drops the dirty pages it covered from the durable history — the records
+/// of every writer whose bytes shared them — and reports the error once; the next sync of the file
+/// succeeds; per 4 KiB page: all dropped, or each written or dropped, and a dropped page dirtied
+/// again is written whole), 1, 2 or 4 writer threads (probe % 3) writing their own keys (puts with versioned
 /// values, deletes, small batches, and under `none`/`periodic` an explicit `sync()` now and then),
 /// and ONE failing fsync/fdatasync (EIO, any file) at a seeded call number aimed inside the calls a
 /// fault-free run makes. Small memtables, WAL segments and checkpoint intervals put WAL switches,
@@ -65,13 +66,14 @@ public enum FsyncFailureSweep: CrashSweep {
             let n = calls["\(threads)-\(setup.cow.wal)"] ?? 1
             let after = Int(rng.below(UInt64(n)))
             let fs = setup.freshFileSystem(seed: rng.next())
-            // Every other group of six probes: the failure is per 4 KiB page (some dirty pages
-            // written, some dropped, a dropped one written whole if dirtied again) instead of the
-            // whole file's changes dropped.
-            let pages = (probe / (2 * threadCounts.count)) % 2 == 1
-            if pages { fs.setSyncFailureModel(.pages(4096)) }
+            // The failure is per 4 KiB page, as a page cache fails writeback: every other group of
+            // six probes, every dirty page dropped; in the others, each written or dropped. A
+            // dropped page dirtied again is written whole by the next good sync (its dropped bytes
+            // come back), so no probe makes a state a real disk could not be left in.
+            let some = (probe / (2 * threadCounts.count)) % 2 == 1
+            fs.setSyncFailureModel(some ? .pages(4096) : .allPages(4096))
             var p = FsyncProbe(setup: setup, threads: threads, seed: rng.next(), fs: fs)
-            p.modelLabel = pages ? "pages-4096" : "drop-all"
+            p.modelLabel = some ? "pages-4096" : "all-pages-4096"
             var record = p.run(probe: probe, after: after, sweepSeed: context.seed)
             record.cycle = probe
             try onRecord(record)

@@ -109,4 +109,15 @@ public enum SyncFailureModel: Sendable, Hashable {
     /// by the file system's seed); a dropped page that a later change dirties again is written whole
     /// by the next successful sync, its dropped bytes included (as the kernel writes pages).
     case pages(Int)
+    /// Every page of that many bytes the changes dirtied was dropped; one dirtied again is written
+    /// whole by the next successful sync. (Unlike `.dropAll`, a later write into a dropped page
+    /// brings the page's dropped bytes back, as a real page cache does.)
+    case allPages(Int)
+
+    var pageSize: Int? {
+        switch self {
+        case .dropAll: nil
+        case .pages(let n), .allPages(let n): n
+        }
+    }
 }

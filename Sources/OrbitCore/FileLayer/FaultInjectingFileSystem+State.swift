@@ -171,7 +171,7 @@ struct State: Sendable {
         let changes = nodes[id]!.pending
         nodes[id]!.pending = []
         for c in changes { c.apply(to: &nodes[id]!.durable) }
-        if case .pages(let size) = syncFailureModel, !nodes[id]!.droppedPages.isEmpty {
+        if let size = syncFailureModel.pageSize, !nodes[id]!.droppedPages.isEmpty {
             let again = Self.pages(changes, size: size, fileSize: nodes[id]!.current.count).intersection(nodes[id]!.droppedPages)
             for p in again { copyPage(id, p, size: size) }
             nodes[id]!.droppedPages.subtract(again)
@@ -181,14 +181,17 @@ struct State: Sendable {
     /// A failed fsync. `.dropAll`: every change since the last sync is dropped from the durable
     /// history. `.pages(n)`: each n-byte page those changes dirtied was written or not, independently
     /// (writeback fails per page): written ones are durable as the cache holds them, the others
-    /// are dropped (and remembered: see `Node.droppedPages`). Reads see everything either way.
+    /// are dropped (and remembered: see `Node.droppedPages`). `.allPages(n)`: every dirtied page
+    /// dropped and remembered. Reads see everything either way.
     mutating func failSync(_ id: Int) {
         let changes = nodes[id]!.pending
         nodes[id]!.lostChanges += changes.count
         nodes[id]!.pending = []
-        guard case .pages(let size) = syncFailureModel else { return }
+        guard let size = syncFailureModel.pageSize else { return }
+        let some: Bool
+        if case .pages = syncFailureModel { some = true } else { some = false }
         for p in Self.pages(changes, size: size, fileSize: nodes[id]!.current.count).sorted() {
-            if rng.below(2) == 0 { copyPage(id, p, size: size) } else { nodes[id]!.droppedPages.insert(p) }
+            if some && rng.below(2) == 0 { copyPage(id, p, size: size) } else { nodes[id]!.droppedPages.insert(p) }
         }
     }
 
