@@ -71,21 +71,46 @@ public struct RecordedHistory: Sendable {
 
         // end(w) per write, and the initial state's end, per key.
         var end: [UInt64: UInt64] = [:]
+        // Which write superseded it, and whether a read (rather than its own response) showed it.
+        var cause: [UInt64: (id: UInt64, seen: Bool)] = [:]
         var initialEnd = [UInt64](repeating: .max, count: keyCount)
+        var initialCause: [Int: (id: UInt64, seen: Bool)] = [:]
         for k in 0..<keyCount {
             let ws = byKey[k].sorted { $0.invoked < $1.invoked }
-            // Suffix minimum of the moment each write had surely taken effect.
+            // Suffix minimum of the moment each write had surely taken effect, and its write.
             var suffix = [UInt64](repeating: .max, count: ws.count + 1)
+            var who = [(id: UInt64, seen: Bool)?](repeating: nil, count: ws.count + 1)
             for i in stride(from: ws.count - 1, through: 0, by: -1) {
-                suffix[i] = min(suffix[i + 1], ws[i].responded, seenBy[ws[i].id] ?? .max)
+                let seen = seenBy[ws[i].id] ?? .max
+                let t = min(ws[i].responded, seen)
+                if t < suffix[i + 1] { suffix[i] = t; who[i] = (ws[i].id, seen < ws[i].responded) } else { suffix[i] = suffix[i + 1]; who[i] = who[i + 1] }
             }
             initialEnd[k] = suffix[0]
+            initialCause[k] = who[0]
             for w in ws {
                 // First write that began after w ended.
                 var lo = 0, hi = ws.count
                 while lo < hi { let m = (lo + hi) / 2; if ws[m].invoked > w.responded { hi = m } else { lo = m + 1 } }
                 end[w.id] = suffix[lo]
+                cause[w.id] = who[lo]
             }
+        }
+        // Why the value a read returned was stale: the write that had superseded it by then.
+        func staleBecause(_ observed: UInt64?, key k: Int, before t: UInt64) -> String {
+            guard let id = observed else { return "" }
+            let c: (id: UInt64, seen: Bool)?
+            if id == 0 {
+                // Absent: the initial state's and every delete's window had closed by t; name the
+                // one that closed last.
+                var best: (end: UInt64, cause: (id: UInt64, seen: Bool)?) = (initialEnd[k], initialCause[k])
+                for w in byKey[k] where w.isDelete {
+                    if let e = end[w.id], e <= t, e >= best.end || best.end > t { best = (e, cause[w.id]) }
+                }
+                c = best.cause
+            } else { c = cause[id] }
+            guard let c, let w = byID[c.id] else { return "" }
+            return "; superseded by \(w.isDelete ? "delete" : "write") \(w.id) [\(rel(w.invoked)), \(rel(w.responded))]"
+                + (c.seen ? ", which a read that ended at \(rel(seenBy[w.id]!)) had already returned" : "")
         }
         func windows(key k: Int, observed: UInt64?) -> [Window]? {
             guard let id = observed else { return nil }
@@ -110,7 +135,7 @@ public struct RecordedHistory: Sendable {
             }
             if intersect(ws, [(r.invoked, r.responded &+ 1)]).isEmpty {
                 flag("get key \(r.key) at [\(rel(r.invoked)), \(rel(r.responded))] returned "
-                     + describe(r.observed, byID, rel) + "; newer acknowledged: " + newest(before: r.invoked, key: r.key, byKey[r.key], rel))
+                     + describe(r.observed, byID, rel) + staleBecause(r.observed, key: r.key, before: r.invoked))
             }
         }
         for s in scans {
@@ -122,8 +147,7 @@ public struct RecordedHistory: Sendable {
                 guard let ws = windows(key: k, observed: o) else { culprit = "key \(k): a value no write of this key made"; feasible = []; break }
                 let next = intersect(feasible, ws)
                 if next.isEmpty {
-                    culprit = "key \(k) returned " + describe(o, byID, rel) + "; newer acknowledged: "
-                        + newest(before: s.invoked, key: k, byKey[k], rel)
+                    culprit = "key \(k) returned " + describe(o, byID, rel) + staleBecause(o, key: k, before: s.responded)
                     feasible = []
                     break
                 }
@@ -141,11 +165,6 @@ public struct RecordedHistory: Sendable {
         if id == 0 { return "absent" }
         guard let w = byID[id] else { return "unknown write \(id)" }
         return "write \(id) [\(rel(w.invoked)), \(rel(w.responded))]"
-    }
-
-    private func newest(before t: UInt64, key: Int, _ ws: [Write], _ rel: (UInt64) -> String) -> String {
-        guard let w = ws.filter({ $0.responded < t }).max(by: { $0.responded < $1.responded }) else { return "none" }
-        return (w.isDelete ? "delete " : "write ") + "\(w.id) [\(rel(w.invoked)), \(rel(w.responded))]"
     }
 }
 
