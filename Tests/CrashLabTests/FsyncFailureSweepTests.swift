@@ -32,7 +32,7 @@ import Testing
         case ("lsm", .everyWrite): "issue 14 bug 3: lsm every-write, several writers: a writer's fdatasync succeeds after another's failed"
         case ("lsm", .group), ("lsm", .periodic):
             "issue 14 bug 3 (same root cause, other paths): lsm takes a later successful fdatasync of the WAL (a memtable switch's, or sync()'s) as covering records a concurrent failed one dropped"
-        case ("cow", .group): "issue 14 bugs 4 and 6: cow group mode: a failed fdatasync at a WAL segment switch is swallowed; it publishes before it syncs"
+        case ("cow", .group): "issue 14 bug 6: cow group mode publishes before it syncs (a failed write is served, then lost at a power loss); bug 4 is in the same path"
         default: nil
         }
     }
