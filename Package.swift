@@ -2,6 +2,12 @@
 // orbit-bench: a storage-engine benchmarking and research harness.
 // Module layout follows ARCHITECTURE.md: engines depend only on OrbitCore; the CLI is thin.
 import PackageDescription
+import Foundation
+
+// ORBIT_NO_JEMALLOC=1 builds without jemalloc, for sanitizer runs (scripts/tsan.sh): ThreadSanitizer
+// replaces malloc/free itself, and a second allocator linked into the process makes it abort at load.
+// The memory figure (jemalloc's stats.allocated) is then reported as 0.
+let noJemalloc = ProcessInfo.processInfo.environment["ORBIT_NO_JEMALLOC"] != nil
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -48,10 +54,10 @@ let package = Package(
         .target(
             name: "Runner",
             dependencies: [
-                "OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree", "Leases", "Workloads", "CJemalloc",
+                "OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree", "Leases", "Workloads",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ],
-            swiftSettings: strict),
+            ] + (noJemalloc ? [] : ["CJemalloc"]),
+            swiftSettings: strict + (noJemalloc ? [.define("ORBIT_NO_JEMALLOC")] : [])),
         // Crash experiments: real kills, simulated power loss, corruption sweeps, injected I/O errors.
         .target(name: "CrashLab", dependencies: ["OrbitCore", "Runner", "Workloads", "CowBTree", "LSMTree"], swiftSettings: strict),
         .target(

@@ -16,8 +16,15 @@
 #   resource-limits  RESOURCE_RUNS (default 2) stores grown past RESOURCE_TABLES (default 2000) tables
 #                under RLIMIT_NOFILE=256, per engine
 #   (these three: lsm, cow gate the exit status; rocksdb, lmdb are reported for the record)
+#   fsync-failure      FSYNC_FAILURE_PROBES (default 10000) failed-fsync probes per hand-written engine and
+#                      syncing mode (every-write, group, periodic), 1, 2 and 4 writers
+#   concurrent-history HISTORY_RUNS (default 200) runs of HISTORY_OPS (10000) operations, 4 writers and 4
+#                      readers, per engine (lsm, cow gate the exit status; rocksdb, lmdb, memory reported)
+#   differential       DIFFERENTIAL_STREAMS (default 1000) streams of DIFFERENTIAL_OPS (10000) operations,
+#                      each run on all five engines, per hand-written engine
 #
-# Environment: METHODS (default "kill power-loss corruption io-error": the parts to run), KILL_CYCLES, KILL_MODE_CYCLES, POWER_LOSS_STATES, CORRUPTION_PROBES, IO_ERROR_FAULTS,
+# Environment: METHODS (default "kill power-loss corruption io-error fsync-failure concurrent-history differential": the parts to run), KILL_CYCLES, KILL_MODE_CYCLES, POWER_LOSS_STATES, CORRUPTION_PROBES, IO_ERROR_FAULTS,
+# FSYNC_FAILURE_PROBES, HISTORY_RUNS, HISTORY_OPS, DIFFERENTIAL_STREAMS, DIFFERENTIAL_OPS,
 # BACKENDS (default "rocksdb lsm cow lmdb"), SEED (default 42), OUT (default results/crash-sweep-<time>).
 # A quick run: KILL_CYCLES=20 KILL_MODE_CYCLES=5 scripts/crash-sweep.sh
 set -uo pipefail
@@ -29,13 +36,19 @@ CORRUPTION_PROBES=${CORRUPTION_PROBES:-2000}
 IO_ERROR_FAULTS=${IO_ERROR_FAULTS:-10000}
 FILE_DAMAGE_CASES=${FILE_DAMAGE_CASES:-1000}; CONCURRENT_OPENS=${CONCURRENT_OPENS:-1000}
 RESOURCE_RUNS=${RESOURCE_RUNS:-2}; RESOURCE_TABLES=${RESOURCE_TABLES:-2000}
+FSYNC_FAILURE_PROBES=${FSYNC_FAILURE_PROBES:-10000}
+HISTORY_RUNS=${HISTORY_RUNS:-200}
+HISTORY_OPS=${HISTORY_OPS:-10000}
+DIFFERENTIAL_STREAMS=${DIFFERENTIAL_STREAMS:-1000}
+DIFFERENTIAL_OPS=${DIFFERENTIAL_OPS:-10000}
 BACKENDS=${BACKENDS:-rocksdb lsm cow lmdb}
 SEED=${SEED:-42}
-METHODS=" ${METHODS:-kill power-loss corruption io-error file-damage concurrent-open resource-limits} "
+ALL_METHODS="kill power-loss corruption io-error file-damage concurrent-open resource-limits fsync-failure concurrent-history differential"
+METHODS=" ${METHODS:-$ALL_METHODS} "
 wants() { case $METHODS in *" $1 "*) return 0;; *) return 1;; esac; }
 for m in $METHODS; do
-  case $m in kill|power-loss|corruption|io-error|file-damage|concurrent-open|resource-limits) ;;
-    *) echo "crash-sweep.sh: METHODS: unknown part '$m'; allowed: kill power-loss corruption io-error file-damage concurrent-open resource-limits" >&2; exit 2;;
+  case " $ALL_METHODS " in *" $m "*) ;;
+    *) echo "crash-sweep.sh: METHODS: unknown part '$m'; allowed: $ALL_METHODS" >&2; exit 2;;
   esac
 done
 OUT=${OUT:-results/crash-sweep-$(date -u +%Y%m%d-%H%M%S)}
@@ -112,6 +125,27 @@ for m in file-damage concurrent-open resource-limits; do
   RUN_BACKENDS="$(hand_written)" run "$m" workloads/crash-recovery.yaml --set crash_methods=$m "${sets[@]}"
   INFORMATIONAL=1 RUN_BACKENDS="$(peers_of)" run "$m-peers" workloads/crash-recovery.yaml --set crash_methods=$m "${sets[@]}"
 done
+
+# One failed fsync/fdatasync under 1, 2 and 4 writers, every syncing mode (hand-written engines).
+if wants fsync-failure; then
+  for mode in every-write group periodic; do
+    RUN_BACKENDS="$(hand_written)" run "fsync-failure-$mode" workloads/crash-recovery.yaml --set crash_methods=fsync-failure \
+      --set durability="$mode" --set cycles="$FSYNC_FAILURE_PROBES"
+  done
+fi
+
+# Concurrent writers and readers, linearizability checked (lsm, cow gate; the others for the record).
+if wants concurrent-history; then
+  history_flags=(--set crash_methods=concurrent-history --set cycles="$HISTORY_RUNS" --set crash.history_operations="$HISTORY_OPS"
+                 --set crash.history_writers=4 --set crash.history_readers=4 --set durability=none)
+  RUN_BACKENDS="$(hand_written)" run concurrent-history workloads/crash-recovery.yaml "${history_flags[@]}"
+  peers=$(for b in $BACKENDS; do case $b in rocksdb|lmdb) printf '%s ' "$b";; esac; done)
+  INFORMATIONAL=1 RUN_BACKENDS="$peers memory" run concurrent-history-peers workloads/crash-recovery.yaml "${history_flags[@]}"
+fi
+
+# One seeded op stream on all five engines, states compared (per hand-written engine).
+wants differential && RUN_BACKENDS="$(hand_written)" run differential workloads/crash-recovery.yaml --set crash_methods=differential \
+  --set cycles="$DIFFERENTIAL_STREAMS" --set crash.differential_operations="$DIFFERENTIAL_OPS" --set durability=none
 
 echo
 echo "== summary (every run; the tables above say which promise each engine made per mode)"

@@ -44,26 +44,28 @@ public struct CrashExperiment: Sendable {
             throw OrbitError(.invalidConfig, "no backend to crash", at: "backends from \(s.source("backends"))",
                              hint: "give --backend rocksdb|lsm|cow|lmdb or backends: in the workload")
         }
-        for b in backends {
-            guard Engines.isDurable(b) else {
-                throw OrbitError(.invalidConfig, "backend \(b) keeps nothing after its process ends: there is nothing to recover",
-                                 at: "backends from \(s.source("backends"))", hint: "crash the durable backends: rocksdb, lsm, cow, lmdb")
-            }
-            try Engines.validate(b, settings: s)
-        }
         for m in plan.methods where CrashMethods.sweep(for: m) == nil {
             throw OrbitError(.invalidConfig, "method \(m.rawValue) is not in this build", at: "crash_methods from \(s.source("crash_methods"))",
                              hint: "available: " + CrashMethods.available.map(\.rawValue).joined(separator: ", "))
         }
-        // A method that does not apply to an engine is refused before anything runs (issue 13,
-        // item 8), never skipped with an empty table.
+        let needsDurable = plan.methods.contains { CrashMethods.sweep(for: $0)!.needsDurableEngine }
         for b in backends {
-            for m in plan.methods where !(CrashMethods.sweep(for: m)!.supports(engine: b)) {
+            guard !needsDurable || Engines.isDurable(b) else {
+                throw OrbitError(.invalidConfig, "backend \(b) keeps nothing after its process ends: there is nothing to recover",
+                                 at: "backends from \(s.source("backends"))", hint: "crash the durable backends: rocksdb, lsm, cow, lmdb")
+            }
+            // A method an engine does not support is refused before anything runs (bad input).
+            for m in plan.methods where !CrashMethods.sweep(for: m)!.supports(engine: b) {
+                let engines = CoreKnobs.backendNames.filter { CrashMethods.sweep(for: m)!.supports(engine: $0) }
                 throw OrbitError(.invalidConfig, "method \(m.rawValue) does not apply to backend \(b)",
                                  at: "crash_methods from \(s.source("crash_methods")), backends from \(s.source("backends"))",
-                                 hint: "\(m.rawValue) runs on: " + CoreKnobs.backendNames.filter { CrashMethods.sweep(for: m)!.supports(engine: $0) }
-                                    .joined(separator: ", "))
+                                 hint: "\(m.rawValue) runs on: " + engines.joined(separator: ", "))
             }
+            try Engines.validate(b, settings: s)
+        }
+        // A differential replay file is read before anything is written (a bad one is bad input).
+        if plan.methods.contains(.differential), let file = DifferentialSweep.Plan(settings: s).replay {
+            _ = try DifferentialSweep.readReplay(file)
         }
         return (plan, backends, plan.methods)
     }

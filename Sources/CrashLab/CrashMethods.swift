@@ -10,6 +10,9 @@ public enum CrashMethods {
         case .fileDamage: FileDamageSweep.self
         case .concurrentOpen: ConcurrentOpenSweep.self
         case .resourceLimits: ResourceLimitsSweep.self
+        case .fsyncFailure: FsyncFailureSweep.self
+        case .concurrentHistory: ConcurrentHistorySweep.self
+        case .differential: DifferentialSweep.self
         }
     }
 

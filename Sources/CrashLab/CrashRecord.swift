@@ -21,6 +21,12 @@ public struct CrashRecord: Sendable, Hashable {
         case concurrentOpen = "concurrent-open"
         /// RLIMIT_NOFILE at 256 and a store grown past thousands of tables: fds and memory bounded.
         case resourceLimits = "resource-limits"
+        /// One failed fsync/fdatasync (Linux writeback-error semantics) under concurrent writers.
+        case fsyncFailure = "fsync-failure"
+        /// Concurrent writers and readers, checked for per-key linearizability and snapshot scans.
+        case concurrentHistory = "concurrent-history"
+        /// One seeded op stream on every engine, states compared.
+        case differential
     }
 
     /// Whether the engine kept its promise in this cycle.

@@ -39,5 +39,12 @@ public protocol CrashSweep {
     static var method: CrashRecord.Method { get }
     /// Whether this method applies to the engine ("power-loss" needs the file layer: lsm, cow).
     static func supports(engine: String) -> Bool
+    /// Whether the method needs an engine that keeps its data after its process ends (true for
+    /// every method that crashes something; concurrent-history and differential also take memory).
+    static var needsDurableEngine: Bool { get }
     static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws
+}
+
+extension CrashSweep {
+    public static var needsDurableEngine: Bool { true }
 }

@@ -28,6 +28,12 @@ struct CrashCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of every random choice (the `seed` knob): kill points, operations.")
     var seed: Int?
 
+    @Option(name: .long, help: "Crash methods to run (a comma-separated list; the same as --set crash_methods=...).")
+    var method: String?
+
+    @Option(name: .long, help: "differential: run this replay file (written by a failing stream) once (--set crash.differential_replay=FILE).")
+    var replay: String?
+
     @Flag(name: .long, help: "No progress lines.")
     var quiet = false
 
@@ -48,6 +54,8 @@ struct CrashCommand: ParsableCommand {
         try guarded {
             var extra: [String] = []
             if let seed { extra.append("seed=\(seed)") }
+            if let method { extra.append("crash_methods=\(method)") }
+            if let replay { extra.append("crash.differential_replay=\(replay)") }
             let c = try options.build(workload: workload, extra: extra)
             var e = CrashExperiment(configuration: c)
             e.outputDirectory = out

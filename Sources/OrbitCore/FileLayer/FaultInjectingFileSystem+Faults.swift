@@ -75,6 +75,9 @@ extension FaultInjectingFileSystem {
     /// Every injected failure so far, in order.
     public var firedFaults: [FiredFault] { state.withLock { $0.fired } }
 
+    /// What a failed fsync/fdatasync leaves on the disk (default `.dropAll`; see `SyncFailureModel`).
+    public func setSyncFailureModel(_ model: SyncFailureModel) { state.withLock { $0.syncFailureModel = model } }
+
     /// Whether a failed write or append leaves a random prefix of its bytes written (true, the
     /// default: what a pwrite loop failing part way can leave) or nothing.
     public func setPartialWrites(_ on: Bool) { state.withLock { $0.partialWrite = on } }
@@ -93,5 +96,28 @@ extension State {
             return f.errno
         }
         return nil
+    }
+}
+
+/// What a failed fsync/fdatasync did with the changes it covered. Linux marks the pages whose
+/// writeback failed clean (their bytes stay in the cache, and reads see them) and reports the error
+/// once; a later sync succeeds without writing them.
+public enum SyncFailureModel: Sendable, Hashable {
+    /// Every change since the file's last sync is dropped (no page of it was written).
+    case dropAll
+    /// Each page of that many bytes the changes dirtied was written or dropped independently (seeded
+    /// by the file system's seed); a dropped page that a later change dirties again is written whole
+    /// by the next successful sync, its dropped bytes included (as the kernel writes pages).
+    case pages(Int)
+    /// Every page of that many bytes the changes dirtied was dropped; one dirtied again is written
+    /// whole by the next successful sync. (Unlike `.dropAll`, a later write into a dropped page
+    /// brings the page's dropped bytes back, as a real page cache does.)
+    case allPages(Int)
+
+    var pageSize: Int? {
+        switch self {
+        case .dropAll: nil
+        case .pages(let n), .allPages(let n): n
+        }
     }
 }

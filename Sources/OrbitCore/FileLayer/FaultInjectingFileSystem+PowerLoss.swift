@@ -100,6 +100,7 @@ extension FaultInjectingFileSystem {
         var out = State(seed: rng.next())
         out.diskBudget = s.diskBudget
         out.partialWrite = s.partialWrite
+        out.syncFailureModel = s.syncFailureModel
         out.nextNode = s.nextNode
         out.nodes = [:]
         for id in reachable.keys.sorted() {

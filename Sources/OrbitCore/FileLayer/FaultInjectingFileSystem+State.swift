@@ -52,6 +52,10 @@ struct Node: Sendable {
     var pending: [FileChange] = []
     /// Changes a failed sync dropped (counted for descriptions).
     var lostChanges = 0
+    /// Under `SyncFailureModel.pages`: pages a failed sync did not write, whose bytes the cache still
+    /// holds (clean): a later change to one of them dirties it again, and the next successful sync
+    /// writes it whole, dropped bytes included.
+    var droppedPages: Set<Int> = []
     // Directories.
     var entries: [String: Int] = [:]
     var durableEntries: [String: Int] = [:]
@@ -90,6 +94,7 @@ struct State: Sendable {
     var calls: [FileOperation: Int] = [:]
     var fired: [FiredFault] = []
     var partialWrite = true
+    var syncFailureModel: SyncFailureModel = .dropAll
     var diskBudget: Int64? = nil
     var rng: SeededRNG
 
@@ -160,11 +165,55 @@ struct State: Sendable {
         nodes[id]!.pending.append(change)
     }
 
-    /// A successful fsync: the changes since the last one reach the disk.
+    /// A successful fsync: the changes since the last one reach the disk (and, under the page
+    /// model, every page a failed sync dropped that they dirtied again, whole).
     mutating func syncFile(_ id: Int) {
         let changes = nodes[id]!.pending
         nodes[id]!.pending = []
         for c in changes { c.apply(to: &nodes[id]!.durable) }
+        if let size = syncFailureModel.pageSize, !nodes[id]!.droppedPages.isEmpty {
+            let again = Self.pages(changes, size: size, fileSize: nodes[id]!.current.count).intersection(nodes[id]!.droppedPages)
+            for p in again { copyPage(id, p, size: size) }
+            nodes[id]!.droppedPages.subtract(again)
+        }
+    }
+
+    /// A failed fsync. `.dropAll`: every change since the last sync is dropped from the durable
+    /// history. `.pages(n)`: each n-byte page those changes dirtied was written or not, independently
+    /// (writeback fails per page): written ones are durable as the cache holds them, the others
+    /// are dropped (and remembered: see `Node.droppedPages`). `.allPages(n)`: every dirtied page
+    /// dropped and remembered. Reads see everything either way.
+    mutating func failSync(_ id: Int) {
+        let changes = nodes[id]!.pending
+        nodes[id]!.lostChanges += changes.count
+        nodes[id]!.pending = []
+        guard let size = syncFailureModel.pageSize else { return }
+        let some: Bool
+        if case .pages = syncFailureModel { some = true } else { some = false }
+        for p in Self.pages(changes, size: size, fileSize: nodes[id]!.current.count).sorted() {
+            if some && rng.below(2) == 0 { copyPage(id, p, size: size) } else { nodes[id]!.droppedPages.insert(p) }
+        }
+    }
+
+    /// The pages (of `size` bytes) `changes` wrote, below `fileSize`.
+    static func pages(_ changes: [FileChange], size: Int, fileSize: Int) -> Set<Int> {
+        var out = Set<Int>()
+        for c in changes {
+            guard case .write(let o, let d) = c, !d.isEmpty else { continue }
+            let lo = Int(o), hi = min(Int(o) + d.count, fileSize)
+            guard lo < hi else { continue }
+            for p in (lo / size)...((hi - 1) / size) { out.insert(p) }
+        }
+        return out
+    }
+
+    /// Makes page `p` of the file durable as the cache (`current`) holds it; the durable file grows
+    /// to cover it if needed (a gap before it reads as zeros).
+    mutating func copyPage(_ id: Int, _ p: Int, size: Int) {
+        let lo = p * size, hi = min((p + 1) * size, nodes[id]!.current.count)
+        guard lo < hi else { return }
+        if nodes[id]!.durable.count < hi { nodes[id]!.durable.append(contentsOf: repeatElement(0, count: hi - nodes[id]!.durable.count)) }
+        nodes[id]!.durable.replaceSubrange(lo..<hi, with: nodes[id]!.current[lo..<hi])
     }
 
     /// Bytes of files that have a name or an open handle.

@@ -14,7 +14,9 @@ import Synchronization
 ///   holds as of its last successful sync), plus the changes made since then, in order. A successful
 ///   `fsync`/`fdatasync` applies those changes to `durable`. A failed one drops them from the
 ///   durable history (Linux marks the pages clean after a writeback error: "fsyncgate"), so they
-///   are lost at a power loss even if a later sync succeeds; reads still see them.
+///   are lost at a power loss even if a later sync succeeds; reads still see them. With
+///   `setSyncFailureModel(.pages(n))` the failure is per page instead: each dirty page was written
+///   or dropped, and a dropped page dirtied again is written whole by the next good sync.
 /// - Each directory keeps its `current` entries and its `durable` entries (as of its last
 ///   `syncDirectory`), plus the entry changes since then, each tagged with the operation that made
 ///   it (a rename's two halves share one tag, so a power loss keeps both or neither).
@@ -66,6 +68,7 @@ public final class FaultInjectingFileSystem: FileSystem {
             for id in Array(s.nodes.keys) {
                 s.nodes[id]!.durable = s.nodes[id]!.current
                 s.nodes[id]!.pending = []
+                s.nodes[id]!.droppedPages = []
                 s.nodes[id]!.durableEntries = s.nodes[id]!.entries
                 s.nodes[id]!.pendingOps = []
             }
@@ -374,8 +377,7 @@ public final class FaultInjectingFile: FileHandleProtocol {
             if let fault = try s.enter(operation, path: path, location: path, mutating: true) {
                 // fsyncgate: the kernel dropped the dirty pages; the disk keeps the old bytes, and no
                 // later sync writes these changes. Reads still see them.
-                s.nodes[node]!.lostChanges += s.nodes[node]!.pending.count
-                s.nodes[node]!.pending = []
+                s.failSync(node)
                 throw fault.orbitError("\(operation.rawValue) failed", at: path)
             }
             s.syncFile(node)

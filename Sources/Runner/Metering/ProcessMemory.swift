@@ -1,4 +1,6 @@
+#if !ORBIT_NO_JEMALLOC
 import CJemalloc
+#endif
 
 /// The process heap as jemalloc counts it (`stats.allocated`): the memory figure of PersistenceMetrics.
 ///
@@ -6,6 +8,12 @@ import CJemalloc
 /// Reading refreshes jemalloc's statistics epoch first: a few microseconds, so it is only done for
 /// sampled operations and per interval, never inside a timed section.
 public enum ProcessMemory {
+#if ORBIT_NO_JEMALLOC
+    // A sanitizer build (Package.swift: ORBIT_NO_JEMALLOC): no jemalloc, no heap figure.
+    public static func allocatedBytes() -> UInt64 { 0 }
+    public static var isJemallocActive: Bool { false }
+    public static func jemallocVersion() -> String { "not linked (ORBIT_NO_JEMALLOC build)" }
+#else
     public static func allocatedBytes() -> UInt64 {
         var epoch: UInt64 = 1
         var size = MemoryLayout<UInt64>.size
@@ -29,4 +37,5 @@ public enum ProcessMemory {
         guard mallctl("version", &p, &size, nil, 0) == 0, let p else { return "unknown" }
         return String(cString: p)
     }
+#endif
 }
