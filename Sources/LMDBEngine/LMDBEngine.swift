@@ -73,8 +73,14 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         self.access = access
         do {
             try options.validate()
+            // LMDB forbids a second environment of one store in a process (it breaks the first's
+            // reader slots: MDB_BAD_RSLOT), and a second read-write process would share the store's
+            // writes: refuse both before LMDB opens anything. Read-only opens from other processes
+            // run beside a writer, as LMDB allows.
+            storeLocks.append(try LMDBEngine.inProcessLock(path))
             if access == .readWrite {
                 try fs.createDirectory(path, intermediates: true)
+                storeLocks.append(try POSIXFileSystem().lockWithoutNote(joinPath(path, "lock.mdb")))
                 // A restore interrupted before its rename leaves this behind; the data file is intact.
                 let leftover = joinPath(path, "data.mdb.restore")
                 if try fs.exists(leftover) { try fs.remove(leftover) }
@@ -88,6 +94,21 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
             throw error
         }
     }
+
+    /// The locks this open holds (see init), released when the engine is freed.
+    var storeLocks: [FileLock] = []
+
+    /// One open per store in this process, read-only ones included, keyed by the real path.
+    static func inProcessLock(_ path: String) throws -> FileLock {
+        let key = path.withCString { p -> String in
+            guard let r = realpath(p, nil) else { return path }
+            defer { free(r) }
+            return String(cString: r)
+        }
+        return try openStores.acquire(joinPath(path, "lock.mdb"), key: key, shared: false,
+                                      holder: "another open of this LMDB store in this process")
+    }
+    static let openStores = LockCounts()
 
     @inline(__always)
     func refuseWriteIfReadOnly(_ what: @autoclosure () -> String) throws {

@@ -69,6 +69,10 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
     let readPerfLevel: Int32
     /// `.readOnly`: opened with `rocksdb_open_for_read_only`; writes throw `.readOnly`.
     public let access: StoreAccess
+    /// A read-write open's flock on RocksDB's LOCK, taken before `rocksdb_open`: RocksDB rotates its
+    /// info LOG before it finds its own (fcntl) lock held, so without this a refused second open
+    /// would still change the store. Read-only opens run beside a writer (as RocksDB allows).
+    let storeLock: FileLock?
     /// Read-only opens: RocksDB's info LOG goes to this private directory (removed at close), so the
     /// store directory gains no LOG and loses no LOG.old rotation (see `openReadOnly`).
     let privateLogDirectory: String?
@@ -98,7 +102,10 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
 
         if access == .readWrite {
             try FS.makeDirectories(path)
+            storeLock = try POSIXFileSystem().lockWithoutNote(path + "/LOCK")
             try Self.recoverInterruptedSnapshotWork(path: path)
+        } else {
+            storeLock = nil
         }
         let (opts, cache) = Self.makeOptions(options)
         var logDirectory: String? = nil

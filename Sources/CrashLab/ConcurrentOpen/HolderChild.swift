@@ -129,14 +129,31 @@ struct ReadOneKey: EngineBody {
     }
 }
 
-/// Returns once two reads of the store's files, 20 ms apart, are the same (at most about 3 s).
+/// Returns once two looks at the store's files (names, sizes, mtimes), 20 ms apart, agree (at most
+/// about 3 s). Only stat(2): this runs inside the holder, and opening and closing a file the engine
+/// holds an fcntl lock on (RocksDB's LOCK) would drop that lock (POSIX record locks belong to the
+/// process and go with its first close of any descriptor of the file).
 func waitUntilQuiet(_ directory: String) {
-    var last = try? StoreImage.read(directory)
+    func look() -> [String] {
+        var out: [String] = []
+        func walk(_ dir: String) {
+            guard let names = try? POSIXFileSystem().list(directory: dir) else { return }
+            for name in names.sorted() {
+                let path = dir + "/" + name
+                var st = stat()
+                guard lstat(path, &st) == 0 else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR { walk(path); continue }
+                out.append("\(path) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
+            }
+        }
+        walk(directory)
+        return out
+    }
+    var last = look()
     for _ in 0..<150 {
         usleep(20_000)
-        let now = try? StoreImage.read(directory)
-        if let a = last, let b = now, a.changes(to: b).isEmpty { return }
+        let now = look()
+        if now == last { return }
         last = now
     }
 }
-

@@ -41,10 +41,11 @@ public final class FileLock: Sendable {
 
 /// Who holds which lock paths, for the in-process lock tables: -1 an exclusive holder, n > 0 that
 /// many shared holders.
-final class LockCounts: Sendable {
+public final class LockCounts: Sendable {
+    public init() {}
     let held = Mutex<[String: Int]>([:])
 
-    func acquire(_ path: String, key: String, shared: Bool, holder: String) throws -> FileLock {
+    public func acquire(_ path: String, key: String, shared: Bool, holder: String) throws -> FileLock {
         let ok = held.withLock { h -> Bool in
             let n = h[key] ?? 0
             if shared { guard n >= 0 else { return false }; h[key] = n + 1 } else { guard n == 0 else { return false }; h[key] = -1 }

@@ -84,6 +84,21 @@ public final class POSIXFileSystem: FileSystem {
         return FileLock(path: path) { try? system_close(fd) }
     }
 
+    /// flock(2) LOCK_EX on `path` (created if missing, never written): for a lock file whose bytes
+    /// belong to a library (RocksDB's LOCK, LMDB's lock.mdb), which orbit-bench locks as well so a
+    /// second open is refused before the library touches the store. flock and the libraries' fcntl
+    /// locks do not interact on Linux. The refusal cannot name the holder (no note is written).
+    public func lockWithoutNote(_ path: String) throws -> FileLock {
+        let fd: Int32
+        do { fd = try system_open(path, O_RDWR | O_CREAT) } catch { throw error.orbitError("open (lock) failed", at: path) }
+        do { try system_flock_exclusive(fd) } catch {
+            try? system_close(fd)
+            if error.rawValue == EWOULDBLOCK { throw FileLock.heldError(path, holder: "another orbit-bench open") }
+            throw error.orbitError("flock failed", at: path)
+        }
+        return FileLock(path: path) { try? system_close(fd) }
+    }
+
     /// flock(2) LOCK_SH on the existing `path`, opened read-only: nothing is created or written, so
     /// it works in a directory the user cannot write. Refused while a writer holds the lock.
     public func lockShared(_ path: String) throws -> FileLock {
