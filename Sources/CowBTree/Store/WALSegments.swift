@@ -207,7 +207,7 @@ extension CowBTree {
         func require(slot: Int, seq: UInt64, because why: String) throws {
             let file = joinPath(path, Self.segmentName(slot))
             func damaged(_ what: String) -> OrbitError {
-                OrbitError(.corruption, "WAL segment \(file) \(what), but \(why) segment \(seq): acknowledged commits in it are gone",
+                OrbitError(.corruption, "WAL segment \(file) \(what), but \(why) segment \(seq): the commits logged there are gone",
                            at: "\(file) @ offset 0", hint: "the store is damaged; restore it from a copy")
             }
             guard let found = bySlot[slot] else { throw damaged("is missing") }
@@ -221,7 +221,8 @@ extension CowBTree {
             }
         }
         if let slot = meta.walSlot {
-            try require(slot: slot, seq: meta.walSeq, because: "the meta page (txid \(meta.txid)) starts replay at")
+            // Names the page file too: an older generation of it names segments that are gone.
+            try require(slot: slot, seq: meta.walSeq, because: "the meta page of \(dataFile.path) (txid \(meta.txid)) starts replay at")
         }
         for (i, (seg, h)) in used.enumerated() where h.isV4 {
             if let size = bySlot[seg.slot]?.size, size < h.minimumFileSize {
