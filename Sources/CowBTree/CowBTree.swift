@@ -609,7 +609,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 do {
                     // A record that does not fit goes to the next segment (an empty one takes it whole,
                     // growing past its prepared size).
-                    if seg.end > Int64(WALFormat.segmentHeaderSize) && seg.end + Int64(walBuffer.count) > Int64(options.walSegmentSize) {
+                    // Room is kept for the switch record that ends the segment.
+                    if seg.end > Int64(WALFormat.segmentHeaderSize)
+                        && seg.end + Int64(walBuffer.count + WALFormat.switchRecordSize) > Int64(options.walSegmentSize) {
                         try startSegment()
                         seg = walCurrent!
                     }

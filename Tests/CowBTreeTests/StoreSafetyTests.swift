@@ -276,7 +276,7 @@ import Testing
             CRC32C.mask(CRC32C.update(CRC32C.update(0, UnsafeRawBufferPointer(rebasing: raw[0..<12])), UnsafeRawBufferPointer(rebasing: raw[16..<32])))
         }
         b.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: 12, as: UInt32.self) }
-        #expect(try WALFormat.decodeHeader(b, path: "x") == .segment(.init(seq: 7, prevTxid: 3, mode: .unknown)))
+        #expect(try WALFormat.decodeHeader(b, path: "x") == .segment(.init(seq: 7, prevTxid: 3, mode: .unknown, version: 2)))
     }
 
     // MARK: Group commit (issue 14 items 4 and 6)

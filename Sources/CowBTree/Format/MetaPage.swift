@@ -23,7 +23,7 @@ import OrbitCore
 /// | 96 | 8 | value bytes |
 /// | 104 | 8 | checkpoints so far |
 /// | 112 | 8 | first WAL segment replay reads (0 = every segment; written by older builds) |
-/// | 120 | 8 | reserved (0) |
+/// | 120 | 8 | file slot of segment `walSeq`, plus 1 (0 = not named: older builds, or no segment was started) |
 struct MetaPage: Equatable {
     static let magic: [UInt8] = Array("ORBCOWDB".utf8)
     /// 2 adds the WAL segment field (offset 112); version 1 pages (zero there) are still read.
@@ -46,6 +46,10 @@ struct MetaPage: Equatable {
     /// The sequence number of the first WAL segment that may hold records newer than `txid`; older
     /// segments are covered by this meta page and are recycled once it is durable.
     var walSeq: UInt64 = 0
+    /// The file slot (`cow.wal.<slot>`) of segment `walSeq`, when that segment was started — its
+    /// header durable — before this meta page was written: the file must then hold that segment's
+    /// header (replay refuses a missing, torn or older one). nil: nothing named (older builds wrote 0).
+    var walSlot: Int? = nil
 
     /// Which of the two meta pages this txid goes to.
     var slot: UInt64 { txid & 1 }
@@ -58,7 +62,8 @@ struct MetaPage: Equatable {
         b.appendU32(0)
         b.appendU32(UInt32(pageSize))
         b.appendU32(UInt32(maxKeysPerNode))
-        for v in [txid, root, height, pageCount, freeListPage, freeCount, snapshotPage, keys, keyBytes, valueBytes, checkpoints, walSeq] {
+        let slotField = walSlot.map { UInt64($0) + 1 } ?? 0
+        for v in [txid, root, height, pageCount, freeListPage, freeCount, snapshotPage, keys, keyBytes, valueBytes, checkpoints, walSeq, slotField] {
             b.appendU64(v)
         }
         while b.count < Self.encodedSize { b.append(0) }
@@ -99,6 +104,9 @@ struct MetaPage: Equatable {
             m.freeListPage = raw.u64(56); m.freeCount = raw.u64(64); m.snapshotPage = raw.u64(72)
             m.keys = raw.u64(80); m.keyBytes = raw.u64(88); m.valueBytes = raw.u64(96); m.checkpoints = raw.u64(104)
             m.walSeq = raw.u64(112)
+            let slotField = raw.u64(120)
+            guard slotField <= UInt64(Int32.max) + 1 else { return .failure(.badField("WAL segment slot \(slotField)")) }
+            m.walSlot = slotField == 0 ? nil : Int(slotField - 1)
             guard m.pageSize >= 512, m.pageSize <= 65_536, m.pageSize & (m.pageSize - 1) == 0 else {
                 return .failure(.badField("page size \(m.pageSize)"))
             }

@@ -3,10 +3,20 @@ import OrbitCore
 /// The write-ahead log (docs/formats/cow-wal.md): recycled, pre-allocated segment files
 /// `cow.wal.<n>`, each a 32-byte header then records, overwritten in place.
 ///
-/// Segment header: magic `ORBCOWAL` (8) · version u16 (3) · writer's durability mode u8 · reserved
-/// u8 (0) · masked CRC-32C u32 of bytes 0..<12 and 16..<32 · segment sequence number u64 (>= 1; 0 = a
-/// spare that was never used) · previous txid u64 (the txid of the last record logged before this
-/// segment; replay checks it to find lost tails). Version 2 (bytes 8..<12 a u32 2, no mode) is read.
+/// Segment header: magic `ORBCOWAL` (8) · version u16 (4) · writer's durability mode u8 · size
+/// class u8 · masked CRC-32C u32 of bytes 0..<12 and 16..<32 · segment sequence number u64 (>= 1; 0 =
+/// a spare that was never used) · previous txid u64 (the txid of the last record logged before this
+/// segment; replay checks it to find lost tails). Size class n > 0: the file was at least 2^n bytes
+/// long, durably, before the header was written (the syncing modes pre-size segments), so a shorter
+/// file is damage. Versions 2 (bytes 8..<12 a u32 2, no mode) and 3 (byte 11 zero, no size class,
+/// no switch records) are read.
+///
+/// Version 4 also makes a segment switch durable: the new segment's header is synced (syncing modes)
+/// before a **switch record** — a record of txid 0 whose 16-byte payload is the next segment's
+/// sequence number and file slot — is written after the old segment's last record (and synced with
+/// it). A meta page names the file of the segment replay starts at (cow-meta-page.md, offset 120).
+/// Together they let replay tell a missing, torn or older segment that the store's durable state
+/// says must exist from one a crash never got to write.
 ///
 /// Record: masked CRC-32C u32 of bytes 4..<(24 + length) · payload length u32 · segment sequence
 /// number u64 · txid u64 · payload. The sequence number, covered by the checksum, is what lets replay
@@ -20,8 +30,10 @@ import OrbitCore
 /// number) is still read, once, when a store written by an older build is opened.
 enum WALFormat {
     static let magic: [UInt8] = Array("ORBCOWAL".utf8)
-    /// 3 records the writer's durability mode in the header (byte 10); 2 is still read.
-    static let version: UInt32 = 3
+    /// 4: size class (byte 11), synced switches, switch records, meta pages naming the first
+    /// segment's file. 3 records the writer's durability mode in the header (byte 10). 2 and 3 are read.
+    static let version: UInt32 = 4
+    static let version3: UInt32 = 3
     static let previousVersion: UInt32 = 2
     static let segmentHeaderSize = 32
     static let recordHeaderSize = 24
@@ -48,17 +60,40 @@ enum WALFormat {
         var seq: UInt64
         var prevTxid: UInt64
         var mode: WriterMode = .unknown
+        /// 0: no size promise (`none` mode, versions 2 and 3); n: the file is at least 2^n bytes.
+        var sizeClass: UInt8 = 0
+        /// 2, 3 or 4: what the decoded header was, what `segmentHeader` writes (default: 2 for mode
+        /// `.unknown`, else 4).
+        var version: UInt32
+
+        init(seq: UInt64, prevTxid: UInt64, mode: WriterMode = .unknown, sizeClass: UInt8 = 0, version: UInt32? = nil) {
+            self.seq = seq; self.prevTxid = prevTxid; self.mode = mode; self.sizeClass = sizeClass
+            self.version = version ?? (mode == .unknown ? WALFormat.previousVersion : WALFormat.version)
+        }
+
+        /// Version 4: switches are synced and end with a switch record, the size class holds.
+        var isV4: Bool { version >= 4 }
+        /// The smallest size the file may have (0: no promise).
+        var minimumFileSize: Int64 { sizeClass == 0 ? 0 : Int64(1) << Int64(sizeClass) }
     }
 
-    /// A segment header; a mode of `.unknown` writes the version-2 layout (for tests of old stores).
+    /// The size class of a segment pre-sized (durably) to `preparedSize` bytes: floor(log2), so
+    /// `2^class <= preparedSize` (a lower bound, one byte; any cut to half the size or less is below it).
+    static func sizeClass(preparedSize: Int64) -> UInt8 {
+        guard preparedSize >= Int64(segmentHeaderSize) else { return 0 }
+        return UInt8(63 - preparedSize.leadingZeroBitCount)
+    }
+
+    /// A segment header; a mode of `.unknown` writes the version-2 layout, `version` 3 the version-3
+    /// one (for tests of old stores).
     static func segmentHeader(_ h: SegmentHeader) -> [UInt8] {
         var b = magic
         if h.mode == .unknown {
             b.appendU32(previousVersion)
         } else {
-            b.appendU16(Int(version))
+            b.appendU16(Int(h.version == version3 ? version3 : version))
             b.append(h.mode.rawValue)
-            b.append(0)
+            b.append(h.version == version3 ? 0 : h.sizeClass)
         }
         b.appendU32(0)
         b.appendU64(h.seq)
@@ -99,16 +134,27 @@ enum WALFormat {
         guard stored == CRC32C.mask(headerChecksum(Array(b[0..<segmentHeaderSize]))) else { return .spare }
         let v32 = b.withUnsafeBytes { $0.u32(8) }
         let mode: WriterMode
+        var sizeClass: UInt8 = 0
+        let decodedVersion: UInt32
         if v32 == previousVersion {
             mode = .unknown
-        } else if b[8] == UInt8(version) && b[9] == 0 && b[11] == 0, let m = WriterMode(rawValue: b[10]), m != .unknown {
+            decodedVersion = previousVersion
+        } else if b[8] == UInt8(version3) && b[9] == 0 && b[11] == 0, let m = WriterMode(rawValue: b[10]), m != .unknown {
             mode = m
+            decodedVersion = version3
+        } else if b[8] == UInt8(version) && b[9] == 0 && b[11] <= 62, let m = WriterMode(rawValue: b[10]), m != .unknown {
+            mode = m
+            sizeClass = b[11]
+            decodedVersion = version
         } else {
-            throw OrbitError(.corruption, "cow WAL segment format version \(b[8] == UInt8(version) ? "3 with bad mode bytes" : "\(v32)") "
-                             + "is not supported (this build reads versions \(previousVersion) and \(version))",
+            let known = (b[8] == UInt8(version3) || b[8] == UInt8(version)) && b[9] == 0
+            throw OrbitError(.corruption, "cow WAL segment format version \(known ? "\(b[8]) with bad mode or size bytes" : "\(v32)") "
+                             + "is not supported (this build reads versions \(previousVersion) to \(version))",
                              at: "\(path) @ offset 8")
         }
-        let h = b.withUnsafeBytes { SegmentHeader(seq: $0.u64(16), prevTxid: $0.u64(24), mode: mode) }
+        let h = b.withUnsafeBytes {
+            SegmentHeader(seq: $0.u64(16), prevTxid: $0.u64(24), mode: mode, sizeClass: sizeClass, version: decodedVersion)
+        }
         return h.seq == 0 ? .spare : .segment(h)
     }
 
@@ -157,6 +203,55 @@ enum WALFormat {
     }
 
     struct Record { var txid: UInt64; var payload: Range<Int>; var end: Int }
+
+    // MARK: Switch records (version 4)
+
+    /// Bytes of a switch record: a record header (txid 0) and next sequence number u64 · next slot u64.
+    static let switchRecordSize = recordHeaderSize + 16
+
+    /// Where a segment switch left segment `seq`: the next segment's sequence number and file slot.
+    struct Switch: Equatable { var nextSeq: UInt64; var nextSlot: Int }
+
+    /// The switch record ending segment `seq`: it continues in segment `next`, file `cow.wal.<slot>`.
+    /// Its txid is 0, so readers that do not know it (and the record reader) stop the log there.
+    static func switchRecord(seq: UInt64, next: UInt64, nextSlot: Int) -> [UInt8] {
+        var b: [UInt8] = []
+        b.reserveCapacity(switchRecordSize)
+        b.appendU32(0)
+        b.appendU32(16)
+        b.appendU64(seq)
+        b.appendU64(0)
+        b.appendU64(next)
+        b.appendU64(UInt64(nextSlot))
+        b.withUnsafeMutableBytes { raw in
+            let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[4...])))
+            raw.storeBytes(of: crc.littleEndian, toByteOffset: 0, as: UInt32.self)
+        }
+        return b
+    }
+
+    /// The switch record of segment `seq` at offset `o`, if a complete, checksum-valid one is there.
+    static func switchRecord(_ bytes: [UInt8], at o: Int, seq: UInt64) -> Switch? {
+        bytes.withUnsafeBytes { raw in
+            guard o >= 0, o + switchRecordSize <= raw.count, raw.u32(o + 4) == 16, raw.u64(o + 8) == seq, raw.u64(o + 16) == 0 else {
+                return nil
+            }
+            let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(o + 4)..<(o + switchRecordSize)])))
+            let slot = raw.u64(o + 32)
+            guard crc == raw.u32(o), slot <= UInt64(Int32.max) else { return nil }
+            return Switch(nextSeq: raw.u64(o + 24), nextSlot: Int(slot))
+        }
+    }
+
+    /// The offset of a switch record of segment `seq` somewhere after `end` (the log stopped before it).
+    static func switchRecordAfter(_ bytes: [UInt8], end: Int, seq: UInt64) -> Int? {
+        var q = end + 1
+        while q + switchRecordSize <= bytes.count {
+            if bytes.withUnsafeBytes({ $0.u64(q + 8) == seq && $0.u64(q + 16) == 0 }), switchRecord(bytes, at: q, seq: seq) != nil { return q }
+            q += 1
+        }
+        return nil
+    }
 
     /// Whether a complete record of segment `seq` with a good checksum and a txid above `minTxid`
     /// starts at `o`; its end when it does.

@@ -35,7 +35,7 @@ public enum CowInspector {
                 r.lines.append("meta page \(slot): txid \(m.txid), page size \(m.pageSize), root \(m.root), height \(m.height), "
                                + "pages \(m.pageCount), free list @\(m.freeListPage) (\(m.freeCount) free), snapshots @\(m.snapshotPage), "
                                + "keys \(m.keys), key bytes \(m.keyBytes), value bytes \(m.valueBytes), checkpoints \(m.checkpoints), "
-                               + "WAL from segment \(m.walSeq)")
+                               + "WAL from segment \(m.walSeq)" + (m.walSlot.map { " in \(CowEngine.segmentName($0))" } ?? ""))
                 if best == nil || m.txid > best!.0.txid { best = (m, slot) }
             case .failure(let e):
                 r.lines.append("meta page \(slot): invalid: \(e)")

@@ -18,6 +18,11 @@ final class CheckpointJob: @unchecked Sendable {
     /// Pages the durable meta page references and the new one does not: free once it is durable.
     let pending: [UInt64]
     let started: UInt64
+    /// `none` mode: syncs the header of the WAL segment the meta page names (and the directory
+    /// entry), which no commit synced, before the meta page is written — a durable meta page never
+    /// names a segment whose header could be lost (cow-wal.md, "Which segments must exist").
+    /// nil in the syncing modes: a segment's header is synced when it is started.
+    var syncNamedSegment: (@Sendable () throws -> Void)? = nil
     // Results, read by the writer after the job has finished.
     var written = 0
     var error: (any Error)?
@@ -127,9 +132,13 @@ extension CowBTree {
 
         // The WAL: records after this point go to a segment this checkpoint does not cover.
         var walSeq = walNextSeq
+        var walSlot: Int? = nil
+        var namedFile: FS.File? = nil
         if let cur = walCurrent {
             if cur.end > Int64(WALFormat.segmentHeaderSize) { try startSegment() }
             walSeq = walCurrent!.seq
+            walSlot = walCurrent!.slot
+            namedFile = walCurrent!.file
         }
 
         var m = MetaPage(pageSize: meta.pageSize, maxKeysPerNode: options.maxKeysPerNode)
@@ -143,10 +152,18 @@ extension CowBTree {
         m.keys = UInt64(t.keys); m.keyBytes = UInt64(t.keyBytes); m.valueBytes = UInt64(t.valueBytes)
         m.checkpoints = checkpointCount + 1
         m.walSeq = walSeq
+        m.walSlot = walSlot
 
         let job = CheckpointJob(txid: txid, sync: sync, dirty: t.dirty, freeList: freeList, freeListPages: freeListPages,
                                 snapshots: snapshotsChangedNow ? snapshots : nil, snapshotListPages: snapshotListPages,
                                 meta: m, slot: 1 - metaSlot, pending: t.pending, started: start)
+        if !walSyncs, sync, let namedFile {
+            let fs = self.fs, dir = path
+            job.syncNamedSegment = {
+                try namedFile.fdatasync()
+                try fs.syncDirectory(dir)
+            }
+        }
         t.dirty = [:]
         t.pending = []
         snapshotsChanged = false
@@ -172,6 +189,7 @@ extension CowBTree {
             try fs.crashPoint("cow.checkpoint.after-page-writes")
             if job.sync { try dataFile.fdatasync() }
             try fs.crashPoint("cow.checkpoint.after-page-sync")
+            if let s = job.syncNamedSegment { try s() }
             try job.meta.encode().withUnsafeBytes { try dataFile.write($0, at: Int64(job.slot) * Int64(tree.pageSize)) }
             try fs.crashPoint("cow.checkpoint.after-meta-write")
             if job.sync { try dataFile.fdatasync() }

@@ -61,6 +61,8 @@ extension CowBTree {
         var maxSeq = meta.walSeq
         var damagedHeaders: [WALSegment<FS.File>] = []
         var writerModes: Set<WALFormat.WriterMode> = []
+        /// Every found file by slot: its size and what its header says (nil: spare, short or torn).
+        var bySlot: [Int: (seg: WALSegment<FS.File>, size: Int64, header: WALFormat.SegmentHeader?)] = [:]
         defer { if readOnly { for s in found { try? s.file.close() } } }
         for name in try fs.list(directory: path) where Self.isCowFileName(name) && name.hasPrefix(Self.segmentPrefix) {
             guard let slot = Int(name.dropFirst(Self.segmentPrefix.count)), slot >= 0 else { continue }
@@ -70,7 +72,9 @@ extension CowBTree {
             seg.preparedSize = try file.size()
             maxSlot = max(maxSlot, slot)
             let header = try file.read(count: WALFormat.segmentHeaderSize, at: 0)
+            bySlot[slot] = (seg, seg.preparedSize, nil)
             if case .segment(let h) = try WALFormat.decodeHeader(header, path: file.path) {
+                bySlot[slot]?.header = h
                 seg.seq = h.seq
                 maxSeq = max(maxSeq, h.seq)
                 if h.seq >= meta.walSeq { used.append((seg, h)) }
@@ -110,6 +114,7 @@ extension CowBTree {
             let bytes = try fs.readFile(seg.file.path)
             return (bytes, WALFormat.records(segment: bytes, seq: h.seq))
         }
+        try checkSegmentChain(used: used, logs: logs, bySlot: bySlot)
         for (i, (seg, h)) in used.enumerated() {
             let (bytes, records) = logs[i]
             let laterHasRecords = logs[(i + 1)...].contains { !$0.1.isEmpty }
@@ -134,6 +139,13 @@ extension CowBTree {
                                      at: "\(seg.file.path) @ offset \(end)",
                                      hint: "the store is damaged; restore it from a copy")
                 }
+                // every-write writes a switch record only after the segment's last record is synced.
+                if everyWrite && h.isV4 && WALFormat.switchRecord(bytes, at: end, seq: h.seq) == nil,
+                   let next = WALFormat.switchRecordAfter(bytes, end: end, seq: h.seq) {
+                    throw OrbitError(.corruption, "damaged WAL record: the log stops here, but the segment's switch record follows at offset \(next)",
+                                     at: "\(seg.file.path) @ offset \(end)",
+                                     hint: "the store is damaged; restore it from a copy")
+                }
             }
             replayed += try replay(bytes, records, path: seg.file.path)
             if let last = records.last { seen = max(seen, last.txid) }
@@ -149,7 +161,9 @@ extension CowBTree {
         // The store is known sound from here on. A read-only open writes nothing: the replayed
         // commits stay in memory, the segments as they are.
         if readOnly { return }
-        if needsCheckpoint {
+        // Before any segment is truncated, no durable meta page may name one of them (it would
+        // require a file this open is about to empty): a checkpoint first, naming none.
+        if needsCheckpoint || meta.walSlot != nil {
             try checkpointNow(sync: true)
         }
         // Nothing in the found segments is needed any more: they are all spares. Their bytes are
@@ -170,7 +184,65 @@ extension CowBTree {
             try fs.remove(legacyPath)
             try fs.syncDirectory(path)
         }
-        if options.wal { try startSegment() }
+        if options.wal {
+            try startSegment()
+            // A meta page naming the new segment's file (its header is durable): from here on a
+            // missing or damaged first segment is detected, not read as a log with nothing in it.
+            try checkpointNow(sync: true)
+        }
+    }
+
+    /// The chain checks (version 4, before anything is replayed or written): every segment the
+    /// store's durable state says must exist does, with its own header and at least its pre-sized
+    /// length. The evidence:
+    /// - the meta page names the file of segment `walSeq` (written only once that header was durable);
+    /// - a syncing writer's segment ends with a switch record naming the next segment and its file
+    ///   (written only once the next header was durable); a `none` writer's switch records are not
+    ///   held against the store: without syncs, a power loss may keep one and lose the header it
+    ///   names, and `sync()` promises what it covered survives that;
+    /// - a header's size class: a syncing writer pre-sized (and synced) the file before writing it.
+    /// Anything else is damage, reported as corruption naming the file.
+    func checkSegmentChain(used: [(WALSegment<FS.File>, WALFormat.SegmentHeader)], logs: [([UInt8], [WALFormat.Record])],
+                           bySlot: [Int: (seg: WALSegment<FS.File>, size: Int64, header: WALFormat.SegmentHeader?)]) throws {
+        func require(slot: Int, seq: UInt64, because why: String) throws {
+            let file = joinPath(path, Self.segmentName(slot))
+            func damaged(_ what: String) -> OrbitError {
+                OrbitError(.corruption, "WAL segment \(file) \(what), but \(why) segment \(seq): the commits logged there are gone",
+                           at: "\(file) @ offset 0", hint: "the store is damaged; restore it from a copy")
+            }
+            guard let found = bySlot[slot] else { throw damaged("is missing") }
+            guard let h = found.header else {
+                throw damaged(found.size < Int64(WALFormat.segmentHeaderSize)
+                              ? "is \(found.size) bytes, shorter than a segment header"
+                              : "has no valid header (zeros or a bad checksum)")
+            }
+            guard h.seq == seq else {
+                throw damaged("holds segment \(h.seq)\(h.seq < seq ? " (an earlier generation)" : "")")
+            }
+        }
+        if let slot = meta.walSlot {
+            // Names the page file too: an older generation of it names segments that are gone.
+            try require(slot: slot, seq: meta.walSeq, because: "the meta page of \(dataFile.path) (txid \(meta.txid)) starts replay at")
+        }
+        for (i, (seg, h)) in used.enumerated() where h.isV4 {
+            if let size = bySlot[seg.slot]?.size, size < h.minimumFileSize {
+                throw OrbitError(.corruption, "WAL segment \(seg.file.path) is \(size) bytes, shorter than the \(h.minimumFileSize) bytes "
+                                 + "it was pre-allocated with and synced before its first record: the file was truncated",
+                                 at: "\(seg.file.path) @ offset \(size)", hint: "the store is damaged; restore it from a copy")
+            }
+            guard h.mode != .none else { continue }
+            let (bytes, records) = logs[i]
+            let end = records.last?.end ?? WALFormat.segmentHeaderSize
+            if let sw = WALFormat.switchRecord(bytes, at: end, seq: h.seq) {
+                guard sw.nextSeq == h.seq + 1 else {
+                    throw OrbitError(.corruption, "WAL segment \(seg.file.path) (segment \(h.seq)) ends with a switch to segment \(sw.nextSeq), "
+                                     + "not \(h.seq + 1)", at: "\(seg.file.path) @ offset \(end)",
+                                     hint: "the store is damaged; restore it from a copy")
+                }
+                try require(slot: sw.nextSlot, seq: sw.nextSeq,
+                            because: "segment \(h.seq) in \(seg.file.path) ends with a switch record naming it as")
+            }
+        }
     }
 
     /// Applies the records newer than the tree's txid; returns how many.
@@ -251,8 +323,16 @@ extension CowBTree {
     }
 
     /// Starts the next segment: a spare (recycled in place) or a new file. The previous current one
-    /// becomes live. In `group` and `periodic` mode the previous segment is synced first, so no record
-    /// of the new one can be durable while an older one is not.
+    /// becomes live.
+    ///
+    /// The switch is durable before any record of the new segment is written (version 4), in this
+    /// order: the new header is written and, in the syncing modes, synced; then a switch record
+    /// naming the new segment (sequence number and slot) is written after the previous segment's
+    /// last record, and the previous segment is synced. So a durable switch record always names a
+    /// segment whose header is durable (replay refuses a missing one), and no record of the new
+    /// segment can be durable while an older one is not. Under `none` nothing is synced (a process
+    /// crash keeps every byte written; a power loss may keep the switch record and lose the header,
+    /// so replay does not hold a `none` writer's switch records against it).
     func startSegment() throws {
         let seg: WALSegment<FS.File>
         if let spare = walSpares.withLock({ $0.spares.popLast() }) {
@@ -267,13 +347,21 @@ extension CowBTree {
         }
         seg.seq = walNextSeq
         walNextSeq += 1
-        let header = WALFormat.segmentHeader(.init(seq: seg.seq, prevTxid: lastLoggedTxid, mode: WALFormat.WriterMode(durability)))
+        // `prepare` made `preparedSize` bytes durable (syncing modes): the size class promises it.
+        let sizeClass = walSyncs ? WALFormat.sizeClass(preparedSize: seg.preparedSize) : 0
+        let header = WALFormat.segmentHeader(.init(seq: seg.seq, prevTxid: lastLoggedTxid, mode: WALFormat.WriterMode(durability),
+                                                   sizeClass: sizeClass))
         try seg.file.write(header, at: 0)
         seg.end = Int64(WALFormat.segmentHeaderSize)
         try fs.crashPoint("cow.wal.after-segment-header")
+        if walSyncs { try seg.file.fdatasync() }
         let previous = walCurrent
+        if let previous {
+            let marker = WALFormat.switchRecord(seq: previous.seq, next: seg.seq, nextSlot: seg.slot)
+            try previous.file.write(marker, at: previous.end)
+        }
         try syncLock.withLock { _ in
-            if let previous, durability == .group || durability.isPeriodic {
+            if let previous, walSyncs {
                 // A failure is sticky (fsyncgate): the old fd's error is consumed, so a waiter that
                 // re-synced it would get 0 and be acknowledged over dropped pages.
                 if let f = walSyncFailure.withLock({ $0 }) { throw f }
