@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import OrbitCore
 
 /// The `lsm.*` knobs (the seeds' LSM settings), typed. JSON section `lsm_config`, variables
@@ -31,7 +36,9 @@ public struct LSMOptions: Sendable, Hashable {
     public var memtableSizeBytesOverride = 0
     /// File descriptors the engine may keep open for tables (as RocksDB's `max_open_files`): the
     /// table cache holds at most `maxOpenFiles - 10` table handles (10 are left for the WALs, the
-    /// manifest and tables being written), closing the least recently used.
+    /// manifest and tables being written), closing the least recently used — and never more than
+    /// half the process's soft RLIMIT_NOFILE (read at open), so a low descriptor limit (256) is
+    /// not exhausted by tables while the WAL, manifest and the rest of the process need some.
     public var maxOpenFiles = 1000
     /// Compaction output table size in bytes when > 0 (tests: many tiny tables); 0 = the default.
     public var targetFileBytesOverride = 0
@@ -63,7 +70,7 @@ public struct LSMOptions: Sendable, Hashable {
         knob("block_cache_mb", .int(0...1_048_576), .int(256), "LRU cache of data blocks, MiB (0 = none)"),
         knob("enable_compression", .bool, .bool(false), "LZ4 compression of table data blocks (liblz4); a block that shrinks by less than 1/8 is stored plain"),
         knob("paranoid", .bool, .bool(true), "a damaged WAL record before the tail stops open (false: skip it, log it, count it in stats)"),
-        knob("max_open_files", .int(20...1_000_000), .int(1000), "file descriptors kept open for tables (an LRU table cache of max_open_files - 10 handles; like RocksDB's max_open_files)"),
+        knob("max_open_files", .int(20...1_000_000), .int(1000), "file descriptors kept open for tables (an LRU table cache of min(max_open_files - 10, soft RLIMIT_NOFILE / 2) handles, the limit read at open; like RocksDB's max_open_files)"),
     ]
 
     public init(settings: Settings) {
@@ -114,8 +121,27 @@ public struct LSMOptions: Sendable, Hashable {
     var targetFileBytes: UInt64 {
         targetFileBytesOverride > 0 ? UInt64(targetFileBytesOverride) : UInt64(max(64 << 10, min(memtableBytes, 8 << 20)))
     }
-    /// Table handles the table cache keeps open.
-    var tableCacheCapacity: Int { max(10, maxOpenFiles - 10) }
+    /// Table handles the table cache keeps open: min(max_open_files - 10, soft RLIMIT_NOFILE / 2),
+    /// at least 10. The limit is read when called (once per open).
+    var tableCacheCapacity: Int { Self.tableCacheCapacity(maxOpenFiles: maxOpenFiles, fileLimit: Self.softFileLimit()) }
+
+    static func tableCacheCapacity(maxOpenFiles: Int, fileLimit: Int?) -> Int {
+        var c = maxOpenFiles - 10
+        if let fileLimit { c = min(c, fileLimit / 2) }
+        return max(10, c)
+    }
+
+    /// The process's soft RLIMIT_NOFILE, nil when unlimited or unreadable.
+    static func softFileLimit() -> Int? {
+        var r = rlimit()
+        #if canImport(Glibc)
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) == 0 else { return nil }
+        #else
+        guard getrlimit(RLIMIT_NOFILE, &r) == 0 else { return nil }
+        #endif
+        if r.rlim_cur == rlim_t.max || r.rlim_cur > rlim_t(Int.max) { return nil }
+        return Int(r.rlim_cur)
+    }
     /// Byte target of level `l` ≥ 1.
     func levelTarget(_ l: Int) -> UInt64 {
         var t = UInt64(memtableBytes) * UInt64(compactionThreshold)

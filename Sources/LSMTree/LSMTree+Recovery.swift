@@ -18,6 +18,8 @@ extension LSMTree {
         var nextFileNumber: UInt64
         var skippedRegions = 0
         var protectedFiles: Set<UInt64> = []
+        /// The manifest's view of the live WALs (what a rolled manifest restates).
+        var liveLogs = LiveLogs()
     }
 
     static func tableOpener(_ fs: FS) -> @Sendable (String) throws -> FS.File {
@@ -175,15 +177,21 @@ extension LSMTree {
         edit.lastSequence = 0
         let manifest = try Manifest(fs: fs, directory: directory, number: manifestNumber, snapshot: edit)
         let logFile = try fs.open(logPath(directory, logNumber), .truncate)
-        let log = try LogWriter(newFile: logFile, magic: LogFormat.walMagic)
+        let log = try LogWriter(newFile: logFile, magic: LogFormat.walMagic, number: logNumber)
         try logFile.fdatasync()
         try fs.syncDirectory(directory)
+        // Known to the manifest before any record goes into it (a crash before this edit leaves a
+        // manifest that tracks no log yet and a header-only log 2: an empty store, replayed as one).
+        var opened = VersionEdit()
+        opened.openedLogs = [logNumber]
+        try manifest.append(opened)
+        var live = LiveLogs(); live.apply(opened)
         // Manifests of an earlier unfinished creation (never named by CURRENT, holding nothing).
         for name in try fs.list(directory: directory) where name.hasPrefix("MANIFEST-") && name != Manifest<FS>.name(manifestNumber) {
             try fs.remove(joinPath(directory, name))
         }
         return RecoveredState(version: .empty(levels: levels), mem: Memtable(logNumber: logNumber), log: log,
-                              manifest: manifest, manifestLogNumber: logNumber, lastSequence: 0, nextFileNumber: next)
+                              manifest: manifest, manifestLogNumber: logNumber, lastSequence: 0, nextFileNumber: next, liveLogs: live)
     }
 
     /// Steps 3 to 6 for an existing store: read CURRENT and the manifest (`Manifest.recover` checks
@@ -210,17 +218,7 @@ extension LSMTree {
         var v = Version(levels: levels).applying(VersionEdit(), [:])  // sorts each level
 
         // The WALs the manifest still needs, oldest first, into one memtable.
-        var logs: [UInt64] = []
-        for name in try fs.list(directory: directory) where name.hasSuffix(".log") {
-            guard let n = UInt64(name.dropLast(4)) else { continue }
-            guard n < Manifest<FS>.maxFileNumber else {
-                throw OrbitError(.corruption, "log file number \(n) is out of range", at: joinPath(directory, name),
-                                 hint: "the store is damaged; run `orbit-bench inspect lsm DIR`")
-            }
-            if n >= recovered.logNumber { logs.append(n) }
-            next = max(next, n + 1)
-        }
-        logs.sort()
+        let logs = try liveLogs(fs: fs, directory: directory, recovered, next: &next)
         let replay = Memtable(logNumber: 0)
         var skipped = 0
         var tornTails: [(path: String, validEnd: Int64)] = []
@@ -228,15 +226,30 @@ extension LSMTree {
             let path = logPath(directory, n)
             let file = try fs.open(path, .read)
             defer { try? file.close() }
-            let reader = LogReader(file: file, magic: LogFormat.walMagic, paranoid: options.paranoid, lastLog: n == logs.last)
+            let sealed = recovered.logs.logs[n] ?? nil
+            if let sealed, try file.size() != Int64(sealed) {
+                throw corruption("log \(padded(n)).log is \(try file.size()) bytes, but the manifest recorded it sealed (synced "
+                                 + "whole) at \(sealed) bytes: it was truncated, extended or replaced", path, min(try file.size(), Int64(sealed)))
+            }
+            let reader = LogReader(file: file, magic: LogFormat.walMagic, paranoid: options.paranoid, lastLog: n == logs.last,
+                                   number: n, knownLog: recovered.logs.tracked)
             // The payload header's size depends on the file's version, known once its header is read.
             var payloadHeader = 0
+            var lastEntries = -1
             let outcome = try reader.read { record, offset in
                 if payloadHeader == 0 {
                     let h = try file.read(count: 12, at: 0)
                     payloadHeader = LogFormat.walPayloadHeader(version: h.count == 12 ? h.withUnsafeBytes { loadFixed32($0, 8) } : 1)
                 }
                 seq = max(seq, try Self.applyRecord(record, to: replay, headerSize: payloadHeader, path: path, offset: offset))
+                lastEntries = record.count >= 12 ? Int(loadFixed32(record, 8)) : -1
+            }
+            if let sealed, outcome.tornTail || outcome.validEnd != Int64(sealed) {
+                throw corruption("log \(padded(n)).log was sealed at \(sealed) bytes, but its records end at \(outcome.validEnd)", path, outcome.validEnd)
+            }
+            if let close = recovered.logs.cleanClose, close.number == n, lastEntries != 0 {
+                throw corruption("log \(padded(n)).log does not end with the close marker the manifest's clean close recorded: "
+                                 + "another log's bytes were put in its place", path, outcome.validEnd)
             }
             skipped += outcome.skippedRegions
             if outcome.skippedRegions > 0 {
@@ -283,16 +296,46 @@ extension LSMTree {
         let logNumber = next; next += 1
         let manifestNumber = next; next += 1
         let logFile = try fs.open(logPath(directory, logNumber), .truncate)
-        let log = try LogWriter(newFile: logFile, magic: LogFormat.walMagic)
+        let log = try LogWriter(newFile: logFile, magic: LogFormat.walMagic, number: logNumber)
         try logFile.fdatasync()
+        try fs.syncDirectory(directory)
         var snapshotEdit = VersionEdit()
         snapshotEdit.logNumber = logNumber
+        snapshotEdit.openedLogs = [logNumber]
         snapshotEdit.nextFileNumber = next
         snapshotEdit.lastSequence = seq
         snapshotEdit.added = v.allFiles.map { ($0.level, $0.file.meta) }
         let manifest = try Manifest(fs: fs, directory: directory, number: manifestNumber, snapshot: snapshotEdit)
+        var live = LiveLogs(); live.apply(snapshotEdit)
         return RecoveredState(version: v, mem: Memtable(logNumber: logNumber), log: log, manifest: manifest, manifestLogNumber: logNumber,
-                              lastSequence: seq, nextFileNumber: next, skippedRegions: skipped, protectedFiles: protected)
+                              lastSequence: seq, nextFileNumber: next, skippedRegions: skipped, protectedFiles: protected, liveLogs: live)
+    }
+
+    /// The WALs to replay, oldest first. A manifest that tracks its logs (`LiveLogs.tracked`) names
+    /// them: each must exist (its header was synced and its directory entry too before the edit
+    /// that opened it), else corruption naming it; a log on disk it does not know was created by a
+    /// crash before its opening edit and holds no record (skipped, removed once the store is
+    /// known sound). A manifest of an older build: every log numbered from its log number on.
+    static func liveLogs(fs: FS, directory: String, _ recovered: Manifest<FS>.Recovered, next: inout UInt64) throws -> [UInt64] {
+        var onDisk: [UInt64] = []
+        for name in try fs.list(directory: directory) where name.hasSuffix(".log") {
+            guard let n = UInt64(name.dropLast(4)) else { continue }
+            guard n < Manifest<FS>.maxFileNumber else {
+                throw OrbitError(.corruption, "log file number \(n) is out of range", at: joinPath(directory, name),
+                                 hint: "the store is damaged; run `orbit-bench inspect lsm DIR`")
+            }
+            onDisk.append(n)
+            next = max(next, n + 1)
+        }
+        guard recovered.logs.tracked else { return onDisk.filter { $0 >= recovered.logNumber }.sorted() }
+        let live = recovered.logs.logs.keys.sorted()
+        for n in live where !onDisk.contains(n) {
+            throw OrbitError(.corruption, "log \(padded(n)).log is missing, but the manifest records it live (it may hold "
+                             + "acknowledged writes)", at: logPath(directory, n),
+                             hint: "the store is damaged; nothing was changed. Run `orbit-bench inspect lsm DIR`")
+        }
+        for n in live { next = max(next, n + 1) }
+        return live
     }
 
     /// The last step of a read-write open, once the recovered state is durable in the new

@@ -120,10 +120,11 @@ extension LSMTree {
                 }
                 let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
                 let file = try fs.open(logPath(directory, number), .truncate)
-                let writer = try LogWriter(newFile: file, magic: LogFormat.walMagic)
+                let writer = try LogWriter(newFile: file, magic: LogFormat.walMagic, number: number)
                 try file.fdatasync()
                 try fs.syncDirectory(directory)
                 var edit = VersionEdit()
+                edit.openedLogs = [number]
                 edit.deleted = current.allFiles.map { ($0.level, $0.file.meta.number) }
                 edit.added = files
                 edit.logNumber = number

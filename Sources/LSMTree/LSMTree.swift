@@ -99,6 +99,8 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     var manifestFiles: [UInt64: (level: Int, meta: FileMeta)] = [:]
     var manifestLogNumber: UInt64 = 0
     var manifestLastSequence: UInt64 = 0
+    /// The live WALs the manifest records (restated by a rolled manifest's first edit).
+    var manifestLogs = LiveLogs()
     /// A failed manifest roll: CURRENT may name either manifest, so no edit is written again.
     var manifestFailure: OrbitError?
     /// Every WAL fdatasync runs under this lock (`syncLog`), so a failed one is recorded before any
@@ -191,6 +193,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         manifestSize.store(recovered.manifest?.size ?? 0, ordering: .relaxed)
         manifestLogNumber = recovered.manifestLogNumber
         manifestLastSequence = recovered.lastSequence
+        manifestLogs = recovered.liveLogs
         for (l, f) in recovered.version.allFiles {
             manifestFiles[f.meta.number] = (l, f.meta)
             liveTables[f.meta.number] = WeakTable(f)
@@ -465,13 +468,34 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         // log, synced by `sync()` or the periodic task) while losing earlier ones (this log's
         // unsynced tail) — not a prefix. Recovery relies on it: only the newest log may be torn.
         try syncLog(log, upTo: lastSequence, force: true)
+        let sealedLength = UInt64(log.size)
+        let sealedNumber = mem.logNumber
         let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
         let file = try fs.open(logPath(directory, number), .truncate)
-        let writer = try LogWriter(newFile: file, magic: LogFormat.walMagic)
-        // Its header is synced before any record (a torn header would make the log unreadable).
-        try file.fdatasync()
-        try fs.syncDirectory(directory)
-        try fs.crashPoint("lsm.memtable.after-switch")
+        let writer: LogWriter<FS.File>
+        do {
+            writer = try LogWriter(newFile: file, magic: LogFormat.walMagic, number: number)
+            // Its header is synced before any record (a torn header would make the log unreadable),
+            // and its directory entry, before the manifest records it opened.
+            try file.fdatasync()
+            try fs.syncDirectory(directory)
+            try fs.crashPoint("lsm.memtable.after-switch")
+            // The manifest knows the new log before any record goes into it (and the old one's exact
+            // length, synced whole above): at open a live log that is missing, header-less or of
+            // another length is corruption (docs/formats/lsm-manifest.md, "Logs"). Once per memtable.
+            var edit = VersionEdit()
+            edit.sealedLogs = [(sealedNumber, sealedLength)]
+            edit.openedLogs = [number]
+            try manifestLock.withLock {
+                edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
+                try appendEditLocked(edit)
+            }
+        } catch {
+            // The new log never gets a record (it is unknown to the manifest, removed at the next
+            // open); no write may go on without a log the manifest knows: read-only until reopened.
+            try? file.close()
+            throw commit.fail(error)
+        }
         log = writer
         walSize.store(writer.size, ordering: .relaxed)
         state.withLock {
@@ -619,6 +643,11 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         do {
             try syncWAL()
             try writeSyncMarker()
+            // The clean close's final edit: the live log's exact length after its close marker
+            // (at open it must have that length and end with the marker, or it is corruption).
+            var edit = VersionEdit()
+            edit.sealedLogs = [(mem.logNumber, UInt64(log.size))]
+            try manifestLock.withLock { try appendEditLocked(edit) }
         } catch { failure = error }
         try? log.file.close()
         manifestLock.withLock { manifest.close() }

@@ -34,14 +34,12 @@ struct ResourceLimitsSweepTests {
         #expect(Self.limit() == before, "the limit is set in the child, never in this process")
     }
 
-    /// lsm keeps one descriptor per table (issue 14 bug 7): at about 250 tables a flush fails with
-    /// EMFILE. The fix (a bounded table cache, lsm.max_open_files) is being written elsewhere.
+    /// lsm kept one descriptor per table (issue 14 bug 7): at about 250 tables a flush failed with
+    /// EMFILE. Now its table cache holds at most min(max_open_files - 10, soft RLIMIT_NOFILE / 2).
     @Test func lsmKeepsWorkingUnderTheLimit() throws {
         let r = try Self.sweep(["lsm"])
         #expect(r.rows.count == 1, "\(r.out)")
-        withKnownIssue("lsm: issue 14 bug 7 — one open fd per table; EMFILE past ~250 tables under RLIMIT_NOFILE=256") {
-            #expect(r.rows.first?["verdict"] == "ok", "seed 42: \(r.rows.first?["detail"] ?? r.out)")
-        }
+        #expect(r.rows.first?["verdict"] == "ok", "seed 42: \(r.rows.first?["detail"] ?? r.out)")
     }
 
     /// RocksDB and LMDB, for the record.

@@ -12,7 +12,9 @@ import Testing
         try joinPath(dir, fs.list(directory: dir).first { $0.hasSuffix(".log") }!)
     }
 
-    /// Writes `n` records without flushing and abandons the engine (as a killed process would).
+    /// Writes `n` records without flushing and abandons the engine (as a killed process would):
+    /// the manifest is put back as it was before close, without the clean close's final edit
+    /// (which records the log's exact length, so a cut would be corruption, not a torn tail).
     func writeAndAbandon(_ dir: String, _ n: Int) throws -> (String, [Int64]) {
         let e = try LSMTree(fs: fs, directory: dir)
         var ends: [Int64] = []
@@ -22,7 +24,10 @@ import Testing
             ends.append(try fs.fileSize(path))
         }
         try e.sync()
+        let manifests = try fs.list(directory: dir).filter { $0.hasPrefix("MANIFEST-") }
+        let before = try manifests.map { try fs.readFile(joinPath(dir, $0)) }
         try e.close()
+        for (name, bytes) in zip(manifests, before) { try fs.writeFileAtomically(joinPath(dir, name), bytes) }
         return (path, ends)
     }
 

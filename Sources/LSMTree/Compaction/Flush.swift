@@ -156,6 +156,7 @@ extension LSMTree {
         if manifest.size >= options.maxManifestBytes { try rollManifest() }
         try manifest.append(edit)
         if let n = edit.logNumber { manifestLogNumber = n }
+        manifestLogs.apply(edit)
         if let s = edit.lastSequence { manifestLastSequence = max(manifestLastSequence, s) }
         for d in edit.deleted { manifestFiles[d.number] = nil }
         for a in edit.added { manifestFiles[a.meta.number] = (a.level, a.meta) }
@@ -171,6 +172,7 @@ extension LSMTree {
         var snapshot = VersionEdit()
         snapshot.logNumber = manifestLogNumber
         snapshot.lastSequence = manifestLastSequence
+        manifestLogs.restate(into: &snapshot)
         snapshot.added = manifestFiles.values.sorted { ($0.level, $0.meta.number) < ($1.level, $1.meta.number) }
         let number = nextFileNumber.wrappingAdd(1, ordering: .relaxed).oldValue
         snapshot.nextFileNumber = nextFileNumber.load(ordering: .relaxed)

@@ -53,13 +53,23 @@ public enum LSMInspector {
                 }
             }
             let newestLog = try fs.list(directory: directory).compactMap { $0.hasSuffix(".log") ? UInt64($0.dropLast(4)) : nil }.max()
+            for n in rec.logs.logs.keys.sorted() where try !fs.exists(logPath(directory, n)) {
+                r.lines.append("wal \(padded(n)).log: MISSING")
+                r.problems.append("log \(padded(n)).log is missing, but the manifest records it live")
+            }
             for name in try fs.list(directory: directory) where name.hasSuffix(".log") {
                 guard let n = UInt64(name.dropLast(4)), n >= rec.logNumber else { continue }
+                if rec.logs.tracked && !rec.logs.logs.keys.contains(n) {
+                    r.lines.append("wal \(name): not known to the manifest (a crash before its opening edit; removed on open)")
+                    continue
+                }
                 let path = joinPath(directory, name)
                 do {
                     let file = try fs.open(path, .read)
                     defer { try? file.close() }
-                    let o = try LogReader(file: file, magic: LogFormat.walMagic, paranoid: true, lastLog: n == newestLog).read { _, _ in }
+                    let known = rec.logs.logs.keys.contains(n)
+                    let o = try LogReader(file: file, magic: LogFormat.walMagic, paranoid: true, lastLog: n == newestLog,
+                                          number: n, knownLog: known).read { _, _ in }
                     r.lines.append("wal \(name): \(o.records) records, \(o.validEnd) bytes valid" + (o.tornTail ? ", torn tail (cut off on open)" : "") + ": ok")
                 } catch {
                     r.lines.append("wal \(name): CORRUPT")

@@ -19,6 +19,8 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
         var nextFileNumber: UInt64 = 2
         var lastSequence: UInt64 = 0
         var manifestNumber: UInt64 = 0
+        /// The live WALs the manifest records (docs/formats/lsm-manifest.md, "Logs").
+        var logs = LiveLogs()
     }
 
     static func currentPath(_ dir: String) -> String { joinPath(dir, "CURRENT") }
@@ -68,6 +70,10 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
             if let v = e.logNumber { rec.logNumber = v }
             if let v = e.nextFileNumber { rec.nextFileNumber = v }
             if let v = e.lastSequence { rec.lastSequence = v }
+            guard e.openedLogs.allSatisfy({ $0 < maxFileNumber }), e.sealedLogs.allSatisfy({ $0.number < maxFileNumber && $0.length <= UInt64(Int64.max) }) else {
+                throw corruption("version edit names an out-of-range log", path, offset)
+            }
+            rec.logs.apply(e)
             for d in e.deleted { live[d.number] = nil }
             for a in e.added {
                 guard a.meta.number < maxFileNumber, a.meta.size <= UInt64(Int64.max) else {

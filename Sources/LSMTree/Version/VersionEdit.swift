@@ -24,10 +24,20 @@ struct VersionEdit: Sendable {
     var lastSequence: UInt64?
     var deleted: [(level: Int, number: UInt64)] = []
     var added: [(level: Int, meta: FileMeta)] = []
+    /// WALs opened: each was created and its header synced before this edit, and gets records
+    /// only after it is synced. A manifest holding any such edit tracks its logs: at open every
+    /// live log (opened, number ≥ `logNumber`) must exist with a valid header naming its number.
+    var openedLogs: [UInt64] = []
+    /// WALs sealed at an exact length, synced whole before this edit: the log a memtable switch
+    /// left (in the same edit as the next log's opening), and at a clean close the live log, after
+    /// its close marker (the close's final edit). At open the file must have exactly that length.
+    var sealedLogs: [(number: UInt64, length: UInt64)] = []
 
     enum Tag: UInt64 {
         /// `newFile` is read (older manifests) but no longer written: `newFileWithKeyBytes` adds a field.
         case logNumber = 1, nextFileNumber = 2, lastSequence = 3, deletedFile = 4, newFile = 5, newFileWithKeyBytes = 6
+        /// "log N opened" (number) and "log N sealed at L bytes" (number, length).
+        case openedLog = 7, sealedLog = 8
     }
 
     func encode() -> [UInt8] {
@@ -42,6 +52,8 @@ struct VersionEdit: Sendable {
             putVarint(&out, Tag.newFileWithKeyBytes.rawValue); putVarint(&out, UInt64(a.level))
             a.meta.encode(&out, withKeyBytes: true)
         }
+        for n in openedLogs { putVarint(&out, Tag.openedLog.rawValue); putVarint(&out, n) }
+        for l in sealedLogs { putVarint(&out, Tag.sealedLog.rawValue); putVarint(&out, l.number); putVarint(&out, l.length) }
         return out
     }
 
@@ -63,6 +75,12 @@ struct VersionEdit: Sendable {
                     throw bad("new file")
                 }
                 e.added.append((Int(l), m))
+            case .openedLog:
+                guard let n = r.varint() else { throw bad("opened log") }
+                e.openedLogs.append(n)
+            case .sealedLog:
+                guard let n = r.varint(), let l = r.varint() else { throw bad("sealed log") }
+                e.sealedLogs.append((n, l))
             }
         }
         return e
@@ -88,5 +106,37 @@ extension FileMeta {
             m.rawKeyBytes = k
         }
         return m
+    }
+}
+
+/// The WALs a manifest says are live, as its edits build them up (`Manifest.recover`, and the
+/// engine's own view, which a rolled manifest's first edit restates): every log opened whose
+/// number is at least the log number, with its sealed length once it has one.
+struct LiveLogs: Sendable, Equatable {
+    /// Log number → sealed length (nil: still being appended to when the edit was written).
+    var logs: [UInt64: UInt64?] = [:]
+    /// Whether any edit recorded a log opened (manifests of older builds never do: their logs
+    /// are read by the older rules, without these checks).
+    var tracked = false
+    /// The last edit applied sealed a log and opened none: a clean close's final edit.
+    var cleanClose: (number: UInt64, length: UInt64)?
+
+    static func == (a: LiveLogs, b: LiveLogs) -> Bool {
+        a.logs == b.logs && a.tracked == b.tracked && a.cleanClose?.number == b.cleanClose?.number
+            && a.cleanClose?.length == b.cleanClose?.length
+    }
+
+    mutating func apply(_ e: VersionEdit) {
+        if !e.openedLogs.isEmpty { tracked = true }
+        for n in e.openedLogs where logs[n] == nil { logs[n] = .some(nil) }
+        for s in e.sealedLogs { logs[s.number] = .some(s.length) }
+        if let first = e.logNumber { logs = logs.filter { $0.key >= first } }
+        cleanClose = e.openedLogs.isEmpty && e.sealedLogs.count == 1 ? e.sealedLogs[0] : nil
+    }
+
+    /// The fields of a manifest's first edit that restate these logs.
+    func restate(into e: inout VersionEdit) {
+        e.openedLogs = logs.keys.sorted()
+        e.sealedLogs = logs.compactMap { k, v in v.map { (k, $0) } }.sorted { $0.number < $1.number }
     }
 }

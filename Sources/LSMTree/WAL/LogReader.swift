@@ -32,9 +32,17 @@ struct LogReader<File: FileHandleProtocol> {
     let paranoid: Bool
     /// Whether this is the newest WAL (the only one whose tail may be unsynced).
     var lastLog = true
+    /// The WAL's file number (from its name): a version-3 header's checksum covers it. Nil for a
+    /// manifest.
+    var number: UInt64?
+    /// The manifest recorded this log opened, which happens only after its header was synced: any
+    /// header damage — short, wrong magic, bad checksum, an older version — is corruption, never
+    /// the torn creation of an empty log.
+    var knownLog = false
 
-    init(file: File, magic: UInt64, paranoid: Bool, lastLog: Bool = true) {
+    init(file: File, magic: UInt64, paranoid: Bool, lastLog: Bool = true, number: UInt64? = nil, knownLog: Bool = false) {
         self.file = file; self.magic = magic; self.paranoid = paranoid; self.lastLog = lastLog
+        self.number = number; self.knownLog = knownLog
     }
 
     /// Whether any physical record from `from` on (in any block) has a good checksum.
@@ -66,29 +74,55 @@ struct LogReader<File: FileHandleProtocol> {
         let path = file.path
         var out = Outcome(validEnd: 0, tornTail: false, skippedRegions: 0, records: 0)
         let size = p.count
+        let name = path.split(separator: "/").last.map(String.init) ?? path
         if size < LogFormat.fileHeaderSize {
-            // A crash while the header was being written: an empty log.
+            // A log the manifest recorded as opened had its header synced first: a crash cannot
+            // take it away. Otherwise it is a crash while the header was being written: empty.
+            if knownLog {
+                throw corruption("log \(name) holds no complete header (\(size) bytes), but the manifest recorded it opened "
+                                 + "(its header was synced before any record): the file was truncated or replaced", path, 0)
+            }
             out.tornTail = size > 0
             return out
         }
-        let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<12])))
-        guard loadFixed32(p, 12) == crc else {
-            // The newest WAL's header is synced before any record is written to it: a bad header
-            // with no intact record after it is a creation torn by a crash (an empty log); with
-            // one, it is damage to synced bytes.
-            if magic == LogFormat.walMagic && lastLog && !Self.hasIntactRecord(p, from: LogFormat.fileHeaderSize) {
-                out.tornTail = true
-                return out
-            }
-            throw corruption("log file header checksum mismatch", path, 0)
-        }
         let m = loadFixed64(p, 0)
-        guard m == magic else {
-            throw corruption("bad log magic 0x\(String(m, radix: 16)), expected 0x\(String(magic, radix: 16))", path, 0)
+        if m != magic {
+            // Another engine's file, or garbage: never an empty log. Only a header that was never
+            // synced (a log the manifest does not know) may be torn: each byte either right or 0.
+            var torn = !knownLog && magic == LogFormat.walMagic && lastLog
+            withUnsafeBytes(of: magic.littleEndian) { want in
+                for i in 0..<8 where p[i] != 0 && p[i] != want[i] { torn = false }
+            }
+            if !(torn && !Self.hasIntactRecord(p, from: LogFormat.fileHeaderSize)) {
+                throw corruption("\(name) is not an lsm \(magic == LogFormat.walMagic ? "log" : "manifest") (magic "
+                                 + "0x\(String(m, radix: 16)), expected 0x\(String(magic, radix: 16))): another file was put in its place", path, 0)
+            }
+            out.tornTail = true
+            return out
         }
         let version = loadFixed32(p, 8)
         let newest = magic == LogFormat.walMagic ? LogFormat.walVersion : LogFormat.version
         guard version <= newest else { throw corruption("log format version \(version) is newer than this build reads (\(newest))", path, 8) }
+        if knownLog && version < 3 {
+            throw corruption("log \(name) is format version \(version), but the manifest opened it as version 3: "
+                             + "another log was put in its place", path, 8)
+        }
+        let crc = LogFormat.headerChecksum(UnsafeRawBufferPointer(rebasing: p[0..<12]), number: version >= 3 ? number : nil)
+        guard loadFixed32(p, 12) == crc else {
+            // The newest WAL's header is synced before any record is written to it: a bad header
+            // with no intact record after it, in a log the manifest does not know, is a creation
+            // torn by a crash (an empty log); otherwise it is damage to synced bytes, or (version 3,
+            // whose checksum covers the file number) a log of another number put in its place.
+            if !knownLog && magic == LogFormat.walMagic && lastLog && !Self.hasIntactRecord(p, from: LogFormat.fileHeaderSize) {
+                out.tornTail = true
+                return out
+            }
+            if version >= 3, let number {
+                throw corruption("log \(name)'s header does not check out for file number \(number): it is damaged, or "
+                                 + "another log's file (an earlier generation, another number) was put in its place", path, 0)
+            }
+            throw corruption("log file header checksum mismatch", path, 0)
+        }
         out.version = version
         func restIsZero(_ from: Int) -> Bool {
             var i = from

@@ -17,13 +17,17 @@ final class LogWriter<File: FileHandleProtocol>: @unchecked Sendable {
     private let appended: Atomic<Int64>
     private let syncedBytes: Atomic<Int64>
 
-    /// Starts a new, empty log in `file`, writing the file header (WAL files: format version 2).
-    init(newFile file: File, magic: UInt64) throws {
+    /// Starts a new, empty log in `file`, writing the file header. A WAL (`number` given: the
+    /// file's number) is format version 3, its header checksum covering that number; a manifest
+    /// (`number` nil) is version 1.
+    init(newFile file: File, magic: UInt64, number: UInt64? = nil) throws {
+        precondition((magic == LogFormat.walMagic) == (number != nil), "a WAL names its number, a manifest does not")
         self.file = file
         var header: [UInt8] = []
         putFixed64(&header, magic)
-        putFixed32(&header, magic == LogFormat.walMagic ? LogFormat.walVersion : LogFormat.version)
-        putFixed32(&header, CRC32C.mask(CRC32C.checksum(header)))
+        putFixed32(&header, number != nil ? LogFormat.walVersion : LogFormat.version)
+        let crc = header.withUnsafeBytes { LogFormat.headerChecksum($0, number: number) }
+        putFixed32(&header, crc)
         try file.append(header)
         blockOffset = LogFormat.fileHeaderSize
         size = Int64(LogFormat.fileHeaderSize)
