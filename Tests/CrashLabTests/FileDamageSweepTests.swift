@@ -65,6 +65,15 @@ struct FileDamageSweepTests {
         #expect(FileDamageSweep.judge(outcome: .crash, text: "", damaged: "x", image: image, changes: []).broken)
         #expect(FileDamageSweep.judge(outcome: .hang, text: "", damaged: "x", image: image, changes: []).broken)
         #expect(!FileDamageSweep.judge(outcome: .correct, text: "", damaged: "x", image: image, changes: ["removed x"]).broken)
+        // A cut live log of an open copy that opens without the cut-off writes: crash-equivalent,
+        // reported, not judged; the same cut of a cleanly closed store's log, or a deleted live log: broken.
+        #expect(FileDamageSweep.isCrashEquivalent(base: "open", path: "000018.log", damage: "truncate-half"))
+        #expect(FileDamageSweep.isCrashEquivalent(base: "open", path: "cow.wal.2", damage: "truncate-16"))
+        #expect(!FileDamageSweep.isCrashEquivalent(base: "closed", path: "000018.log", damage: "truncate-half"))
+        #expect(!FileDamageSweep.isCrashEquivalent(base: "open", path: "000018.log", damage: "delete"))
+        #expect(!FileDamageSweep.isCrashEquivalent(base: "open", path: "MANIFEST-000005", damage: "truncate-half"))
+        let cut = FileDamageSweep.judge(outcome: .silent, text: "", damaged: "000018.log", image: image, changes: [], crashEquivalent: true)
+        #expect(!cut.broken && cut.summary.hasPrefix("crash-equivalent"))
         // Lock files are set aside when comparing.
         #expect(image.changes(to: StoreImage(files: ["MANIFEST-000005": [1], "000004.sst": [2], "LOCK": Array("pid 1\n".utf8)])).isEmpty)
         #expect(image.changes(to: StoreImage(files: ["MANIFEST-000005": [1]])) == ["removed 000004.sst"])
@@ -72,16 +81,14 @@ struct FileDamageSweepTests {
 
     // MARK: - CI sweeps (through the executable)
 
-    /// lsm, 40 cases. Known: issue 14 bug 1 (a 0-byte or truncated MANIFEST, or a missing CURRENT,
-    /// opens empty and unlinks every table), and a deleted or truncated live WAL that the manifest
-    /// names opens without it (acknowledged writes lost, no error).
+    /// lsm, 40 cases: issue 14 bug 1 (a 0-byte or truncated MANIFEST, or a missing CURRENT, opened
+    /// empty and unlinked every table) and a deleted, replaced or truncated live WAL (opened without
+    /// it) are refused now, naming the file; a cut live log of an open copy is crash-equivalent.
     @Test func lsmCISweep() throws {
         let r = try Self.sweep(["lsm"], cycles: 40)
         #expect(r.rows.count == 40, "seed 42\n\(r.out)")
         #expect(r.out.contains("file-damage") && r.out.contains("seed 42"))
-        withKnownIssue("lsm: issue 14 bug 1 (empty MANIFEST / missing CURRENT wipes the store) and a missing or truncated live WAL is not reported") {
-            #expect(Self.broken(r.rows).isEmpty, "seed 42: \(Self.broken(r.rows).joined(separator: "\n"))")
-        }
+        #expect(Self.broken(r.rows).isEmpty, "seed 42: \(Self.broken(r.rows).joined(separator: "\n"))")
     }
 
     /// The reproduction of issue 14 bug 1 as one replayable case (`crash.case_filter`).

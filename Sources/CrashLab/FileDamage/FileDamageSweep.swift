@@ -14,6 +14,9 @@ import Runner
 ///   store), and the directory listing and every file's bytes are as before the open (lock files
 ///   aside: `StoreImage`); or the open succeeds and every acknowledged write is there (`KillOracle`:
 ///   last acknowledged value, no deleted key back, nothing foreign);
+/// - crash-equivalent, reported and not judged: a live log of an open copy cut to 16 bytes or to
+///   half that opens without the cut-off writes (`isCrashEquivalent`: no format can tell that
+///   from a crash);
 /// - broken: an open that succeeds with acknowledged data missing or wrong (the detail says what
 ///   the open did to the files: an engine that deletes tables it cannot place is seen here); a
 ///   refused open that changed the store; an error that names no file of the store; a crash or
@@ -204,7 +207,8 @@ public enum FileDamageSweep: CrashSweep {
                                  crashPointOrTime: c.point, opsAcknowledged: base.acknowledged, opsSynced: base.acknowledged,
                                  opsRecovered: 0, lostSynced: 0, lostUnsynced: 0, resurrected: 0,
                                  recoveryMs: LabText.field("ms", in: text) ?? 0, verdict: .ok, storeBytes: c.image.totalBytes)
-        let verdict = judge(outcome: outcome, text: text, damaged: c.path, image: c.image, changes: changes)
+        let verdict = judge(outcome: outcome, text: text, damaged: c.path, image: c.image, changes: changes,
+                            crashEquivalent: isCrashEquivalent(base: base.name, path: c.path, damage: c.damage))
         record.verdict = verdict.broken ? .broken : .ok
         if outcome == .correct { record.opsRecovered = base.acknowledged }
         if outcome == .silent {
@@ -218,12 +222,26 @@ public enum FileDamageSweep: CrashSweep {
         return record
     }
 
+    /// Whether the damaged copy is, byte for byte, a state a crash can leave: a log of a store
+    /// copied while the engine held it, cut to its first 16 bytes or to half, is a valid header
+    /// and a prefix of its records (a cut inside a record reads as a torn tail), which is what a
+    /// crash before the later appends leaves. No log format tells the two apart without a second
+    /// durable record per commit (the manifest or meta page holding each commit's end), so such a
+    /// case that opens with the cut-off writes missing is reported as crash-equivalent, not judged.
+    /// A store closed cleanly records its log's length (lsm) or checkpoints (cow): there a cut is
+    /// damage and is judged.
+    static func isCrashEquivalent(base: String, path: String, damage: String) -> Bool {
+        base == "open" && StoreFileKind(path) == .log && (damage == "truncate-16" || damage == "truncate-half")
+    }
+
     /// The verdict of one case from what the opening process reported and what it left.
     static func judge(outcome: CorruptionProbe.Outcome, text: String, damaged: String, image: StoreImage,
-                      changes: [String]) -> (broken: Bool, summary: String) {
+                      changes: [String], crashEquivalent: Bool = false) -> (broken: Bool, summary: String) {
         switch outcome {
         case .correct, .tail:
             return (false, "opened: every acknowledged key correct")
+        case .silent where crashEquivalent:
+            return (false, "crash-equivalent (not judged): opened without the writes the cut removed; a prefix of a live log is what a crash leaves")
         case .silent:
             return (true, "OPENED WITH ACKNOWLEDGED DATA MISSING OR WRONG")
         case .crash:
