@@ -30,18 +30,12 @@ import Testing
         for r in records {
             print("concurrent-history \(engine) run \(r.cycle): \(r.verdict) \(r.detail)")
             #expect(r.opsAcknowledged > 0 && r.opsRecovered > 0)
-            let check = { #expect(r.verdict == .ok, "\(engine) seed \(seed) run \(r.cycle): \(r.detail)") }
-            // On today's main lsm has the read race (issue 14 bug 5; the lsm helper is fixing it):
-            // a run may catch it.
-            if engine == "lsm" { withKnownIssue("issue 14 bug 5: lsm reader loads visibleSeq before readView()", isIntermittent: true) { check() } }
-            else { check() }
+            #expect(r.verdict == .ok, "\(engine) seed \(seed) run \(r.cycle): \(r.detail)")
         }
     }
 
     /// Issue 14 bug 5 planted back (`LSMPlantedBug.readRace`: a reader takes its sequence number
-    /// before its read view, the window widened). On today's main the bug is there unplanted (the
-    /// plant has no effect until the lsm helper's branch lands), and this test catches it now and
-    /// then; after the fix, the plant brings it back and this test must catch it every time.
+    /// before its read view, the window widened): the checker must catch it.
     @Test func theLSMReadRaceIsCaught() throws {
         let seed = TestSeed.pick("ConcurrentHistoryTests.theLSMReadRaceIsCaught", default: 0x5EAD)
         var plan = Self.plan(4_000)
@@ -56,11 +50,7 @@ import Testing
             }
             runs += 1
         }
-        // Without the plant's widened window the race is caught only now and then: a known issue
-        // until the lsm branch lands (then drop the withKnownIssue: the plant must be caught).
-        withKnownIssue("LSMPlantedBug.readRace has no effect until the lsm branch (issue 14 bug 5) is merged", isIntermittent: true) {
-            #expect(broken > 0, "the planted read race went unnoticed in \(runs) runs (seed \(seed))")
-        }
+        #expect(broken > 0, "the planted read race went unnoticed in \(runs) runs (seed \(seed))")
     }
 
     @Test func theCheckerFlagsAStaleGetAndATornScan() {

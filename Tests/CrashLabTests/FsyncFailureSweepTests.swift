@@ -27,16 +27,6 @@ import Testing
 
     /// The known engine bugs this sweep finds on today's main (issue 14), by configuration: a
     /// broken probe there is expected until the engine helpers' fixes land.
-    static func knownBug(_ c: Config) -> String? {
-        switch (c.engine, c.durability) {
-        case ("lsm", .everyWrite): "issue 14 bug 3: lsm every-write, several writers: a writer's fdatasync succeeds after another's failed"
-        case ("lsm", .group), ("lsm", .periodic):
-            "issue 14 bug 3 (same root cause, other paths): lsm takes a later successful fdatasync of the WAL (a memtable switch's, or sync()'s) as covering records a concurrent failed one dropped"
-        case ("cow", .group): "issue 14 bug 6: cow group mode publishes before it syncs (a failed write is served, then lost at a power loss); bug 4 is in the same path"
-        default: nil
-        }
-    }
-
     @Test(arguments: configs) func noAcknowledgedWriteIsLost(_ c: Config) throws {
         let seed = TestSeed.pick("FsyncFailureSweepTests.noAcknowledgedWriteIsLost", default: 0xF5_1C)
         var records: [CrashRecord] = []
@@ -50,7 +40,7 @@ import Testing
         let report = {
             for r in broken { Issue.record("\(c.testDescription) seed \(seed) probe \(r.cycle) \(r.crashPointOrTime): \(r.detail)") }
         }
-        if let bug = Self.knownBug(c) { withKnownIssue(Comment(rawValue: bug), isIntermittent: true) { report() } } else { report() }
+        report()
     }
 
     /// The model the sweep relies on: two writers' records in one file share a failed fdatasync
