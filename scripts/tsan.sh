@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The engine and crash-lab tests under ThreadSanitizer (issue 14): a debug build with
+# The engine and crash-lab tests under ThreadSanitizer (issue 14): a build with
 # --sanitize=thread in its own scratch path, without jemalloc (ORBIT_NO_JEMALLOC: TSan brings its
 # own allocator; a second one linked into the process aborts it at load), release mode with
 # -enable-testing (the tests use @testable imports).
 #
 # Known limit (Swift 6.3.1 on Linux): ThreadSanitizer does not see Synchronization.Mutex's lock (a
 # futex in the uninstrumented Synchronization module), so it reports accesses inside Mutex.withLock
-# as races: a two-thread counter under Mutex.withLock is reported at -Onone, and on 2026-12-02 every
-# report of a full run was inside withLock (FaultInjectingFileSystem's state, lsm's TableCache, ...).
+# as races: a two-thread counter under Mutex.withLock is reported at -Onone, and on 2026-12-02 the
+# reports read from a run were all inside withLock (FaultInjectingFileSystem state, lsm TableCache).
 # Read a report only where one side is outside a Mutex. Not run by CI. Exit status: swift test's,
 # or 1 when ThreadSanitizer warned.
 set -euo pipefail
