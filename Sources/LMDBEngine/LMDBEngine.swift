@@ -91,6 +91,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
             // Never leave a half-open engine behind: deinit would otherwise sync and close it.
             closed = true
             closeEnvironment()
+            for l in storeLocks { l.release() }
             throw error
         }
     }
@@ -492,7 +493,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         try lock.withWriteLock {
             guard !closed else { return }
             closed = true
-            defer { closeEnvironment() }
+            defer { closeEnvironment(); for l in storeLocks { l.release() } }
             if let e = task?.firstError.withLock({ $0 }) { throw e }
             guard access == .readWrite, env != nil else { return }
             try check(mdb_env_sync(env, 1), "mdb_env_sync (close)")

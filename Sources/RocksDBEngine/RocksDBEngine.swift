@@ -447,6 +447,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         try gate.exclusive {
             failure = shutDownDB()
             releaseOptions()
+            storeLock?.release()
             return ((), false)
         }
         if let failure { throw failure }
