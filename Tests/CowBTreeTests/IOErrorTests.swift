@@ -2,6 +2,9 @@ import CowBTree
 import OrbitCore
 import OrbitTestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Regression tests for what the I/O-error sweep (CrashLab IOErrorSweep) found, on
 /// FaultInjectingFileSystem.
@@ -110,8 +113,15 @@ import Testing
         do {
             let t = try store(fs, wal: true, .everyWrite)
             for i in 0..<30 { try t.put(key(i), value(i)) }
-        }  // released here: deinit closes it
-        let reopened = try store(fs, wal: true, .everyWrite)
+        }  // released here: deinit closes it (a background job that held the engine for a moment
+        // frees it, and its lock, a little later: wait for the lock)
+        var opened: CowBTree<FaultInjectingFileSystem>? = nil
+        for attempt in 0..<500 where opened == nil {
+            do { opened = try store(fs, wal: true, .everyWrite) } catch let e as OrbitError where e.message.contains("in use") && attempt < 499 {
+                usleep(10_000)
+            }
+        }
+        let reopened = opened!
         for i in 0..<30 { #expect(try reopened.get(key(i)) == value(i)) }
         try reopened.close()
     }

@@ -91,10 +91,19 @@ public final class POSIXFileSystem: FileSystem {
     public func lockWithoutNote(_ path: String) throws -> FileLock {
         let fd: Int32
         do { fd = try system_open(path, O_RDWR | O_CREAT) } catch { throw error.orbitError("open (lock) failed", at: path) }
-        do { try system_flock_exclusive(fd) } catch {
-            try? system_close(fd)
-            if error.rawValue == EWOULDBLOCK { throw FileLock.heldError(path, holder: "another orbit-bench open") }
-            throw error.orbitError("flock failed", at: path)
+        // As in lock(_:): a child being spawned holds a copy of the descriptor until its exec, so a
+        // lock this process has just released can look held for that moment. With no holder note to
+        // tell, every refusal is retried for half a second.
+        var attempt = 0
+        while true {
+            do { try system_flock_exclusive(fd); break } catch where error.rawValue == EWOULDBLOCK && attempt < 50 {
+                attempt += 1
+                usleep(10_000)
+            } catch {
+                try? system_close(fd)
+                if error.rawValue == EWOULDBLOCK { throw FileLock.heldError(path, holder: "another orbit-bench open") }
+                throw error.orbitError("flock failed", at: path)
+            }
         }
         return FileLock(path: path) { try? system_close(fd) }
     }
