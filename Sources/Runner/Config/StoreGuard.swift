@@ -89,7 +89,7 @@ public enum StoreGuard {
             }
         }
         return OrbitError(.invalidArgument,
-                          "\(directory) is not a \(backend) store: it holds files no engine of this build wrote (\(names.joined(separator: ", ")))",
+                          "\(directory) holds no \(backend) store: its files were written by no engine of this build (\(names.joined(separator: ", ")))",
                           hint: "point \(flagHint) at another directory, or move those files away; nothing was opened or written")
     }
 
