@@ -135,14 +135,24 @@ final class Memtable: @unchecked Sendable {
     // MARK: Readers
 
     /// The first node >= (key, trailer), or nil.
+    ///
+    /// Returns the very successor it compared at level 0, never a second load of `x`'s link: the
+    /// writer may splice a node in after `x` between two loads (any key between `x` and the target,
+    /// or a newer version of the target's key), and a re-read would return that node, which sorts
+    /// *before* the target. `get` then saw another user key (or a version newer than its sequence)
+    /// and fell through to older memtables and tables: a write acknowledged before the read began
+    /// was missed and an older value (or none) returned (the crash lab's concurrent-history runs).
+    /// Invariant: the node returned was observed to be >= the target, and everything linked before
+    /// it at level 0 when observed was < the target.
     func seek(_ key: UnsafeRawBufferPointer, _ trailer: UInt64) -> UnsafeRawPointer? {
         var x = UnsafeRawPointer(head)
         var level = Self.maxHeight - 1
         while true {
-            if let nx = Self.next(x, level), Self.compare(nx, key, trailer) < 0 {
+            let nx = Self.next(x, level)
+            if let nx, Self.compare(nx, key, trailer) < 0 {
                 x = nx
             } else {
-                if level == 0 { return Self.next(x, 0) }
+                if level == 0 { return nx }
                 level -= 1
             }
         }
