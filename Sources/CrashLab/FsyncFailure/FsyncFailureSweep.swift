@@ -94,15 +94,8 @@ struct FsyncSetup {
     init(_ context: CrashSweepContext) {
         engine = context.engine
         durability = context.durability
-        lsm = context.settings.knob(named: "lsm.memtable_size_mb") != nil ? LSMOptions(settings: context.settings) : LSMOptions()
-        lsm.memtableSizeBytesOverride = 4096
-        lsm.blockCacheMB = 1
-        cow = context.settings.knob(named: "cow.wal") != nil ? CowOptions(settings: context.settings) : CowOptions()
-        cow.pageSize = 512
-        cow.walSegmentSize = 65_536
-        cow.walBufferSize = 4096
-        cow.checkpointBytes = 16_384
-        cow.snapshotInterval = 24
+        lsm = EngineSetup.tinyLSM(context)
+        cow = EngineSetup.tinyCow(context, checkpointBytes: 16_384, snapshotInterval: 24)
         keysPerThread = 12
         operations = 160
     }

@@ -295,6 +295,26 @@ struct ProbeLog {
 
 /// The engine under test, configured small so background work runs within a probe.
 struct EngineSetup {
+    /// lsm with 4 KiB memtables and a 1 MiB block cache (flushes and compactions within a probe),
+    /// from the context's settings where it has lsm knobs.
+    static func tinyLSM(_ context: CrashSweepContext) -> LSMOptions {
+        var o = context.settings.knob(named: "lsm.memtable_size_mb") != nil ? LSMOptions(settings: context.settings) : LSMOptions()
+        o.memtableSizeBytesOverride = 4096
+        o.blockCacheMB = 1
+        return o
+    }
+
+    /// cow with 512-byte pages, 64 KiB WAL segments and frequent checkpoints.
+    static func tinyCow(_ context: CrashSweepContext, checkpointBytes: Int, snapshotInterval: Int) -> CowOptions {
+        var o = context.settings.knob(named: "cow.wal") != nil ? CowOptions(settings: context.settings) : CowOptions()
+        o.pageSize = 512
+        o.walSegmentSize = 65_536
+        o.walBufferSize = 4096
+        o.checkpointBytes = checkpointBytes
+        o.snapshotInterval = snapshotInterval
+        return o
+    }
+
     var engine: String
     var durability: DurabilityMode
     var lsm: LSMOptions
@@ -306,15 +326,8 @@ struct EngineSetup {
     init(_ context: CrashSweepContext) {
         engine = context.engine
         durability = context.durability
-        lsm = context.settings.knob(named: "lsm.memtable_size_mb") != nil ? LSMOptions(settings: context.settings) : LSMOptions()
-        lsm.memtableSizeBytesOverride = 4096
-        lsm.blockCacheMB = 1
-        cow = context.settings.knob(named: "cow.wal") != nil ? CowOptions(settings: context.settings) : CowOptions()
-        cow.pageSize = 512
-        cow.walSegmentSize = 65_536
-        cow.walBufferSize = 4096
-        cow.checkpointBytes = 8192
-        cow.snapshotInterval = 16
+        lsm = Self.tinyLSM(context)
+        cow = Self.tinyCow(context, checkpointBytes: 8192, snapshotInterval: 16)
         keys = max(8, min(context.recordCount, 64))
         operations = 200
     }
