@@ -2,16 +2,17 @@ import Foundation
 import OrbitCore
 import OrbitTestSupport
 import Runner
+import Synchronization
 import Testing
 @testable import CrashLab
 
 /// The differential method, CI-sized: a few seeded streams of 400 operations on all five engines;
 /// the replay file round trip; the shrinker on a planted difference.
 @Suite struct DifferentialSweepTests {
-    static func context(_ engine: String, seed: UInt64, streams: Int) -> CrashSweepContext {
+    static func context(_ engine: String, seed: UInt64, streams: Int, tag: String = "") -> CrashSweepContext {
         let settings = Settings(knobs: CoreKnobs.all + Engines.allKnobs)
         return CrashSweepContext(engine: engine, durability: .none, settings: settings, seed: seed, count: streams,
-                                 workDirectory: NSTemporaryDirectory() + "orbit-differential-tests-\(getpid())-\(engine)")
+                                 workDirectory: NSTemporaryDirectory() + "orbit-differential-tests-\(getpid())-\(engine)\(tag)")
     }
 
     @Test(arguments: ["lsm", "cow"]) func everyEngineAgrees(_ engine: String) throws {
@@ -28,6 +29,34 @@ import Testing
             #expect(r.verdict == .ok, "\(engine) seed \(seed) stream \(r.cycle): \(r.detail)")
             #expect(!r.detail.contains("differ from the majority"), "a peer differs: \(r.detail)")
         }
+    }
+
+    /// A sweep of two subjects runs each stream's peers once: the second subject finds their digests
+    /// in the memo. A remembered digest that disagrees (planted here) makes the peers run again, so the
+    /// memo can never hide a difference nor invent one.
+    @Test func theSecondSubjectReusesThePeersAndAWrongMemoIsNotTrusted() throws {
+        let seed = TestSeed.pick("DifferentialSweepTests.memo", default: 0xD1FF_0002)
+        var plan = DifferentialSweep.Plan()
+        plan.operations = 600
+        for engine in ["lsm", "cow"] {
+            let c = Self.context(engine, seed: seed, streams: 2, tag: "-memo")
+            defer { try? FileManager.default.removeItem(atPath: c.workDirectory) }
+            var records: [CrashRecord] = []
+            try DifferentialSweep.run(c, plan: plan) { records.append($0) }
+            #expect(records.count == 2 && records.allSatisfy { $0.verdict == .ok }, "\(engine) seed \(seed): \(records.map(\.detail))")
+        }
+        let label = "seed=\(seed) stream=0 stream_seed=0x\(String(DifferentialSweep.streamSeed(seed, 0), radix: 16))"
+        let key = try #require(DifferentialSweep.memo.withLock { m in m.keys.first { $0.hasPrefix(label + "|") && $0.hasSuffix("|memory") } }
+            .map { String($0.dropLast("|memory".count)) })
+        let remembered = DifferentialSweep.memo.withLock { m in DifferentialSweep.engines.map { m[key + "|" + $0] } }
+        #expect(remembered.allSatisfy { $0 != nil } && Set(remembered.map { $0!.hash }).count == 1, "one digest for all five engines")
+        DifferentialSweep.memo.withLock { $0[key + "|rocksdb"] = .init(hash: 1, count: 1) }
+        let c = Self.context("cow", seed: seed, streams: 1, tag: "-memo")
+        defer { try? FileManager.default.removeItem(atPath: c.workDirectory) }
+        var records: [CrashRecord] = []
+        try DifferentialSweep.run(c, plan: plan) { records.append($0) }
+        #expect(records.count == 1 && records[0].verdict == .ok, "\(records.map(\.detail))")
+        #expect(DifferentialSweep.memo.withLock { $0[key + "|rocksdb"] } == remembered[0], "the peers ran again and corrected the memo")
     }
 
     @Test func theReplayFileRoundTrips() throws {

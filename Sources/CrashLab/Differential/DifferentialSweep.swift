@@ -3,6 +3,7 @@ import Foundation
 import LSMTree
 import OrbitCore
 import Runner
+import Synchronization
 
 /// Differential testing (issue 14, "Widen the crash lab" item 6): one seeded op stream — puts,
 /// deletes, batches, bounded scans, full-scan checks, reopens, snapshot create/restore/drop — run
@@ -95,14 +96,49 @@ public enum DifferentialSweep: CrashSweep {
         var reopenMs: [Double] = []
     }
 
+    /// Digests of engines' observation lists by stream (see `compare`): 16 bytes per engine and stream.
+    static let memo = Mutex<[String: ObservationDigest]>([:])
+
+    struct ObservationDigest: Equatable, Sendable {
+        var hash: UInt64
+        var count: Int
+    }
+
+    static func digest(_ o: Outcome) -> ObservationDigest {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for x in o.observations {
+            h = fnv1a64(h ^ UInt64(x.op)) ^ x.digest
+            h = fnv1a64(h ^ UInt64(bitPattern: Int64(x.count)) ^ (x.failed ? 1 : 0))
+        }
+        return ObservationDigest(hash: h, count: o.observations.count)
+    }
+
     /// Runs `ops` on the chosen engines and judges the subject.
     static func compare(_ context: CrashSweepContext, plan: Plan, ops: [DiffOp], stream: Int, label: String, shrink: Bool) throws -> CrashRecord {
         var record = CrashRecord(cycle: stream, engine: context.engine, durability: context.durability.description, method: .differential,
                                  crashPointOrTime: "ops=\(ops.count)", opsAcknowledged: ops.count, opsSynced: 0, opsRecovered: 0,
                                  lostSynced: 0, lostUnsynced: 0, resurrected: 0, recoveryMs: 0, verdict: .ok, storeBytes: 0)
+        // A stream's outcome on each engine is a function of the stream: a sweep of several subjects
+        // (--backend lsm --backend cow) runs every peer once per stream, not once per subject. The
+        // memo keeps a digest of each engine's whole observation list; when every peer's digest
+        // equals the subject's, the streams agree and the peers need not run again. Otherwise they
+        // run, and the comparison below is made on full observations, as always.
+        let memoKey = shrink ? "\(label)|ops=\(ops.count)|\(context.durability)" : nil
         var outcomes: [String: Outcome] = [:]
-        for e in plan.engines { outcomes[e] = try execute(e, ops, context, capture: nil) }
-        let subject = outcomes[context.engine]!
+        let subjectOutcome = try execute(context.engine, ops, context, capture: nil)
+        outcomes[context.engine] = subjectOutcome
+        let subjectDigest = Self.digest(subjectOutcome)
+        let peers = plan.engines.filter { $0 != context.engine }
+        let remembered = memoKey.map { key in Self.memo.withLock { m in peers.map { m[key + "|" + $0] } } } ?? []
+        if remembered.count == peers.count && remembered.allSatisfy({ $0 == subjectDigest }) {
+            for e in peers { outcomes[e] = subjectOutcome }  // equal observations, by their digests
+        } else {
+            for e in peers { outcomes[e] = try execute(e, ops, context, capture: nil) }
+        }
+        if let memoKey {
+            Self.memo.withLock { m in for (e, o) in outcomes { m[memoKey + "|" + e] = Self.digest(o) } }
+        }
+        let subject = subjectOutcome
         record.recoveryMs = subject.reopenMs.max() ?? 0
         record.opsRecovered = subject.observations.count
         let reopenMedian = CrashSummaryRow.median(subject.reopenMs.sorted())
