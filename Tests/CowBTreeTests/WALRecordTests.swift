@@ -123,3 +123,32 @@ import Testing
         #expect(errors > 1000)
     }
 }
+
+/// The version-1 `cow.wal` of development builds is no longer read: a store holding one is
+/// refused by name, and nothing in it changes.
+@Suite("cow retired formats") struct CowRetiredFormatTests {
+    @Test func aStoreHoldingAVersion1WALIsRefusedByName() throws {
+        let fs = FaultInjectingFileSystem(seed: 6)
+        try fs.createDirectory("/store", intermediates: true)
+        var options = CowBTreeTests.options()
+        options.walSegmentSize = 1 << 16
+        let e = try CowBTree(path: "/store", options: options, durability: .everyWrite, fileSystem: fs)
+        try e.put(b("k"), b("v"))
+        try e.close()
+        let legacy = WALFormat.magic + [1, 0, 0, 0] + [UInt8](repeating: 0, count: 4)
+        let f = try fs.open("/store/cow.wal", .truncate)
+        try legacy.withUnsafeBytes { _ = try f.append($0) }
+        try f.close()
+        var before: [String: [UInt8]] = [:]
+        for n in try fs.list(directory: "/store") where n != "snapshots" { before[n] = try fs.readFile("/store/" + n) }
+        for access in [StoreAccess.readWrite, .readOnly] {
+            let err = try #require(throws: OrbitError.self) {
+                _ = try CowBTree(path: "/store", options: options, durability: .everyWrite, fileSystem: fs, access: access)
+            }
+            #expect(err.code == .unsupported && err.location == "/store/cow.wal", "\(access): \(err)")
+        }
+        var after: [String: [UInt8]] = [:]
+        for n in try fs.list(directory: "/store") where n != "snapshots" { after[n] = try fs.readFile("/store/" + n) }
+        #expect(after == before)
+    }
+}
