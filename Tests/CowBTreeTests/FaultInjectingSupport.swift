@@ -1,5 +1,6 @@
 import CowBTree
 import OrbitCore
+import OrbitTestSupport
 import Synchronization
 
 /// Writes every file of `directory` on a `FaultInjectingFileSystem` (typically a power-loss copy)
@@ -10,9 +11,8 @@ func materialize(_ fs: FaultInjectingFileSystem, _ directory: String, into desti
     if try !real.exists(destination) { try real.createDirectory(destination, intermediates: true) }
     for name in try fs.list(directory: directory) {
         let path = joinPath(directory, name)
-        if let sub = try? fs.list(directory: path) {
+        if (try? fs.list(directory: path)) != nil {
             try materialize(fs, path, into: joinPath(destination, name))
-            _ = sub
             continue
         }
         let f = try real.open(joinPath(destination, name), .truncate)
@@ -27,8 +27,8 @@ func materialize(_ fs: FaultInjectingFileSystem, _ directory: String, into desti
 
 /// The real file system with a hook called before every fdatasync (a test holds a writer inside
 /// its sync). Nothing else is changed or simulated.
-final class SyncHookFileSystem: FileSystem, @unchecked Sendable {
-    let real = POSIXFileSystem()
+final class SyncHookFileSystem: ForwardingFileSystem, @unchecked Sendable {
+    let base = POSIXFileSystem()
     /// Called with the file's path before each fdatasync.
     let beforeFdatasync = Mutex<(@Sendable (String) -> Void)?>(nil)
 
@@ -50,14 +50,5 @@ final class SyncHookFileSystem: FileSystem, @unchecked Sendable {
         func close() throws { try inner.close() }
     }
 
-    func open(_ path: String, _ mode: OpenMode) throws -> File { File(try real.open(path, mode), self) }
-    func rename(_ source: String, to destination: String) throws { try real.rename(source, to: destination) }
-    func remove(_ path: String) throws { try real.remove(path) }
-    func removeDirectory(_ path: String) throws { try real.removeDirectory(path) }
-    func list(directory path: String) throws -> [String] { try real.list(directory: path) }
-    func createDirectory(_ path: String, intermediates: Bool) throws { try real.createDirectory(path, intermediates: intermediates) }
-    func syncDirectory(_ path: String) throws { try real.syncDirectory(path) }
-    func exists(_ path: String) throws -> Bool { try real.exists(path) }
-    func fileSize(_ path: String) throws -> Int64 { try real.fileSize(path) }
-    func ioStatistics() -> FileIOStatistics { real.ioStatistics() }
+    func open(_ path: String, _ mode: OpenMode) throws -> File { File(try base.open(path, mode), self) }
 }
