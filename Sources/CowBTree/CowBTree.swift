@@ -89,7 +89,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     let fs: FS
 
     public static var pageFileName: String { "cow.db" }
-    /// The version-1 WAL of older builds: replayed and removed at open.
+    /// The version-1 WAL of development builds: recognised as cow's, refused at open (its reader was removed).
     public static var walFileName: String { "cow.wal" }
 
     // Published view.
@@ -250,7 +250,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     public static var lockFileName: String { "cow.lock" }
 
     /// Whether `name` is a file a cow store holds: the page file, the lock file, a WAL segment
-    /// `cow.wal.<n>`, or the version-1 WAL `cow.wal` of older builds.
+    /// `cow.wal.<n>`, or the version-1 WAL `cow.wal` of development builds (refused at open).
     static func isCowFileName(_ name: String) -> Bool {
         if name == pageFileName || name == lockFileName || name == walFileName { return true }
         guard name.hasPrefix(segmentPrefix) else { return false }

@@ -194,34 +194,64 @@ extension LSMTree {
                               manifest: manifest, manifestLogNumber: logNumber, lastSequence: 0, nextFileNumber: next, liveLogs: live)
     }
 
-    /// Steps 3 to 6 for an existing store: read CURRENT and the manifest (`Manifest.recover` checks
-    /// that it holds the whole state and that every table it names exists), open every table
-    /// (footer, index, filter checked), replay the WALs the manifest still needs into one memtable,
-    /// read the snapshot files; on a read-only open, stop there (all in memory). Read-write, only
-    /// after all of that has been read and checked: cut torn WAL tails, flush the replayed
-    /// memtable to a level-0 table, start a new WAL and a new manifest holding the whole state.
+    /// Steps 3 to 6 for an existing store, each its own function: read CURRENT and the manifest
+    /// (`Manifest.recover` checks that it holds the whole state and that every table it names
+    /// exists), open every table (`openTables`: footer, index, filter checked), replay the WALs the
+    /// manifest still needs into one memtable (`recoverLogs`), read the snapshot files
+    /// (`protectedTables`); on a read-only open, stop there (all in memory). Read-write, only after
+    /// all of that has been read and checked: `install` the recovered state (cut torn WAL tails,
+    /// flush the replayed memtable to a level-0 table, start a new WAL and a new manifest holding
+    /// the whole state). Obsolete files go later still (`removeObsoleteFiles`, from `init`).
     static func recover(fs: FS, directory: String, options: LSMOptions, readOnly: Bool,
                         cache: BlockCache, tableCache: TableCache<FS.File>) throws -> RecoveredState {
-        // CURRENT and the manifest.
         let recovered = try Manifest.recover(fs: fs, directory: directory, levels: options.maxLevels)
         var next = max(recovered.nextFileNumber, 2)
-        var seq = recovered.lastSequence
+        let version = try openTables(directory: directory, recovered, levels: options.maxLevels, cache: cache,
+                                     tableCache: tableCache, next: &next)
+        let logs = try recoverLogs(fs: fs, directory: directory, recovered, paranoid: options.paranoid, next: &next)
+        let protected = try protectedTables(fs: fs, directory: directory, maxLevels: options.maxLevels)
+        if readOnly {
+            return RecoveredState(version: version, mem: logs.replay, log: nil, manifest: nil, manifestLogNumber: recovered.logNumber,
+                                  lastSequence: logs.lastSequence, nextFileNumber: next, skippedRegions: logs.skippedRegions,
+                                  protectedFiles: protected)
+        }
+        return try install(fs: fs, directory: directory, options: options, version, logs, protected: protected,
+                           cache: cache, tableCache: tableCache, next: next)
+    }
 
-        // The tables.
-        var levels = Array(repeating: [TableFile<FS.File>](), count: options.maxLevels)
+    /// Opens a reader for every table the manifest names (each checks its footer, index and
+    /// filter), in the level order a `Version` keeps.
+    static func openTables(directory: String, _ recovered: Manifest<FS>.Recovered, levels count: Int, cache: BlockCache,
+                           tableCache: TableCache<FS.File>, next: inout UInt64) throws -> Version<FS.File> {
+        var levels = Array(repeating: [TableFile<FS.File>](), count: count)
         for (level, meta) in recovered.files {
             let reader = try TableReader(path: tablePath(directory, meta.number), number: meta.number, size: meta.size,
                                          cache: cache, tables: tableCache)
             levels[level].append(TableFile(meta: meta, reader: reader))
             next = max(next, meta.number + 1)
         }
-        var v = Version(levels: levels).applying(VersionEdit(), [:])  // sorts each level
+        // Level 0 oldest to newest (by file number), every other level by smallest key.
+        levels[0].sort { $0.meta.number < $1.meta.number }
+        for l in levels.indices.dropFirst() { levels[l].sort { compareInternalArrays($0.meta.smallest, $1.meta.smallest) < 0 } }
+        return Version(levels: levels)
+    }
 
-        // The WALs the manifest still needs, oldest first, into one memtable.
-        let logs = try liveLogs(fs: fs, directory: directory, recovered, next: &next)
-        let replay = Memtable(logNumber: 0)
-        var skipped = 0
+    /// What replaying the WALs gave.
+    struct RecoveredLogs {
+        var replay: Memtable
+        var lastSequence: UInt64
+        var skippedRegions = 0
+        /// Logs whose tail a crash tore: cut off at `validEnd` once the store is known sound.
         var tornTails: [(path: String, validEnd: Int64)] = []
+    }
+
+    /// Replays the WALs the manifest still needs, oldest first, into one memtable, checking each
+    /// against what the manifest recorded of it (a sealed length, a clean close's marker).
+    /// Changes nothing on disk.
+    static func recoverLogs(fs: FS, directory: String, _ recovered: Manifest<FS>.Recovered, paranoid: Bool,
+                            next: inout UInt64) throws -> RecoveredLogs {
+        let logs = try liveLogs(fs: fs, directory: directory, recovered, next: &next)
+        var out = RecoveredLogs(replay: Memtable(logNumber: 0), lastSequence: recovered.lastSequence)
         for n in logs {
             let path = logPath(directory, n)
             let file = try fs.open(path, .read)
@@ -231,18 +261,12 @@ extension LSMTree {
                 throw corruption("log \(padded(n)).log is \(try file.size()) bytes, but the manifest recorded it sealed (synced "
                                  + "whole) at \(sealed) bytes: it was truncated, extended or replaced", path, min(try file.size(), Int64(sealed)))
             }
-            let reader = LogReader(file: file, magic: LogFormat.walMagic, paranoid: options.paranoid, lastLog: n == logs.last,
+            let reader = LogReader(file: file, magic: LogFormat.walMagic, paranoid: paranoid, lastLog: n == logs.last,
                                    number: n, knownLog: recovered.logs.tracked)
-            // The payload header's size depends on the file's version, known once its header is read.
-            var payloadHeader = 0
             var lastEntries = -1
             let outcome = try reader.read { record, offset in
-                if payloadHeader == 0 {
-                    let h = try file.read(count: 12, at: 0)
-                    payloadHeader = LogFormat.walPayloadHeader(version: h.count == 12 ? h.withUnsafeBytes { loadFixed32($0, 8) } : 1)
-                }
-                seq = max(seq, try Self.applyRecord(record, to: replay, headerSize: payloadHeader, path: path, offset: offset))
-                lastEntries = record.count >= 12 ? Int(loadFixed32(record, 8)) : -1
+                out.lastSequence = max(out.lastSequence, try Self.applyRecord(record, to: out.replay, path: path, offset: offset))
+                lastEntries = WALPayload.entryCount(record) ?? -1
             }
             if let sealed, outcome.tornTail || outcome.validEnd != Int64(sealed) {
                 throw corruption("log \(padded(n)).log was sealed at \(sealed) bytes, but its records end at \(outcome.validEnd)", path, outcome.validEnd)
@@ -251,40 +275,47 @@ extension LSMTree {
                 throw corruption("log \(padded(n)).log does not end with the close marker the manifest's clean close recorded: "
                                  + "another log's bytes were put in its place", path, outcome.validEnd)
             }
-            skipped += outcome.skippedRegions
+            out.skippedRegions += outcome.skippedRegions
             if outcome.skippedRegions > 0 {
                 logWarning("lsm: paranoid=false: skipped \(outcome.skippedRegions) damaged region(s) of \(path)\n")
             }
-            // The write in flight at a crash was never acknowledged as durable: cut off below.
-            if outcome.tornTail { tornTails.append((path, outcome.validEnd)) }
+            // The write in flight at a crash was never acknowledged as durable: cut off on install.
+            if outcome.tornTail { out.tornTails.append((path, outcome.validEnd)) }
         }
+        return out
+    }
 
-        // Snapshot files (their tables are kept).
+    /// The tables the snapshot files name (kept, though the current version may not).
+    static func protectedTables(fs: FS, directory: String, maxLevels: Int) throws -> Set<UInt64> {
         var protected = Set<UInt64>()
         let snaps = joinPath(directory, "snapshots")
         if try fs.exists(snaps) {
             for name in try fs.list(directory: snaps) where !name.hasSuffix(".tmp") {
-                for f in try readSnapshotFile(fs: fs, path: joinPath(snaps, name), maxLevels: options.maxLevels) { protected.insert(f.meta.number) }
+                for f in try readSnapshotFile(fs: fs, path: joinPath(snaps, name), maxLevels: maxLevels) { protected.insert(f.meta.number) }
             }
         }
+        return protected
+    }
 
-        if readOnly {
-            return RecoveredState(version: v, mem: replay, log: nil, manifest: nil, manifestLogNumber: recovered.logNumber,
-                                  lastSequence: seq, nextFileNumber: next, skippedRegions: skipped, protectedFiles: protected)
-        }
-
-        // Install: everything needed has been read and checked.
-        for (path, end) in tornTails {
+    /// Installs the recovered state, read-write, once everything it needs has been read and
+    /// checked: cuts the torn WAL tails, flushes the replayed memtable to a level-0 table (so the
+    /// old logs can go), starts a new WAL and a new manifest holding the whole state. Removes
+    /// nothing: that is `removeObsoleteFiles`, once this state is durable.
+    static func install(fs: FS, directory: String, options: LSMOptions, _ recoveredVersion: Version<FS.File>,
+                        _ logs: RecoveredLogs, protected: Set<UInt64>, cache: BlockCache, tableCache: TableCache<FS.File>,
+                        next start: UInt64) throws -> RecoveredState {
+        var next = start
+        var v = recoveredVersion
+        for (path, end) in logs.tornTails {
             let file = try fs.open(path, .readWrite)
             defer { try? file.close() }
             try file.truncate(to: end)
             try file.fsync()
         }
-        // Flush what was replayed to a level-0 table so the old logs can go.
-        if !replay.isEmpty {
+        if !logs.replay.isEmpty {
             let number = next; next += 1
             let meta = try Self.writeTable(fs: fs, directory: directory, number: number, options: options,
-                                           source: MergingIterator<FS.File>(mems: [replay], tables: [], levels: []),
+                                           source: MergingIterator<FS.File>(mems: [logs.replay], tables: [], levels: []),
                                            dropTombstones: { _ in false })
             if let meta {
                 let reader = try TableReader(path: tablePath(directory, number), number: number, size: meta.size, cache: cache, tables: tableCache)
@@ -303,12 +334,13 @@ extension LSMTree {
         snapshotEdit.logNumber = logNumber
         snapshotEdit.openedLogs = [logNumber]
         snapshotEdit.nextFileNumber = next
-        snapshotEdit.lastSequence = seq
+        snapshotEdit.lastSequence = logs.lastSequence
         snapshotEdit.added = v.allFiles.map { ($0.level, $0.file.meta) }
         let manifest = try Manifest(fs: fs, directory: directory, number: manifestNumber, snapshot: snapshotEdit)
         var live = LiveLogs(); live.apply(snapshotEdit)
         return RecoveredState(version: v, mem: Memtable(logNumber: logNumber), log: log, manifest: manifest, manifestLogNumber: logNumber,
-                              lastSequence: seq, nextFileNumber: next, skippedRegions: skipped, protectedFiles: protected, liveLogs: live)
+                              lastSequence: logs.lastSequence, nextFileNumber: next, skippedRegions: logs.skippedRegions,
+                              protectedFiles: protected, liveLogs: live)
     }
 
     /// The WALs to replay, oldest first. A manifest that tracks its logs (`LiveLogs.tracked`) names

@@ -212,31 +212,13 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         }
     }
 
-    /// Applies one WAL record (docs/formats/lsm-log.md, payload) to `table`; returns its last sequence.
-    /// A record with no entries (a sync marker, written at close) returns the sequence before it.
-    static func applyRecord(_ p: UnsafeRawBufferPointer, to table: Memtable, headerSize: Int, path: String, offset: Int64) throws -> UInt64 {
-        guard p.count >= headerSize else { throw corruption("WAL record of \(p.count) bytes is shorter than its header", path, offset) }
-        var seq = loadFixed64(p, 0)
-        let count = Int(loadFixed32(p, 8))
-        // A CRC-valid record may still hold any number: checked before any arithmetic that traps.
-        guard seq >= 1, seq <= maxSequence, UInt64(count) <= maxSequence - seq + 1 else {
-            throw corruption("WAL record's sequence \(seq) (\(count) entries) is out of range (1...\(maxSequence))", path, offset)
-        }
-        var r = ByteReader(p)
-        r.pos = headerSize
-        for _ in 0..<count {
-            guard let t = r.byte(), let type = ValueType(rawValue: t), let key = r.lengthPrefixed() else {
-                throw corruption("malformed WAL batch entry", path, offset)
-            }
-            var value = UnsafeRawBufferPointer(start: nil, count: 0)
-            if type == .put {
-                guard let v = r.lengthPrefixed() else { throw corruption("malformed WAL batch entry", path, offset) }
-                value = v
-            }
+    /// Applies one WAL record (`WALPayload`) to `table`; returns its last sequence (for a sync
+    /// marker, written at close, the sequence before it).
+    static func applyRecord(_ p: UnsafeRawBufferPointer, to table: Memtable, headerSize: Int = WALPayload.headerSize,
+                            path: String, offset: Int64) throws -> UInt64 {
+        try WALPayload.decode(p, headerSize: headerSize, path: path, offset: offset) { key, seq, type, value in
             table.add(key, seq, type, value)
-            seq += 1
         }
-        return seq - 1
     }
 
     @inline(__always) func checkOpen() throws {
@@ -257,9 +239,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         try checkLimits(key, value)
         try writeEntries(1, UInt64(key.count + value.count)) { out in
-            out.append(ValueType.put.rawValue)
-            putVarint(&out, UInt64(key.count)); out.append(contentsOf: key)
-            putVarint(&out, UInt64(value.count)); out.append(contentsOf: value)
+            WALPayload.appendPut(&out, key, value)
         } apply: { mem, seq in
             mem.add(key, seq, .put, value)
         }
@@ -268,8 +248,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     public func delete(_ key: UnsafeRawBufferPointer) throws {
         try checkLimits(key, UnsafeRawBufferPointer(start: nil, count: 0))
         try writeEntries(1, UInt64(key.count)) { out in
-            out.append(ValueType.delete.rawValue)
-            putVarint(&out, UInt64(key.count)); out.append(contentsOf: key)
+            WALPayload.appendDelete(&out, key)
         } apply: { mem, seq in
             mem.add(key, seq, .delete, UnsafeRawBufferPointer(start: nil, count: 0))
         }
@@ -284,9 +263,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         if let tooLarge { throw tooLarge }
         try writeEntries(batch.count, UInt64(batch.byteCount)) { out in
             batch.forEach { op, k, v in
-                out.append(op == .put ? ValueType.put.rawValue : ValueType.delete.rawValue)
-                putVarint(&out, UInt64(k.count)); out.append(contentsOf: k)
-                if op == .put { putVarint(&out, UInt64(v.count)); out.append(contentsOf: v) }
+                if op == .put { WALPayload.appendPut(&out, k, v) } else { WALPayload.appendDelete(&out, k) }
             }
         } apply: { mem, seq in
             var s = seq
@@ -346,10 +323,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
                 stalls.wrappingAdd(1, ordering: .relaxed)
             }
             let seq = lastSequence + 1
-            payload.removeAll(keepingCapacity: true)
-            putFixed64(&payload, seq)
-            putFixed32(&payload, UInt32(count))
-            putFixed64(&payload, UInt64(log.syncedSize))
+            WALPayload.begin(&payload, sequence: seq, count: count, syncedThrough: log.syncedSize)
             encode(&payload)
             // A failed append may leave part of the record in the log: no later record may follow
             // it (replay would stop at the damage, or call it corruption), so the store turns
@@ -514,10 +488,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     private func writeSyncMarker() throws {
         try writeLock.withLock {
             try commit.check()
-            payload.removeAll(keepingCapacity: true)
-            putFixed64(&payload, lastSequence + 1)
-            putFixed32(&payload, 0)
-            putFixed64(&payload, UInt64(log.syncedSize))
+            WALPayload.begin(&payload, sequence: lastSequence + 1, count: 0, syncedThrough: log.syncedSize)
             try payload.withUnsafeBytes { try log.addRecord($0) }
             try syncLog(log, upTo: lastSequence, force: true)
         }

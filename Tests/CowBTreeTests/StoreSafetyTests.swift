@@ -46,13 +46,18 @@ import Testing
 
     /// A store in `dir` with commits only in the WAL (a crash before any checkpoint: close writes
     /// nothing after it).
+    /// (Built on a fault-injecting file system, crashed there, and what a process crash leaves
+    /// written into `dir`.)
     static func storeWithWALOnly(_ dir: String, durability: DurabilityMode = .everyWrite, count: Int = 30) throws {
-        let fs = PowerLossFileSystem()
-        let e = try CowBTree(path: dir, options: options(), durability: durability, fileSystem: fs)
+        let fs = FaultInjectingFileSystem(seed: 5)
+        try fs.createDirectory("/store", intermediates: true)
+        let e = try CowBTree(path: "/store", options: options(), durability: durability, fileSystem: fs)
         for i in 0..<count { try e.put(k(i), v(i)) }
-        fs.arm("cow.commit.before-wal-append", hit: 1)
+        fs.arm("cow.commit.before-wal-append")
         #expect(throws: (any Error).self) { try e.put(k(999), v(999)) }
         try? e.close()
+        var rng = SeededRNG(seed: 5)
+        try materialize(fs.powerLoss(.processCrash, rng: &rng), "/store", into: dir)
     }
 
     // MARK: Store lock (issue 14 item 2)
@@ -285,7 +290,7 @@ import Testing
     /// the WAL fdatasync, a reader does not see it (before, it was published first).
     @Test func aGroupWriteIsInvisibleUntilItsSyncIsDone() throws {
         try withTemporaryDirectory(prefix: "orbit-cow-group") { dir in
-            let fs = PowerLossFileSystem()
+            let fs = SyncHookFileSystem()
             let e = try CowBTree(path: dir, options: Self.options(), durability: .group, fileSystem: fs)
             try e.put(Self.k(0), Self.v(0))
             let state = Mutex<(entered: Bool, release: Bool)>((false, false))

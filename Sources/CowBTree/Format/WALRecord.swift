@@ -26,8 +26,8 @@ import OrbitCore
 /// Payload: operations in order, each tag u8 (1 put, 0 delete) · key length u32 · value length u32
 /// (0 for delete) · key · value.
 ///
-/// Version 1 (a single `cow.wal` with a 16-byte header and 16-byte record headers, no sequence
-/// number) is still read, once, when a store written by an older build is opened.
+/// Version 1 (a single `cow.wal`, written only by development builds) is no longer read: open
+/// refuses a store holding one (`openWAL`).
 enum WALFormat {
     static let magic: [UInt8] = Array("ORBCOWAL".utf8)
     /// 4: size class (byte 11), synced switches, switch records, meta pages naming the first
@@ -319,39 +319,5 @@ enum WALFormat {
                  UnsafeRawBufferPointer(rebasing: raw[(i + 9 + kl)..<(i + 9 + kl + vl)]))
             i += 9 + kl + vl
         }
-    }
-
-    // MARK: Version 1 (read only)
-
-    static let legacyVersion: UInt32 = 1
-    static let legacyHeaderSize = 16
-    static let legacyRecordHeaderSize = 16
-
-    /// The valid records of a version-1 `cow.wal` (header 16 bytes; record: masked CRC u32 of bytes
-    /// 4..<16+length · length u32 · txid u64 · payload), up to the first short or bad one.
-    static func legacyRecords(_ bytes: [UInt8], path: String) throws -> [Record] {
-        guard bytes.count >= legacyHeaderSize else { return [] }
-        guard Array(bytes[0..<8]) == magic else {
-            throw OrbitError(.corruption, "not a cow WAL: bad magic", at: "\(path) @ offset 0",
-                             hint: "the file was not written by the cow engine; move it away to open the store without it")
-        }
-        let v = bytes.withUnsafeBytes { $0.u32(8) }
-        guard v == legacyVersion else {
-            throw OrbitError(.corruption, "cow WAL format version \(v) is not supported in \(path) (expected 1)", at: "\(path) @ offset 8")
-        }
-        var out: [Record] = []
-        var o = legacyHeaderSize
-        bytes.withUnsafeBytes { raw in
-            while o + legacyRecordHeaderSize <= raw.count {
-                let length = Int(raw.u32(o + 4))
-                let end = o + legacyRecordHeaderSize + length
-                guard end <= raw.count else { break }
-                let crc = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(o + 4)..<end])))
-                guard crc == raw.u32(o) else { break }
-                out.append(Record(txid: raw.u64(o + 8), payload: (o + legacyRecordHeaderSize)..<end, end: end))
-                o = end
-            }
-        }
-        return out
     }
 }

@@ -32,10 +32,11 @@ extension CowBTree {
 
     // MARK: Open and replay
 
-    /// Replays the WAL on top of the loaded meta page: first a version-1 `cow.wal` left by an older
-    /// build, then the segments from `meta.walSeq` on, in sequence order. Ends with a synced
-    /// checkpoint when anything was replayed (or a lost tail cut the log short, or the old file was
-    /// found), so that afterwards every segment is a spare and the log starts afresh.
+    /// Replays the WAL on top of the loaded meta page: the segments from `meta.walSeq` on, in
+    /// sequence order. Ends with a synced checkpoint when anything was replayed (or a lost tail cut
+    /// the log short), so that afterwards every segment is a spare and the log starts afresh. A
+    /// version-1 `cow.wal` (a single log file, written only by development builds before the
+    /// recycled segments) is refused, naming it: its reader was removed (docs/formats/cow-wal.md).
     ///
     /// Nothing is written, truncated or removed until every check has passed (the store is known
     /// sound). A read-only open stops there: the replayed state lives in memory only.
@@ -48,11 +49,10 @@ extension CowBTree {
         var needsCheckpoint = false
         var replayed = 0
         let legacyPath = joinPath(path, Self.walFileName)
-        let legacy = try fs.exists(legacyPath)
-        if legacy {
-            let bytes = try fs.readFile(legacyPath)
-            replayed += try replay(bytes, WALFormat.legacyRecords(bytes, path: legacyPath), path: legacyPath)
-            needsCheckpoint = true
+        if try fs.exists(legacyPath) {
+            throw OrbitError(.unsupported, "\(legacyPath) is a version-1 cow WAL, which only development builds of orbit-bench "
+                             + "wrote (this build reads WAL segments cow.wal.<n>, versions 2 to 4)", at: legacyPath,
+                             hint: "the store was written by an unreleased build: open it with that build, or use a new data directory")
         }
 
         var used: [(WALSegment<FS.File>, WALFormat.SegmentHeader)] = []
@@ -180,10 +180,6 @@ extension CowBTree {
         }
         walSpares.withLock { $0.spares.append(contentsOf: found) }
         trimSpares()
-        if legacy {
-            try fs.remove(legacyPath)
-            try fs.syncDirectory(path)
-        }
         if options.wal {
             try startSegment()
             // A meta page naming the new segment's file (its header is durable): from here on a

@@ -92,9 +92,11 @@ struct BlockIterator {
         var pos = current
         // Compared as UInt64 before any conversion: a CRC-valid block may still hold any varint
         // (a bug, a checksum collision), and Int(_:) of one past Int.max would trap.
+        // Every key is an internal key: at least its 8-byte trailer (else compareInternal traps).
         guard let shared = getVarint(p, &pos), let nonShared = getVarint(p, &pos), let vlen = getVarint(p, &pos),
               shared <= UInt64(keyBuf.count), pos <= block.restartsOffset,
-              nonShared <= UInt64(block.restartsOffset - pos), vlen <= UInt64(block.restartsOffset - pos) - nonShared else {
+              nonShared <= UInt64(block.restartsOffset - pos), vlen <= UInt64(block.restartsOffset - pos) - nonShared,
+              shared + nonShared >= UInt64(trailerSize) else {
             corrupt = true
             current = block.restartsOffset
             return false

@@ -18,8 +18,10 @@ struct BlockHandle: Hashable {
 struct Footer {
     static let size = 56
     static let magic: UInt64 = 0x5453_5354_4942_524F  // "ORBITSST"
-    /// 1: every block plain; 2: data blocks may be LZ4-compressed (an older build, which reads
-    /// version 1 only, refuses such a table by its version instead of failing on a block).
+    /// Both written by this build, and read: 1 when every block is plain (compression off, or no
+    /// block shrank), 2 when a data block may be LZ4-compressed — so a build that reads version 1
+    /// only refuses such a table by its version instead of failing on a block. Neither is a
+    /// leftover format (TableTests covers both).
     static let version: UInt32 = 2
     /// Bytes after each block: compression type (1) + masked crc32c of block and type (4).
     static let blockTrailerSize = 5

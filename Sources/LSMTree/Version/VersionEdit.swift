@@ -11,8 +11,8 @@ struct FileMeta: Sendable, Hashable {
     /// Smallest and largest internal keys.
     var smallest: [UInt8]
     var largest: [UInt8]
-    /// Sum of user-key bytes of the puts (stats: average key size); nil for tables recorded by an
-    /// older build (manifest tag 5, snapshot version 1).
+    /// Sum of user-key bytes of the puts (stats: average key size); nil for tables a version-1
+    /// snapshot file records.
     var rawKeyBytes: UInt64? = nil
 }
 
@@ -34,8 +34,9 @@ struct VersionEdit: Sendable {
     var sealedLogs: [(number: UInt64, length: UInt64)] = []
 
     enum Tag: UInt64 {
-        /// `newFile` is read (older manifests) but no longer written: `newFileWithKeyBytes` adds a field.
-        case logNumber = 1, nextFileNumber = 2, lastSequence = 3, deletedFile = 4, newFile = 5, newFileWithKeyBytes = 6
+        /// Tag 5, a new file without its key bytes, was written only by development builds before
+        /// tag 6: it is refused by name (`decode`), neither read nor written.
+        case logNumber = 1, nextFileNumber = 2, lastSequence = 3, deletedFile = 4, retiredNewFile = 5, newFileWithKeyBytes = 6
         /// "log N opened" (number) and "log N sealed at L bytes" (number, length).
         case openedLog = 7, sealedLog = 8
     }
@@ -70,10 +71,12 @@ struct VersionEdit: Sendable {
             case .deletedFile:
                 guard let l = r.varint(), l < 64, let n = r.varint() else { throw bad("deleted file") }
                 e.deleted.append((Int(l), n))
-            case .newFile, .newFileWithKeyBytes:
-                guard let l = r.varint(), l < 64, let m = FileMeta.decode(&r, withKeyBytes: tag == .newFileWithKeyBytes) else {
-                    throw bad("new file")
-                }
+            case .retiredNewFile:
+                throw OrbitError(.unsupported, "version edit tag 5 (a table recorded without its key bytes), which only development "
+                                 + "builds of orbit-bench wrote (this build reads tag 6)", at: "\(path) @ offset \(offset)",
+                                 hint: "the store was written by an unreleased build: open it with that build, or use a new data directory")
+            case .newFileWithKeyBytes:
+                guard let l = r.varint(), l < 64, let m = FileMeta.decode(&r, withKeyBytes: true) else { throw bad("new file") }
                 e.added.append((Int(l), m))
             case .openedLog:
                 guard let n = r.varint() else { throw bad("opened log") }
