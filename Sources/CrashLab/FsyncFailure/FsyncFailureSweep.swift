@@ -161,7 +161,7 @@ struct FsyncProbe {
             let text = "\(error)"
             if text.contains("read-only") || text.contains("refuses further writes") { declaredReadOnly = true }
             if firstError == nil { firstError = "\(what): \(error)" }
-            if let e = error as? OrbitError, e.errnoName != nil || e.message.contains("refuses") || e.code == .readOnly { return }
+            if let e = error as? OrbitError, e.errno != nil || e.message.contains("refuses") || e.code == .readOnly { return }
             if unclear == nil { unclear = "\(what): \(error)" }
         }
     }

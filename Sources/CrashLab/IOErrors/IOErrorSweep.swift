@@ -287,7 +287,7 @@ struct ProbeLog {
     mutating func failed(_ call: String, _ error: any Error) {
         errors += 1
         if firstError == nil { firstError = "\(call): \(error)" }
-        if let e = error as? OrbitError, e.errnoName != nil, let location = e.location, !location.isEmpty { return }
+        if let e = error as? OrbitError, e.errno != nil, let location = e.location, !location.isEmpty { return }
         unclear += 1
         if firstUnclear == nil { firstUnclear = "\(call): \(error)" }
     }
