@@ -20,22 +20,18 @@ public enum CowStoreLayout {
     /// content). The page size is the store's own, from its meta pages. Never nil: a file the
     /// engine does not know is "other", region "unknown".
     public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        let size = Int64(bytes.count)
-        var l: FileLayout
         switch fileKind(relativePath: relativePath) {
         case "data-page":
-            l = FileLayout(path: relativePath, fileType: "data-page", size: size, region: "page-body", checksummed: true)
-            addPages(&l, bytes, pageSize: pageSize(ofPageFile: bytes))
+            FileLayout.of(relativePath, bytes, fileType: "data-page", region: "page-body", checksummed: true) {
+                addPages(&$0, bytes, pageSize: pageSize(ofPageFile: bytes))
+            }
         case "wal-segment":
-            l = FileLayout(path: relativePath, fileType: "wal-segment", size: size, region: "free", checksummed: false)
-            addSegment(&l, bytes)
+            FileLayout.of(relativePath, bytes, fileType: "wal-segment", region: "free", checksummed: false) { addSegment(&$0, bytes) }
         case "lock":
-            l = FileLayout(path: relativePath, fileType: "lock", size: size, region: "lock", checksummed: false)
+            FileLayout.of(relativePath, bytes, fileType: "lock", region: "lock", checksummed: false)
         default:
-            l = FileLayout(path: relativePath, fileType: "other", size: size, region: "unknown", checksummed: false)
+            FileLayout.unknown(relativePath, bytes)
         }
-        l.finish()
-        return l
     }
 
     /// The page size a page file was written with: meta page 0's, else that of a valid meta page 1

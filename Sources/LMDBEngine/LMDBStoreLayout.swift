@@ -33,19 +33,11 @@ public enum LMDBStoreLayout {
     /// The layout of one file of the store (`relativePath` below the store directory, `bytes` its
     /// content), with the page size from meta page 0. Nothing is checksummed.
     public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        let size = Int64(bytes.count)
-        var l: FileLayout
         switch fileKind(relativePath: relativePath) {
-        case "data":
-            l = FileLayout(path: relativePath, fileType: "data", size: size, region: "page-body", checksummed: false)
-            addPages(&l, bytes)
-        case "lock":
-            l = FileLayout(path: relativePath, fileType: "lock", size: size, region: "reader-table", checksummed: false)
-        default:
-            l = FileLayout(path: relativePath, fileType: "other", size: size, region: "unknown", checksummed: false)
+        case "data": FileLayout.of(relativePath, bytes, fileType: "data", region: "page-body", checksummed: false) { addPages(&$0, bytes) }
+        case "lock": FileLayout.of(relativePath, bytes, fileType: "lock", region: "reader-table", checksummed: false)
+        default: FileLayout.unknown(relativePath, bytes)
         }
-        l.finish()
-        return l
     }
 
     static func addPages(_ l: inout FileLayout, _ b: [UInt8]) {

@@ -21,29 +21,27 @@ public enum LSMStoreLayout {
     /// The layout of one file of the store (`relativePath` below the store directory, `bytes` its
     /// content). Never nil: a file the engine does not know is "other", region "unknown".
     public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        let size = Int64(bytes.count)
-        var l: FileLayout
         switch fileKind(relativePath: relativePath) {
         case "wal":
-            l = FileLayout(path: relativePath, fileType: "wal", size: size, region: "record-payload", checksummed: true)
-            l.addRecordLog(bytes, framing, markLastRecord: true)
+            FileLayout.of(relativePath, bytes, fileType: "wal", region: "record-payload", checksummed: true) {
+                $0.addRecordLog(bytes, framing, markLastRecord: true)
+            }
         case "manifest":
-            l = FileLayout(path: relativePath, fileType: "manifest", size: size, region: "record-payload", checksummed: true)
-            l.addRecordLog(bytes, framing, markLastRecord: false)
+            FileLayout.of(relativePath, bytes, fileType: "manifest", region: "record-payload", checksummed: true) {
+                $0.addRecordLog(bytes, framing, markLastRecord: false)
+            }
         case "sstable":
-            l = FileLayout(path: relativePath, fileType: "sstable", size: size, region: "data-block", checksummed: true)
-            addTable(&l, bytes)
+            FileLayout.of(relativePath, bytes, fileType: "sstable", region: "data-block", checksummed: true) { addTable(&$0, bytes) }
         case "current":
             // No checksum, but parsed strictly: a damaged name must not open another manifest.
-            l = FileLayout(path: relativePath, fileType: "current", size: size, region: "manifest-name", checksummed: false)
-            for i in 0..<bytes.count { l.header(Int64(i)) }
+            FileLayout.of(relativePath, bytes, fileType: "current", region: "manifest-name", checksummed: false) { l in
+                for i in 0..<bytes.count { l.header(Int64(i)) }
+            }
         case "lock":
-            l = FileLayout(path: relativePath, fileType: "lock", size: size, region: "lock", checksummed: false)
+            FileLayout.of(relativePath, bytes, fileType: "lock", region: "lock", checksummed: false)
         default:
-            l = FileLayout(path: relativePath, fileType: "other", size: size, region: "unknown", checksummed: false)
+            FileLayout.unknown(relativePath, bytes)
         }
-        l.finish()
-        return l
     }
 
     /// The WAL's and the manifest's framing (`LogFormat`).

@@ -65,27 +65,18 @@ public enum RocksDBStoreLayout {
     /// The layout of one file of the store (`relativePath` below the store directory, `bytes` its
     /// content). Never nil: a file the wrapper does not know is "other", region "unknown".
     public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        let size = Int64(bytes.count)
         let kind = fileKind(relativePath: relativePath)
-        var l: FileLayout
-        switch kind {
+        return switch kind {
         case "wal", "manifest":
-            l = FileLayout(path: relativePath, fileType: kind, size: size, region: "record-payload", checksummed: true)
-            l.addRecordLog(bytes, RocksDBFormat.logFraming, markLastRecord: kind == "wal")
-        case "sst":
-            l = FileLayout(path: relativePath, fileType: kind, size: size, region: "block", checksummed: true)
-            addTable(&l, bytes)
-        case "current":
-            l = FileLayout(path: relativePath, fileType: kind, size: size, region: "manifest-name", checksummed: false)
-        case "options", "identity", "info-log":
-            l = FileLayout(path: relativePath, fileType: kind, size: size, region: "text", checksummed: false)
-        case "lock":
-            l = FileLayout(path: relativePath, fileType: kind, size: size, region: "lock", checksummed: false)
-        default:
-            l = FileLayout(path: relativePath, fileType: "other", size: size, region: "unknown", checksummed: false)
+            FileLayout.of(relativePath, bytes, fileType: kind, region: "record-payload", checksummed: true) {
+                $0.addRecordLog(bytes, RocksDBFormat.logFraming, markLastRecord: kind == "wal")
+            }
+        case "sst": FileLayout.of(relativePath, bytes, fileType: kind, region: "block", checksummed: true) { addTable(&$0, bytes) }
+        case "current": FileLayout.of(relativePath, bytes, fileType: kind, region: "manifest-name", checksummed: false)
+        case "options", "identity", "info-log": FileLayout.of(relativePath, bytes, fileType: kind, region: "text", checksummed: false)
+        case "lock": FileLayout.of(relativePath, bytes, fileType: kind, region: "lock", checksummed: false)
+        default: FileLayout.unknown(relativePath, bytes)
         }
-        l.finish()
-        return l
     }
 
     /// A table: the footer and the metaindex and index blocks its handles name, each with its trailer.

@@ -46,16 +46,9 @@ import Testing
         for f in try store(seed: seed) {
             let l = try #require(CowStoreLayout.fileLayout(relativePath: f.path, bytes: f.bytes))
             #expect(l.fileType == CowStoreLayout.fileKind(relativePath: f.path))
-            let known = try #require(Self.regions[l.fileType], "unexpected file type \(l.fileType) of \(f.path)")
-            #expect(known[l.defaultRegion] == l.defaultChecksummed, "\(f.path): default \(l.defaultRegion)")
-            var end: Int64 = 0
-            for s in l.segments {
-                #expect(known[s.region] == s.checksummed, "\(f.path): \(s.region) checksummed=\(s.checksummed)")
-                #expect(s.start >= end && s.end > s.start && s.end <= l.size, "\(f.path): segments sorted, disjoint, inside")
-                end = s.end
-                seen[l.fileType, default: []].insert(s.region)
-            }
-            seen[l.fileType, default: []].insert(l.defaultRegion)
+            let check = FileLayoutChecks.problems(l, known: Self.regions)
+            #expect(check.problems.isEmpty, "\(check.problems)")
+            seen[l.fileType, default: []].formUnion(check.regions)
             if l.fileType == "data-page" {
                 // Page headers where the store's own page size puts them.
                 #expect(CowStoreLayout.pageSize(ofPageFile: f.bytes) == Self.pageSize)
@@ -75,19 +68,7 @@ import Testing
         for f in try store(seed: seed) {
             let l = try #require(CowStoreLayout.fileLayout(relativePath: f.path, bytes: f.bytes))
             guard l.fileType == "data-page" || l.fileType == "wal-segment" else { continue }
-            var offsets: [Int] = []
-            var byRegion: [String: [FileLayout.Segment]] = [:]
-            for s in l.segments where s.checksummed { byRegion[s.region, default: []].append(s) }
-            for (_, segments) in byRegion.sorted(by: { $0.key < $1.key }) {
-                for s in segments.shuffled(using: &rng).prefix(6) { offsets.append(Int(s.start + Int64(rng.below(UInt64(s.end - s.start))))) }
-            }
-            if l.defaultChecksummed {
-                for _ in 0..<40 {
-                    let o = Int(rng.below(UInt64(f.bytes.count)))
-                    if l.classify(Int64(o)).region == l.defaultRegion { offsets.append(o) }
-                }
-            }
-            for at in offsets {
+            for at in FileLayoutChecks.checksummedOffsets(l, perRegion: 6, defaultSamples: 40, &rng) {
                 let region = l.classify(Int64(at)).region
                 guard let pristine = check(l.fileType, f.bytes, at) else { continue }  // a page never written
                 var damaged = f.bytes

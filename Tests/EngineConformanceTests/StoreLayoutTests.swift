@@ -13,20 +13,9 @@ private func storeFiles(_ dir: String) throws -> [(path: String, bytes: [UInt8])
 /// Checks a layout's regions against the names the corruption sweep uses; returns the regions seen.
 private func expectKnownRegions(_ l: FileLayout, _ known: [String: [String: Bool]], _ kind: String) -> Set<String> {
     #expect(l.fileType == kind)
-    guard let regions = known[l.fileType] else {
-        Issue.record("unexpected file type \(l.fileType) of \(l.path)")
-        return []
-    }
-    #expect(regions[l.defaultRegion] == l.defaultChecksummed, "\(l.path): default \(l.defaultRegion)")
-    var end: Int64 = 0
-    var seen: Set<String> = [l.defaultRegion]
-    for s in l.segments {
-        #expect(regions[s.region] == s.checksummed, "\(l.path): \(s.region) checksummed=\(s.checksummed)")
-        #expect(s.start >= end && s.end > s.start && s.end <= l.size, "\(l.path): segments sorted, disjoint, inside")
-        end = s.end
-        seen.insert(s.region)
-    }
-    return seen
+    let check = FileLayoutChecks.problems(l, known: known)
+    #expect(check.problems.isEmpty, "\(check.problems)")
+    return check.regions
 }
 
 /// `RocksDBStoreLayout`: the regions the corruption sweep names (pinned: its results use them), and
@@ -121,22 +110,10 @@ private func expectKnownRegions(_ l: FileLayout, _ known: [String: [String: Bool
             var flips: [String: Int] = [:]
             for (i, f) in files.enumerated() {
                 let l = try #require(RocksDBStoreLayout.fileLayout(relativePath: f.path, bytes: f.bytes))
-                var byRegion: [String: [FileLayout.Segment]] = [:]
-                for s in l.segments where s.checksummed { byRegion[s.region, default: []].append(s) }
-                var offsets: [Int] = []
-                for (_, segments) in byRegion.sorted(by: { $0.key < $1.key }) {
-                    for s in segments.shuffled(using: &rng).prefix(3) { offsets.append(Int(s.start + Int64(rng.below(UInt64(s.end - s.start))))) }
-                }
-                // A table's footer fields (checksum type, first handle, version, magic) and 6 offsets of
-                // its default region: its data blocks (and filter, properties), checksummed.
+                // And a table's footer fields (checksum type, first handle, version, magic).
+                var offsets = FileLayoutChecks.checksummedOffsets(l, perRegion: 3, defaultSamples: 6, &rng)
                 if l.fileType == "sst" {
                     offsets += l.headerOffsets.map(Int.init).filter { $0 >= f.bytes.count - RocksDBFormat.footerSize }
-                }
-                if l.defaultChecksummed {
-                    for _ in 0..<6 {
-                        let at = Int(rng.below(UInt64(f.bytes.count)))
-                        if l.classify(Int64(at)).region == l.defaultRegion { offsets.append(at) }
-                    }
                 }
                 for at in offsets {
                     let region = l.classify(Int64(at)).region

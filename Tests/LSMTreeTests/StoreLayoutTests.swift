@@ -60,23 +60,16 @@ import Testing
             let l = try #require(LSMStoreLayout.fileLayout(relativePath: f.path, bytes: f.bytes))
             #expect(l.fileType == LSMStoreLayout.fileKind(relativePath: f.path))
             #expect(l.size == Int64(f.bytes.count))
-            let known = try #require(Self.regions[l.fileType], "unexpected file type \(l.fileType) of \(f.path)")
-            #expect(known[l.defaultRegion] == l.defaultChecksummed, "\(f.path): default \(l.defaultRegion)")
-            var end: Int64 = 0
-            for s in l.segments {
-                #expect(known[s.region] == s.checksummed, "\(f.path): \(s.region) checksummed=\(s.checksummed)")
-                #expect(s.start >= end && s.end > s.start && s.end <= l.size, "\(f.path): segments sorted, disjoint, inside")
-                end = s.end
-                seen[l.fileType, default: []].insert(s.region)
-            }
-            seen[l.fileType, default: []].insert(l.defaultRegion)
-            #expect(l.headerOffsets == l.headerOffsets.sorted() && Set(l.headerOffsets).count == l.headerOffsets.count)
+            let check = FileLayoutChecks.problems(l, known: Self.regions)
+            #expect(check.problems.isEmpty, "\(check.problems)")
+            seen[l.fileType, default: []].formUnion(check.regions)
         }
         for (type, regions) in Self.required { #expect(regions.isSubset(of: seen[type] ?? []), "\(type): \(seen[type] ?? [])") }
     }
 
-    /// Every checksummed region, sampled (up to 6 segments of each region of each file, one seeded byte
-    /// each): flipping the byte makes the engine's reader refuse the file or drop the record.
+    /// Every checksummed region, sampled (up to 6 segments of each region of each file and 20 offsets
+    /// of a checksummed default region, one seeded bit each): the engine's reader refuses the file or
+    /// drops the record.
     @Test func everyChecksummedRegionFailsTheChecksumWhenFlipped() throws {
         let seed = TestSeed.pick("lsm store layout flips", default: 0xF11F)
         var rng = SeededRNG(seed: seed)
@@ -86,17 +79,13 @@ import Testing
             guard l.fileType == "wal" || l.fileType == "manifest" || l.fileType == "sstable" else { continue }
             let pristine = try check(l.fileType, f.path, f.bytes)
             #expect(pristine != nil, "\(f.path): the pristine file reads")
-            var byRegion: [String: [FileLayout.Segment]] = [:]
-            for s in l.segments where s.checksummed { byRegion[s.region, default: []].append(s) }
-            for (region, segments) in byRegion.sorted(by: { $0.key < $1.key }) {
-                for s in segments.shuffled(using: &rng).prefix(6) {
-                    let at = Int(s.start + Int64(rng.below(UInt64(s.end - s.start))))
-                    var damaged = f.bytes
-                    damaged[at] ^= UInt8(1) << UInt8(rng.below(8))
-                    let after = try check(l.fileType, f.path, damaged)
-                    #expect(after != pristine, "seed \(seed): \(f.path) @ \(at) (\(region)) flipped, and the engine read it as before")
-                    flips[region, default: 0] += 1
-                }
+            for at in FileLayoutChecks.checksummedOffsets(l, perRegion: 6, defaultSamples: 20, &rng) {
+                let region = l.classify(Int64(at)).region
+                var damaged = f.bytes
+                damaged[at] ^= UInt8(1) << UInt8(rng.below(8))
+                let after = try check(l.fileType, f.path, damaged)
+                #expect(after != pristine, "seed \(seed): \(f.path) @ \(at) (\(region)) flipped, and the engine read it as before")
+                flips[region, default: 0] += 1
             }
         }
         print("lsm flips per region: \(flips.sorted { $0.key < $1.key })")

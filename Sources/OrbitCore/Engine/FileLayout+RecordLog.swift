@@ -93,6 +93,21 @@ extension FileLayout {
         }
     }
 
+    /// The finished layout of a file of kind `fileType` (`relativePath` below the store directory,
+    /// `bytes` its content): bytes outside what `describe` adds are `region`.
+    public static func of(_ relativePath: String, _ bytes: [UInt8], fileType: String, region: String, checksummed: Bool,
+                          _ describe: (inout FileLayout) -> Void = { _ in }) -> FileLayout {
+        var l = FileLayout(path: relativePath, fileType: fileType, size: Int64(bytes.count), region: region, checksummed: checksummed)
+        describe(&l)
+        l.finish()
+        return l
+    }
+
+    /// A file the engine does not know: type "other", region "unknown", no checksum.
+    public static func unknown(_ relativePath: String, _ bytes: [UInt8]) -> FileLayout {
+        of(relativePath, bytes, fileType: "other", region: "unknown", checksummed: false)
+    }
+
     /// The last path component of a store-relative path ("snapshots/a/000005.sst" → "000005.sst").
     public static func baseName(_ relativePath: String) -> Substring {
         relativePath.lastIndex(of: "/").map { relativePath[relativePath.index(after: $0)...] } ?? Substring(relativePath)
