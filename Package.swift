@@ -59,7 +59,8 @@ let package = Package(
             ] + (noJemalloc ? [] : ["CJemalloc"]),
             swiftSettings: strict + (noJemalloc ? [.define("ORBIT_NO_JEMALLOC")] : [])),
         // Crash experiments: real kills, simulated power loss, corruption sweeps, injected I/O errors.
-        .target(name: "CrashLab", dependencies: ["OrbitCore", "Runner", "Workloads", "CowBTree", "LSMTree"], swiftSettings: strict),
+        .target(name: "CrashLab", dependencies: ["OrbitCore", "Runner", "Workloads", "CowBTree", "LSMTree", "RocksDBEngine", "LMDBEngine"],
+                swiftSettings: strict),
         .target(
             name: "Reports",
             dependencies: ["OrbitCore", "Runner", .product(name: "Histogram", package: "hdrhistogram-swift")],

@@ -668,7 +668,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     func poisoned(_ error: any Error) -> OrbitError {
         let e = (error as? OrbitError) ?? OrbitError(.io, "\(error)")
         return OrbitError(e.code, "an earlier write failed, the store refuses further writes: \(e.message)", at: e.location ?? path,
-                          hint: "close and reopen the store: it recovers to the last durable commit", underlying: e.underlying)
+                          hint: "close and reopen the store: it recovers to the last durable commit", cause: e.cause)
     }
 
     /// Group commit: returns once a WAL sync that began after `lsn` was written has finished. The

@@ -82,7 +82,7 @@ public struct CrashExperiment: Sendable {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
         } catch {
-            throw OrbitError(.io, "cannot create the results directory", at: out, underlying: "\(error)")
+            throw OrbitError(.io, "cannot create the results directory", at: out, cause: .library("\(error)"))
         }
         let env = EnvironmentInfo.capture(dataDirectory: dataRoot)
         let started = Date()

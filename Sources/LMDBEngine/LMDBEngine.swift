@@ -143,7 +143,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
                                  hint: access == .readOnly
                                      ? "LMDB writes its reader table (lock.mdb) even to read: give write permission on lock.mdb and its directory"
                                      : "give write permission on the store directory, data.mdb and lock.mdb",
-                                 underlying: String(cString: mdb_strerror(openRC)))
+                                 cause: .library(String(cString: mdb_strerror(openRC))))
             }
             try check(openRC, "mdb_env_open")
             var txn: OpaquePointer? = nil
@@ -231,19 +231,19 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         switch rc {
         case MDB_MAP_FULL:
             return OrbitError(.engine, "\(what): the LMDB map is full (\(options.mapSizeMB) MiB)", at: path,
-                              hint: "raise lmdb.map_size_mb (ORBIT_LMDB_MAP_SIZE_MB)", underlying: text)
+                              hint: "raise lmdb.map_size_mb (ORBIT_LMDB_MAP_SIZE_MB)", cause: .library(text))
         case MDB_READERS_FULL:
             return OrbitError(.engine, "\(what): every LMDB reader slot is taken (\(options.maxReaders))", at: path,
-                              hint: "raise lmdb.max_readers", underlying: text)
+                              hint: "raise lmdb.max_readers", cause: .library(text))
         case MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH:
-            return OrbitError(.corruption, "\(what) failed", at: path, underlying: text)
+            return OrbitError(.corruption, "\(what) failed", at: path, cause: .library(text))
         case MDB_BAD_VALSIZE:
             return OrbitError(.invalidArgument, "\(what): key too long for LMDB", at: path,
-                              hint: "LMDB keys are at most \(maxKeySize) bytes here", underlying: text)
+                              hint: "LMDB keys are at most \(maxKeySize) bytes here", cause: .library(text))
         case _ where rc > 0:
-            return OrbitError(.io, "\(what) failed", at: path, underlying: text)
+            return OrbitError(.io, "\(what) failed", at: path, cause: .library(text))
         default:
-            return OrbitError(.engine, "\(what) failed", at: path, underlying: text)
+            return OrbitError(.engine, "\(what) failed", at: path, cause: .library(text))
         }
     }
 

@@ -152,7 +152,7 @@ extension CrashCommand {
                     toFile: dir + "/" + Self.experimentMarker, atomically: false, encoding: .utf8)
             } catch {
                 throw OrbitError(.invalidArgument, "cannot create the experiment directory", at: dir,
-                                 hint: "choose a --data-dir you can write", underlying: "\(error)")
+                                 hint: "choose a --data-dir you can write", cause: .library("\(error)"))
             }
         }
     }

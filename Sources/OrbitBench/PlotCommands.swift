@@ -101,6 +101,6 @@ func write(_ text: String, to path: String) throws {
     do {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     } catch {
-        throw OrbitError(.io, "cannot write file", at: path, underlying: "\(error)")
+        throw OrbitError(.io, "cannot write file", at: path, cause: .library("\(error)"))
     }
 }

@@ -18,7 +18,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             let err = errno
             throw OrbitError(.io, "cannot create a temporary directory", at: "\(base)/\(prefix)-XXXXXX",
-                             underlying: "mkdtemp: errno \(err)")
+                             cause: .library("mkdtemp: errno \(err)"))
         }
         path = String(cString: made)
     }

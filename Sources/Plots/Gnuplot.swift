@@ -28,13 +28,13 @@ public enum Gnuplot {
         do {
             try p.run()
         } catch {
-            throw OrbitError(.io, "cannot start gnuplot", at: script, underlying: "\(error)")
+            throw OrbitError(.io, "cannot start gnuplot", at: script, cause: .library("\(error)"))
         }
         let messages = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
             throw OrbitError(.io, "gnuplot failed (exit status \(p.terminationStatus))", at: directory + "/" + script,
-                             underlying: messages.trimmingCharacters(in: .whitespacesAndNewlines))
+                             cause: .library(messages.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
     }
 

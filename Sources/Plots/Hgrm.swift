@@ -20,7 +20,7 @@ public struct HgrmFile: Sendable {
     public static func read(_ path: String) throws -> HgrmFile {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw OrbitError(.io, "cannot read histogram", at: path, underlying: "\(error)")
+            throw OrbitError(.io, "cannot read histogram", at: path, cause: .library("\(error)"))
         }
         return try parse(text, path: path)
     }

@@ -45,7 +45,7 @@ public enum Plotter {
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
-            throw OrbitError(.io, "cannot create the plots directory", at: out, underlying: "\(error)")
+            throw OrbitError(.io, "cannot create the plots directory", at: out, cause: .library("\(error)"))
         }
         var plots: [Plot] = []
         for s in scripts {
@@ -53,7 +53,7 @@ public enum Plotter {
             do {
                 try s.render().write(toFile: gp, atomically: true, encoding: .utf8)
             } catch {
-                throw OrbitError(.io, "cannot write the gnuplot script", at: gp, underlying: "\(error)")
+                throw OrbitError(.io, "cannot write the gnuplot script", at: gp, cause: .library("\(error)"))
             }
             try Gnuplot.run(script: s.name + ".gp", in: out)
             plots.append(Plot(name: s.name, script: gp, png: out + "/" + s.name + ".png", svg: out + "/" + s.name + ".svg"))

@@ -71,7 +71,7 @@ public enum ResultsWriter {
         do {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            throw OrbitError(.io, "cannot write results file", at: path, underlying: "\(error)")
+            throw OrbitError(.io, "cannot write results file", at: path, cause: .library("\(error)"))
         }
     }
 

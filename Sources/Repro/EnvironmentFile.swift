@@ -40,7 +40,7 @@ public enum EnvironmentFile {
         do {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            throw OrbitError(.io, "cannot write the environment file", at: path, underlying: "\(error)")
+            throw OrbitError(.io, "cannot write the environment file", at: path, cause: .library("\(error)"))
         }
         return "\(e.cpuModel), \(e.cores) cores, \(e.kernel), \(e.buildConfiguration) build, load \(loadBefore) → \(loadAverage())"
     }

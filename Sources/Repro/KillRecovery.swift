@@ -75,7 +75,7 @@ public enum KillRecovery {
         let errPipe = Pipe()
         p.standardError = errPipe
         do { try p.run() } catch {
-            throw OrbitError(.io, "cannot start the crash worker", at: executable, underlying: "\(error)")
+            throw OrbitError(.io, "cannot start the crash worker", at: executable, cause: .library("\(error)"))
         }
         // Read the worker's lines until it says it is writing (or exits).
         let reader = pipe.fileHandleForReading
@@ -93,7 +93,7 @@ public enum KillRecovery {
             p.waitUntilExit()
             let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             throw OrbitError(.io, "the crash worker for \(backend) did not reach its write loop", at: directory,
-                             underlying: err.trimmingCharacters(in: .whitespacesAndNewlines))
+                             cause: .library(err.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
         usleep(useconds_t(writeMillis * 1000))
         kill(p.processIdentifier, SIGKILL)

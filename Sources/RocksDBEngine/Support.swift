@@ -19,7 +19,7 @@ func takeRocksError(_ err: UnsafeMutablePointer<CChar>, _ what: String, at path:
     else if text.hasPrefix("Corruption") { code = .corruption }
     else if text.hasPrefix("Not implemented") { code = .unsupported }
     else { code = .engine }
-    return OrbitError(code, "rocksdb \(what) failed", at: path, underlying: text)
+    return OrbitError(code, "rocksdb \(what) failed", at: path, cause: .library(text))
 }
 
 /// Calls `body` with an `errptr` and throws if RocksDB set it.
@@ -33,7 +33,7 @@ func checked<R>(_ what: @autoclosure () -> String, at path: String,
 }
 
 func errnoError(_ what: String, _ path: String, _ e: Int32 = errno) -> OrbitError {
-    OrbitError(.io, what, at: path, underlying: String(cString: strerror(e)))
+    OrbitError(.io, what, at: path, cause: .library(String(cString: strerror(e))))
 }
 
 // MARK: - Open/close gate

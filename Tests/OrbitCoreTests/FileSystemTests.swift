@@ -18,7 +18,7 @@ private func caught(_ body: () throws -> Void, sourceLocation: SourceLocation = 
     return nil
 }
 
-/// Checks a file-layer error: code .io, the errno name first in `underlying`, and `text` in the message.
+/// Checks a file-layer error: code .io, the errno as its typed cause (and its name in the text), and `text` in the message.
 private func expectIOError(_ errnoName: String, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation,
                            _ body: () throws -> Void) {
     guard let e = caught(body, sourceLocation: sourceLocation) else { return }
@@ -223,7 +223,7 @@ enum FileSystemChecks {
         guard let e = caught({ _ = try fs.open(missing, .read) }) else { return }
         #expect(e.code == .io)
         #expect(e.location == missing)
-        #expect(e.underlying?.hasPrefix("ENOENT: ") == true)
+        #expect(e.cause == .errno(.noSuchFile) && e.errno == .noSuchFile)
         #expect(e.description == "\(missing): open (read) failed (ENOENT: No such file or directory)")
         #expect(e.hasErrno(.noSuchFile))
         #expect(e.exitStatus == 1)
@@ -244,8 +244,13 @@ enum FileSystemChecks {
         expectIOError("EBADF", mentioning: "\(p) @ offset 5") { try r.write([1], at: 5) }
         expectIOError("EINVAL", mentioning: p) { try r.truncate(to: 0) }
 
-        #expect(OrbitError(.corruption, "bad block", underlying: "EIO: x").errnoName == nil)
-        #expect(OrbitError(.io, "x", underlying: "rocksdb said no").errnoName == nil)
+        // The errno is a typed value, never read back out of text: a library message that looks
+        // like one is not one; a rewrapped error keeps it, and the text users see is as before.
+        #expect(OrbitError(.corruption, "bad block", cause: .library("EIO: x")).errno == nil)
+        #expect(OrbitError(.io, "x", cause: .library("rocksdb said no")).errnoName == nil)
+        let rewrapped = OrbitError(.io, "an earlier write failed: \(e.message)", at: e.location, cause: e.cause)
+        #expect(rewrapped.hasErrno(.noSuchFile) && rewrapped.errnoName == "ENOENT")
+        #expect(rewrapped.description == "\(missing): an earlier write failed: open (read) failed (ENOENT: No such file or directory)")
         #expect(Errno(12345).name == "errno 12345")
         #expect(Errno.noSpace.description == "ENOSPC: No space left on device")
         #expect(Errno.noSpace.orbitError("pwrite failed", at: "f @ offset 0").hint?.contains("free space") == true)

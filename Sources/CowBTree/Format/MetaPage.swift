@@ -29,6 +29,10 @@ struct MetaPage: Equatable {
     /// 2 adds the WAL segment field (offset 112); version 1 pages (zero there) are still read.
     static let version: UInt32 = 2
     static let encodedSize = 128
+    /// The start of every field in the table above.
+    static let fieldOffsets = [0, 8, 12, 16, 20] + Array(stride(from: 24, to: encodedSize, by: 8))
+    /// The page sizes a meta page may name (powers of two).
+    static let smallestPageSize = 512, largestPageSize = 65_536
 
     var pageSize: Int
     var maxKeysPerNode: Int
@@ -107,7 +111,7 @@ struct MetaPage: Equatable {
             let slotField = raw.u64(120)
             guard slotField <= UInt64(Int32.max) + 1 else { return .failure(.badField("WAL segment slot \(slotField)")) }
             m.walSlot = slotField == 0 ? nil : Int(slotField - 1)
-            guard m.pageSize >= 512, m.pageSize <= 65_536, m.pageSize & (m.pageSize - 1) == 0 else {
+            guard m.pageSize >= smallestPageSize, m.pageSize <= largestPageSize, m.pageSize & (m.pageSize - 1) == 0 else {
                 return .failure(.badField("page size \(m.pageSize)"))
             }
             guard m.pageCount >= Layout.firstDataPage, m.root < m.pageCount, m.freeListPage < m.pageCount,

@@ -25,6 +25,8 @@ enum Layout {
     // Header offsets.
     static let checksumOffset = 0, typeOffset = 4, countOffset = 6, pageNoOffset = 8, txidOffset = 16
     static let nextOffset = 24, upperOffset = 32, deadOffset = 36
+    /// Every header field, for the fields a corruption sweep probes (`CowStoreLayout`).
+    static let headerFieldOffsets = [checksumOffset, typeOffset, countOffset, pageNoOffset, txidOffset, nextOffset, upperOffset, deadOffset]
     /// Leaf entry: flags u8, key length u16, value length u32, key, value (inline) or first overflow page u64.
     static let leafEntryHeader = 7
     /// Branch entry: child page u64, key length u16, key.

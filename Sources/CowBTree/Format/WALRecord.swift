@@ -37,6 +37,10 @@ enum WALFormat {
     static let previousVersion: UInt32 = 2
     static let segmentHeaderSize = 32
     static let recordHeaderSize = 24
+    /// Segment header fields: magic, version (and mode, size class), checksum, sequence number, previous txid.
+    static let segmentHeaderFieldOffsets = [0, 8, 12, 16, 24]
+    /// Record header fields: checksum, payload length, segment sequence number, txid.
+    static let recordHeaderFieldOffsets = [0, 4, 8, 16]
 
     // MARK: Segment header
 

@@ -41,7 +41,7 @@ final class BackgroundQueue: @unchecked Sendable {
         #endif
         if rc != 0 {
             Unmanaged<BackgroundQueue>.fromOpaque(ctx).release()
-            throw OrbitError(.io, "cannot start the background thread '\(name)'", underlying: String(cString: strerror(rc)))
+            throw OrbitError(.io, "cannot start the background thread '\(name)'", cause: .library(String(cString: strerror(rc))))
         }
     }
 

@@ -130,7 +130,7 @@ public enum ConcurrentOpenSweep: CrashSweep {
         defer { try? err?.close() }
         do { try h.process.run() } catch {
             throw OrbitError(.io, "cannot start the concurrent-open holder", at: executable,
-                             hint: "the holder is the orbit-bench executable itself (crash-lab-child)", underlying: "\(error)")
+                             hint: "the holder is the orbit-bench executable itself (crash-lab-child)", cause: .library("\(error)"))
         }
         defer {
             if h.process.isRunning { kill(h.process.processIdentifier, SIGKILL) }

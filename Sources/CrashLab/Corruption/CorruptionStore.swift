@@ -218,12 +218,8 @@ extension CorruptionStore {
             }
         }
         let stored = try files ?? CorruptionFiles.read(directory)
-        // Describe the files as they are in the copy the probes start from.
-        let scratch = directory + ".layout"
-        try CorruptionFiles.write(scratch, stored)
-        defer { try? CorruptionFiles.removeTree(scratch) }
-        let layouts = try StoreLayout.describe(engine: config.engine, directory: scratch,
-                                               cowPageSize: config.cowOptions.pageSize)
+        // Described as they are in the copy the probes start from.
+        let layouts = try StoreLayout.describe(engine: config.engine, files: stored)
         return CorruptionStore(variant: variant, files: stored, expected: expected, recentWrites: recent,
                                operations: count, layouts: layouts)
     }

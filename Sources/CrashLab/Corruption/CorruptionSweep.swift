@@ -5,9 +5,9 @@ import Workloads
 /// key back and scan everything, and classify what the engine did (`CorruptionProbe.Outcome`).
 ///
 /// Offsets: every `stride` bytes of every file, plus every header, trailer and footer field of the
-/// engine's format (`StoreLayout`). Each probe starts from a fresh copy of the pristine store. The
-/// check runs in a child process (`ProbeIsolation`), so an engine that traps or faults on a corrupt
-/// store is recorded as a `crash` rather than ending the sweep.
+/// engine's format (the engine's own layout, `StoreFormat`). Each probe starts from a fresh copy of
+/// the pristine store. The check runs in a child process (`ProbeIsolation`), so an engine that traps
+/// or faults on a corrupt store is recorded as a `crash` rather than ending the sweep.
 ///
 /// Stores per engine: lsm, rocksdb: "closed" and "open" (copied after `sync()` with the engine open:
 /// the last writes live only in the log); cow: those two with `cow.wal=true` and "closed,wal=false";

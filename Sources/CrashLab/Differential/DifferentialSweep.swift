@@ -54,7 +54,7 @@ public enum DifferentialSweep: CrashSweep {
     public static func readReplay(_ file: String) throws -> [DiffOp] {
         let text: String
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-            throw OrbitError(.invalidArgument, "differential replay: cannot read the file", at: file, underlying: "\(error)")
+            throw OrbitError(.invalidArgument, "differential replay: cannot read the file", at: file, cause: .library("\(error)"))
         }
         return try DiffStream.parse(text, file: file)
     }

@@ -118,13 +118,9 @@ struct FsyncSetup {
         return engine == "lsm" ? name.hasSuffix(".log") : name.hasPrefix("cow.")
     }
 
+    /// The kind of file a failed sync hit, in the engine's words (as the io-error sweep names it).
     func fileKind(_ path: String) -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        if name.hasSuffix(".log") || name.hasPrefix("cow.wal") { return "wal" }
-        if name.hasSuffix(".sst") { return "sstable" }
-        if name.hasPrefix("MANIFEST") { return "manifest" }
-        if name.hasPrefix("cow.db") { return "pages" }
-        return name
+        StoreFormat.of(engine: engine)?.kind(ofPath: path, in: directory) ?? path
     }
 }
 
@@ -165,7 +161,7 @@ struct FsyncProbe {
             let text = "\(error)"
             if text.contains("read-only") || text.contains("refuses further writes") { declaredReadOnly = true }
             if firstError == nil { firstError = "\(what): \(error)" }
-            if let e = error as? OrbitError, e.errnoName != nil || e.message.contains("refuses") || e.code == .readOnly { return }
+            if let e = error as? OrbitError, e.errno != nil || e.message.contains("refuses") || e.code == .readOnly { return }
             if unclear == nil { unclear = "\(what): \(error)" }
         }
     }

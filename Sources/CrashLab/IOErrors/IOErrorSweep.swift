@@ -287,7 +287,7 @@ struct ProbeLog {
     mutating func failed(_ call: String, _ error: any Error) {
         errors += 1
         if firstError == nil { firstError = "\(call): \(error)" }
-        if let e = error as? OrbitError, e.errnoName != nil, let location = e.location, !location.isEmpty { return }
+        if let e = error as? OrbitError, e.errno != nil, let location = e.location, !location.isEmpty { return }
         unclear += 1
         if firstUnclear == nil { firstUnclear = "\(call): \(error)" }
     }
@@ -350,17 +350,10 @@ struct EngineSetup {
         try CowBTree(path: directory, options: cow, durability: durability, fileSystem: fs)
     }
 
-    /// "wal", "sstable", "manifest", "pages", ... for a path the fault hit.
+    /// The kind of file a fault hit, in the engine's words ("wal", "sstable", "data-page", "wal-segment",
+    /// the store's "directory"; a file the engine does not know by its name).
     func fileKind(_ path: String) -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        if name == "store" || path == directory || path.hasSuffix("/") { return "directory" }
-        if name.hasSuffix(".log") { return "wal" }
-        if name.hasSuffix(".sst") { return "sstable" }
-        if name.hasPrefix("MANIFEST") { return "manifest" }
-        if name.hasPrefix("CURRENT") { return "current" }
-        if name.hasPrefix("cow.wal") { return "wal" }
-        if name.hasPrefix("cow.db") { return "pages" }
-        return name
+        StoreFormat.of(engine: engine)?.kind(ofPath: path, in: directory) ?? path
     }
 
     func storeBytes(_ fs: FaultInjectingFileSystem) -> Int64 {

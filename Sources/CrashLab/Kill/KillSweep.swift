@@ -44,7 +44,7 @@ public enum KillSweep: CrashSweep {
         do {
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
         } catch {
-            throw OrbitError(.io, "cannot create the crash store directory", at: store, underlying: "\(error)")
+            throw OrbitError(.io, "cannot create the crash store directory", at: store, cause: .library("\(error)"))
         }
         let stderrPath = c.workDirectory + "/worker-stderr.log"
         var oracle = KillOracle(recordCount: plan.recordCount)
@@ -136,7 +136,7 @@ public enum KillSweep: CrashSweep {
         defer { try? err?.close() }
         do { try p.run() } catch {
             throw OrbitError(.io, "cannot start the crash worker", at: executable,
-                             hint: "the worker is the orbit-bench executable itself (crash-worker)", underlying: "\(error)")
+                             hint: "the worker is the orbit-bench executable itself (crash-worker)", cause: .library("\(error)"))
         }
         let fd = pipe.fileHandleForReading.fileDescriptor
         var outcome = ChildOutcome()

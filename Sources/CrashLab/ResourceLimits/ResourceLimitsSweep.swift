@@ -85,7 +85,7 @@ public enum ResourceLimitsSweep: CrashSweep {
         p.standardError = err
         do { try p.run() } catch {
             throw OrbitError(.io, "cannot start the resource-limits child", at: executable,
-                             hint: "the child is the orbit-bench executable itself (crash-lab-child)", underlying: "\(error)")
+                             hint: "the child is the orbit-bench executable itself (crash-lab-child)", cause: .library("\(error)"))
         }
         // stderr drains on its own thread so a chatty child never blocks on a full pipe.
         final class Box: @unchecked Sendable { var data = Data() }

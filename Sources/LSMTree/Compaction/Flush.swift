@@ -185,7 +185,7 @@ extension LSMTree {
             if current != Manifest<FS>.name(old.fileNumber) + "\n" {
                 let e = (error as? OrbitError) ?? OrbitError(.io, "\(error)")
                 manifestFailure = OrbitError(e.code, "a manifest roll failed after CURRENT began to change: \(e.message)",
-                                             at: e.location, hint: "close and reopen the store", underlying: e.underlying)
+                                             at: e.location, hint: "close and reopen the store", cause: e.cause)
             }
             throw error
         }
@@ -247,7 +247,7 @@ extension LSMTree {
     }
 
     private func recordBackgroundError(_ error: any Error) {
-        let e = (error as? OrbitError) ?? OrbitError(.io, "lsm background work failed", underlying: "\(error)")
+        let e = (error as? OrbitError) ?? OrbitError(.io, "lsm background work failed", cause: .library("\(error)"))
         logWarning("lsm: background work stopped: \(e)\n")
         state.withLock { if backgroundError == nil { backgroundError = e } }
     }

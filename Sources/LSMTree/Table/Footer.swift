@@ -25,6 +25,12 @@ struct Footer {
     static let version: UInt32 = 2
     /// Bytes after each block: compression type (1) + masked crc32c of block and type (4).
     static let blockTrailerSize = 5
+    /// Fields: filter handle (offset, size: 8 each) at 0, index handle at 16, entries at 32 (8 each),
+    /// masked crc32c of the rest at 40, version at 44 (4 each), magic at 48 (8).
+    static let checksumOffset = 40
+    static let versionOffset = 44
+    static let magicOffset = 48
+    static let fieldOffsets = [0, 8, 16, 24, 32, checksumOffset, versionOffset, magicOffset]
 
     var filter: BlockHandle
     var index: BlockHandle
@@ -48,14 +54,15 @@ struct Footer {
 
     static func decode(_ p: UnsafeRawBufferPointer, path: String, offset: Int64) throws -> Footer {
         precondition(p.count == size)
-        let magic = loadFixed64(p, 48)
+        let magic = loadFixed64(p, magicOffset)
         guard magic == Self.magic else {
-            throw corruption("not a table: footer magic 0x\(String(magic, radix: 16)), expected 0x\(String(Self.magic, radix: 16))", path, offset + 48)
+            throw corruption("not a table: footer magic 0x\(String(magic, radix: 16)), expected 0x\(String(Self.magic, radix: 16))", path, offset + Int64(magicOffset))
         }
-        let crc = CRC32C.update(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<40])), UnsafeRawBufferPointer(rebasing: p[44..<56]))
-        guard CRC32C.mask(crc) == loadFixed32(p, 40) else { throw corruption("table footer checksum mismatch", path, offset) }
-        let version = loadFixed32(p, 44)
-        guard version <= Self.version else { throw corruption("table format version \(version) is newer than this build reads", path, offset + 44) }
+        let crc = CRC32C.update(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<checksumOffset])),
+                               UnsafeRawBufferPointer(rebasing: p[versionOffset..<size]))
+        guard CRC32C.mask(crc) == loadFixed32(p, checksumOffset) else { throw corruption("table footer checksum mismatch", path, offset) }
+        let version = loadFixed32(p, versionOffset)
+        guard version <= Self.version else { throw corruption("table format version \(version) is newer than this build reads", path, offset + Int64(versionOffset)) }
         return Footer(filter: BlockHandle(offset: loadFixed64(p, 0), size: loadFixed64(p, 8)),
                       index: BlockHandle(offset: loadFixed64(p, 16), size: loadFixed64(p, 24)),
                       entries: loadFixed64(p, 32))

@@ -148,7 +148,7 @@ final class Manifest<FS: FileSystem>: @unchecked Sendable {
             let e = (error as? OrbitError) ?? OrbitError(.io, "\(error)")
             failure = OrbitError(e.code, "an earlier manifest write failed, no edit is recorded until the store is reopened: \(e.message)",
                                  at: e.location ?? joinPath(directory, Self.name(number)),
-                                 hint: "close and reopen the store", underlying: e.underlying)
+                                 hint: "close and reopen the store", cause: e.cause)
             throw error
         }
     }

@@ -82,7 +82,7 @@ final class GroupCommit: @unchecked Sendable {
     /// The sticky error after a failed WAL append or sync: the original one (errno, file, offset),
     /// saying the store now refuses writes.
     static func readOnly(_ error: any Error) -> OrbitError {
-        var e = (error as? OrbitError) ?? OrbitError(.io, "WAL write or sync failed", underlying: "\(error)")
+        var e = (error as? OrbitError) ?? OrbitError(.io, "WAL write or sync failed", cause: .library("\(error)"))
         let note = "lsm: the store is read-only after a failed WAL write; reopen it"
         if !e.message.hasPrefix(note) { e.message = "\(note) (\(e.message))" }
         return e

@@ -7,7 +7,13 @@ import OrbitCore
 enum LogFormat {
     static let blockSize = 32 * 1024
     static let headerSize = 7
+    /// Physical record header fields: checksum at 0 (4), length (2) and type (1).
+    static let lengthOffset = 4
+    static let typeOffset = 6
     static let fileHeaderSize = 16
+    /// File header fields: magic at 0 (8), version (4), checksum (4).
+    static let fileHeaderVersionOffset = 8
+    static let fileHeaderChecksumOffset = 12
     /// Version 1: manifest, and the WAL of older builds. Version 2 (WAL only): every WAL payload
     /// carries the log offset known synced when it was written (`walPayloadHeader`). Version 3
     /// (WAL only): as 2, and the header's checksum also covers the log's own file number (8, LE;

@@ -6,10 +6,11 @@ import Darwin
 
 /// A C `errno` value, named the way the C headers name it.
 ///
-/// The file layer turns every failed system call into an `OrbitError(.io, ...)` whose `underlying`
-/// text starts with the C name ("ENOSPC: No space left on device"), so a person can search for it
-/// and a program can test it with `OrbitError.errnoName`. A fault-injecting file system builds its
-/// simulated failures with the same `orbitError(_:at:)`, so they cannot be told apart from real ones.
+/// The file layer turns every failed system call into an `OrbitError(.io, ...)` whose cause is the
+/// errno (`OrbitError.Cause.errno`): shown with the C name first ("ENOSPC: No space left on
+/// device"), so a person can search for it, and tested as a value (`OrbitError.errno`, `hasErrno`).
+/// A fault-injecting file system builds its simulated failures with the same `orbitError(_:at:)`,
+/// so they cannot be told apart from real ones.
 public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     public var rawValue: Int32
 
@@ -35,7 +36,7 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     ///   - what: the operation, as "open failed", "fsync failed".
     ///   - location: the path, or "path @ offset N" for positioned I/O.
     public func orbitError(_ what: String, at location: String) -> OrbitError {
-        OrbitError(.io, what, at: location, hint: hint, underlying: description)
+        OrbitError(.io, what, at: location, hint: hint, cause: .errno(self))
     }
 
     /// What to do, for the errors a user can act on.
@@ -82,17 +83,9 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 extension OrbitError {
-    /// The C errno name ("ENOSPC") when this error came from the file layer, else nil.
-    ///
-    /// The file layer puts it first in `underlying` ("ENOSPC: No space left on device").
-    public var errnoName: String? {
-        guard code == .io, let underlying, underlying.hasPrefix("E") else { return nil }
-        let name = underlying.prefix { $0 != ":" }
-        guard name.count < underlying.count, name.allSatisfy({ ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") })
-        else { return nil }
-        return String(name)
-    }
+    /// The C errno name ("ENOSPC") when a failed system call caused this error, else nil.
+    public var errnoName: String? { errno?.name }
 
-    /// Whether this error came from the file layer with errno `e`.
-    public func hasErrno(_ e: Errno) -> Bool { errnoName == e.name }
+    /// Whether a failed system call with errno `e` caused this error.
+    public func hasErrno(_ e: Errno) -> Bool { errno == e }
 }

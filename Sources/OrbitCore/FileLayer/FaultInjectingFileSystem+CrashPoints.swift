@@ -15,12 +15,12 @@ struct Arm: Sendable {
 }
 
 extension OrbitError {
-    /// The `underlying` text of every error a simulated crash throws.
+    /// The cause (`.library`) of every error a simulated crash throws.
     public static let simulatedCrashMarker = "SIMULATED-CRASH"
 
     /// Whether this is a `FaultInjectingFileSystem`'s simulated crash (the crash itself, or any call
     /// on the file system after it), not a real or injected I/O error.
-    public var isSimulatedCrash: Bool { underlying == Self.simulatedCrashMarker }
+    public var isSimulatedCrash: Bool { cause == .library(Self.simulatedCrashMarker) }
 }
 
 extension FaultInjectingFileSystem {
@@ -86,7 +86,7 @@ extension State {
     static func crashError(_ dead: String, at location: String) -> OrbitError {
         OrbitError(.io, "simulated crash (\(dead)): the file system is dead", at: location,
                    hint: "take powerLoss(_:rng:) of it and reopen the store on that",
-                   underlying: OrbitError.simulatedCrashMarker)
+                   cause: .library(OrbitError.simulatedCrashMarker))
     }
 
     /// The gate every call passes: throws if the file system is dead or the call-count trigger

@@ -35,7 +35,7 @@ public final class FileLock: Sendable {
     public static func heldError(_ path: String, holder: String?) -> OrbitError {
         OrbitError(.io, "the store is in use: its lock file is held" + (holder.map { " by \($0)" } ?? " by another open"),
                    at: path, hint: "close the other open of this store (or stop that process) first; one process, one open at a time",
-                   underlying: "EWOULDBLOCK")
+                   cause: .library("EWOULDBLOCK"))
     }
 }
 

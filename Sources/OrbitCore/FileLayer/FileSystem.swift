@@ -43,8 +43,9 @@
 /// ## Errors
 ///
 /// Failures throw `OrbitError` with code `.io`, a message saying what failed ("pwrite failed"),
-/// the location ("/data/000012.log @ offset 4096") and the errno as `underlying`
-/// ("ENOSPC: No space left on device"); test it with `OrbitError.errnoName` / `hasErrno(_:)`.
+/// the location ("/data/000012.log @ offset 4096") and the errno as its cause
+/// (`OrbitError.Cause.errno`, shown "ENOSPC: No space left on device"); test it with
+/// `OrbitError.errno` / `hasErrno(_:)`.
 /// Using a closed handle throws code `.closed`.
 ///
 /// Paths are plain strings passed to the OS as they are (relative to the working directory when not

@@ -33,15 +33,41 @@ public struct OrbitError: Error, Sendable, CustomStringConvertible, Equatable {
     public var location: String?
     /// What to do or what is allowed.
     public var hint: String?
-    /// The underlying cause (errno name, library message).
-    public var underlying: String?
+    /// What caused the error underneath, when something did: a typed value, so a program tests
+    /// it (`errno`, `hasErrno(_:)`) without reading text.
+    public enum Cause: Sendable, Equatable, CustomStringConvertible {
+        /// A failed system call's errno (the file layer, and the fault injector that simulates it).
+        /// Shown as "ENOSPC: No space left on device".
+        case errno(Errno)
+        /// What a library, a child process or the runtime said, shown as given. Never parsed.
+        case library(String)
 
-    public init(_ code: Code, _ message: String, at location: String? = nil, hint: String? = nil, underlying: String? = nil) {
+        public var description: String {
+            switch self {
+            case .errno(let e): e.description
+            case .library(let text): text
+            }
+        }
+    }
+
+    /// The underlying cause, if any. Rewrapping an error keeps it (`cause: e.cause`).
+    public var cause: Cause?
+
+    public init(_ code: Code, _ message: String, at location: String? = nil, hint: String? = nil, cause: Cause? = nil) {
         self.code = code
         self.message = message
         self.location = location
         self.hint = hint
-        self.underlying = underlying
+        self.cause = cause
+    }
+
+    /// The cause as `description` shows it (for people; programs read `cause`).
+    public var underlying: String? { cause?.description }
+
+    /// The errno of a failed system call underneath, else nil (a library's message is never parsed for one).
+    public var errno: Errno? {
+        if case .errno(let e) = cause { return e }
+        return nil
     }
 
     public var description: String {

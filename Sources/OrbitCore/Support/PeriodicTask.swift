@@ -47,7 +47,7 @@ public final class PeriodicTask: @unchecked Sendable {
         #endif
         if rc != 0 {
             Unmanaged<PeriodicTask>.fromOpaque(ctx).release()
-            throw OrbitError(.io, "cannot start the background thread '\(name)'", underlying: String(cString: strerror(rc)))
+            throw OrbitError(.io, "cannot start the background thread '\(name)'", cause: .library(String(cString: strerror(rc))))
         }
     }
 
@@ -65,7 +65,7 @@ public final class PeriodicTask: @unchecked Sendable {
             if stopping { break }
             pthread_mutex_unlock(lock)
             do { try body() } catch {
-                let e = (error as? OrbitError) ?? OrbitError(.io, "background task failed", underlying: "\(error)")
+                let e = (error as? OrbitError) ?? OrbitError(.io, "background task failed", cause: .library("\(error)"))
                 firstError.withLock { if $0 == nil { $0 = e } }
             }
             runCount.wrappingAdd(1, ordering: .relaxed)

@@ -23,7 +23,7 @@ public struct CSVTable: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw OrbitError(.io, "cannot read CSV file", at: path, underlying: "\(error)")
+            throw OrbitError(.io, "cannot read CSV file", at: path, cause: .library("\(error)"))
         }
         return try parse(text, path: path)
     }

@@ -59,7 +59,7 @@ public enum KVTool {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
-                throw OrbitError(.invalidArgument, "cannot create the store directory", at: dir, underlying: "\(error)")
+                throw OrbitError(.invalidArgument, "cannot create the store directory", at: dir, cause: .library("\(error)"))
             }
         }
         return try Engines.withEngine(backend, directory: dir, settings: settings, access: intent == .read ? .readOnly : .readWrite,

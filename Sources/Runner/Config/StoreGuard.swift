@@ -145,10 +145,10 @@ public enum StoreGuard {
                 for n in names { try removeTree(joinPath(path, n)) }
             }
             guard rmdir(path) == 0 else {
-                throw OrbitError(.io, "cannot remove the directory", at: path, underlying: String(cString: strerror(errno)))
+                throw OrbitError(.io, "cannot remove the directory", at: path, cause: .library(String(cString: strerror(errno))))
             }
         } else if unlink(path) != 0 {
-            throw OrbitError(.io, "cannot remove the file", at: path, underlying: String(cString: strerror(errno)))
+            throw OrbitError(.io, "cannot remove the file", at: path, cause: .library(String(cString: strerror(errno))))
         }
     }
 
