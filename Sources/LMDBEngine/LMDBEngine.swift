@@ -230,11 +230,12 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         let text = String(cString: mdb_strerror(rc))
         switch rc {
         case MDB_MAP_FULL:
+            let knob = LMDBOptions.optionTable.knob(\.mapSizeMB)
             return OrbitError(.engine, "\(what): the LMDB map is full (\(options.mapSizeMB) MiB)", at: path,
-                              hint: "raise lmdb.map_size_mb (ORBIT_LMDB_MAP_SIZE_MB)", underlying: text)
+                              hint: "raise \(knob.name) (\(knob.environment))", underlying: text)
         case MDB_READERS_FULL:
             return OrbitError(.engine, "\(what): every LMDB reader slot is taken (\(options.maxReaders))", at: path,
-                              hint: "raise lmdb.max_readers", underlying: text)
+                              hint: "raise \(LMDBOptions.optionTable.name(\.maxReaders))", underlying: text)
         case MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH:
             return OrbitError(.corruption, "\(what) failed", at: path, underlying: text)
         case MDB_BAD_VALSIZE:

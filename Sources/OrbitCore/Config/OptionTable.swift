@@ -76,15 +76,18 @@ public struct OptionTable<Options: EngineOptions>: Sendable {
         }
     }
 
-    /// The canonical knob name of the option kept in `field` ("lsm.compaction_threshold"), for
-    /// errors that name it. The field must be in the table.
-    public func name(_ field: PartialKeyPath<Options>) -> String {
+    /// The knob of the option kept in `field`, for messages that name it or its variable. The
+    /// field must be in the table.
+    public func knob(_ field: PartialKeyPath<Options>) -> Knob {
         let wanted: AnyKeyPath = field
         guard let i = entries.firstIndex(where: { ($0.path as AnyKeyPath) == wanted }) else {
             preconditionFailure("\(engine): \(field) is not in the option table")
         }
-        return knobs[i].name
+        return knobs[i]
     }
+
+    /// The canonical knob name of the option kept in `field` ("lsm.compaction_threshold").
+    public func name(_ field: PartialKeyPath<Options>) -> String { knob(field).name }
 
     /// The options `settings` select: `Options()` with every entry's field set from its knob.
     /// `settings` must hold this table's knobs (values there were checked when they were set).
