@@ -72,7 +72,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         self.durability = durability
         self.access = access
         do {
-            try options.check(durability: durability)
+            try options.check(durability: durability, ranges: false)
             // LMDB forbids a second environment of one store in a process (it breaks the first's
             // reader slots: MDB_BAD_RSLOT), and a second read-write process would share the store's
             // writes: refuse both before LMDB opens anything. Read-only opens from other processes
