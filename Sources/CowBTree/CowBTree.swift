@@ -172,7 +172,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// store lock, decide whether the store is sound (meta page, every page, WAL replay and its
     /// checks) — and only then write, truncate or remove anything.
     public init(path: String, options: CowOptions, durability: DurabilityMode, fileSystem: FS, access: StoreAccess = .readWrite) throws {
-        try options.validate(durability: durability)
+        try options.check(durability: durability, ranges: false)
         self.path = path
         self.options = options
         self.durability = durability

@@ -1,9 +1,9 @@
 import OrbitCore
 
 /// The `cow.*` knobs, typed (the seeds' COW knobs plus page size, WAL mode and a checkpoint byte
-/// threshold). JSON section `cow_config`; environment `ORBIT_COW_<KEY>`, except max_keys_per_node,
-/// which keeps the seeds' variable `ORBIT_COW_MAX_KEYS`.
-public struct CowOptions: Sendable, Hashable {
+/// threshold), each stated once in `optionTable`; max_keys_per_node keeps the seeds' environment
+/// suffix `MAX_KEYS`. No combination of them is refused.
+public struct CowOptions: TableDrivenOptions, Hashable {
     /// Page size in bytes (a power of two, 512...65536). Fixed when the store is created.
     public var pageSize: Int = 4096
     /// Entries per node at most; 0 = as many as fit a page.
@@ -25,63 +25,26 @@ public struct CowOptions: Sendable, Hashable {
 
     public init() {}
 
-    public static let section = "cow_config"
-
-    private static func knob(_ key: String, env: String? = nil, _ kind: Knob.Kind, _ value: KnobValue, _ help: String) -> Knob {
-        Knob("cow." + key, section: section, key: key, env: env ?? ("ORBIT_COW_" + key.uppercased()),
-             kind: kind, default: value, help: help)
-    }
-
-    public static let knobs: [Knob] = [
-        knob("page_size", .int(512...65_536), .int(4096),
-             "page size in bytes, a power of two; fixed when the store is created"),
-        knob("max_keys_per_node", env: "ORBIT_COW_MAX_KEYS", .int(0...65_535), .int(0),
-             "cap on entries per B+tree node (0 = as many as fit a page; otherwise at least 4)"),
-        knob("wal", .bool, .bool(true),
-             "true: commits append to a WAL, pages are written at checkpoints; false: pure copy-on-write commits (pages, sync, meta, sync)"),
-        knob("wal_buffer_size", .int(4096...1_073_741_824), .int(1 << 20),
+    public static let optionTable = OptionTable<CowOptions>(engine: "cow", [
+        .int("page_size", \.pageSize, 512...65_536,
+             "page size in bytes, a power of two; fixed when the store is created",
+             constraint: .integer("a power of two in 512...65536") { $0 & ($0 - 1) == 0 }),
+        .int("max_keys_per_node", \.maxKeysPerNode, 0...65_535,
+             "cap on entries per B+tree node (0 = as many as fit a page; otherwise at least 4)", env: "max_keys",
+             constraint: .integer("0 (as many as fit a page) or an integer in 4...65535") { $0 == 0 || $0 >= 4 }),
+        .bool("wal", \.wal,
+              "true: commits append to a WAL, pages are written at checkpoints; false: pure copy-on-write commits (pages, sync, meta, sync)"),
+        .int("wal_buffer_size", \.walBufferSize, 4096...1_073_741_824,
              "bytes of the reusable buffer a commit's WAL record is encoded into (one write per commit)"),
-        knob("wal_segment_size", .int(65_536...1_073_741_824), .int(4 << 20),
+        .int("wal_segment_size", \.walSegmentSize, 65_536...1_073_741_824,
              "bytes of each pre-allocated, recycled WAL segment file (WAL mode; pre-zeroed and synced before use when commits sync)"),
-        knob("snapshot_interval", .int(0...100_000_000), .int(0),
+        .int("snapshot_interval", \.snapshotInterval, 0...100_000_000,
              "checkpoint every N commits in WAL mode (0 = only when the WAL passes cow.checkpoint_bytes)"),
-        knob("checkpoint_bytes", .int(4096...68_719_476_736), .int(64 << 20),
+        .int("checkpoint_bytes", \.checkpointBytes, 4096...68_719_476_736,
              "checkpoint when the WAL passes this many bytes (WAL mode)"),
-        knob("enable_snapshots", .bool, .bool(true),
-             "allow snapshot create/restore/list/drop (false: they fail with 'unsupported')"),
-    ]
-
-    /// Reads every `cow.*` knob. `settings` must have been built with `CowOptions.knobs`.
-    public init(settings: Settings) {
-        pageSize = settings.int("cow.page_size")
-        maxKeysPerNode = settings.int("cow.max_keys_per_node")
-        wal = settings.bool("cow.wal")
-        walBufferSize = settings.int("cow.wal_buffer_size")
-        walSegmentSize = settings.int("cow.wal_segment_size")
-        snapshotInterval = settings.int("cow.snapshot_interval")
-        checkpointBytes = settings.int("cow.checkpoint_bytes")
-        enableSnapshots = settings.bool("cow.enable_snapshots")
-    }
-
-    /// Checks values and the combination with a durability mode.
-    public func validate(durability: DurabilityMode) throws {
-        guard (512...65_536).contains(pageSize), pageSize & (pageSize - 1) == 0 else {
-            throw OrbitError(.invalidConfig, "cow.page_size: bad value \(pageSize)",
-                             hint: "allowed: a power of two in 512...65536")
-        }
-        guard maxKeysPerNode == 0 || (4...65_535).contains(maxKeysPerNode) else {
-            throw OrbitError(.invalidConfig, "cow.max_keys_per_node: bad value \(maxKeysPerNode)",
-                             hint: "allowed: 0 (as many as fit a page) or an integer in 4...65535")
-        }
-        guard (65_536...1_073_741_824).contains(walSegmentSize) else {
-            throw OrbitError(.invalidConfig, "cow.wal_segment_size: bad value \(walSegmentSize)",
-                             hint: "allowed: an integer in 65536...1073741824 (bytes)")
-        }
-        guard walBufferSize >= 4096, snapshotInterval >= 0, checkpointBytes >= 4096 else {
-            throw OrbitError(.invalidConfig, "cow options out of range: \(self)",
-                             hint: Self.knobs.map { "\($0.name): \($0.allowed)" }.joined(separator: "; "))
-        }
-    }
+        .bool("enable_snapshots", \.enableSnapshots,
+              "allow snapshot create/restore/list/drop (false: they fail with 'unsupported')"),
+    ])
 }
 
 extension CowOptions {

@@ -72,7 +72,7 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         self.durability = durability
         self.access = access
         do {
-            try options.validate()
+            try options.check(durability: durability, ranges: false)
             // LMDB forbids a second environment of one store in a process (it breaks the first's
             // reader slots: MDB_BAD_RSLOT), and a second read-write process would share the store's
             // writes: refuse both before LMDB opens anything. Read-only opens from other processes
@@ -230,11 +230,12 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
         let text = String(cString: mdb_strerror(rc))
         switch rc {
         case MDB_MAP_FULL:
+            let knob = LMDBOptions.optionTable.knob(\.mapSizeMB)
             return OrbitError(.engine, "\(what): the LMDB map is full (\(options.mapSizeMB) MiB)", at: path,
-                              hint: "raise lmdb.map_size_mb (ORBIT_LMDB_MAP_SIZE_MB)", cause: .library(text))
+                              hint: "raise \(knob.name) (\(knob.environment))", cause: .library(text))
         case MDB_READERS_FULL:
             return OrbitError(.engine, "\(what): every LMDB reader slot is taken (\(options.maxReaders))", at: path,
-                              hint: "raise lmdb.max_readers", cause: .library(text))
+                              hint: "raise \(LMDBOptions.optionTable.name(\.maxReaders))", cause: .library(text))
         case MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH:
             return OrbitError(.corruption, "\(what) failed", at: path, cause: .library(text))
         case MDB_BAD_VALSIZE:

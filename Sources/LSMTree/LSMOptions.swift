@@ -5,9 +5,9 @@ import Darwin
 #endif
 import OrbitCore
 
-/// The `lsm.*` knobs (the seeds' LSM settings), typed. JSON section `lsm_config`, variables
-/// `ORBIT_LSM_<KEY>`. Every field is used by the engine.
-public struct LSMOptions: Sendable, Hashable {
+/// The `lsm.*` knobs (the seeds' LSM settings), typed; each is stated once, in `optionTable`, and
+/// every field there is used by the engine. Fields outside the table are for tests only.
+public struct LSMOptions: TableDrivenOptions, Hashable {
     public var memtableSizeMB = 64
     /// For tests only: a bug planted back (see `LSMPlantedBug`).
     public var plantedBug: LSMPlantedBug = .none
@@ -48,67 +48,34 @@ public struct LSMOptions: Sendable, Hashable {
 
     public init() {}
 
-    public static let section = "lsm_config"
+    public static let optionTable = OptionTable<LSMOptions>(engine: "lsm", [
+        .int("memtable_size_mb", \.memtableSizeMB, 1...4096, "memtable size, MiB: a full memtable becomes immutable and is flushed to a level-0 table"),
+        .int("max_memtables", \.maxMemtables, 2...64, "memtables in memory, the active one included; writes stall when all are full"),
+        .int("max_levels", \.maxLevels, 2...12, "levels of tables, level 0 included"),
+        .int("level_size_multiplier", \.levelSizeMultiplier, 2...100, "each level >= 2 targets this many times the bytes of the level above"),
+        .int("compaction_threshold", \.compactionThreshold, 1...64, "level-0 tables that trigger a compaction into level 1"),
+        .int("l0_slowdown_writes_trigger", \.l0SlowdownWritesTrigger, 0...1024, "level-0 tables from which writes are delayed gradually (0 = 5x compaction_threshold); >= compaction_threshold"),
+        .int("l0_stop_writes_trigger", \.l0StopWritesTrigger, 0...1024, "level-0 tables at which writes stop until a compaction ends (0 = 9x compaction_threshold); > the slowdown trigger"),
+        .int("delayed_write_rate_mb", \.delayedWriteRateMB, 1...65536, "write rate (MiB/s of keys and values) at the slowdown trigger, falling linearly to 1/8 of it near the stop trigger"),
+        .int("compaction_threads", \.compactionThreads, 1...16, "background compaction threads; a level-0 compaction is split by key range across them"),
+        .int("sstable_block_size_kb", \.sstableBlockSizeKB, 1...1024, "data block size of a table, KiB"),
+        .bool("enable_bloom_filters", \.enableBloomFilters, "a Bloom filter per table over its keys"),
+        .int("bloom_filter_bits_per_key", \.bloomFilterBitsPerKey, 1...64, "Bloom filter bits per key (10: about 1% false positives)"),
+        .int("block_cache_mb", \.blockCacheMB, 0...1_048_576, "LRU cache of data blocks, MiB (0 = none)"),
+        .bool("enable_compression", \.enableCompression, "LZ4 compression of table data blocks (liblz4); a block that shrinks by less than 1/8 is stored plain"),
+        .bool("paranoid", \.paranoid, "a damaged WAL record before the tail stops open (false: skip it, log it, count it in stats)"),
+        .int("max_open_files", \.maxOpenFiles, 20...1_000_000, "file descriptors kept open for tables (an LRU table cache of min(max_open_files - 10, soft RLIMIT_NOFILE / 2) handles, the limit read at open; like RocksDB's max_open_files)"),
+    ])
 
-    private static func knob(_ key: String, _ kind: Knob.Kind, _ value: KnobValue, _ help: String) -> Knob {
-        Knob("lsm." + key, section: section, key: key, env: "ORBIT_LSM_" + key.uppercased(), kind: kind, default: value, help: help)
-    }
-
-    public static let knobs: [Knob] = [
-        knob("memtable_size_mb", .int(1...4096), .int(64), "memtable size, MiB: a full memtable becomes immutable and is flushed to a level-0 table"),
-        knob("max_memtables", .int(2...64), .int(2), "memtables in memory, the active one included; writes stall when all are full"),
-        knob("max_levels", .int(2...12), .int(7), "levels of tables, level 0 included"),
-        knob("level_size_multiplier", .int(2...100), .int(10), "each level >= 2 targets this many times the bytes of the level above"),
-        knob("compaction_threshold", .int(1...64), .int(4), "level-0 tables that trigger a compaction into level 1"),
-        knob("l0_slowdown_writes_trigger", .int(0...1024), .int(0), "level-0 tables from which writes are delayed gradually (0 = 5x compaction_threshold); >= compaction_threshold"),
-        knob("l0_stop_writes_trigger", .int(0...1024), .int(0), "level-0 tables at which writes stop until a compaction ends (0 = 9x compaction_threshold); > the slowdown trigger"),
-        knob("delayed_write_rate_mb", .int(1...65536), .int(64), "write rate (MiB/s of keys and values) at the slowdown trigger, falling linearly to 1/8 of it near the stop trigger"),
-        knob("compaction_threads", .int(1...16), .int(2), "background compaction threads; a level-0 compaction is split by key range across them"),
-        knob("sstable_block_size_kb", .int(1...1024), .int(4), "data block size of a table, KiB"),
-        knob("enable_bloom_filters", .bool, .bool(true), "a Bloom filter per table over its keys"),
-        knob("bloom_filter_bits_per_key", .int(1...64), .int(10), "Bloom filter bits per key (10: about 1% false positives)"),
-        knob("block_cache_mb", .int(0...1_048_576), .int(256), "LRU cache of data blocks, MiB (0 = none)"),
-        knob("enable_compression", .bool, .bool(false), "LZ4 compression of table data blocks (liblz4); a block that shrinks by less than 1/8 is stored plain"),
-        knob("paranoid", .bool, .bool(true), "a damaged WAL record before the tail stops open (false: skip it, log it, count it in stats)"),
-        knob("max_open_files", .int(20...1_000_000), .int(1000), "file descriptors kept open for tables (an LRU table cache of min(max_open_files - 10, soft RLIMIT_NOFILE / 2) handles, the limit read at open; like RocksDB's max_open_files)"),
-    ]
-
-    public init(settings: Settings) {
-        memtableSizeMB = settings.int("lsm.memtable_size_mb")
-        maxMemtables = settings.int("lsm.max_memtables")
-        maxLevels = settings.int("lsm.max_levels")
-        levelSizeMultiplier = settings.int("lsm.level_size_multiplier")
-        compactionThreshold = settings.int("lsm.compaction_threshold")
-        sstableBlockSizeKB = settings.int("lsm.sstable_block_size_kb")
-        enableBloomFilters = settings.bool("lsm.enable_bloom_filters")
-        bloomFilterBitsPerKey = settings.int("lsm.bloom_filter_bits_per_key")
-        blockCacheMB = settings.int("lsm.block_cache_mb")
-        enableCompression = settings.bool("lsm.enable_compression")
-        paranoid = settings.bool("lsm.paranoid")
-        l0SlowdownWritesTrigger = settings.int("lsm.l0_slowdown_writes_trigger")
-        l0StopWritesTrigger = settings.int("lsm.l0_stop_writes_trigger")
-        delayedWriteRateMB = settings.int("lsm.delayed_write_rate_mb")
-        compactionThreads = settings.int("lsm.compaction_threads")
-        maxOpenFiles = settings.int("lsm.max_open_files")
-    }
-
-    public func validate() throws {
-        guard (2...12).contains(maxLevels), maxMemtables >= 2, compactionThreshold >= 1, levelSizeMultiplier >= 2,
-              sstableBlockSizeKB >= 1, memtableSizeMB >= 1 else {
-            throw OrbitError(.invalidConfig, "lsm options out of range",
-                             hint: Self.knobs.map { "\($0.name): \($0.allowed)" }.joined(separator: "; "))
-        }
-        guard delayedWriteRateMB >= 1, (1...16).contains(compactionThreads), l0SlowdownWritesTrigger >= 0, l0StopWritesTrigger >= 0 else {
-            throw OrbitError(.invalidConfig, "lsm options out of range: delayed_write_rate_mb \(delayedWriteRateMB), compaction_threads \(compactionThreads)",
-                             hint: "delayed_write_rate_mb >= 1; compaction_threads 1...16; the level-0 triggers >= 0")
-        }
-        guard (20...1_000_000).contains(maxOpenFiles) else {
-            throw OrbitError(.invalidConfig, "lsm max_open_files \(maxOpenFiles) is out of range", hint: "lsm.max_open_files: 20...1000000")
-        }
+    /// The one combination refused: the level-0 triggers in order, compaction_threshold <=
+    /// slowdown < stop (each after 0 picks its default). Ranges are the table's.
+    public func validate(durability: DurabilityMode) throws {
         guard l0SlowdownTrigger >= compactionThreshold, l0StopTrigger > l0SlowdownTrigger else {
-            throw OrbitError(.invalidConfig,
-                             "lsm level-0 triggers out of order: compaction_threshold \(compactionThreshold), l0_slowdown_writes_trigger \(l0SlowdownTrigger) (set \(l0SlowdownWritesTrigger)), l0_stop_writes_trigger \(l0StopTrigger) (set \(l0StopWritesTrigger))",
-                             hint: "compaction_threshold <= l0_slowdown_writes_trigger < l0_stop_writes_trigger (0 picks 5x and 9x compaction_threshold)")
+            let t = Self.optionTable
+            let (threshold, slowdown, stop) = (t.name(\.compactionThreshold), t.name(\.l0SlowdownWritesTrigger), t.name(\.l0StopWritesTrigger))
+            throw OptionError([threshold, slowdown, stop],
+                              "level-0 triggers out of order: \(threshold) \(compactionThreshold), \(slowdown) \(l0SlowdownTrigger) (set \(l0SlowdownWritesTrigger)), \(stop) \(l0StopTrigger) (set \(l0StopWritesTrigger))",
+                              hint: "\(threshold) <= \(slowdown) < \(stop) (0 picks 5x and 9x the compaction threshold)")
         }
     }
 

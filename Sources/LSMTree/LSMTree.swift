@@ -162,7 +162,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     @_optimize(none)
     public init(fs: FS, directory: String, options: LSMOptions = LSMOptions(), durability: DurabilityMode = .none,
                 access: StoreAccess = .readWrite) throws {
-        try options.validate()
+        try options.check(durability: durability, ranges: false)
         self.fs = fs
         self.directory = directory
         self.options = options

@@ -90,7 +90,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
     /// Throws `.invalidConfig` for `rocksdb.wal=false` with any durability other than `none`, and the
     /// RocksDB error (`.io`, `.corruption`, `.engine`) when the store cannot be opened.
     public init(path: String, options: RocksDBOptions, durability: DurabilityMode, access: StoreAccess = .readWrite) throws {
-        try options.validate(durability: durability)
+        try options.check(durability: durability, ranges: false)
         self.access = access
         self.path = path
         self.options = options

@@ -1,12 +1,10 @@
 import OrbitCore
 
-/// The `rocksdb.*` knobs, typed. Every field is applied to the RocksDB options when the engine opens
-/// (see `RocksDBEngine.makeOptions`); nothing here is accepted and then ignored.
-///
-/// Knob names are `rocksdb.<key>`, the JSON section is `rocksdb_config`, the environment variables
-/// `ORBIT_ROCKSDB_<KEY>`. Defaults are RocksDB's own (so a run with no settings is comparable to
-/// `db_bench` with the same flags) except where noted in the knob's help.
-public struct RocksDBOptions: Sendable, Hashable {
+/// The `rocksdb.*` knobs, typed, each stated once in `optionTable`. Every field is applied to the
+/// RocksDB options when the engine opens (see `RocksDBEngine.makeOptions`); nothing here is
+/// accepted and then ignored. Defaults are RocksDB's own (so a run with no settings is comparable
+/// to `db_bench` with the same flags) except where noted in the knob's help.
+public struct RocksDBOptions: TableDrivenOptions, Hashable {
     /// LRU block cache capacity in MiB; 0 = no block cache (every block read goes to the file).
     public var blockCacheMB: Int = 256
     /// Memtable size in MiB (`write_buffer_size`): a memtable this large is switched and flushed.
@@ -44,67 +42,39 @@ public struct RocksDBOptions: Sendable, Hashable {
 
     public init() {}
 
-    public static let section = "rocksdb_config"
-
-    private static func knob(_ key: String, _ kind: Knob.Kind, _ value: KnobValue, _ help: String) -> Knob {
-        Knob("rocksdb." + key, section: section, key: key, env: "ORBIT_ROCKSDB_" + key.uppercased(),
-             kind: kind, default: value, help: help)
-    }
-
-    public static let knobs: [Knob] = [
-        knob("block_cache_mb", .int(0...1_048_576), .int(256),
+    public static let optionTable = OptionTable<RocksDBOptions>(engine: "rocksdb", [
+        .int("block_cache_mb", \.blockCacheMB, 0...1_048_576,
              "LRU block cache for SST data/index/filter blocks, MiB (0 = no block cache)"),
-        knob("write_buffer_mb", .int(1...65_536), .int(64),
+        .int("write_buffer_mb", \.writeBufferMB, 1...65_536,
              "memtable size (write_buffer_size), MiB; a full memtable is flushed to an L0 SST"),
-        knob("max_background_jobs", .int(1...64), .int(2),
+        .int("max_background_jobs", \.maxBackgroundJobs, 1...64,
              "background flush + compaction threads (max_background_jobs)"),
-        knob("compression", .bool, .bool(false),
-             "LZ4 block compression on every level (false = none); this librocksdb also has snappy, zlib, bz2, zstd"),
-        knob("bloom_bits_per_key", .int(0...64), .int(10),
+        .bool("compression", \.compression,
+              "LZ4 block compression on every level (false = none); this librocksdb also has snappy, zlib, bz2, zstd"),
+        .int("bloom_bits_per_key", \.bloomBitsPerKey, 0...64,
              "bits per key of the full Bloom filter in each SST (0 = no filter)"),
-        knob("wal", .bool, .bool(true),
-             "write-ahead log; false keeps writes in the memtable until a flush and needs durability none"),
-        knob("max_open_files", .int(-1...1_000_000), .int(-1),
-             "SST files kept open by the table cache (-1 = all; otherwise at least 20)"),
-        knob("statistics", .bool, .bool(false),
-             "RocksDB statistics: cache hit rate and write amplification in stats, costs a few % per op"),
-        knob("count_read_bytes", .bool, .bool(false),
-             "count SST bytes read per get/scan via RocksDB's perf context (disk_bytes_read); ~5% slower cached reads"),
-        knob("wal_recovery_mode", .choice(walRecoveryModes), .string("point-in-time"),
-             "what an open does with a damaged WAL record: point-in-time (RocksDB's default: replay stops there, no error), tolerate-corrupted-tail (only a torn final record is accepted; earlier damage is an error), absolute-consistency, skip-any-corrupted"),
-    ]
+        .bool("wal", \.wal,
+              "write-ahead log; false keeps writes in the memtable until a flush and needs durability none"),
+        // RocksDB would silently raise 0...19 to 20 (SanitizeOptions clips max_open_files): refused instead.
+        .int("max_open_files", \.maxOpenFiles, -1...1_000_000,
+             "SST files kept open by the table cache (-1 = all; otherwise at least 20)",
+             constraint: .integer("-1 (keep all open) or an integer in 20...1000000") { $0 == -1 || $0 >= 20 }),
+        .bool("statistics", \.statistics,
+              "RocksDB statistics: cache hit rate and write amplification in stats, costs a few % per op"),
+        .bool("count_read_bytes", \.countReadBytes,
+              "count SST bytes read per get/scan via RocksDB's perf context (disk_bytes_read); ~5% slower cached reads"),
+        .choice("wal_recovery_mode", \.walRecoveryMode, walRecoveryModes,
+                "what an open does with a damaged WAL record: point-in-time (RocksDB's default: replay stops there, no error), tolerate-corrupted-tail (only a torn final record is accepted; earlier damage is an error), absolute-consistency, skip-any-corrupted"),
+    ])
 
-    /// Reads every `rocksdb.*` knob. `settings` must have been built with `RocksDBOptions.knobs`.
-    public init(settings: Settings) {
-        blockCacheMB = settings.int("rocksdb.block_cache_mb")
-        writeBufferMB = settings.int("rocksdb.write_buffer_mb")
-        maxBackgroundJobs = settings.int("rocksdb.max_background_jobs")
-        compression = settings.bool("rocksdb.compression")
-        bloomBitsPerKey = settings.int("rocksdb.bloom_bits_per_key")
-        wal = settings.bool("rocksdb.wal")
-        maxOpenFiles = settings.int("rocksdb.max_open_files")
-        statistics = settings.bool("rocksdb.statistics")
-        countReadBytes = settings.bool("rocksdb.count_read_bytes")
-        walRecoveryMode = settings.string("rocksdb.wal_recovery_mode")
-    }
-
-    /// Checks the combination with a durability mode: a WAL-less store cannot honour any sync promise.
+    /// The one combination refused: a WAL-less store cannot honour any sync promise.
     public func validate(durability: DurabilityMode) throws {
         if !wal && durability != .none {
-            throw OrbitError(.invalidConfig,
-                             "rocksdb.wal=false cannot give durability '\(durability)': without a write-ahead log "
+            let name = Self.optionTable.name(\.wal)
+            throw OptionError([name, OptionError.durabilityKnob],
+                              "\(name)=false cannot give durability '\(durability)': without a write-ahead log "
                                 + "an acknowledged write lives only in the memtable until a flush",
-                             hint: "set rocksdb.wal=true, or durability=none")
-        }
-        // RocksDB would silently raise 0...19 to 20 (SanitizeOptions clips max_open_files): refuse instead.
-        if maxOpenFiles != -1 && maxOpenFiles < 20 {
-            throw OrbitError(.invalidConfig, "rocksdb.max_open_files: bad value \(maxOpenFiles)",
-                             hint: "allowed: -1 (keep all open) or an integer in 20...1000000")
-        }
-        guard blockCacheMB >= 0, writeBufferMB >= 1, (1...64).contains(maxBackgroundJobs),
-              (0...64).contains(bloomBitsPerKey), maxOpenFiles <= 1_000_000 else {
-            throw OrbitError(.invalidConfig, "rocksdb options out of range: \(self)",
-                             hint: Self.knobs.map { "\($0.name): \($0.allowed)" }.joined(separator: "; "))
+                              hint: "set \(name)=true, or durability=none")
         }
     }
 }

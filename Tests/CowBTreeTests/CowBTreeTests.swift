@@ -391,13 +391,13 @@ struct CowBTreeTests {
         for knob in CowOptions.knobs { #expect(knob.jsonSection == "cow_config" && knob.name.hasPrefix("cow.")) }
         var bad = CowOptions()
         bad.pageSize = 1000
-        #expect(throws: OrbitError.self) { try bad.validate(durability: .none) }
+        #expect(throws: OrbitError.self) { try bad.check(durability: .none) }
         bad = CowOptions()
         bad.maxKeysPerNode = 2
-        #expect(throws: OrbitError.self) { try bad.validate(durability: .none) }
+        #expect(throws: OrbitError.self) { try bad.check(durability: .none) }
         bad = CowOptions()
         bad.walSegmentSize = 4096
-        #expect(throws: OrbitError.self) { try bad.validate(durability: .none) }
+        #expect(throws: OrbitError.self) { try bad.check(durability: .none) }
     }
 
     @Test func maxKeysPerNodeCapsEveryNode() throws {

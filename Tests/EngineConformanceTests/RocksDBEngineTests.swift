@@ -155,7 +155,7 @@ struct RocksDBEngineTests {
     @Test func maxOpenFilesBelowRocksDBMinimumIsRefused() throws {
         var o = RocksDBOptions()
         o.maxOpenFiles = 5
-        let error = #expect(throws: OrbitError.self) { try o.validate(durability: .none) }
+        let error = #expect(throws: OrbitError.self) { try o.check(durability: .none) }
         #expect(error?.description.contains("rocksdb.max_open_files") == true)
     }
 

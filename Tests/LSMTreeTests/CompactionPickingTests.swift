@@ -100,14 +100,14 @@ import Testing
         #expect(o.l0SlowdownTrigger == 20 && o.l0StopTrigger == 36, "defaults: 5x and 9x compaction_threshold")
         o.l0SlowdownWritesTrigger = 10
         o.l0StopWritesTrigger = 10
-        #expect(throws: OrbitError.self) { try o.validate() }
+        #expect(throws: OrbitError.self) { try o.check(durability: .none) }
         o.l0StopWritesTrigger = 11
-        try o.validate()
+        try o.check(durability: .none)
         o.compactionThreshold = 12
-        #expect(throws: OrbitError.self) { try o.validate() }  // slowdown below the compaction trigger
+        #expect(throws: OrbitError.self) { try o.check(durability: .none) }  // slowdown below the compaction trigger
         o = LSMOptions()
         o.compactionThreads = 0
-        #expect(throws: OrbitError.self) { try o.validate() }
+        #expect(throws: OrbitError.self) { try o.check(durability: .none) }
         // The delayed rate falls from the full rate at the slowdown trigger to 1/8 of it.
         o = LSMOptions()
         #expect(o.delayedWriteRate(l0Files: 20) == 64 * 1_048_576)

@@ -26,9 +26,11 @@ public struct Knob: Sendable {
     public let kind: Kind
     public let defaultValue: KnobValue
     public let help: String
+    /// What a value must meet beyond the kind's range (a power of two), when the range alone says too little.
+    public let constraint: KnobConstraint?
 
     public init(_ name: String, section: String? = nil, key: String? = nil, env: String, kind: Kind,
-                default defaultValue: KnobValue, help: String) {
+                default defaultValue: KnobValue, help: String, constraint: KnobConstraint? = nil) {
         self.name = name
         self.jsonSection = section
         self.jsonKey = key ?? String(name.split(separator: ".").last!)
@@ -36,6 +38,7 @@ public struct Knob: Sendable {
         self.kind = kind
         self.defaultValue = defaultValue
         self.help = help
+        self.constraint = constraint
     }
 
     /// "an integer in 1...65536", "one of: a, b".
@@ -72,46 +75,93 @@ public struct Knob: Sendable {
         }
     }
 
-    /// Checks a typed value (JSON and YAML sources) against the kind and range.
+    /// Checks a typed value (JSON and YAML sources) against the kind, range and constraint.
     public func check(_ value: KnobValue, _ source: ConfigSource) throws -> KnobValue {
+        switch accept(value) {
+        case .success(let v): return v
+        case .failure(let refused): throw bad(refused.shown, source)
+        }
+    }
+
+    private func bad(_ shown: String, _ source: ConfigSource) -> OrbitError {
+        OrbitError(.invalidConfig, refusal(Refused(shown: shown)), at: source.location, hint: "allowed: \(allowedInErrors)")
+    }
+
+    /// A value the knob refuses, as an error message shows it ("'x' in 'a,x'", "1000").
+    public struct Refused: Error {
+        public let shown: String
+    }
+
+    /// The value in canonical form (a choice as the table spells it, a list without repeats, an
+    /// integer given for a number as that number), or what was refused. Written once for every
+    /// source, and for options built in code (`OptionTable.check`).
+    public func accept(_ value: KnobValue) -> Result<KnobValue, Refused> {
+        func no(_ shown: String) -> Result<KnobValue, Refused> { .failure(Refused(shown: shown)) }
+        let accepted: KnobValue
         switch (kind, value) {
         case (.int(let r), .int(let v)):
-            guard r.contains(v) else { throw bad(String(v), source) }
-            return value
+            guard r.contains(v) else { return no(String(v)) }
+            accepted = value
         case (.double(let r), .double(let v)):
-            guard r.contains(v) else { throw bad(formatDouble(v), source) }
-            return value
+            guard r.contains(v) else { return no(formatDouble(v)) }
+            accepted = value
         case (.double(let r), .int(let v)):
-            guard r.contains(Double(v)) else { throw bad(String(v), source) }
-            return .double(Double(v))
+            guard r.contains(Double(v)) else { return no(String(v)) }
+            accepted = .double(Double(v))
         case (.bool, .bool):
-            return value
+            accepted = value
         case (.choice(let c), .string(let s)):
-            guard let m = c.first(where: { $0.lowercased() == s.lowercased() }) else { throw bad("'\(s)'", source) }
-            return .string(m)
+            guard let m = c.first(where: { $0.lowercased() == s.lowercased() }) else { return no("'\(s)'") }
+            accepted = .string(m)
         case (.list(let c), .string(let s)):
             var items: [String] = []
             for raw in s.split(separator: ",", omittingEmptySubsequences: false) {
                 let item = String(raw).trimmingWhitespace()
                 guard let m = c.first(where: { $0.lowercased() == item.lowercased() }) else {
-                    throw bad("'\(item)'" + (s.contains(",") ? " in '\(s)'" : ""), source)
+                    return no("'\(item)'" + (s.contains(",") ? " in '\(s)'" : ""))
                 }
                 if !items.contains(m) { items.append(m) }
             }
-            return .string(items.joined(separator: ","))
+            accepted = .string(items.joined(separator: ","))
         case (.string, .string):
-            return value
+            accepted = value
         case (.durability, .string(let s)):
-            guard let mode = DurabilityMode(parsing: s) else { throw bad("'\(s)'", source) }
-            return .string(mode.description)
+            guard let mode = DurabilityMode(parsing: s) else { return no("'\(s)'") }
+            accepted = .string(mode.description)
         default:
-            throw bad("\(value.typeName) \(value)", source)
+            return no("\(value.typeName) \(value)")
         }
+        if let constraint, !constraint.test(accepted) { return no(accepted.description) }
+        return .success(accepted)
     }
 
-    private func bad(_ shown: String, _ source: ConfigSource) -> OrbitError {
-        OrbitError(.invalidConfig, "\(name): bad value \(shown)",
-                   at: source.location, hint: "allowed: \(allowed)")
+    /// "cow.page_size: bad value 1000": the message of every refused value.
+    public func refusal(_ refused: Refused) -> String { "\(name): bad value \(refused.shown)" }
+
+    /// What errors say is allowed: the constraint's words when there is one (they include the
+    /// range), else `allowed`. (`allowed` stays the kind's range: `orbit-bench list` shows it
+    /// beside the help, which states the constraint.)
+    public var allowedInErrors: String { constraint?.allowed ?? allowed }
+}
+
+/// A condition on a knob's value beyond its kind's range, with the words that say what it allows.
+public struct KnobConstraint: Sendable {
+    /// What is allowed, range included: "a power of two in 512...65536".
+    public let allowed: String
+    /// True for an allowed value (given in canonical form, already within the kind's range).
+    public let test: @Sendable (KnobValue) -> Bool
+
+    public init(allowed: String, _ test: @escaping @Sendable (KnobValue) -> Bool) {
+        self.allowed = allowed
+        self.test = test
+    }
+
+    /// A condition on an integer knob.
+    public static func integer(_ allowed: String, _ test: @escaping @Sendable (Int) -> Bool) -> KnobConstraint {
+        KnobConstraint(allowed: allowed) { value in
+            guard case .int(let v) = value else { return false }
+            return test(v)
+        }
     }
 }
 

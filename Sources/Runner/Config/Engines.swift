@@ -67,31 +67,11 @@ public enum Engines {
     /// bad combination is refused up front (exit status 2), naming where each setting came from.
     public static func validate(_ backend: String, settings: Settings) throws {
         switch backend {
-        case "rocksdb":
-            do {
-                try RocksDBOptions(settings: settings).validate(durability: settings.durability())
-            } catch var e as OrbitError {
-                let names = e.message.contains("max_open_files") ? ["rocksdb.max_open_files"] : ["rocksdb.wal", "durability"]
-                e.location = names.map { "\($0) from \(settings.source($0))" }.joined(separator: ", ")
-                throw e
-            }
-        case "cow":
-            do {
-                try CowOptions(settings: settings).validate(durability: settings.durability())
-            } catch var e as OrbitError {
-                if let name = CowOptions.knobs.map(\.name).first(where: { e.message.hasPrefix($0 + ":") }) {
-                    e.location = "\(name) from \(settings.source(name))"
-                }
-                throw e
-            }
-        case "lsm":
-            do { try LSMOptions(settings: settings).validate() } catch var e as OrbitError {
-                // Each knob is range-checked where it is read; this is the combination check.
-                e.location = e.location ?? "lsm.* settings (lsm_config, ORBIT_LSM_*, --set lsm.*)"
-                throw e
-            }
-        default:
-            break
+        case "rocksdb": _ = try RocksDBOptions.validated(from: settings)
+        case "cow": _ = try CowOptions.validated(from: settings)
+        case "lsm": _ = try LSMOptions.validated(from: settings)
+        case "lmdb": _ = try LMDBOptions.validated(from: settings)
+        default: break
         }
     }
 
