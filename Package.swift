@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 // orbit-bench: a storage-engine benchmarking and research harness.
-// Module layout follows ARCHITECTURE.md: engines depend only on OrbitCore; the CLI is thin.
+// Module layout: docs/architecture.md, "Modules" (engines depend only on OrbitCore; the CLI is thin).
 import PackageDescription
 import Foundation
 
