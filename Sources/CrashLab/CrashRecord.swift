@@ -3,7 +3,8 @@ import OrbitCore
 /// One row of `crash.csv`: the outcome of one crash-and-recover cycle (a real kill, a simulated
 /// power-loss state, or one corruption probe summarized per file type).
 ///
-/// The column order is a contract (ARCHITECTURE.md, results/README.md): new columns go at the end.
+/// The column order is a contract (docs/architecture.md, "The results contract"; results/README.md,
+/// "crash.csv"): new columns go at the end.
 public struct CrashRecord: Sendable, Hashable {
     /// How the crash was made.
     public enum Method: String, Sendable, Hashable, CaseIterable {

@@ -236,6 +236,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     // MARK: Writes
 
+    // The runner's entry points are specialized for the real file system here, in this module
+    // (docs/architecture.md, "Build settings"): a caller in another module reaches the generic
+    // entry, which dispatches to the specialized copy after one type check.
+    @_specialize(where FS == POSIXFileSystem)
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         try checkLimits(key, value)
         try writeEntries(1, UInt64(key.count + value.count)) { out in
@@ -245,6 +249,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         }
     }
 
+    @_specialize(where FS == POSIXFileSystem)
     public func delete(_ key: UnsafeRawBufferPointer) throws {
         try checkLimits(key, UnsafeRawBufferPointer(start: nil, count: 0))
         try writeEntries(1, UInt64(key.count)) { out in
@@ -254,6 +259,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         }
     }
 
+    @_specialize(where FS == POSIXFileSystem)
     public func write(_ batch: WriteBatch) throws {
         guard !batch.isEmpty else { try checkWritable("write"); return }
         var tooLarge: OrbitError?
@@ -495,6 +501,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     /// Makes every acknowledged write durable (nothing to do on a read-only open: nothing is written).
+    @_specialize(where FS == POSIXFileSystem)
     public func sync() throws {
         try checkOpen()
         if readOnly { return }
@@ -528,6 +535,9 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         return (seq, mem, imms, version)
     }
 
+    // The runner's gets return Int (a value's length); `get(_:into:)` returns Bool.
+    @_specialize(where FS == POSIXFileSystem, R == Int)
+    @_specialize(where FS == POSIXFileSystem, R == Bool)
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try checkOpen()
         let (seq, m, ims, v) = readView()
@@ -564,6 +574,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     @discardableResult
+    @_specialize(where FS == POSIXFileSystem)
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         try checkOpen()

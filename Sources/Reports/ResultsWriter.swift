@@ -4,8 +4,9 @@ import Workloads
 import Foundation
 import Histogram
 
-/// Writes a run's results directory, per the results contract of ARCHITECTURE.md
-/// (columns are extended, never renamed without bumping `schema`).
+/// Writes a run's results directory, per the results contract (docs/architecture.md, "The results
+/// contract"; every file and column: results/README.md): columns are extended, never renamed
+/// without bumping `schema`.
 public enum ResultsWriter {
     public static let schemaVersion = 1
 
