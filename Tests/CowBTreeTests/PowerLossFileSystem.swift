@@ -7,7 +7,7 @@ import Synchronization
 /// `arm(point, hit:)` makes the `hit`-th arrival at crash point `point` throw, as a crash would.
 final class PowerLossFileSystem: FileSystem, @unchecked Sendable {
     let real = POSIXFileSystem()
-    let state = Mutex<State>(State())
+    let state = Lock<State>(State())
 
     struct State {
         var undo: [String: [(offset: Int64, bytes: [UInt8])]] = [:]
@@ -20,7 +20,7 @@ final class PowerLossFileSystem: FileSystem, @unchecked Sendable {
     struct Crash: Error {}
 
     /// Called before every fdatasync with the file's path (tests hold a writer inside its sync).
-    let beforeFdatasync = Mutex<(@Sendable (String) -> Void)?>(nil)
+    let beforeFdatasync = Lock<(@Sendable (String) -> Void)?>(nil)
 
     func arm(_ point: String, hit: Int) {
         state.withLock { $0.armed = point; $0.hitsLeft = hit; $0.crashed = false }
