@@ -14,7 +14,6 @@ public final class PeriodicTask: @unchecked Sendable {
     /// Whether `stop()` was called (the thread's wake-up condition).
     private let stopping = Lock(false)
     private var thread: OrbitThread?
-    private let joined = Lock(false)
     public let firstError = Lock<OrbitError?>(nil)
     public let runCount = Atomic<UInt64>(0)
 
@@ -42,11 +41,6 @@ public final class PeriodicTask: @unchecked Sendable {
 
     /// Stops the thread and waits for it. Calling it again does nothing.
     public func stop() {
-        let first = joined.withLock { j -> Bool in
-            defer { j = true }
-            return !j
-        }
-        guard first else { return }
         stopping.withLock { s in
             s = true
             stopping.broadcast()

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// The one OS-thread abstraction of the project: a pthread running `body`, joined by `join()`.
 ///
@@ -12,7 +13,7 @@ import Darwin
 /// its creator and joiner (a semaphore from libdispatch is invisible to it).
 public final class OrbitThread: @unchecked Sendable {
     private var handle = pthread_t()
-    private var joined = false
+    private let joined = Atomic<Bool>(false)
     private let name: String
     private let body: () -> Void
 
@@ -45,10 +46,10 @@ public final class OrbitThread: @unchecked Sendable {
 
     private func main() { body() }
 
-    /// Waits for the thread to finish. Call it once, from one thread (not the thread itself).
+    /// Waits for the thread to finish (not from the thread itself). Only the first call joins; a
+    /// later one returns at once, so owners' `stop()` may be called more than once.
     public func join() {
-        precondition(!joined, "OrbitThread '\(name)' joined twice")
-        joined = true
+        guard !joined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pthread_join(handle, nil)
     }
 }
@@ -94,7 +95,6 @@ public final class WorkerQueue: @unchecked Sendable {
     }
     private let lock = Lock(State())
     private var thread: OrbitThread?
-    private let joined = Lock(false)
 
     public init(name: String) throws {
         thread = try OrbitThread(name: name) { [unowned(unsafe) self] in self.loop() }
@@ -139,11 +139,6 @@ public final class WorkerQueue: @unchecked Sendable {
 
     /// Runs what is queued, then stops the thread and waits for it. Calling it again does nothing.
     public func stop() {
-        let first = joined.withLock { j -> Bool in
-            defer { j = true }
-            return !j
-        }
-        guard first else { return }
         lock.withLock { s in
             s.stopping = true
             lock.broadcast()
