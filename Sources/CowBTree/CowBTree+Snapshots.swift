@@ -1,4 +1,5 @@
 import OrbitCore
+import Synchronization
 
 /// Snapshots: named, durably pinned roots (docs/formats/btree-page.md, "Snapshot-list pages").
 ///
@@ -18,7 +19,7 @@ extension CowBTree {
         if readOnly { throw readOnlyError("createSnapshot") }
         try validateSnapshotName(name)
         try requireSnapshots()
-        try writeLock.withLock { _ in
+        try withWriteLock {
             _ = try view()
             try checkWritable("createSnapshot")
             try finishInflightCheckpoint(wait: true)
@@ -38,7 +39,7 @@ extension CowBTree {
 
     public func listSnapshots() throws -> [String] {
         try requireSnapshots()
-        return try writeLock.withLock { _ in
+        return try withWriteLock {
             _ = try view()
             return snapshots.map(\.name)
         }
@@ -54,7 +55,7 @@ extension CowBTree {
         if readOnly { throw readOnlyError("dropSnapshot") }
         try validateSnapshotName(name)
         try requireSnapshots()
-        try writeLock.withLock { _ in
+        try withWriteLock {
             _ = try view()
             try checkWritable("dropSnapshot")
             try finishInflightCheckpoint(wait: true)
@@ -78,7 +79,7 @@ extension CowBTree {
         if readOnly { throw readOnlyError("restoreSnapshot") }
         try validateSnapshotName(name)
         try requireSnapshots()
-        try writeLock.withLock { _ in
+        try withWriteLock {
             _ = try view()
             try checkWritable("restoreSnapshot")
             try finishInflightCheckpoint(wait: true)
@@ -100,44 +101,153 @@ extension CowBTree {
 
     // MARK: Stats
 
+    /// Figures from the engine's own accounting, read without `writeLock`: a writer that holds it
+    /// while it waits (for a checkpoint in flight, a WAL segment, a sync) does not hold up stats.
+    /// The writer-side figures are those `publishFigures()` stored at the end of the last write-lock
+    /// section; the published version, the page file's size and the spares are read as they are.
     public func stats() throws -> StorageStats {
         if let e = syncer?.firstError.withLock({ $0 }) { throw e }
-        return try writeLock.withLock { _ in
-            let v = try view()
-            let t = tree
-            var s = StorageStats()
-            s.totalKeys = UInt64(max(0, v.keys))
-            s.totalSizeBytes = UInt64(max(0, v.keyBytes + v.valueBytes))
-            s.averageKeySize = v.keys > 0 ? UInt64(v.keyBytes / v.keys) : 0
-            s.averageValueSize = v.keys > 0 ? UInt64(v.valueBytes / v.keys) : 0
-            let fileSize = (try? dataFile.size()) ?? 0
-            let walSize: Int64? = options.wal ? walLiveBytes : nil
-            let spareCount = walSpares.withLock { $0.spares.count }
-            s.diskUsageBytes = UInt64(max(0, fileSize)) + UInt64(max(0, walSize ?? 0))
-            s.memoryUsageBytes = (t.pageCount - UInt64(t.free.count)) * UInt64(meta.pageSize)
-            s.treeHeight = UInt64(v.height)
-            s.freePages = UInt64(t.free.count + t.pending.count)
-            if s.totalSizeBytes > 0 { s.spaceAmplification = Double(fileSize) / Double(s.totalSizeBytes) }
-            s.extra = [
-                .init("page_size", Double(meta.pageSize)),
-                .init("page_count", Double(t.pageCount)),
-                .init("file_size_bytes", Double(fileSize)),
-                .init("wal_size_bytes", Double(walSize ?? 0)),
-                .init("dirty_pages", Double(t.dirty.count)),
-                .init("pages_written", Double(pagesWritten)),
-                .init("pages_written_per_commit", commitCount > 0 ? Double(pagesWritten) / Double(commitCount) : 0),
-                .init("commits", Double(commitCount)),
-                .init("checkpoint_count", Double(checkpointCount)),
-                .init("checkpoint_time_ms", Double(checkpointNanos) / 1e6),
-                .init("checkpoint_wait_ms", Double(checkpointWaitNanos) / 1e6),
-                .init("checkpoint_in_flight", inflight == nil ? 0 : 1),
-                .init("wal_segments", Double(walLive.count + (walCurrent == nil ? 0 : 1))),
-                .init("wal_spare_segments", Double(spareCount)),
-                .init("wal_segments_created_by_writer", Double(walSegmentsCreatedByWriter)),
-                .init("snapshots", Double(snapshots.count)),
-                .init("pinned_pages", Double(t.pinned.count)),
-            ]
-            return s
+        let v = try view()
+        let f = figures.load()
+        var s = StorageStats()
+        s.totalKeys = UInt64(max(0, v.keys))
+        s.totalSizeBytes = UInt64(max(0, v.keyBytes + v.valueBytes))
+        s.averageKeySize = v.keys > 0 ? UInt64(v.keyBytes / v.keys) : 0
+        s.averageValueSize = v.keys > 0 ? UInt64(v.valueBytes / v.keys) : 0
+        let fileSize = (try? dataFile.size()) ?? 0
+        let walSize: Int64? = options.wal ? f.walLiveBytes : nil
+        let spareCount = walSpares.withLock { $0.spares.count }
+        s.diskUsageBytes = UInt64(max(0, fileSize)) + UInt64(max(0, walSize ?? 0))
+        s.memoryUsageBytes = f.usedPages * UInt64(f.pageSize)
+        s.treeHeight = UInt64(v.height)
+        s.freePages = f.freePages
+        if s.totalSizeBytes > 0 { s.spaceAmplification = Double(fileSize) / Double(s.totalSizeBytes) }
+        s.extra = [
+            .init("page_size", Double(f.pageSize)),
+            .init("page_count", Double(f.pageCount)),
+            .init("file_size_bytes", Double(fileSize)),
+            .init("wal_size_bytes", Double(walSize ?? 0)),
+            .init("dirty_pages", Double(f.dirtyPages)),
+            .init("pages_written", Double(f.pagesWritten)),
+            .init("pages_written_per_commit", f.commits > 0 ? Double(f.pagesWritten) / Double(f.commits) : 0),
+            .init("commits", Double(f.commits)),
+            .init("checkpoint_count", Double(f.checkpoints)),
+            .init("checkpoint_time_ms", Double(f.checkpointNanos) / 1e6),
+            .init("checkpoint_wait_ms", Double(f.checkpointWaitNanos) / 1e6),
+            .init("checkpoint_in_flight", f.checkpointInFlight ? 1 : 0),
+            .init("wal_segments", Double(f.walSegments)),
+            .init("wal_spare_segments", Double(spareCount)),
+            .init("wal_segments_created_by_writer", Double(f.walSegmentsCreatedByWriter)),
+            .init("snapshots", Double(f.snapshots)),
+            .init("pinned_pages", Double(f.pinnedPages)),
+        ]
+        return s
+    }
+
+    /// Copies the writer-side figures `stats()` reports into `figures` (under `writeLock`, at the end
+    /// of every section that holds it: `withWriteLock`). Relaxed atomic stores: plain stores on
+    /// x86-64 and AArch64, nothing a commit would notice.
+    func publishFigures() {
+        let t = tree
+        let f = CowFigures(
+            pageSize: meta.pageSize, pageCount: t.pageCount,
+            usedPages: t.pageCount - UInt64(t.free.count), freePages: UInt64(t.free.count + t.pending.count),
+            dirtyPages: t.dirty.count, pinnedPages: t.pinned.count,
+            pagesWritten: pagesWritten, commits: commitCount, checkpoints: checkpointCount,
+            checkpointNanos: checkpointNanos, checkpointWaitNanos: checkpointWaitNanos,
+            checkpointInFlight: inflight != nil, walLiveBytes: walLiveBytes,
+            walSegments: walLive.count + (walCurrent == nil ? 0 : 1),
+            walSegmentsCreatedByWriter: walSegmentsCreatedByWriter, snapshots: snapshots.count)
+        figures.store(f)
+    }
+
+    /// Runs `body` under `writeLock`, then publishes the figures it may have changed.
+    @inline(__always)
+    func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        try writeLock.withLock { () throws(E) -> R in
+            defer { publishFigures() }
+            return try body()
         }
+    }
+}
+
+/// The writer-side figures of `CowBTree.stats()`, as of the end of the last write-lock section.
+struct CowFigures: Sendable, Equatable {
+    var pageSize = 0
+    var pageCount: UInt64 = 0
+    var usedPages: UInt64 = 0
+    var freePages: UInt64 = 0
+    var dirtyPages = 0
+    var pinnedPages = 0
+    var pagesWritten: UInt64 = 0
+    var commits: UInt64 = 0
+    var checkpoints: UInt64 = 0
+    var checkpointNanos: UInt64 = 0
+    var checkpointWaitNanos: UInt64 = 0
+    var checkpointInFlight = false
+    var walLiveBytes: Int64 = 0
+    var walSegments = 0
+    var walSegmentsCreatedByWriter: UInt64 = 0
+    var snapshots = 0
+}
+
+/// `CowFigures` in atomics: the writer stores them under `writeLock`, `stats()` loads them without
+/// it. Each figure is exact; two figures may come from consecutive sections (a reader between the
+/// writer's stores), which stats can live with.
+final class PublishedCowFigures: Sendable {
+    private let pageSize = Atomic<Int>(0)
+    private let pageCount = Atomic<UInt64>(0)
+    private let usedPages = Atomic<UInt64>(0)
+    private let freePages = Atomic<UInt64>(0)
+    private let dirtyPages = Atomic<Int>(0)
+    private let pinnedPages = Atomic<Int>(0)
+    private let pagesWritten = Atomic<UInt64>(0)
+    private let commits = Atomic<UInt64>(0)
+    private let checkpoints = Atomic<UInt64>(0)
+    private let checkpointNanos = Atomic<UInt64>(0)
+    private let checkpointWaitNanos = Atomic<UInt64>(0)
+    private let checkpointInFlight = Atomic<Bool>(false)
+    private let walLiveBytes = Atomic<Int64>(0)
+    private let walSegments = Atomic<Int>(0)
+    private let walSegmentsCreatedByWriter = Atomic<UInt64>(0)
+    private let snapshots = Atomic<Int>(0)
+
+    func store(_ f: CowFigures) {
+        pageSize.store(f.pageSize, ordering: .relaxed)
+        pageCount.store(f.pageCount, ordering: .relaxed)
+        usedPages.store(f.usedPages, ordering: .relaxed)
+        freePages.store(f.freePages, ordering: .relaxed)
+        dirtyPages.store(f.dirtyPages, ordering: .relaxed)
+        pinnedPages.store(f.pinnedPages, ordering: .relaxed)
+        pagesWritten.store(f.pagesWritten, ordering: .relaxed)
+        commits.store(f.commits, ordering: .relaxed)
+        checkpoints.store(f.checkpoints, ordering: .relaxed)
+        checkpointNanos.store(f.checkpointNanos, ordering: .relaxed)
+        checkpointWaitNanos.store(f.checkpointWaitNanos, ordering: .relaxed)
+        checkpointInFlight.store(f.checkpointInFlight, ordering: .relaxed)
+        walLiveBytes.store(f.walLiveBytes, ordering: .relaxed)
+        walSegments.store(f.walSegments, ordering: .relaxed)
+        walSegmentsCreatedByWriter.store(f.walSegmentsCreatedByWriter, ordering: .relaxed)
+        snapshots.store(f.snapshots, ordering: .relaxed)
+    }
+
+    func load() -> CowFigures {
+        CowFigures(
+            pageSize: pageSize.load(ordering: .relaxed),
+            pageCount: pageCount.load(ordering: .relaxed),
+            usedPages: usedPages.load(ordering: .relaxed),
+            freePages: freePages.load(ordering: .relaxed),
+            dirtyPages: dirtyPages.load(ordering: .relaxed),
+            pinnedPages: pinnedPages.load(ordering: .relaxed),
+            pagesWritten: pagesWritten.load(ordering: .relaxed),
+            commits: commits.load(ordering: .relaxed),
+            checkpoints: checkpoints.load(ordering: .relaxed),
+            checkpointNanos: checkpointNanos.load(ordering: .relaxed),
+            checkpointWaitNanos: checkpointWaitNanos.load(ordering: .relaxed),
+            checkpointInFlight: checkpointInFlight.load(ordering: .relaxed),
+            walLiveBytes: walLiveBytes.load(ordering: .relaxed),
+            walSegments: walSegments.load(ordering: .relaxed),
+            walSegmentsCreatedByWriter: walSegmentsCreatedByWriter.load(ordering: .relaxed),
+            snapshots: snapshots.load(ordering: .relaxed))
     }
 }

@@ -93,10 +93,13 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     public static var walFileName: String { "cow.wal" }
 
     // Published view.
-    let current: Mutex<Version>
+    let current: Lock<Version>
 
     // Writer state: everything below is used only under `writeLock`.
-    let writeLock = Mutex<Void>(())
+    let writeLock = Lock<Void>(())
+    /// What `stats()` reports of the writer state, published at the end of each `writeLock` section
+    /// (`withWriteLock`): stats never wait for the write lock.
+    let figures = PublishedCowFigures()
     let tree: TreeWriter
     let dataFile: FS.File
     var meta: MetaPage
@@ -123,10 +126,10 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// Segments the writer had to create itself (no spare ready): in the syncing modes a pre-zeroing stall.
     var walSegmentsCreatedByWriter: UInt64 = 0
     /// Spares, shared with the background thread.
-    let walSpares = Mutex<SpareSegments<FS.File>>(SpareSegments())
+    let walSpares = Lock<SpareSegments<FS.File>>(SpareSegments())
 
     // Background checkpoints (WAL mode): the job in flight and its queue ticket, under `writeLock`.
-    var background: BackgroundQueue?
+    var background: WorkerQueue?
     var inflight: CheckpointJob?
     var inflightTicket: UInt64 = 0
     var checkpointWaitNanos: UInt64 = 0
@@ -143,12 +146,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     var pagesWritten: UInt64 = 0
 
     // Group commit.
-    let syncLock = Mutex<Void>(())
+    let syncLock = Lock<Void>(())
     let walWrittenLSN = Atomic<UInt64>(0)
     let walSyncedLSN = Atomic<UInt64>(0)
     /// A failed WAL sync (group, periodic, `sync()`), sticky: what it covered may never reach the disk
     /// even if a later sync succeeds (fsyncgate), so no later commit may be acknowledged.
-    let walSyncFailure = Mutex<OrbitError?>(nil)
+    let walSyncFailure = Lock<OrbitError?>(nil)
     /// The segment `syncWAL` syncs (the current one), under `syncLock`.
     var walSyncFile: FS.File?
     var syncer: PeriodicTask?
@@ -162,7 +165,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     @inline(__always) var readOnly: Bool { access == .readOnly }
     /// Unpublished group-mode versions (lsn, version), oldest first: a group commit becomes visible
     /// only once a WAL sync covers it (`syncWAL`, `startSegment`). Under `syncLock` or `writeLock`.
-    let pendingVersions = Mutex<[(lsn: UInt64, version: Version)]>([])
+    let pendingVersions = Lock<[(lsn: UInt64, version: Version)]>([])
 
     /// Opens the store in `path`. Read-write creates a new store only in a missing or empty
     /// directory; read-only opens an existing store and changes no byte on disk (WAL replay happens
@@ -220,12 +223,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             throw error   // deinit releases ioBuffer (`opened` is false: it does not close)
         }
         self.tree = TreeWriter(pageSize: chosen.0.pageSize, maxKeysPerNode: options.maxKeysPerNode)
-        self.current = Mutex(Version(root: nil, height: 0, keys: 0, keyBytes: 0, valueBytes: 0, txid: chosen.0.txid))
+        self.current = Lock(Version(root: nil, height: 0, keys: 0, keyBytes: 0, valueBytes: 0, txid: chosen.0.txid))
         do {
             try load()
             try openWAL()
             if options.wal && !readOnly {
-                let bg = try BackgroundQueue(name: "cow checkpoints")
+                let bg = try WorkerQueue(name: "cow checkpoints")
                 background = bg
                 if walSyncs { bg.submit { [weak self] in self?.prepareSpareInBackground() } }
             }
@@ -243,6 +246,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             throw error   // deinit releases ioBuffer (`opened` is false: it does not close)
         }
         opened = true
+        withWriteLock {}
     }
 
     // MARK: Store recognition
@@ -595,7 +599,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// durable yet, nor one whose sync failed.
     @inline(__always)
     func commit(log: (CowBTree) -> Void, apply: (TreeWriter) -> Void) throws {
-        let lsn: UInt64 = try writeLock.withLock { _ in
+        let lsn: UInt64 = try withWriteLock {
             // Not `view()`: the writer must not hold a reference to the published version.
             if _slowPath(current.withLock({ $0.closed })) { throw OrbitError(.closed, "cow engine is closed", at: path) }
             if let failure { throw failure }
@@ -734,7 +738,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         if let e = syncer?.firstError.withLock({ $0 }) { throw e }
         if options.wal {
             // Every segment that may hold unsynced records (in `none` mode a switch does not sync).
-            try writeLock.withLock { _ in
+            try withWriteLock {
                 try checkWritable("sync")
                 do {
                     if durability == .none {
@@ -758,7 +762,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             }
             try syncWAL(upTo: walWrittenLSN.load(ordering: .acquiring))
         } else {
-            try writeLock.withLock { _ in
+            try withWriteLock {
                 if let failure { throw failure }
                 // After a failed sync the pages it covered may never reach the disk (fsyncgate): a
                 // later commit's meta page must not be made durable on top of them.
@@ -786,7 +790,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 
     public func close() throws {
         syncer?.stop()
-        try writeLock.withLock { _ in
+        try withWriteLock {
             if current.withLock({ $0.closed }) { return }
             defer {
                 publish(closed: true)

@@ -49,8 +49,8 @@ public final class LMDBEngine: StorageEngine, @unchecked Sendable {
     var closed = false
     var syncer: PeriodicTask?
     let lock = EngineRWLock()
-    let readers = Mutex<[Reader]>([])
-    let totals = Mutex<Totals>(Totals())
+    let readers = Lock<[Reader]>([])
+    let totals = Lock<Totals>(Totals())
     let fs = POSIXFileSystem()
 
     struct Totals { var keys: Int64 = 0; var keyBytes: Int64 = 0; var valueBytes: Int64 = 0 }

@@ -114,8 +114,8 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let syncedSeq = Atomic<UInt64>(0)
     let nextFileNumber: Atomic<UInt64>
     let closed = Atomic<Bool>(false)
-    private var flusher: BackgroundThread?
-    private var compactors: [BackgroundThread] = []
+    private var flusher: OrbitThread?
+    private var compactors: [OrbitThread] = []
     private var periodic: PeriodicTask?
 
     // Counters for stats.
@@ -205,10 +205,18 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         try removeObsoleteFiles()
 
         // Both threads hold the engine until close() stops them.
-        flusher = BackgroundThread { self.flushLoop() }
-        compactors = (0..<options.compactionThreads).map { _ in BackgroundThread { self.compactionLoop() } }
-        if case .periodic(let ms) = durability {
-            periodic = try PeriodicTask(periodMillis: ms, name: "lsm-wal-sync") { try self.syncWAL() }
+        do {
+            flusher = try OrbitThread(name: "lsm-flush") { self.flushLoop() }
+            for i in 0..<options.compactionThreads {
+                compactors.append(try OrbitThread(name: "lsm-compact-\(i)") { self.compactionLoop() })
+            }
+            if case .periodic(let ms) = durability {
+                periodic = try PeriodicTask(periodMillis: ms, name: "lsm-wal-sync") { try self.syncWAL() }
+            }
+        } catch {
+            // The threads that started hold the engine: stop them before the open fails.
+            stopBackgroundThreads()
+            throw error
         }
     }
 
@@ -613,12 +621,19 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     // MARK: Close
 
-    public func close() throws {
-        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+    /// Stops the periodic sync, the flush thread and the compaction threads, and waits for them.
+    private func stopBackgroundThreads() {
         periodic?.stop()
         state.withLock { shuttingDown = true; state.broadcast() }
         flusher?.join()
+        flusher = nil
         for c in compactors { c.join() }
+        compactors = []
+    }
+
+    public func close() throws {
+        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        stopBackgroundThreads()
         if readOnly {
             // Nothing was written: nothing to sync, no sync marker.
             tableCache.closeAll()

@@ -419,7 +419,7 @@ public final class LeaseDirectory<E: StorageEngine>: Sendable {
 /// batch once warm).
 @usableFromInline
 final class LeaseStripe: Sendable {
-    @usableFromInline let batch = Mutex(WriteBatch())
+    @usableFromInline let batch = Lock(WriteBatch())
     @usableFromInline init() {}
 }
 

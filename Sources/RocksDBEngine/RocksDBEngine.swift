@@ -60,7 +60,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
     let writeOptions: OpaquePointer
     let readOptions: OpaquePointer
     let gate: Gate
-    let snapshotLock = Mutex<Void>(())
+    let snapshotLock = Lock<Void>(())
     /// One byte, so empty keys and values reach RocksDB with a non-NULL pointer.
     let emptyBytes: UnsafeMutablePointer<CChar>
     let walOn: Bool

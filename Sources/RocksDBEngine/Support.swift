@@ -47,7 +47,7 @@ func errnoError(_ what: String, _ path: String, _ e: Int32 = errno) -> OrbitErro
 /// short sleeps (close and restore are rare, slow operations anyway).
 final class Gate: Sendable {
     private let state = Atomic<Int>(0)
-    private let writers = Mutex<Void>(())
+    private let writers = Lock<Void>(())
     private static let writerBit = 1 << 62
     private static let closedBit = 1 << 61
     private static let countMask = (1 << 61) - 1

@@ -293,13 +293,13 @@ import Testing
             let fs = SyncHookFileSystem()
             let e = try CowBTree(path: dir, options: Self.options(), durability: .group, fileSystem: fs)
             try e.put(Self.k(0), Self.v(0))
-            let state = Mutex<(entered: Bool, release: Bool)>((false, false))
+            let state = Lock<(entered: Bool, release: Bool)>((false, false))
             fs.beforeFdatasync.withLock { $0 = { path in
                 guard path.contains("cow.wal.") else { return }
                 state.withLock { $0.entered = true }
                 while !state.withLock({ $0.release }) { usleep(1000) }
             } }
-            let seen = Mutex<(get: [UInt8]?, scanned: Int)>((nil, -1))
+            let seen = Lock<(get: [UInt8]?, scanned: Int)>((nil, -1))
             try runOnThreads(2) { i in
                 if i == 0 { try e.put(Self.k(1), Self.v(1)); return }
                 while !state.withLock({ $0.entered }) { usleep(1000) }

@@ -70,7 +70,7 @@ import Testing
             let e = try LSMTree(fs: fs, directory: dir, options: o)
             let written = Atomic<Int>(0)
             func value(_ i: Int) -> [UInt8] { [UInt8](repeating: UInt8(i & 0xff), count: 100) }
-            let writer = BackgroundThread {
+            let writer = try OrbitThread(name: "test") {
                 for i in 0..<2000 {
                     do { try e.put(Array("key-\(100_000 + i)".utf8), value(i)) } catch { break }
                     written.store(i + 1, ordering: .releasing)

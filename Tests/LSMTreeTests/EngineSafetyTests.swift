@@ -33,12 +33,12 @@ import Testing
             let fs = try fileSystem(seed: seed)
             let t = try LSMTree(fs: fs, directory: "/db", durability: .everyWrite)
             fs.inject(Fault(.ioError, on: .fdatasync, pathSuffix: ".log", after: 3 + 2 * round, count: 1))
-            let acked = Mutex<[Int]>([])
-            let failed = Mutex<[Int]>([])
+            let acked = Lock<[Int]>([])
+            let failed = Lock<[Int]>([])
             let failureSeen = Atomic<Bool>(false)
             let lateAcks = Atomic<Int>(0)
-            let threads = (0..<writers).map { w in
-                BackgroundThread {
+            let threads = try (0..<writers).map { w in
+                try OrbitThread(name: "test") {
                     for i in 0..<40 {
                         let k = w * 1000 + i
                         let after = failureSeen.load(ordering: .acquiring)
@@ -257,7 +257,7 @@ import Testing
         o.memtableSizeBytesOverride = 2048
         let t = try LSMTree(fs: fs, directory: "/db", options: o)
         t.state.withLock { t.backgroundPaused = true }
-        let writer = BackgroundThread { for i in 0..<200 { try? t.put(key(i), value(i)) } }
+        let writer = try OrbitThread(name: "test") { for i in 0..<200 { try? t.put(key(i), value(i)) } }
         // Wait until the writer is stalled (the sealed memtable cannot be flushed).
         var waited = 0
         while t.state.withLock({ t.imms.count }) < 1 || t.stalls.load(ordering: .relaxed) == 0 && waited < 200 {
@@ -265,7 +265,7 @@ import Testing
             if waited > 500 { break }
         }
         let done = Atomic<Int>(0)
-        let asker = BackgroundThread {
+        let asker = try OrbitThread(name: "test") {
             _ = try? t.stats()
             done.wrappingAdd(1, ordering: .relaxed)
             try? t.sync()

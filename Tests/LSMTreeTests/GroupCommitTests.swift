@@ -11,9 +11,9 @@ import Testing
 final class SyncTrackingFileSystem: ForwardingFileSystem {
     let base = POSIXFileSystem()
     /// Path → bytes made durable by a completed fdatasync/fsync (the size when the sync began).
-    let synced = Mutex<[String: Int64]>([:])
+    let synced = Lock<[String: Int64]>([:])
     /// Thread → (path, end offset) of its last append.
-    let lastAppend = Mutex<[UInt: (String, Int64)]>([:])
+    let lastAppend = Lock<[UInt: (String, Int64)]>([:])
     let syncCount = Atomic<Int>(0)
 
     final class File: FileHandleProtocol {
@@ -48,7 +48,7 @@ final class SyncTrackingFileSystem: ForwardingFileSystem {
 
 /// Runs `body(i)` on `n` threads at once and waits for all; rethrows the first error.
 func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
-    let failure = Mutex<(any Error)?>(nil)
+    let failure = Lock<(any Error)?>(nil)
     let done = DispatchGroup()
     for i in 0..<n {
         done.enter()

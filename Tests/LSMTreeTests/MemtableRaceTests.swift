@@ -22,8 +22,8 @@ import Testing
         let done = Atomic<Bool>(false)
         let misses = Atomic<Int>(0)
         let reads = Atomic<Int>(0)
-        let readers = (0..<3).map { _ in
-            BackgroundThread {
+        let readers = try (0..<3).map { _ in
+            try OrbitThread(name: "test") {
                 target.withUnsafeBytes { k in
                     while !done.load(ordering: .acquiring) {
                         reads.wrappingAdd(1, ordering: .relaxed)

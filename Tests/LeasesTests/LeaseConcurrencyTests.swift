@@ -23,7 +23,7 @@ import Testing
         let nodes: [NodeId] = ["n0", "n1", "n2", "n10"]
 
         // Each thread's final view of its private references (leases there are long, never expire).
-        let models = Mutex<[[AddressableReference: AddressableLease]]>(Array(repeating: [:], count: threads))
+        let models = Lock<[[AddressableReference: AddressableLease]]>(Array(repeating: [:], count: threads))
 
         try runOnThreads(threads + 1) { t in
             var rng = SeededRNG(seed: seed &+ UInt64(t))

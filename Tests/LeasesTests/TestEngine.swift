@@ -45,7 +45,7 @@ final class SortedArrayEngine: StorageEngine {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init() {}
 

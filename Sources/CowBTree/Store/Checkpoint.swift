@@ -40,7 +40,7 @@ extension CowBTree {
     /// it covers; syncs unless the durability mode is `none`. Waits for a background checkpoint in
     /// flight first.
     public func checkpoint() throws {
-        try writeLock.withLock { _ in
+        try withWriteLock {
             _ = try view()
             try checkWritable("checkpoint")
             do { try checkpointNow(sync: checkpointsSync) } catch { failure = poisoned(error); throw error }
@@ -87,7 +87,7 @@ extension CowBTree {
     @inline(__always)
     func finishInflightCheckpoint(wait: Bool) throws {
         guard let job = inflight, let bg = background else { return }
-        if bg.completed.load(ordering: .acquiring) < inflightTicket {
+        if bg.completed < inflightTicket {
             guard wait else { return }
             let t0 = MonotonicClock.nanoseconds()
             bg.wait(for: inflightTicket)

@@ -82,25 +82,19 @@ enum ProbeIsolation {
     }
 
     /// Runs `body` on a thread created in the forked child. The thread that called fork(2) keeps the
-    /// parent's thread-local state, including the thread id Swift's `Mutex` caches for its
-    /// priority-inheritance futex: a lock it takes names a thread that does not exist in the child,
-    /// and the next thread to contend traps ("Unknown error occurred while attempting to acquire a
-    /// Mutex") — an engine's background thread did, in 4 of 107 probes under load.
+    /// parent's thread-local state (Swift's `Mutex`, which the engines used before OrbitCore's
+    /// `Lock`, cached a thread id there for its futex: a lock taken from it named a thread that does
+    /// not exist in the child, and the next contender trapped — an engine's background thread did,
+    /// in 4 of 107 probes under load); a thread born in the child starts clean.
     static func onThreadBornInChild(_ body: () -> (CorruptionProbe.Outcome, String)) -> (CorruptionProbe.Outcome, String) {
         withoutActuallyEscaping(body) { body in
             let job = Job(body)
-            let context = Unmanaged.passRetained(job).toOpaque()
-            var thread = pthread_t()
-            let made = pthread_create(&thread, nil, { p in
-                let job = Unmanaged<Job>.fromOpaque(p!).takeRetainedValue()
-                job.result = job.body()
-                return nil
-            }, context)
-            guard made == 0 else {
-                Unmanaged<Job>.fromOpaque(context).release()
-                return (.crash, "could not start the check's thread (pthread_create: \(made))")
+            do {
+                let thread = try OrbitThread(name: "probe-check") { job.result = job.body() }
+                thread.join()
+            } catch {
+                return (.crash, "could not start the check's thread (\(error))")
             }
-            pthread_join(thread, nil)
             return job.result
         }
     }

@@ -1,23 +1,15 @@
-import Foundation
+import OrbitCore
 import Synchronization
 
-/// Runs `body(0..<count)` on that many new OS threads at once and waits for all of them.
-///
-/// Real threads, not tasks or a pool: the engines' locks and group commits block, and a sweep of
-/// concurrent writers must really run them side by side (a pool two cores wide would serialize
-/// them and hide the races the sweep exists to find).
+/// Runs `body(0..<count)` on that many new OS threads at once (OrbitCore's `runOnThreads`, real
+/// threads side by side: a pool two cores wide would serialize the writers and hide the races a
+/// sweep exists to find) and waits for all of them. A thread that cannot start ends the process:
+/// a sweep with fewer threads than planned would report on a run it did not make.
 enum LabThreads {
     static func run(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        for i in 0..<count {
-            let t = Thread {
-                body(i)
-                done.signal()
-            }
-            t.stackSize = 1 << 20
-            t.start()
+        do { try runOnThreads(count, name: "orbit-lab", stackSize: 1 << 20, body) } catch {
+            fatalError("crash lab: \(error)")
         }
-        for _ in 0..<count { done.wait() }
     }
 }
 

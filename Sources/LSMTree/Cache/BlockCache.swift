@@ -1,3 +1,4 @@
+import OrbitCore
 import Synchronization
 
 /// An LRU cache of data blocks, keyed by (table file number, block offset), bounded in bytes.
@@ -32,7 +33,7 @@ final class BlockCache: Sendable {
     }
 
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let hitCount = Atomic<UInt64>(0)
     private let missCount = Atomic<UInt64>(0)
 

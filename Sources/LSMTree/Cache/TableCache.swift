@@ -30,7 +30,7 @@ final class TableCache<File: FileHandleProtocol>: @unchecked Sendable {
 
     let capacity: Int
     private let openFile: @Sendable (String) throws -> File
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// Most handles open at once (tests check the bound).
     let peakOpen = Atomic<Int>(0)
     let opens = Atomic<UInt64>(0)

@@ -138,7 +138,11 @@ extension LSMTree {
             let hi = i == pieces - 1 ? nil : bounds[i]
             do { results[i].metas = try merge(job, from: lo, to: hi) } catch { results[i].error = error }
         }
-        let helpers = (1..<pieces).map { i in BackgroundThread { runPiece(i) } }
+        var helpers: [OrbitThread] = []
+        for i in 1..<pieces {
+            // A helper that cannot start: its piece runs on this thread instead.
+            if let h = try? OrbitThread(name: "lsm-subcompact", { runPiece(i) }) { helpers.append(h) } else { runPiece(i) }
+        }
         runPiece(0)
         for h in helpers { h.join() }
         subcompactions.wrappingAdd(UInt64(pieces), ordering: .relaxed)

@@ -11,7 +11,7 @@ import Synchronization
 final class TableFile<File: FileHandleProtocol>: @unchecked Sendable {
     let meta: FileMeta
     let reader: TableReader<File>
-    private let onRetire = Mutex<(@Sendable () -> Void)?>(nil)
+    private let onRetire = Lock<(@Sendable () -> Void)?>(nil)
     init(meta: FileMeta, reader: TableReader<File>) { self.meta = meta; self.reader = reader }
 
     /// Runs `remove` once this object is freed (the manifest no longer names the table).

@@ -34,7 +34,7 @@ import Synchronization
 public final class FaultInjectingFileSystem: FileSystem {
     public typealias File = FaultInjectingFile
 
-    let state: Mutex<State>
+    let state: Lock<State>
     let counters = FileIOCounters()
     let locks = LockTable()
 
@@ -50,12 +50,12 @@ public final class FaultInjectingFileSystem: FileSystem {
     public init(seed: UInt64 = 0, diskBudget: Int64? = nil) {
         var s = State(seed: seed)
         s.diskBudget = diskBudget
-        state = Mutex(s)
+        state = Lock(s)
         powerLossDescription = nil
     }
 
     init(state: State, description: String) {
-        self.state = Mutex(state)
+        self.state = Lock(state)
         powerLossDescription = description
     }
 

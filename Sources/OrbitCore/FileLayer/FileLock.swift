@@ -13,11 +13,11 @@ import Synchronization
 public final class FileLock: Sendable {
     /// The lock file's path.
     public let path: String
-    private let releaser: Mutex<(@Sendable () -> Void)?>
+    private let releaser: Lock<(@Sendable () -> Void)?>
 
     public init(path: String, release: @escaping @Sendable () -> Void) {
         self.path = path
-        releaser = Mutex(release)
+        releaser = Lock(release)
     }
 
     /// Gives the lock up.
@@ -43,7 +43,7 @@ public final class FileLock: Sendable {
 /// many shared holders.
 public final class LockCounts: Sendable {
     public init() {}
-    let held = Mutex<[String: Int]>([:])
+    let held = Lock<[String: Int]>([:])
 
     public func acquire(_ path: String, key: String, shared: Bool, holder: String) throws -> FileLock {
         let ok = held.withLock { h -> Bool in

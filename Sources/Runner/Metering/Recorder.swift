@@ -210,7 +210,7 @@ public final class IntervalCollector: Sendable {
         var latestAll: IntervalSummary?
         var latestByOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = []
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Starts a phase run by `threads` client threads.
     func beginPhase(threads: Int) {

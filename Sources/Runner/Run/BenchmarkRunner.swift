@@ -4,7 +4,8 @@ import Foundation
 import Synchronization
 
 /// Drives one workload against one backend: load phase, warm-up, run phase; N client threads; the
-/// metering layer around every operation; a monitor thread for the status line and StorageStats.
+/// metering layer around every operation; a monitor thread for the status line, and a stats
+/// sampler thread for StorageStats rows.
 ///
 /// The timed section of an operation is exactly the engine call between two monotonic clock reads;
 /// key formatting, value selection, op-stream drawing and sampling happen outside it, and nothing is
@@ -57,37 +58,23 @@ public struct BenchmarkRunner: Sendable {
         let heap = HeapGauge()
         let values = ValuePool(maxLength: max(w.valueSize.upperBound, 1), seed: w.seed)
         let executor = Executor(engine: engine, workload: w, values: values, heap: heap)
-        let statsRows = Mutex<[StatsRow]>([])
-        let statsErrors = Mutex<[String]>([])
         let status = StatusLine(enabled: showStatus, periodSeconds: w.statusIntervalSeconds,
                                 ycsb: w.ycsbOutput ? w.measurementInterval : nil)
-        let phaseLabel = Mutex("\(backend) load")
+        let phaseLabel = Lock("\(backend) load")
         let progress = (0..<w.threads).map { _ in ProgressCounter() }
         let phaseTotal = Atomic<Int>(w.recordCount)
         let phaseStart = Atomic<UInt64>(start)
-        let lastStats = Mutex<UInt64>(start)
 
-        @Sendable func takeStats(at now: UInt64) {
-            do {
-                let row = StatsRow(elapsedSeconds: Double(now - start) / 1e9, stats: try engine.stats(),
-                                   processHeapBytes: heap.bytes)
-                statsRows.withLock { $0.append(row) }
-            } catch {
-                // No row rather than a made-up one; the failure is reported with the run.
-                statsErrors.withLock { if $0.count < 3 { $0.append("stats at \(formatDouble(Double(now - start) / 1e9))s: \(error)") } }
-            }
-        }
-        takeStats(at: start)
-        let monitor = BackgroundLoop(name: "orbit-monitor", periodMillis: 100) {
+        // Stats rows on their own thread, one per interval (StatsSampler); the monitor below only
+        // reduces intervals and draws the status line, so neither waits for the other.
+        let sampler = StatsSampler(start: start, stats: { try engine.stats() }, heapBytes: { heap.bytes })
+        sampler.sample(at: start)
+        try sampler.startSampling(intervalNanos: intervalNanos)
+        defer { sampler.stop() }
+        let monitor = try PeriodicTask(periodMillis: 100, name: "orbit-monitor") {
             heap.refresh()
             collector.reduceCompleteIntervals()
             let now = MeterClock.shared.nanoseconds()
-            let due = lastStats.withLock { last -> Bool in
-                guard now - last >= intervalNanos else { return false }
-                last = now
-                return true
-            }
-            if due { takeStats(at: now) }
             let done = progress.reduce(0) { $0 + $1.value.load(ordering: .relaxed) }
             status.update(label: phaseLabel.withLock { $0 }, done: done, total: phaseTotal.load(ordering: .relaxed),
                           now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latest(),
@@ -118,7 +105,7 @@ public struct BenchmarkRunner: Sendable {
             phaseLabel.withLock { $0 = "\(backend) warm-up" }
             for p in progress { p.value.store(0, ordering: .relaxed) }
             phaseTotal.store(w.warmupOps * w.threads, ordering: .relaxed)
-            let outcomes = Mutex<[(ops: Int, failures: Int, firstError: String?)]>([])
+            let outcomes = Lock<[(ops: Int, failures: Int, firstError: String?)]>([])
             _ = runPhase(ops: [], name: "orbit-warmup", collector: collector, prepare: { executor.makeState(thread: $0, warmUp: true) }) { t, _, state, begun in
                 let r = executor.warmUp(thread: t, state: &state, progress: progress[t],
                                         until: begun + UInt64(w.warmupSeconds * 1e9))
@@ -135,8 +122,8 @@ public struct BenchmarkRunner: Sendable {
         phaseLabel.withLock { $0 = "\(backend) run" }
         for p in progress { p.value.store(0, ordering: .relaxed) }
         phaseTotal.store(w.operationCount, ordering: .relaxed)
-        let digests = Mutex([UInt64](repeating: 0, count: w.threads))
-        let behind = Mutex([UInt64](repeating: 0, count: w.threads))
+        let digests = Lock([UInt64](repeating: 0, count: w.threads))
+        let behind = Lock([UInt64](repeating: 0, count: w.threads))
         let runOps = w.runPhase ? Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue } : []
         let afterLoad = MeterClock.shared.nanoseconds()
         var run = PhaseResult(recorders: [], start: afterLoad, end: afterLoad)
@@ -150,14 +137,15 @@ public struct BenchmarkRunner: Sendable {
         }
         monitor.stop()
         monitorRunning = false
+        sampler.stop()
         do {
             try engine.sync()
         } catch {
             errors.append("sync after the run failed: \(error)")
         }
-        takeStats(at: MeterClock.shared.nanoseconds())
+        sampler.sample()
         let finalStats = try engine.stats()
-        errors += statsErrors.withLock { $0 }
+        errors += sampler.errors
 
         let loadSeconds = Double(load.end - load.start) / 1e9
         let runSeconds = Double(run.end - run.start) / 1e9
@@ -177,7 +165,7 @@ public struct BenchmarkRunner: Sendable {
             backend: backend, durability: engine.durability, promise: E.durabilityPromise(for: engine.durability),
             dataDirectory: engine.dataDirectory, openSeconds: openSeconds, loadSeconds: loadSeconds,
             warmupSeconds: warmupSeconds, runSeconds: runSeconds, operations: operations,
-            statsRows: statsRows.withLock { $0 }, timeseries: timeseries, samples: samples,
+            statsRows: sampler.rows, timeseries: timeseries, samples: samples,
             opStreamDigest: OpStream.combine(digests.withLock { $0 }, workload: w),
             opStreamReproducible: w.durationSeconds == 0, finalStats: finalStats, errors: errors,
             target: w.targetOpsPerSecond > 0 && w.runPhase

@@ -1,34 +1,46 @@
-import Foundation
 import OrbitCore
 
 /// Holds client threads until every one is ready, so a phase's clock starts when all of them can run.
 final class StartGate: Sendable {
+    private struct State { var ready = 0; var open = false }
     let parties: Int
-    let ready = DispatchSemaphore(value: 0)
-    let go = DispatchSemaphore(value: 0)
+    private let state = Lock(State())
     init(parties: Int) { self.parties = parties }
+
+    /// A client thread: says it is ready, then waits for the gate to open.
+    func arriveAndWait() {
+        state.withLock { s in s.ready += 1; state.broadcast() }
+        state.withLock(until: { $0.open }) { _ in }
+    }
+
+    /// Waits until every party is ready, runs `onOpen` (the gate still closed), then opens it.
+    func open(_ onOpen: () -> Void) {
+        let parties = parties
+        state.withLock(until: { $0.ready >= parties }) { _ in }
+        onOpen()
+        state.withLock { s in s.open = true; state.broadcast() }
+    }
 }
 
 /// Starts `count` threads, waits until all are ready, calls `onOpen` (which takes the start time),
-/// releases them, waits for all to finish and returns the end time (monotonic ns).
+/// releases them, waits for all to finish and returns the end time (monotonic ns). A client thread
+/// that cannot be started ends the process: a phase with fewer threads than asked measures
+/// something else.
 func runThreads(_ count: Int, name: String, gate: StartGate, onOpen: () -> Void,
                 _ body: @escaping @Sendable (Int) -> Void) -> UInt64 {
-    let done = DispatchSemaphore(value: 0)
+    var threads: [OrbitThread] = []
     for i in 0..<count {
-        let t = Thread {
-            gate.ready.signal()
-            gate.go.wait()
-            body(i)
-            done.signal()
+        do {
+            threads.append(try OrbitThread(name: "\(name)-\(i)", stackSize: 8 << 20) {
+                gate.arriveAndWait()
+                body(i)
+            })
+        } catch {
+            fatalError("orbit-bench: \(error)")
         }
-        t.name = "\(name)-\(i)"
-        t.stackSize = 8 << 20
-        t.start()
     }
-    for _ in 0..<count { gate.ready.wait() }
-    onOpen()
-    for _ in 0..<count { gate.go.signal() }
-    for _ in 0..<count { done.wait() }
+    gate.open(onOpen)
+    for t in threads { t.join() }
     return MeterClock.shared.nanoseconds()
 }
 
@@ -36,26 +48,4 @@ func runThreads(_ count: Int, name: String, gate: StartGate, onOpen: () -> Void,
 final class UncheckedBox<T>: @unchecked Sendable {
     var value: T
     init(_ value: T) { self.value = value }
-}
-
-/// A background thread that runs `tick` until stopped.
-final class BackgroundLoop: Sendable {
-    private let stopped = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(name: String, periodMillis: Int, _ tick: @escaping @Sendable () -> Void) {
-        let t = Thread { [stopped, finished] in
-            while stopped.wait(timeout: .now() + .milliseconds(periodMillis)) == .timedOut {
-                tick()
-            }
-            finished.signal()
-        }
-        t.name = name
-        t.start()
-    }
-
-    func stop() {
-        stopped.signal()
-        finished.wait()
-    }
 }
