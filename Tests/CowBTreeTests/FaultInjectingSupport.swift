@@ -30,7 +30,7 @@ func materialize(_ fs: FaultInjectingFileSystem, _ directory: String, into desti
 final class SyncHookFileSystem: ForwardingFileSystem, @unchecked Sendable {
     let base = POSIXFileSystem()
     /// Called with the file's path before each fdatasync.
-    let beforeFdatasync = Mutex<(@Sendable (String) -> Void)?>(nil)
+    let beforeFdatasync = Lock<(@Sendable (String) -> Void)?>(nil)
 
     final class File: FileHandleProtocol, @unchecked Sendable {
         let inner: POSIXFile

@@ -40,7 +40,7 @@ import Testing
         let m = Memtable(logNumber: 1)
         let inserted = Atomic<Int>(0)       // how many of `order` are in
         let passes = Atomic<Int>(0)
-        let failures = Mutex<[String]>([])
+        let failures = Lock<[String]>([])
         let order2 = order
         try runOnThreads(4) { t in
             if t == 0 {

@@ -97,7 +97,7 @@ public enum DifferentialSweep: CrashSweep {
     }
 
     /// Digests of engines' observation lists by stream (see `compare`): 16 bytes per engine and stream.
-    static let memo = Mutex<[String: ObservationDigest]>([:])
+    static let memo = Lock<[String: ObservationDigest]>([:])
 
     struct ObservationDigest: Equatable, Sendable {
         var hash: UInt64
