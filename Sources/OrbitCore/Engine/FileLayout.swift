@@ -38,7 +38,7 @@ public struct FileLayout: Sendable, Equatable {
 
     /// The region and checksum coverage of the byte at `offset`.
     public func classify(_ offset: Int64) -> (region: String, checksummed: Bool) {
-        public var lo = 0, hi = segments.count
+        var lo = 0, hi = segments.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if segments[mid].end <= offset { lo = mid + 1 } else { hi = mid }

@@ -1,0 +1,61 @@
+import OrbitCore
+
+/// The `lsm` engine, as the registry knows it (docs/architecture.md, "The engine registry").
+public enum LSMDescriptor: FileLayerEngineDescriptor {
+    public typealias Engine = LSMTree<POSIXFileSystem>
+    public typealias Options = LSMOptions
+
+    public static let name = "lsm"
+    public static let aliases = ["lsmtree"]
+    public static let summary = "hand-written LSM-tree: WAL, skiplist memtable, leveled SSTables with Bloom filters, block cache"
+    public static let article = "an"  // el-es-em
+    public static let capabilities: EngineCapabilities = [
+        .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
+    ]
+
+    public static func open(directory: String, options: LSMOptions, durability: DurabilityMode, access: StoreAccess) throws -> Engine {
+        try LSMTree(fs: POSIXFileSystem(), directory: directory, options: options, durability: durability, access: access)
+    }
+
+    public static func open<FS: FileSystem, B: EngineBody>(fs: FS, directory: String, options: LSMOptions,
+                                                           durability: DurabilityMode, access: StoreAccess,
+                                                           _ body: B) throws -> B.Result {
+        try body.run(LSMTree(fs: fs, directory: directory, options: options, durability: durability, access: access))
+    }
+
+    public static func validate(settings: Settings) throws {
+        do { try LSMOptions(settings: settings).validate(durability: settings.durability()) } catch var e as OrbitError {
+            // Each knob is range-checked where it is read; this is the combination check.
+            e.location = e.location ?? "lsm.* settings (lsm_config, ORBIT_LSM_*, --set lsm.*)"
+            throw e
+        }
+    }
+
+    public static func limits(_ options: LSMOptions) -> EngineLimits { options.limits }
+
+    /// 4 KiB memtables and a 1 MiB block cache: flushes and compactions within a few hundred writes.
+    public static var stressOptions: LSMOptions { stressed(LSMOptions()) }
+
+    /// `options` with the crash lab's tiny memtable and cache.
+    public static func stressed(_ options: LSMOptions) -> LSMOptions {
+        var o = options
+        o.memtableSizeBytesOverride = 4096
+        o.blockCacheMB = 1
+        return o
+    }
+
+    public static func recognizeStore(at directory: String) -> StoreRecognition { Engine.recognizeStore(at: directory) }
+    public static func isStoreEntry(_ name: String) -> Bool { Engine.isStoreEntry(name) }
+
+    public static func inspect(directory: String) throws -> EngineInspection {
+        let report = LSMInspector.inspect(fs: POSIXFileSystem(), directory: directory)
+        let lines = report.lines + report.problems.map { "CORRUPTION: \($0)" }
+            + [report.ok ? "ok: every checksum verified" : "FAILED: \(report.problems.count) problem(s)"]
+        return EngineInspection(lines: lines, ok: report.ok)
+    }
+}
+
+/// The registry's view of the options (the `options` branch states the options themselves once).
+extension LSMOptions: EngineOptions {
+    public func validate(durability: DurabilityMode) throws { try validate() }
+}
