@@ -35,8 +35,8 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
 
     public static func limits(_ options: CowOptions) -> EngineLimits { options.limits }
 
-    /// 512-byte pages, 64 KiB WAL segments, a checkpoint every 16 commits or 8 KiB of WAL.
-    public static var stressOptions: CowOptions { stressed(CowOptions()) }
+    /// 512-byte pages, 64 KiB WAL segments, a checkpoint every 8 commits or 8 KiB of WAL.
+    public static var stressOptions: CowOptions { stressed(CowOptions(), checkpointBytes: 8192, snapshotInterval: 8) }
 
     /// `options` with the crash lab's small pages, segments and checkpoint intervals.
     public static func stressed(_ options: CowOptions, checkpointBytes: Int = 8192, snapshotInterval: Int = 16) -> CowOptions {
@@ -47,6 +47,13 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         o.checkpointBytes = checkpointBytes
         o.snapshotInterval = snapshotInterval
         return o
+    }
+
+    /// Pure copy-on-write commits (cow.wal=false).
+    public static var variants: [(suffix: String, options: CowOptions)] {
+        var o = stressOptions
+        o.wal = false
+        return [("nowal", o)]
     }
 
     public static func recognizeStore(at directory: String) -> StoreRecognition { CowEngine.recognizeStore(at: directory) }

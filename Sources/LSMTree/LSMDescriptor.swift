@@ -33,8 +33,16 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
 
     public static func limits(_ options: LSMOptions) -> EngineLimits { options.limits }
 
-    /// 4 KiB memtables and a 1 MiB block cache: flushes and compactions within a few hundred writes.
-    public static var stressOptions: LSMOptions { stressed(LSMOptions()) }
+    /// 4 KiB memtables, a 1 MiB block cache, 1 KiB blocks, two tables per level trigger a compaction,
+    /// four levels growing by 2x: flushes and compactions within a few hundred writes.
+    public static var stressOptions: LSMOptions {
+        var o = stressed(LSMOptions())
+        o.compactionThreshold = 2
+        o.maxLevels = 4
+        o.levelSizeMultiplier = 2
+        o.sstableBlockSizeKB = 1
+        return o
+    }
 
     /// `options` with the crash lab's tiny memtable and cache.
     public static func stressed(_ options: LSMOptions) -> LSMOptions {

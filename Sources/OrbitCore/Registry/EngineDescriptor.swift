@@ -36,6 +36,9 @@ public protocol EngineDescriptor: Sendable {
     /// Options small enough that flushes, compactions and checkpoints happen within a few hundred
     /// operations: the crash lab's and the conformance suite's configuration.
     static var stressOptions: Options { get }
+    /// Further configurations worth testing on their own, as (suffix, options): cow's pure
+    /// copy-on-write mode ("nowal"). The conformance suite runs each as `<name>-<suffix>`.
+    static var variants: [(suffix: String, options: Options)] { get }
 
     /// What the engine's own markers find in `directory` (README "Store safety"); reads only.
     static func recognizeStore(at directory: String) -> StoreRecognition
@@ -119,6 +122,7 @@ extension EngineDescriptor {
     }
     public static func limits(_ options: Options) -> EngineLimits { .unlimited }
     public static var stressOptions: Options { Options() }
+    public static var variants: [(suffix: String, options: Options)] { [] }
     public static func recognizeStore(at directory: String) -> StoreRecognition { .empty }
     public static func isStoreEntry(_ name: String) -> Bool { false }
     public static func inspect(directory: String) throws -> EngineInspection {

@@ -1,0 +1,54 @@
+import OrbitCore
+import Runner
+
+/// The registered engines that do their I/O through the file layer (`FileLayerEngineDescriptor`),
+/// opened on a file system the crash lab chooses (the fault injector), specialised per engine.
+enum FileLayerEngines {
+    /// The file-layer descriptor registered under `name`; nil: not registered, or it does its own I/O.
+    static func descriptor(_ name: String) -> (any FileLayerEngineDescriptor.Type)? {
+        Engines.install()
+        return EngineRegistry.descriptor(named: name) as? any FileLayerEngineDescriptor.Type
+    }
+
+    /// Whether `name` is a registered engine that runs on the file layer.
+    static func supports(_ name: String) -> Bool { descriptor(name) != nil }
+
+    /// The registered file-layer engines, in registry order (for hints).
+    static var names: [String] { Engines.names(with: .usesFileLayer) }
+
+    /// Opens the engine `name` with its stress options on `fs` in `directory`, runs `body`, closes the
+    /// engine (also when `body` throws).
+    static func withEngine<FS: FileSystem, B: EngineBody>(_ name: String, fs: FS, directory: String,
+                                                          durability: DurabilityMode,
+                                                          adjust: (any EngineOptions) -> any EngineOptions = { $0 },
+                                                          _ body: B) throws -> B.Result {
+        guard let d = descriptor(name) else {
+            throw OrbitError(.unsupported, "\(name) does not do its I/O through the file layer",
+                             hint: "file-layer engines: " + names.joined(separator: ", "))
+        }
+        return try open(d, fs: fs, directory: directory, durability: durability, adjust: adjust, body)
+    }
+
+    private static func open<D: FileLayerEngineDescriptor, FS: FileSystem, B: EngineBody>(
+        _: D.Type, fs: FS, directory: String, durability: DurabilityMode,
+        adjust: (any EngineOptions) -> any EngineOptions, _ body: B) throws -> B.Result {
+        let options = adjust(D.stressOptions) as? D.Options ?? D.stressOptions
+        return try D.open(fs: fs, directory: directory, options: options, durability: durability, access: .readWrite,
+                          CloseAfter(body: body))
+    }
+}
+
+/// Runs `body` on the engine, then closes it (also when `body` throws).
+struct CloseAfter<B: EngineBody>: EngineBody {
+    let body: B
+    func run<E: StorageEngine>(_ engine: E) throws -> B.Result {
+        do {
+            let r = try body.run(engine)
+            try engine.close()
+            return r
+        } catch {
+            try? engine.close()
+            throw error
+        }
+    }
+}
