@@ -22,6 +22,10 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         try body.run(CowBTree(path: directory, options: options, durability: durability, fileSystem: fs, access: access))
     }
 
+    public static func withEngineType<FS: FileSystem, V: EngineTypeVisitor>(on _: FS.Type, _ visitor: V) throws -> V.Result {
+        try visitor.visit(CowBTree<FS>.self)
+    }
+
     public static func validate(settings: Settings) throws {
         do {
             try CowOptions(settings: settings).validate(durability: settings.durability())
@@ -38,8 +42,13 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
     /// 512-byte pages, 64 KiB WAL segments, a checkpoint every 8 commits or 8 KiB of WAL.
     public static var stressOptions: CowOptions { stressed(CowOptions(), checkpointBytes: 8192, snapshotInterval: 8) }
 
-    /// `options` with the crash lab's small pages, segments and checkpoint intervals.
-    public static func stressed(_ options: CowOptions, checkpointBytes: Int = 8192, snapshotInterval: Int = 16) -> CowOptions {
+    /// `options` with the crash lab's small pages and segments, a checkpoint every 16 commits or 8 KiB.
+    public static func stressed(_ options: CowOptions) -> CowOptions {
+        stressed(options, checkpointBytes: 8192, snapshotInterval: 16)
+    }
+
+    /// `options` with the crash lab's small pages, segments and these checkpoint intervals.
+    public static func stressed(_ options: CowOptions, checkpointBytes: Int, snapshotInterval: Int) -> CowOptions {
         var o = options
         o.pageSize = 512
         o.walSegmentSize = 65_536
@@ -67,3 +76,54 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
 
 /// The registry's view of the options (the `options` branch states the options themselves once).
 extension CowOptions: EngineOptions {}
+
+// MARK: - The crash lab's hooks (power loss, I/O errors, fsync failures)
+
+extension CowDescriptor {
+    /// Pure copy-on-write under `none` writes pages and meta page with no sync between them: like
+    /// LMDB's MDB_NOSYNC, a power loss may leave a meta page ahead of its pages, and the engine
+    /// promises a process crash only (the kill sweep checks that). Such stores run in WAL mode;
+    /// otherwise stores alternate `wal=true` and `false`.
+    public static func powerLossOptions(rng: inout SeededRNG, store: Int, durability: DurabilityMode) -> CowOptions {
+        var o = CowOptions()
+        o.wal = durability == .none || store % 2 == 0
+        o.pageSize = rng.below(2) == 0 ? 512 : 1024
+        o.maxKeysPerNode = rng.below(2) == 0 ? 0 : 6
+        o.walSegmentSize = 65_536
+        o.walBufferSize = 4096
+        o.snapshotInterval = 8 + Int(rng.below(32))
+        o.checkpointBytes = 16_384 << Int(rng.below(3))
+        return o
+    }
+
+    public static func crashLabel(_ o: CowOptions) -> String {
+        "wal=\(o.wal) page=\(o.pageSize) max_keys=\(o.maxKeysPerNode) interval=\(o.snapshotInterval)"
+    }
+
+    public static func durabilityQualifier(_ o: CowOptions) -> String? { o.wal ? nil : "wal=false" }
+
+    /// Without a WAL every commit is a checkpoint, synced in every mode but `none`.
+    public static func syncsOnAck(_ o: CowOptions, durability: DurabilityMode) -> Bool {
+        o.wal ? durability.syncsBeforeAck : durability != .none
+    }
+
+    public static func crashPoints(_ o: CowOptions, durability: DurabilityMode) -> [(name: String, probability: Double)] {
+        let commit = ["cow.commit.before-wal-append", "cow.commit.after-wal-append", "cow.commit.after-wal-sync"]
+        let checkpoint = ["cow.checkpoint.after-page-writes", "cow.checkpoint.after-page-sync", "cow.checkpoint.after-meta-write",
+                          "cow.checkpoint.after-meta-sync", "cow.checkpoint.before-wal-recycle"]
+        // Without a WAL every commit runs the checkpoint protocol: its points are per operation.
+        let checkpointP = o.wal ? 0.05 : 0.004
+        return commit.map { ($0, 0.003) } + checkpoint.map { ($0, checkpointP) } + [("cow.wal.after-segment-header", 0.05)]
+    }
+
+    /// A checkpoint: durable in every mode but `none`.
+    public static func persist<E: StorageEngine>(_ engine: E, _ o: CowOptions, durability: DurabilityMode) throws -> Bool {
+        guard let tree = engine as? any Checkpointing else { preconditionFailure("\(E.self) is not a cow engine") }
+        try tree.checkpoint()
+        return durability != .none
+    }
+}
+
+/// `CowBTree` over any file system, as `persist` sees it.
+private protocol Checkpointing { func checkpoint() throws }
+extension CowBTree: Checkpointing {}

@@ -23,6 +23,10 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         try body.run(LSMTree(fs: fs, directory: directory, options: options, durability: durability, access: access))
     }
 
+    public static func withEngineType<FS: FileSystem, V: EngineTypeVisitor>(on _: FS.Type, _ visitor: V) throws -> V.Result {
+        try visitor.visit(LSMTree<FS>.self)
+    }
+
     public static func validate(settings: Settings) throws {
         do { try LSMOptions(settings: settings).validate(durability: settings.durability()) } catch var e as OrbitError {
             // Each knob is range-checked where it is read; this is the combination check.
@@ -62,6 +66,48 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         return EngineInspection(lines: lines, ok: report.ok)
     }
 }
+
+// MARK: - The crash lab's hooks (power loss, I/O errors, fsync failures)
+
+extension LSMDescriptor {
+    public static func powerLossOptions(rng: inout SeededRNG, store: Int, durability: DurabilityMode) -> LSMOptions {
+        var o = LSMOptions()
+        o.memtableSizeBytesOverride = [4 << 10, 8 << 10, 16 << 10][Int(rng.below(3))]
+        o.compactionThreshold = 2
+        o.maxLevels = 4
+        o.levelSizeMultiplier = 2
+        o.sstableBlockSizeKB = 1
+        o.blockCacheMB = Int(rng.below(2))
+        return o
+    }
+
+    public static func crashLabel(_ o: LSMOptions) -> String {
+        "memtable=\(o.memtableSizeBytesOverride >> 10)KiB cache=\(o.blockCacheMB)MiB"
+    }
+
+    static let perOperationCrashPoints = ["lsm.wal.after-append", "lsm.wal.after-sync"]
+    static let backgroundCrashPoints = [
+        "lsm.flush.after-table-sync", "lsm.flush.after-directory-sync", "lsm.flush.after-manifest-sync",
+        "lsm.flush.after-log-remove", "lsm.compaction.after-tables-sync", "lsm.compaction.after-directory-sync",
+        "lsm.compaction.after-manifest-sync", "lsm.compaction.after-input-remove", "lsm.memtable.after-switch",
+    ]
+
+    public static func crashPoints(_ o: LSMOptions, durability: DurabilityMode) -> [(name: String, probability: Double)] {
+        perOperationCrashPoints.map { ($0, 0.003) } + backgroundCrashPoints.map { ($0, 0.04) }
+    }
+
+    /// Seals the memtable and waits for every immutable one to reach a synced table and a synced
+    /// manifest edit.
+    public static func persist<E: StorageEngine>(_ engine: E, _ o: LSMOptions, durability: DurabilityMode) throws -> Bool {
+        guard let tree = engine as? any Flushing else { preconditionFailure("\(E.self) is not an lsm engine") }
+        try tree.flush()
+        return true
+    }
+}
+
+/// `LSMTree` over any file system, as `persist` sees it.
+private protocol Flushing { func flush() throws }
+extension LSMTree: Flushing {}
 
 /// The registry's view of the options (the `options` branch states the options themselves once).
 extension LSMOptions: EngineOptions {

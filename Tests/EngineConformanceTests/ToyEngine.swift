@@ -3,7 +3,7 @@ import Synchronization
 
 /// A toy engine for the registry's acceptance test (issue 15): a sorted array of entries in memory,
 /// written whole to `toy.db` on every sync and close (and on every write under a syncing durability
-/// mode). Small on purpose: it shows that one descriptor and one `EngineRegistry.register` call put
+/// mode); a snapshot is a copy, kept as `toy.db.snap-<name>`. Small on purpose: it shows that one descriptor and one `EngineRegistry.register` call put
 /// an engine into `run`, `kv`, `crash`, `inspect`, `list` and the conformance suite.
 final class ToyEngine: StorageEngine, Sendable {
     private struct State {
@@ -14,6 +14,7 @@ final class ToyEngine: StorageEngine, Sendable {
 
     static let fileName = "toy.db"
     static let magic: [UInt8] = Array("TOY1".utf8)
+    static let snapshotPrefix = fileName + ".snap-"
 
     let backendName = ToyDescriptor.name
     let durability: DurabilityMode
@@ -29,7 +30,15 @@ final class ToyEngine: StorageEngine, Sendable {
         let path = joinPath(directory, Self.fileName)
         if try fs.exists(path) {
             let entries = try Self.decode(fs.readFile(path), at: path)
-            state.withLock { $0.entries = entries }
+            var snapshots: [String: [(key: [UInt8], value: [UInt8])]] = [:]
+            for name in try fs.list(directory: directory) where name.hasPrefix(Self.snapshotPrefix) {
+                let file = joinPath(directory, name)
+                snapshots[String(name.dropFirst(Self.snapshotPrefix.count))] = try Self.decode(fs.readFile(file), at: file)
+            }
+            state.withLock {
+                $0.entries = entries
+                $0.snapshots = snapshots
+            }
         } else if access == .readWrite {
             try fs.createDirectory(directory, intermediates: true)
         }
@@ -158,10 +167,10 @@ final class ToyEngine: StorageEngine, Sendable {
 
     func createSnapshot(named name: String) throws {
         try validateSnapshotName(name)
-        try read { _ in }
-        try state.withLock { s in
+        try write { s in
             guard s.snapshots[name] == nil else { throw OrbitError(.invalidArgument, "snapshot '\(name)' exists") }
             s.snapshots[name] = s.entries
+            try POSIXFileSystem().writeFileAtomically(snapshotPath(name), Self.encode(s.entries))
         }
     }
 
@@ -172,12 +181,14 @@ final class ToyEngine: StorageEngine, Sendable {
         }
     }
 
+    private func snapshotPath(_ name: String) -> String { joinPath(dataDirectory ?? "", Self.snapshotPrefix + name) }
+
     func listSnapshots() throws -> [String] { try read { $0.snapshots.keys.sorted() } }
 
     func dropSnapshot(named name: String) throws {
-        try read { _ in }
-        try state.withLock { s in
+        try write { s in
             guard s.snapshots.removeValue(forKey: name) != nil else { throw OrbitError(.notFound, "no snapshot '\(name)'") }
+            try POSIXFileSystem().remove(snapshotPath(name))
         }
     }
 

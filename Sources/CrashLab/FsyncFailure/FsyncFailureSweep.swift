@@ -94,8 +94,9 @@ struct FsyncSetup {
     init(_ context: CrashSweepContext) {
         engine = context.engine
         durability = context.durability
-        lsm = EngineSetup.tinyLSM(context)
-        cow = EngineSetup.tinyCow(context, checkpointBytes: 16_384, snapshotInterval: 24)
+        lsm = FileLayerEngines.stressed(LSMDescriptor.self, settings: context.settings)
+        cow = CowDescriptor.stressed(FileLayerEngines.stressed(CowDescriptor.self, settings: context.settings),
+                                     checkpointBytes: 16_384, snapshotInterval: 24)
         keysPerThread = 12
         operations = 160
     }

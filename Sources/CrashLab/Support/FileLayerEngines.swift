@@ -29,6 +29,27 @@ enum FileLayerEngines {
         return try open(d, fs: fs, directory: directory, durability: durability, adjust: adjust, body)
     }
 
+    /// The engine's stress options (`FileLayerEngineDescriptor.stressed`) over the options `settings`
+    /// selects when they carry the engine's knobs (the defaults otherwise).
+    static func stressed<D: FileLayerEngineDescriptor>(_: D.Type, settings: Settings) -> D.Options {
+        let configured = D.Options.knobs.first.map { settings.knob(named: $0.name) != nil } ?? false
+        return D.stressed(configured ? ((try? D.Options(settings: settings)) ?? D.Options()) : D.Options())
+    }
+
+    /// Calls `visitor` with the file-layer descriptor `d` and its engine type over the fault injector.
+    static func onFaultInjector<V: FileLayerEngineTypeVisitor>(_ d: any FileLayerEngineDescriptor.Type, _ visitor: V) throws -> V.Result {
+        try typed(d, visitor)
+    }
+
+    private static func typed<D: FileLayerEngineDescriptor, V: FileLayerEngineTypeVisitor>(_: D.Type, _ visitor: V) throws -> V.Result {
+        try D.withEngineType(on: FaultInjectingFileSystem.self, Bind<D, V>(visitor: visitor))
+    }
+
+    private struct Bind<D: FileLayerEngineDescriptor, V: FileLayerEngineTypeVisitor>: EngineTypeVisitor {
+        let visitor: V
+        func visit<E: StorageEngine>(_ type: E.Type) throws -> V.Result { try visitor.visit(D.self, type) }
+    }
+
     private static func open<D: FileLayerEngineDescriptor, FS: FileSystem, B: EngineBody>(
         _: D.Type, fs: FS, directory: String, durability: DurabilityMode,
         adjust: (any EngineOptions) -> any EngineOptions, _ body: B) throws -> B.Result {
@@ -51,4 +72,10 @@ struct CloseAfter<B: EngineBody>: EngineBody {
             throw error
         }
     }
+}
+
+/// Work specialised on a file-layer engine's descriptor and its engine type over the fault injector.
+protocol FileLayerEngineTypeVisitor {
+    associatedtype Result
+    func visit<D: FileLayerEngineDescriptor, E: StorageEngine>(_ descriptor: D.Type, _ engine: E.Type) throws -> Result
 }

@@ -62,10 +62,67 @@ public protocol EngineDescriptor: Sendable {
 /// the fault injector in particular (power loss, I/O errors, failed fsyncs). Swift has no
 /// higher-kinded types: the engine type depends on `FS`, so `open` hands the engine to `body`,
 /// which is generic over it.
+///
+/// The crash lab's simulated-disk methods (power loss, I/O errors, fsync failures) run on any such
+/// engine; the requirements after `open` are the engine's own test hooks for them (crash points,
+/// what makes its writes durable), with defaults that fit an engine without any.
 public protocol FileLayerEngineDescriptor: EngineDescriptor {
     static func open<FS: FileSystem, B: EngineBody>(fs: FS, directory: String, options: Options,
                                                     durability: DurabilityMode, access: StoreAccess,
                                                     _ body: B) throws -> B.Result
+    /// Calls `visitor` with the engine's type over `FS` (`LSMTree<FS>.self`), so a caller can be
+    /// generic over it before any engine is open.
+    static func withEngineType<FS: FileSystem, V: EngineTypeVisitor>(on _: FS.Type, _ visitor: V) throws -> V.Result
+
+    /// `options` made small, the way `stressOptions` is (the settings' own values kept otherwise).
+    static func stressed(_ options: Options) -> Options
+    /// The options of one store of the power-loss sweep (seeded: small, varied configurations).
+    static func powerLossOptions(rng: inout SeededRNG, store: Int, durability: DurabilityMode) -> Options
+    /// The options in a crash record's detail ("wal=false page=512 ...").
+    static func crashLabel(_ options: Options) -> String
+    /// What a crash record's durability column adds to the mode for `options` ("wal=false"); nil: nothing.
+    static func durabilityQualifier(_ options: Options) -> String?
+    /// Whether an acknowledged write is durable under `durability` with `options` (its ack waited for a sync).
+    static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool
+    /// The engine's named crash points (`FaultInjectingFileSystem.arm`) and how often to arm each.
+    static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)]
+    /// The engine's own "make it durable" call besides `sync()` (a flush, a checkpoint); returns whether
+    /// it made every acknowledged write durable. `engine` is one `open(fs:)` made.
+    static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool
+}
+
+/// Work generic over an engine type, before any engine is open (`withEngineType`).
+public protocol EngineTypeVisitor {
+    associatedtype Result
+    func visit<E: StorageEngine>(_ type: E.Type) throws -> Result
+}
+
+extension FileLayerEngineDescriptor {
+    public static func stressed(_ options: Options) -> Options { options }
+    public static func powerLossOptions(rng: inout SeededRNG, store: Int, durability: DurabilityMode) -> Options { stressOptions }
+    public static func crashLabel(_ options: Options) -> String { "" }
+    public static func durabilityQualifier(_ options: Options) -> String? { nil }
+    public static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool { durability.syncsBeforeAck }
+    public static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)] { [] }
+    public static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool {
+        try engine.sync()
+        return true
+    }
+
+    /// Opens with `options` on `fs`, typed as `E` (the type `withEngineType(on: FS.self)` named).
+    public static func open<FS: FileSystem, E: StorageEngine>(as _: E.Type, fs: FS, directory: String, options: Options,
+                                                              durability: DurabilityMode, access: StoreAccess = .readWrite) throws -> E {
+        try open(fs: fs, directory: directory, options: options, durability: durability, access: access, Typed<E>())
+    }
+}
+
+/// Hands back the engine `open(fs:)` made as the type `withEngineType` named for the same file
+/// system (the cast cannot fail: both come from the same descriptor and `FS`).
+private struct Typed<Expected: StorageEngine>: EngineBody {
+    func run<E: StorageEngine>(_ engine: E) throws -> Expected {
+        guard let e = engine as? Expected else { preconditionFailure("withEngineType and open(fs:) disagree: \(E.self) is not \(Expected.self)") }
+        return e
+    }
 }
 
 /// A piece of work to do on an open engine, generic over the engine's concrete type (the runner's
