@@ -8,6 +8,7 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
     public static let name = "cow"
     public static let aliases = ["cowbtree", "btree"]
     public static let summary = "hand-written copy-on-write B+tree paged through the file layer; WAL + checkpoints (cow.wal=false: pure copy-on-write commits)"
+    public static let plotColour: String? = "#1f77b4"
     public static let capabilities: EngineCapabilities = [
         .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
     ]

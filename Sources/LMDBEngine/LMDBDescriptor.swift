@@ -11,6 +11,7 @@ public enum LMDBDescriptor: EngineDescriptor {
         "LMDB \(LMDBEngine.libraryVersion()) through its C API (liblmdb-dev): the reference copy-on-write B+tree"
     }
     public static let article = "an"  // el-em-dee-bee
+    public static let plotColour: String? = "#9467bd"
     public static let capabilities: EngineCapabilities = [.snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen]
 
     public static func open(directory: String, options: LMDBOptions, durability: DurabilityMode, access: StoreAccess) throws -> Engine {

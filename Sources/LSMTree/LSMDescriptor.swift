@@ -9,6 +9,7 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
     public static let aliases = ["lsmtree"]
     public static let summary = "hand-written LSM-tree: WAL, skiplist memtable, leveled SSTables with Bloom filters, block cache"
     public static let article = "an"  // el-es-em
+    public static let plotColour: String? = "#2ca02c"
     public static let capabilities: EngineCapabilities = [
         .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
     ]

@@ -8,6 +8,7 @@ public enum MemoryDescriptor: EngineDescriptor {
     public static let name = "memory"
     public static let aliases = ["inmemory", "mem"]
     public static let summary = "in-memory sorted map (B+tree): the floor that shows the harness's own overhead; nothing survives a crash"
+    public static let plotColour: String? = "#7f7f7f"
     public static let capabilities: EngineCapabilities = [.snapshots, .atomicBatches, .orderedScans]
 
     public static func open(directory: String, options: MemoryOptions, durability: DurabilityMode, access: StoreAccess) throws -> Engine {

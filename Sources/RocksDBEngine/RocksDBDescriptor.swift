@@ -10,6 +10,7 @@ public enum RocksDBDescriptor: EngineDescriptor {
     public static var summary: String {
         "RocksDB \(RocksDBEngine.libraryVersion()) through its C API (librocksdb-dev); WAL, checkpoints as snapshots"
     }
+    public static let plotColour: String? = "#d62728"
     public static let capabilities: EngineCapabilities = [.snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen]
 
     public static func open(directory: String, options: RocksDBOptions, durability: DurabilityMode, access: StoreAccess) throws -> Engine {

@@ -2,7 +2,8 @@
 public enum CoreKnobs {
     /// The knobs, with the backends the registry holds now (so an engine a test registers is allowed).
     public static var all: [Knob] { [
-        Knob("backends", key: "backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .list(EngineRegistry.names), default: .string("memory"),
+        Knob("backends", key: "backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .list(EngineRegistry.names),
+             default: .string(EngineRegistry.names.first ?? ""),  // the first registered engine: memory, the harness's floor
              help: "engines to run, comma-separated (JSON config: \"backend\"; workload: backends; flag: --backend, repeatable)"),
         Knob("data_dir", env: "ORBIT_DATA_DIR", kind: .string, default: .string(""),
              help: "directory under which each backend keeps its store (<data_dir>/<backend>); run defaults to <results dir>/data"),

@@ -21,6 +21,8 @@ public protocol EngineDescriptor: Sendable {
     /// "a" or "an", as the name is read out in messages ("an lsm store": el-es-em).
     static var article: String { get }
     static var capabilities: EngineCapabilities { get }
+    /// The engine's colour in every plot ("#2ca02c"); nil: one from the plots' palette.
+    static var plotColour: String? { get }
 
     /// Opens (read-write: creating it in a missing or empty directory) the store in `directory`.
     /// An engine without files ignores `directory`.
@@ -173,6 +175,7 @@ public struct EngineInspection: Sendable {
 extension EngineDescriptor {
     public static var aliases: [String] { [] }
     public static var article: String { "a" }
+    public static var plotColour: String? { nil }
     public static func durabilityPromise(for mode: DurabilityMode) -> DurabilityPromise { Engine.durabilityPromise(for: mode) }
     public static func validate(settings: Settings) throws {
         try Options(settings: settings).validate(durability: settings.durability())
