@@ -34,21 +34,17 @@ public enum IOErrorSweep: CrashSweep {
     ]
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        guard let d = FileLayerEngines.descriptor(context.engine) else {
-            throw OrbitError(.unsupported, "the io-error sweep cannot run on \(context.engine)", at: "engine",
-                             hint: "it injects faults through the file layer, which only "
-                                 + FileLayerEngines.names.joined(separator: " and ") + " use; the others do their own I/O")
-        }
-        try withoutActuallyEscaping(onRecord) { onRecord in
-            try FileLayerEngines.onFaultInjector(d, SweepWith(context: context, onRecord: onRecord))
+        try FileLayerEngines.sweep(Body(), context, onRecord: onRecord) {
+            OrbitError(.unsupported, "the io-error sweep cannot run on \(context.engine)", at: "engine",
+                       hint: "it injects faults through the file layer, which only "
+                           + FileLayerEngines.names.joined(separator: " and ") + " use; the others do their own I/O")
         }
     }
 
     /// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.
-    private struct SweepWith: FileLayerEngineTypeVisitor {
-        let context: CrashSweepContext
-        let onRecord: (CrashRecord) throws -> Void
-        func visit<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type) throws {
+    private struct Body: FileLayerSweepBody {
+        func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                                 _ onRecord: (CrashRecord) throws -> Void) throws {
             let options = FileLayerEngines.stressed(D.self, settings: context.settings)
             let setup = EngineSetup(context, qualifier: D.durabilityQualifier(options))
             let durability = context.durability

@@ -30,21 +30,17 @@ public enum PowerLossSweep: CrashSweep {
     public static let maxOperations = 300
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        guard let d = FileLayerEngines.descriptor(context.engine) else {
-            throw OrbitError(.invalidArgument, "power-loss sweep: engine '\(context.engine)' does not run on the file layer",
-                             hint: "power loss is simulated for the engines that do their I/O through it: "
-                                 + FileLayerEngines.names.joined(separator: ", "))
-        }
-        try withoutActuallyEscaping(onRecord) { onRecord in
-            try FileLayerEngines.onFaultInjector(d, SweepWith(context: context, onRecord: onRecord))
+        try FileLayerEngines.sweep(Body(), context, onRecord: onRecord) {
+            OrbitError(.invalidArgument, "power-loss sweep: engine '\(context.engine)' does not run on the file layer",
+                       hint: "power loss is simulated for the engines that do their I/O through it: "
+                           + FileLayerEngines.names.joined(separator: ", "))
         }
     }
 
     /// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.
-    private struct SweepWith: FileLayerEngineTypeVisitor {
-        let context: CrashSweepContext
-        let onRecord: (CrashRecord) throws -> Void
-        func visit<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type) throws {
+    private struct Body: FileLayerSweepBody {
+        func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                                 _ onRecord: (CrashRecord) throws -> Void) throws {
             let durability = context.durability
             try sweep(context, onRecord) { rng, store in DescriptorDriver<D, E>(rng: &rng, store: store, durability: durability) }
         }

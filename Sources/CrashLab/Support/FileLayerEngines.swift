@@ -55,23 +55,34 @@ enum FileLayerEngines {
         adjust: (any EngineOptions) -> any EngineOptions, _ body: B) throws -> B.Result {
         let options = adjust(D.stressOptions) as? D.Options ?? D.stressOptions
         return try D.open(fs: fs, directory: directory, options: options, durability: durability, access: .readWrite,
-                          CloseAfter(body: body))
+                          ClosingAfter(body))
+    }
+
+    /// Runs `body` specialised on the context's file-layer engine and its engine type over the fault
+    /// injector; `unsupported` is the error for an engine that does its own I/O.
+    static func sweep<B: FileLayerSweepBody>(_ body: B, _ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void,
+                                             unsupported: () -> OrbitError) throws {
+        guard let d = descriptor(context.engine) else { throw unsupported() }
+        try withoutActuallyEscaping(onRecord) { onRecord in
+            try onFaultInjector(d, SweepVisitor(body: body, context: context, onRecord: onRecord))
+        }
+    }
+
+    private struct SweepVisitor<B: FileLayerSweepBody>: FileLayerEngineTypeVisitor {
+        let body: B
+        let context: CrashSweepContext
+        let onRecord: (CrashRecord) throws -> Void
+        func visit<D: FileLayerEngineDescriptor, E: StorageEngine>(_ d: D.Type, _ e: E.Type) throws {
+            try body.run(d, e, context, onRecord)
+        }
     }
 }
 
-/// Runs `body` on the engine, then closes it (also when `body` throws).
-struct CloseAfter<B: EngineBody>: EngineBody {
-    let body: B
-    func run<E: StorageEngine>(_ engine: E) throws -> B.Result {
-        do {
-            let r = try body.run(engine)
-            try engine.close()
-            return r
-        } catch {
-            try? engine.close()
-            throw error
-        }
-    }
+/// A crash sweep written once for every file-layer engine: `D` its descriptor, `E` its engine type
+/// over the fault injector.
+protocol FileLayerSweepBody {
+    func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                             _ onRecord: (CrashRecord) throws -> Void) throws
 }
 
 /// Work specialised on a file-layer engine's descriptor and its engine type over the fault injector.

@@ -134,6 +134,23 @@ public protocol EngineBody {
     func run<E: StorageEngine>(_ engine: E) throws -> Result
 }
 
+/// Runs a body on the engine, then closes the engine (also when the body throws: then the body's
+/// error is the one thrown).
+public struct ClosingAfter<B: EngineBody>: EngineBody {
+    public let body: B
+    public init(_ body: B) { self.body = body }
+    public func run<E: StorageEngine>(_ engine: E) throws -> B.Result {
+        do {
+            let r = try body.run(engine)
+            try engine.close()
+            return r
+        } catch {
+            try? engine.close()
+            throw error
+        }
+    }
+}
+
 /// A piece of work written once for every engine and specialised per engine.
 public protocol EngineDescriptorVisitor {
     associatedtype Result

@@ -41,15 +41,7 @@ public enum Engines {
         let body: B
 
         func visit<D: EngineDescriptor>(_: D.Type) throws -> B.Result {
-            let engine = try D.open(directory: directory, settings: settings, access: access)
-            do {
-                let r = try body.run(engine)
-                try engine.close()
-                return r
-            } catch {
-                try? engine.close()
-                throw error
-            }
+            try ClosingAfter(body).run(D.open(directory: directory, settings: settings, access: access))
         }
     }
 
