@@ -50,10 +50,13 @@ let package = Package(
         .target(name: "LSMTree", dependencies: ["OrbitCore", "CLZ4"], swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
+        // The registry's composition point: the one line listing the engines of this build.
+        .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree"],
+                swiftSettings: strict),
         .target(
             name: "Runner",
             dependencies: [
-                "OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree", "Leases", "Workloads",
+                "OrbitCore", "BuiltinEngines", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree", "Leases", "Workloads",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ] + (noJemalloc ? [] : ["CJemalloc"]),
             swiftSettings: strict + (noJemalloc ? [.define("ORBIT_NO_JEMALLOC")] : [])),
@@ -68,18 +71,22 @@ let package = Package(
         .target(name: "Plots", dependencies: ["OrbitCore", "Reports"], swiftSettings: strict),
         // Reproductions of published tables (the origin's latency table) on this machine.
         .target(name: "Repro", dependencies: ["OrbitCore", "Runner", "Reports", "Plots", "Workloads", "Leases"], swiftSettings: strict),
-        .executableTarget(
-            name: "OrbitBench",
+        // The commands, as a library: the executable is a one-line main, and tests run the commands in-process.
+        .target(
+            name: "OrbitCLI",
             dependencies: [
-                "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "MemoryEngine", "RocksDBEngine", "CowBTree", "LSMTree",
-                "Plots", "Repro",
+                "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "Plots", "Repro",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        .executableTarget(name: "OrbitBench", dependencies: ["OrbitCLI"], swiftSettings: strict),
 
-        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree"], swiftSettings: strict),
+        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "BuiltinEngines"], swiftSettings: strict),
         .testTarget(name: "OrbitCoreTests", dependencies: ["OrbitCore", "OrbitTestSupport"]),
-        .testTarget(name: "EngineConformanceTests", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "OrbitTestSupport"]),
+        // Also the registry's acceptance test: a toy engine registered with one call is in the suite and
+        // in the CLI's commands, run in-process (OrbitCLI).
+        .testTarget(name: "EngineConformanceTests",
+                    dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "OrbitTestSupport", "OrbitCLI", "Runner", "CrashLab"]),
         .testTarget(name: "CowBTreeTests", dependencies: ["CowBTree", "OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "LSMTreeTests", dependencies: ["LSMTree", "OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),

@@ -81,7 +81,7 @@ final class Version: Sendable {
 /// `periodic` sync twice per commit (a pure copy-on-write commit cannot defer its syncs without
 /// risking a durable meta page ahead of its pages, so `periodic` gets the stronger promise).
 public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
-    public let backendName = "cow"
+    public let backendName = CowDescriptor.name
     public let durability: DurabilityMode
     public let options: CowOptions
     public let path: String

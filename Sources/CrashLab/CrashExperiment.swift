@@ -56,7 +56,7 @@ public struct CrashExperiment: Sendable {
             }
             // A method an engine does not support is refused before anything runs (bad input).
             for m in plan.methods where !CrashMethods.sweep(for: m)!.supports(engine: b) {
-                let engines = CoreKnobs.backendNames.filter { CrashMethods.sweep(for: m)!.supports(engine: $0) }
+                let engines = Engines.names().filter { CrashMethods.sweep(for: m)!.supports(engine: $0) }
                 throw OrbitError(.invalidConfig, "method \(m.rawValue) does not apply to backend \(b)",
                                  at: "crash_methods from \(s.source("crash_methods")), backends from \(s.source("backends"))",
                                  hint: "\(m.rawValue) runs on: " + engines.joined(separator: ", "))

@@ -34,7 +34,7 @@ import Synchronization
 /// **Disk bytes per operation.** LMDB reads through its memory map and writes from inside the
 /// library, so per-operation disk bytes are not observable: reads and writes report 0.
 public final class LMDBEngine: StorageEngine, @unchecked Sendable {
-    public let backendName = "lmdb"
+    public let backendName = LMDBDescriptor.name
     public let durability: DurabilityMode
     public let options: LMDBOptions
     public let path: String

@@ -38,7 +38,7 @@ import Synchronization
 /// and `CURRENT` (lsm-manifest.md), `snapshots/<name>` (lsm-snapshot.md), `LOCK` (held with
 /// `FileSystem.lock` while the store is open; holds "pid N" of the holder).
 public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
-    public let backendName = "lsm"
+    public let backendName = LSMDescriptor.name
     public let durability: DurabilityMode
     public var dataDirectory: String? { directory }
     let fs: FS

@@ -22,7 +22,7 @@ public final class MemoryEngine: StorageEngine, @unchecked Sendable {
     /// No settings of its own yet.
     public static let knobs: [Knob] = []
 
-    public let backendName = "memory"
+    public let backendName = MemoryDescriptor.name
     /// The mode it was opened with. It changes nothing: there is no storage to sync to.
     public let durability: DurabilityMode
     public var dataDirectory: String? { nil }

@@ -1,31 +1,39 @@
-import CowBTree
-import LMDBEngine
-import LSMTree
-import MemoryEngine
+import BuiltinEngines
 import OrbitCore
-import RocksDBEngine
 
-/// The engines the conformance suite runs, by backend name.
-public enum EngineKind: String, CaseIterable, Sendable, CustomStringConvertible {
-    case memory
-    case rocksdb
-    case lmdb
-    /// The cow engine in its default WAL mode.
-    case cow
-    /// The cow engine in pure copy-on-write mode (cow.wal=false).
-    case cowNoWAL = "cow-nowal"
-    case lsm
+/// One engine configuration the conformance suite runs: every registered engine with its stress
+/// options (`EngineDescriptor.stressOptions`: small memtables and checkpoint intervals, so the suite
+/// exercises flushes, levels, compaction and checkpoints), and each of its `variants`
+/// ("cow-nowal"). The list comes from `EngineRegistry`, so an engine a test registers is in it.
+public struct EngineKind: Sendable, Hashable, CustomStringConvertible {
+    /// "lsm", "cow-nowal".
+    public let name: String
+    /// The registered backend name ("cow").
+    public let backend: String
+    /// Which of the descriptor's `variants` (nil: its stress options).
+    let variant: Int?
 
-    public var description: String { rawValue }
+    public var description: String { name }
 
-    /// Whether a store that is closed and opened again in the same directory keeps its data.
-    /// The memory engine keeps nothing; tests of "reopen keeps data" skip it.
-    public var isPersistent: Bool {
-        switch self {
-        case .memory: false
-        case .rocksdb, .lmdb, .cow, .cowNoWAL, .lsm: true
+    /// Every registered engine and variant, in registry order.
+    public static var allCases: [EngineKind] {
+        BuiltinEngines.install()
+        return EngineRegistry.all.flatMap { d in
+            [EngineKind(name: d.name, backend: d.name, variant: nil)]
+                + variantSuffixes(d).enumerated().map { EngineKind(name: "\(d.name)-\($0.element)", backend: d.name, variant: $0.offset) }
         }
     }
+
+    /// The configuration named `name` ("lsm", "cow-nowal"), if registered.
+    public static func named(_ name: String) -> EngineKind? { allCases.first { $0.name == name } }
+
+    private static func variantSuffixes<D: EngineDescriptor>(_: D.Type) -> [String] { D.variants.map(\.suffix) }
+
+    var descriptor: any EngineDescriptor.Type { EngineRegistry.descriptor(named: backend)! }
+
+    /// Whether a store that is closed and opened again in the same directory keeps its data.
+    /// A volatile engine (memory) keeps nothing; tests of "reopen keeps data" skip it.
+    public var isPersistent: Bool { descriptor.capabilities.contains(.durable) }
 }
 
 /// How to open one kind of engine, with its concrete type: a test written against
@@ -71,57 +79,41 @@ public struct EngineHarness<Engine: StorageEngine>: Sendable {
 ///             return try engine.stats().totalKeys
 ///         }
 ///     }
-///     let n = try EngineKind.memory.accept(CountKeys())
+///     let n = try EngineKind.named("memory")!.accept(CountKeys())
 public protocol EngineVisitor {
     associatedtype Result
     func visit<Engine: StorageEngine>(_ harness: EngineHarness<Engine>) throws -> Result
 }
 
+/// Opens the registry's descriptor into an `EngineHarness` of its concrete engine type.
+private struct HarnessOpener<V: EngineVisitor>: EngineDescriptorVisitor {
+    let kind: EngineKind
+    let directory: String
+    let durability: DurabilityMode
+    let visitor: V
+
+    func visit<D: EngineDescriptor>(_: D.Type) throws -> V.Result {
+        let options = kind.variant.map { D.variants[$0].options } ?? D.stressOptions
+        return try visitor.visit(EngineHarness<D.Engine>(kind: kind, directory: directory, durability: durability) { path, mode in
+            try D.open(directory: path, options: options, durability: mode, access: .readWrite)
+        })
+    }
+}
+
 extension EngineKind {
-    /// Calls `visitor` with this kind's harness, its store in `directory/<backend>`.
+    /// Calls `visitor` with this kind's harness, its store in `directory/<name>`.
     public func accept<V: EngineVisitor>(_ visitor: V, directory: String,
                                          durability: DurabilityMode = .none) throws -> V.Result {
-        let dir = directory + "/" + rawValue
-        switch self {
-        case .memory:
-            return try visitor.visit(EngineHarness<MemoryEngine>(kind: self, directory: dir, durability: durability) { _, mode in
-                MemoryEngine(durability: mode)
-            })
-        case .rocksdb:
-            return try visitor.visit(EngineHarness<RocksDBEngine>(kind: self, directory: dir, durability: durability) { path, mode in
-                try RocksDBEngine(path: path, options: RocksDBOptions(settings: Settings(knobs: RocksDBOptions.knobs)),
-                                  durability: mode)
-            })
-        case .lsm:
-            return try visitor.visit(EngineHarness<LSMTree<POSIXFileSystem>>(kind: self, directory: dir, durability: durability) { path, mode in
-                // Small memtables so the suite exercises flushes, levels and compaction.
-                var o = LSMOptions()
-                o.memtableSizeBytesOverride = 64 << 10
-                o.blockCacheMB = 8
-                return try LSMTree(fs: POSIXFileSystem(), directory: path, options: o, durability: mode)
-            })
-        case .lmdb:
-            return try visitor.visit(EngineHarness<LMDBEngine>(kind: self, directory: dir, durability: durability) { path, mode in
-                try LMDBEngine(path: path, options: LMDBOptions(settings: Settings(knobs: LMDBOptions.knobs)), durability: mode)
-            })
-        case .cow, .cowNoWAL:
-            var options = CowOptions()
-            options.wal = self == .cow
-            // Small checkpoint thresholds so the suite exercises checkpoints, not just the WAL.
-            options.snapshotInterval = 64
-            let o = options
-            return try visitor.visit(EngineHarness<CowEngine>(kind: self, directory: dir, durability: durability) { path, mode in
-                try CowEngine(path: path, options: o, durability: mode)
-            })
-        }
+        try EngineRegistry.visit(descriptor, HarnessOpener(kind: self, directory: directory + "/" + name,
+                                                           durability: durability, visitor: visitor))
     }
 
     /// Calls `visitor` with this kind's harness in a fresh temporary directory, removed afterwards.
     public func accept<V: EngineVisitor>(_ visitor: V, durability: DurabilityMode = .none) throws -> V.Result {
-        try withTemporaryDirectory(prefix: "orbit-\(rawValue)") { try accept(visitor, directory: $0, durability: durability) }
+        try withTemporaryDirectory(prefix: "orbit-\(name)") { try accept(visitor, directory: $0, durability: durability) }
     }
 
-    /// Opens an engine of this kind with its store in `directory/<backend>`, behind the existential
+    /// Opens an engine of this kind with its store in `directory/<name>`, behind the existential
     /// (for tests where dynamic dispatch does not matter).
     public func open(in directory: String, durability: DurabilityMode = .none) throws -> any StorageEngine {
         try accept(OpenVisitor(), directory: directory, durability: durability)
@@ -130,7 +122,7 @@ extension EngineKind {
     /// Runs `body` with a fresh engine of this kind in a temporary directory; closes the engine
     /// (unless `body` did) and removes the directory afterwards.
     public func withEngine<R>(durability: DurabilityMode = .none, _ body: (any StorageEngine) throws -> R) throws -> R {
-        try withTemporaryDirectory(prefix: "orbit-\(rawValue)") { dir in
+        try withTemporaryDirectory(prefix: "orbit-\(name)") { dir in
             let engine = try open(in: dir, durability: durability)
             defer { try? engine.close() }
             return try body(engine)

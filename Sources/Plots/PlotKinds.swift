@@ -31,9 +31,8 @@ enum PlotKinds {
         /// A colour per backend (the same in every plot), a dash type per `dash` (run, phase or operation),
         /// a point type per `variant`.
         func style(_ backend: String, run: Int, variant: Int = 0, points: Bool = true) -> String {
-            let fixed = ["memory": "#7f7f7f", "rocksdb": "#d62728", "lmdb": "#9467bd", "cow": "#1f77b4", "lsm": "#2ca02c"]
             let palette = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
-            let colour = fixed[backend] ?? palette[backend.utf8.reduce(0) { $0 &+ Int($1) } % palette.count]
+            let colour = EngineRegistry.descriptor(named: backend)?.plotColour ?? palette[backend.utf8.reduce(0) { $0 &+ Int($1) } % palette.count]
             return "lc rgb \"\(colour)\" dt \(run + 1)" + (points ? " pt \(variant % 12 + 1)" : "") + " lw 1.5"
         }
     }

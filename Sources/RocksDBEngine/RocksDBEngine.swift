@@ -43,7 +43,7 @@ import Synchronization
 /// allocates one small PinnableSlice wrapper per get; there is no way around it). The calling
 /// thread's RocksDB perf level is set to `disable` (see `ThreadPerf`).
 public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
-    public let backendName = "rocksdb"
+    public let backendName = RocksDBDescriptor.name
     public let durability: DurabilityMode
     public let options: RocksDBOptions
     /// The RocksDB database directory.

@@ -11,7 +11,11 @@ import Testing
 /// beside each engine, not here.
 @Suite("Engine conformance")
 struct ConformanceTests {
-    static let all = EngineKind.allCases
+    /// Every registered engine and variant, the toy engine included (registered by `Toy.register()`).
+    static let all: [EngineKind] = {
+        Toy.register()
+        return EngineKind.allCases
+    }()
 
     @Test(arguments: all) func putThenGet(_ kind: EngineKind) throws { try run(.putThenGet, kind) }
     @Test(arguments: all) func deleteRemovesKey(_ kind: EngineKind) throws { try run(.deleteRemovesKey, kind) }

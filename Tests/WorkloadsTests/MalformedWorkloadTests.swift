@@ -66,7 +66,9 @@ struct MalformedWorkloadTests {
             _ = try Self.load(c.yaml)
             Issue.record("case '\(c.name)' was accepted")
         } catch let e as OrbitError {
-            #expect(e.description == c.error, "case '\(c.name)'")
+            // The backend lists are the registry's: the toy-engine test may have added one in this process.
+            #expect(e.description == c.error.replacing("memory, rocksdb, lmdb, cow, lsm", with: EngineRegistry.names.joined(separator: ", ")),
+                    "case '\(c.name)'")
             #expect(e.exitStatus == 2, "case '\(c.name)': bad input must exit with status 2")
         }
     }

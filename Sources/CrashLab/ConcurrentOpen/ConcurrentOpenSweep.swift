@@ -29,7 +29,8 @@ import Glibc
 public enum ConcurrentOpenSweep: CrashSweep {
     public static let method = CrashRecord.Method.concurrentOpen
 
-    public static let engines = ["lsm", "cow", "rocksdb", "lmdb"]
+    /// Every registered engine that keeps a store on disk.
+    public static var engines: [String] { Engines.names(with: .durable) }
 
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
 

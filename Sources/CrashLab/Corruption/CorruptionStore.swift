@@ -75,14 +75,7 @@ struct SweepEngineConfig: Sendable {
     }
 
     private static func run<E: StorageEngine, B: EngineBody>(_ e: E, _ body: B) throws -> B.Result {
-        do {
-            let r = try body.run(e)
-            try e.close()
-            return r
-        } catch {
-            try? e.close()
-            throw error
-        }
+        try ClosingAfter(body).run(e)
     }
 }
 

@@ -1,4 +1,5 @@
 public import OrbitCore
+import Runner
 import Workloads
 
 /// Issue 5, part 3: flip one byte at a time in every file of a closed store, reopen it, read every
@@ -18,7 +19,8 @@ import Workloads
 public enum CorruptionSweep: CrashSweep {
     public static let method = CrashRecord.Method.corruption
 
-    public static let engines = ["lsm", "cow", "rocksdb", "lmdb"]
+    /// Every registered engine that keeps a store on disk.
+    public static var engines: [String] { Engines.names(with: .durable) }
 
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
 

@@ -1,13 +1,11 @@
-import CowBTree
 import Foundation
-import LSMTree
 import OrbitCore
 import Runner
 import Synchronization
 
 /// Differential testing (issue 14, "Widen the crash lab" item 6): one seeded op stream — puts,
 /// deletes, batches, bounded scans, full-scan checks, reopens, snapshot create/restore/drop — run
-/// on all five engines; every observation (the digest and size of each scan's result and of a full
+/// on every registered engine; every observation (the digest and size of each scan's result and of a full
 /// scan at each check and at the end, or the fact that an operation failed) must be equal.
 ///
 /// The engine under test (`--backend`) is compared with the majority of the five at each
@@ -26,8 +24,11 @@ import Synchronization
 /// streams.
 public enum DifferentialSweep: CrashSweep {
     public static let method: CrashRecord.Method = .differential
-    public static let engines = ["memory", "rocksdb", "lmdb", "lsm", "cow"]
+    /// Every registered engine.
+    public static var engines: [String] { Engines.names() }
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
+    /// The engine that breaks ties: the first without a disk to get wrong (memory).
+    static var reference: String? { engines.first { !Engines.isDurable($0) } }
     public static var needsDurableEngine: Bool { false }
 
     public struct Plan: Sendable {
@@ -150,11 +151,12 @@ public enum DifferentialSweep: CrashSweep {
             var votes: [Observation?: [String]] = [:]
             for e in plan.engines { votes[outcomes[e]!.observations[safe: i], default: []].append(e) }
             guard votes.count > 1 else { continue }
-            // The majority (ties: the group memory is in).
-            let majority = votes.max { a, b in a.value.count != b.value.count ? a.value.count < b.value.count : !a.value.contains("memory") }!
+            // The majority (ties: the group the reference engine is in).
+            let ref = Self.reference ?? ""
+            let majority = votes.max { a, b in a.value.count != b.value.count ? a.value.count < b.value.count : !a.value.contains(ref) }!
             let dissent = votes.filter { $0.key != majority.key }.flatMap(\.value).sorted()
             if dissent.contains(context.engine) {
-                verdict = (i, majority.value.contains("memory") ? "memory" : majority.value[0])
+                verdict = (i, majority.value.contains(ref) ? ref : majority.value[0])
                 break
             }
             if peerNotes.isEmpty {
@@ -343,27 +345,6 @@ public enum DifferentialSweep: CrashSweep {
         }
     }
 
-    static func lsmOptions() -> LSMOptions {
-        var o = LSMOptions()
-        o.memtableSizeBytesOverride = 8192
-        o.compactionThreshold = 2
-        o.maxLevels = 4
-        o.levelSizeMultiplier = 2
-        o.sstableBlockSizeKB = 1
-        o.blockCacheMB = 1
-        return o
-    }
-
-    static func cowOptions() -> CowOptions {
-        var o = CowOptions()
-        o.pageSize = 512
-        o.walSegmentSize = 65_536
-        o.walBufferSize = 4096
-        o.snapshotInterval = 32
-        o.checkpointBytes = 16_384
-        return o
-    }
-
     /// Runs `ops` on `engine` from a fresh store; a failed reopen ends the stream (its observations
     /// stop there, which the comparison sees).
     static func execute(_ engine: String, _ ops: [DiffOp], _ context: CrashSweepContext, capture: Int?) throws -> Outcome {
@@ -375,40 +356,31 @@ public enum DifferentialSweep: CrashSweep {
         }
         let durability = context.durability
         var start = 0
-        switch engine {
-        case "memory":
-            let (o, _) = try Engines.withEngine("memory", directory: "", settings: context.settings,
+        if !Engines.isDurable(engine) {
+            // Keeps nothing across a reopen: one segment.
+            let (o, _) = try Engines.withEngine(engine, directory: "", settings: context.settings,
                                                 Segment(ops: ops, start: 0, stopAtReopen: false, capture: capture))
             add(o)
-        case "lsm", "cow":
+        } else if FileLayerEngines.supports(engine) {
+            // On the in-memory fault injector (no faults), with the engine's stress options.
             let fs = FaultInjectingFileSystem(seed: 1)
             try fs.createDirectory("/store", intermediates: true)
-            let lsm = lsmOptions(), cow = cowOptions()
             while start < ops.count {
                 let t0 = MonotonicClock.nanoseconds()
-                let segment = Segment(ops: ops, start: start, stopAtReopen: true, capture: capture)
                 let result: (Outcome, next: Int)
                 do {
-                    if engine == "lsm" {
-                        let e = try LSMTree(fs: fs, directory: "/store", options: lsm, durability: durability)
-                        if start > 0 { total.reopenMs.append(Double(MonotonicClock.nanoseconds() &- t0) / 1e6) }
-                        result = try segment.run(e)
-                        try e.close()
-                    } else {
-                        let e = try CowBTree(path: "/store", options: cow, durability: durability, fileSystem: fs)
-                        if start > 0 { total.reopenMs.append(Double(MonotonicClock.nanoseconds() &- t0) / 1e6) }
-                        result = try segment.run(e)
-                        try e.close()
-                    }
+                    result = try FileLayerEngines.withEngine(engine, fs: fs, directory: "/store", durability: durability,
+                                                             Timed(segment: Segment(ops: ops, start: start, stopAtReopen: true, capture: capture), t0: t0))
                 } catch {
                     total.observations.append(Observation(op: max(0, start - 1), digest: 0, count: -1, failed: true))
                     total.errors[max(0, start - 1)] = "open or close failed: \(error)"
                     return total
                 }
+                if start > 0, let ms = result.0.reopenMs.first { total.reopenMs.append(ms) }
                 add(result.0)
                 start = result.next
             }
-        default:
+        } else {
             let dir = context.workDirectory + "/differential-\(engine)"
             try? FileManager.default.removeItem(atPath: dir)  // the sweep's own scratch store
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

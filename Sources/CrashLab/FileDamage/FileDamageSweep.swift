@@ -28,7 +28,8 @@ import Runner
 public enum FileDamageSweep: CrashSweep {
     public static let method = CrashRecord.Method.fileDamage
 
-    public static let engines = ["lsm", "cow", "rocksdb", "lmdb"]
+    /// Every registered engine that keeps a store on disk.
+    public static var engines: [String] { Engines.names(with: .durable) }
 
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
 

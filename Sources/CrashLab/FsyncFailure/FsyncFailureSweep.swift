@@ -35,7 +35,7 @@ import OrbitCore
 /// interleaving varies from run to run (that is the point: the sweep samples it).
 public enum FsyncFailureSweep: CrashSweep {
     public static let method: CrashRecord.Method = .fsyncFailure
-    public static func supports(engine: String) -> Bool { engine == "lsm" || engine == "cow" }
+    public static func supports(engine: String) -> Bool { engine == LSMDescriptor.name || engine == CowDescriptor.name }
 
     static let threadCounts = [1, 2, 4]
 
@@ -48,7 +48,7 @@ public enum FsyncFailureSweep: CrashSweep {
         // Calibration: the syncs a fault-free run makes, per thread count (and cow WAL setting).
         var calls: [String: Int] = [:]
         for t in threadCounts {
-            for wal in context.engine == "cow" ? [true, false] : [true] {
+            for wal in context.engine == CowDescriptor.name ? [true, false] : [true] {
                 setup.cow.wal = wal
                 let fs = setup.freshFileSystem(seed: context.seed)
                 let probe = FsyncProbe(setup: setup, threads: t, seed: context.seed, fs: fs)
@@ -62,7 +62,7 @@ public enum FsyncFailureSweep: CrashSweep {
         for probe in 0..<context.count {
             var rng = SeededRNG(seed: context.seed, stream: probe)
             let threads = threadCounts[probe % threadCounts.count]
-            if context.engine == "cow" { setup.cow.wal = (probe / threadCounts.count) % 2 == 0 }
+            if context.engine == CowDescriptor.name { setup.cow.wal = (probe / threadCounts.count) % 2 == 0 }
             let n = calls["\(threads)-\(setup.cow.wal)"] ?? 1
             let after = Int(rng.below(UInt64(n)))
             let fs = setup.freshFileSystem(seed: rng.next())
@@ -94,14 +94,15 @@ struct FsyncSetup {
     init(_ context: CrashSweepContext) {
         engine = context.engine
         durability = context.durability
-        lsm = EngineSetup.tinyLSM(context)
-        cow = EngineSetup.tinyCow(context, checkpointBytes: 16_384, snapshotInterval: 24)
+        lsm = FileLayerEngines.stressed(LSMDescriptor.self, settings: context.settings)
+        cow = CowDescriptor.stressed(FileLayerEngines.stressed(CowDescriptor.self, settings: context.settings),
+                                     checkpointBytes: 16_384, snapshotInterval: 24)
         keysPerThread = 12
         operations = 160
     }
 
-    var syncsOnAck: Bool { engine == "cow" && !cow.wal ? durability != .none : durability.syncsBeforeAck }
-    var label: String { engine == "cow" ? "wal=\(cow.wal)" : "memtable=4KiB" }
+    var syncsOnAck: Bool { engine == CowDescriptor.name && !cow.wal ? durability != .none : durability.syncsBeforeAck }
+    var label: String { engine == CowDescriptor.name ? "wal=\(cow.wal)" : "memtable=4KiB" }
 
     func freshFileSystem(seed: UInt64) -> FaultInjectingFileSystem {
         let fs = FaultInjectingFileSystem(seed: seed)
@@ -115,7 +116,7 @@ struct FsyncSetup {
     /// work instead, which refuses writes once they need it).
     func isAckPathFile(_ path: String) -> Bool {
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        return engine == "lsm" ? name.hasSuffix(".log") : name.hasPrefix("cow.")
+        return engine == LSMDescriptor.name ? name.hasSuffix(".log") : name.hasPrefix("cow.")
     }
 
     /// The kind of file a failed sync hit, in the engine's words (as the io-error sweep names it).
@@ -169,7 +170,7 @@ struct FsyncProbe {
     /// Calibration: the workload alone, fault-free; closes the engine.
     func runWorkloadOnly() throws -> [Log] {
         switch setup.engine {
-        case "lsm":
+        case LSMDescriptor.name:
             let e = try LSMTree(fs: fs, directory: setup.directory, options: setup.lsm, durability: setup.durability)
             let logs = workload(e)
             try e.close()
@@ -184,7 +185,7 @@ struct FsyncProbe {
 
     func run(probe: Int, after: Int, sweepSeed: UInt64) -> CrashRecord {
         switch setup.engine {
-        case "lsm":
+        case LSMDescriptor.name:
             return run(probe: probe, after: after, sweepSeed: sweepSeed) { fs in
                 try LSMTree(fs: fs, directory: setup.directory, options: setup.lsm, durability: setup.durability)
             }
@@ -246,7 +247,7 @@ struct FsyncProbe {
     }
 
     /// cow: large enough that a probe crosses a 64 KiB WAL segment (the switch syncs the old one).
-    func valueSize(_ rng: inout SeededRNG) -> Int { setup.engine == "cow" ? 200 + Int(rng.below(2_400)) : 40 + Int(rng.below(200)) }
+    func valueSize(_ rng: inout SeededRNG) -> Int { setup.engine == CowDescriptor.name ? 200 + Int(rng.below(2_400)) : 40 + Int(rng.below(200)) }
 
     /// Per key, its operations in program order (one thread owns each key).
     func perKey(_ logs: [Log]) -> [[FsyncOp]] {
@@ -360,7 +361,7 @@ struct FsyncProbe {
             keyOps[0].append(FsyncOp(writes: [(0, v)], invoked: Int.max - 1, acked: probeWriteOK ? Int.max : nil))
             if probeWriteOK && declared {
                 problems.append("a write was acknowledged after the engine said it was "
-                                + (setup.engine == "lsm" ? "read-only until reopened" : "poisoned (every later write fails)"))
+                                + (setup.engine == LSMDescriptor.name ? "read-only until reopened" : "poisoned (every later write fails)"))
             } else if probeWriteOK && ackPathFault {
                 notes.append("still writable after the failed \(fired!.operation.rawValue) of \(fired!.path)")
             }

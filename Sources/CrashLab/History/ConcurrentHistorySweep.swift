@@ -1,4 +1,3 @@
-import CowBTree
 import Foundation
 import LSMTree
 import OrbitCore
@@ -21,7 +20,8 @@ import Runner
 /// (method `concurrent-history`); no recovery (`recovery_ms` 0).
 public enum ConcurrentHistorySweep: CrashSweep {
     public static let method: CrashRecord.Method = .concurrentHistory
-    public static func supports(engine: String) -> Bool { ["lsm", "cow", "rocksdb", "lmdb", "memory"].contains(engine) }
+    /// Every registered engine.
+    public static func supports(engine: String) -> Bool { Engines.capabilities(engine) != nil }
     public static var needsDurableEngine: Bool { false }
 
     /// What one run does (from the `history.*` knobs; tests set it directly).
@@ -33,6 +33,13 @@ public enum ConcurrentHistorySweep: CrashSweep {
         /// For tests: a bug planted back into lsm (`LSMOptions.plantedBug`).
         public var lsmPlantedBug: LSMPlantedBug = .none
         public init() {}
+
+        /// The options with the planted bug (a test hook of lsm's; other engines' options unchanged).
+        func planted(_ options: any EngineOptions) -> any EngineOptions {
+            guard var o = options as? LSMOptions, lsmPlantedBug != .none else { return options }
+            o.plantedBug = lsmPlantedBug
+            return o
+        }
 
         public init(settings s: Settings) {
             if s.knob(named: "crash.history_writers") != nil {
@@ -51,7 +58,7 @@ public enum ConcurrentHistorySweep: CrashSweep {
     public static func run(_ context: CrashSweepContext, plan: Plan, onRecord: (CrashRecord) throws -> Void) throws {
         guard supports(engine: context.engine) else {
             throw OrbitError(.unsupported, "the concurrent-history sweep cannot run on \(context.engine)", at: "engine",
-                             hint: "engines: lsm, cow, rocksdb, lmdb, memory")
+                             hint: "engines: " + Engines.names().joined(separator: ", "))
         }
         for run in 0..<context.count {
             let seed = fnv1a64(context.seed ^ UInt64(run) &* 0x9E37_79B9_7F4A_7C15)
@@ -74,36 +81,14 @@ public enum ConcurrentHistorySweep: CrashSweep {
                                  recoveryMs: 0, verdict: .ok, storeBytes: 0)
         let body = Body(plan: plan, seed: seed)
         let result: (RecordedHistory, [String])
-        switch context.engine {
-        case "lsm":
+        if FileLayerEngines.supports(context.engine) {
+            // On the in-memory fault injector (no faults), with the engine's stress options.
             let fs = FaultInjectingFileSystem(seed: seed)
             try fs.createDirectory("/store", intermediates: true)
-            var o = LSMOptions()
-            o.memtableSizeBytesOverride = 4096
-            o.compactionThreshold = 2
-            o.maxLevels = 4
-            o.levelSizeMultiplier = 2
-            o.sstableBlockSizeKB = 1
-            o.blockCacheMB = 1
-            o.plantedBug = plan.lsmPlantedBug
-            let e = try LSMTree(fs: fs, directory: "/store", options: o, durability: context.durability)
-            result = try body.run(e)
-            try e.close()
+            result = try FileLayerEngines.withEngine(context.engine, fs: fs, directory: "/store", durability: context.durability,
+                                                     adjust: { plan.planted($0) }, body)
             record.storeBytes = fs.usedBytes
-        case "cow":
-            let fs = FaultInjectingFileSystem(seed: seed)
-            try fs.createDirectory("/store", intermediates: true)
-            var o = CowOptions()
-            o.pageSize = 512
-            o.walSegmentSize = 65_536
-            o.walBufferSize = 4096
-            o.snapshotInterval = 8
-            o.checkpointBytes = 8192
-            let e = try CowBTree(path: "/store", options: o, durability: context.durability, fileSystem: fs)
-            result = try body.run(e)
-            try e.close()
-            record.storeBytes = fs.usedBytes
-        default:
+        } else {
             let dir = context.workDirectory + "/history-run-\(run)"
             try? FileManager.default.removeItem(atPath: dir)  // our own scratch store of an earlier run
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

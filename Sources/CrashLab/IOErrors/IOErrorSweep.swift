@@ -1,6 +1,4 @@
 import OrbitCore
-import CowBTree
-import LSMTree
 
 /// Disk-full and I/O errors (issue 5, part 4): each probe runs a small seeded workload (puts,
 /// deletes, batches, reads, syncs) on a fresh store on a `FaultInjectingFileSystem`, with one fault
@@ -21,12 +19,12 @@ import LSMTree
 ///   (acknowledged under `every-write`/`group`, or covered by a successful `sync()`): a failed
 ///   sync followed by acknowledging the writes it covered shows up here as a lost write.
 ///
-/// Engines: `lsm` and `cow` (they do their I/O through the file layer). `rocksdb` and `lmdb` do
-/// their own I/O, which this file system cannot reach: not supported.
+/// Engines: every registered file-layer engine (`FileLayerEngineDescriptor`: lsm, cow), with its
+/// stress options. `rocksdb` and `lmdb` do their own I/O, which this file system cannot reach.
 public enum IOErrorSweep: CrashSweep {
     public static let method: CrashRecord.Method = .ioError
 
-    public static func supports(engine: String) -> Bool { engine == "lsm" || engine == "cow" }
+    public static func supports(engine: String) -> Bool { FileLayerEngines.supports(engine) }
 
     /// The faults a probe picks from (uniformly).
     static let menu: [(Errno, FileOperation)] = [
@@ -36,14 +34,23 @@ public enum IOErrorSweep: CrashSweep {
     ]
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        guard supports(engine: context.engine) else {
-            throw OrbitError(.unsupported, "the io-error sweep cannot run on \(context.engine)", at: "engine",
-                             hint: "it injects faults through the file layer, which only lsm and cow use; rocksdb and lmdb do their own I/O")
+        try FileLayerEngines.sweep(Body(), context, onRecord: onRecord) {
+            OrbitError(.unsupported, "the io-error sweep cannot run on \(context.engine)", at: "engine",
+                       hint: "it injects faults through the file layer, which only "
+                           + FileLayerEngines.names.joined(separator: " and ") + " use; the others do their own I/O")
         }
-        let setup = EngineSetup(context)
-        switch context.engine {
-        case "lsm": try sweep(context, setup, open: setup.openLSM, onRecord: onRecord)
-        default: try sweep(context, setup, open: setup.openCow, onRecord: onRecord)
+    }
+
+    /// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.
+    private struct Body: FileLayerSweepBody {
+        func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                                 _ onRecord: (CrashRecord) throws -> Void) throws {
+            let options = FileLayerEngines.stressed(D.self, settings: context.settings)
+            let setup = EngineSetup(context, qualifier: D.durabilityQualifier(options))
+            let durability = context.durability
+            try sweep(context, setup, open: { fs in
+                try D.open(as: E.self, fs: fs, directory: setup.directory, options: options, durability: durability)
+            }, onRecord: onRecord)
         }
     }
 
@@ -293,46 +300,24 @@ struct ProbeLog {
     }
 }
 
-/// The engine under test, configured small so background work runs within a probe.
+/// The probe's shape, for the engine under test (configured small, by its descriptor's `stressed`,
+/// so background work runs within a probe).
 struct EngineSetup {
-    /// lsm with 4 KiB memtables and a 1 MiB block cache (flushes and compactions within a probe),
-    /// from the context's settings where it has lsm knobs.
-    static func tinyLSM(_ context: CrashSweepContext) -> LSMOptions {
-        var o = context.settings.knob(named: "lsm.memtable_size_mb") != nil ? LSMOptions(settings: context.settings) : LSMOptions()
-        o.memtableSizeBytesOverride = 4096
-        o.blockCacheMB = 1
-        return o
-    }
-
-    /// cow with 512-byte pages, 64 KiB WAL segments and frequent checkpoints.
-    static func tinyCow(_ context: CrashSweepContext, checkpointBytes: Int, snapshotInterval: Int) -> CowOptions {
-        var o = context.settings.knob(named: "cow.wal") != nil ? CowOptions(settings: context.settings) : CowOptions()
-        o.pageSize = 512
-        o.walSegmentSize = 65_536
-        o.walBufferSize = 4096
-        o.checkpointBytes = checkpointBytes
-        o.snapshotInterval = snapshotInterval
-        return o
-    }
-
     var engine: String
     var durability: DurabilityMode
-    var lsm: LSMOptions
-    var cow: CowOptions
     var keys: Int
     var operations: Int
     let directory = "/store"
+    /// The durability column: the mode, and what the engine's options add ("none wal=false").
+    var durabilityLabel: String
 
-    init(_ context: CrashSweepContext) {
+    init(_ context: CrashSweepContext, qualifier: String?) {
         engine = context.engine
         durability = context.durability
-        lsm = Self.tinyLSM(context)
-        cow = Self.tinyCow(context, checkpointBytes: 8192, snapshotInterval: 16)
         keys = max(8, min(context.recordCount, 64))
         operations = 200
+        durabilityLabel = qualifier.map { "\(context.durability) \($0)" } ?? "\(context.durability)"
     }
-
-    var durabilityLabel: String { engine == "cow" && !cow.wal ? "\(durability) wal=false" : "\(durability)" }
 
     /// A file system holding the store's (empty) directory, durable, as a set-up step makes it.
     func freshFileSystem(seed: UInt64) -> FaultInjectingFileSystem {
@@ -340,14 +325,6 @@ struct EngineSetup {
         try! fs.createDirectory(directory, intermediates: true)  // in memory, on a fresh file system: cannot fail
         fs.makeEverythingDurable()
         return fs
-    }
-
-    func openLSM(_ fs: FaultInjectingFileSystem) throws -> LSMTree<FaultInjectingFileSystem> {
-        try LSMTree(fs: fs, directory: directory, options: lsm, durability: durability)
-    }
-
-    func openCow(_ fs: FaultInjectingFileSystem) throws -> CowBTree<FaultInjectingFileSystem> {
-        try CowBTree(path: directory, options: cow, durability: durability, fileSystem: fs)
     }
 
     /// The kind of file a fault hit, in the engine's words ("wal", "sstable", "data-page", "wal-segment",

@@ -1,5 +1,3 @@
-import CowBTree
-import LSMTree
 import OrbitCore
 
 /// What the power-loss sweep needs to know about one engine: how to open it on the fault injector
@@ -21,88 +19,23 @@ protocol PowerLossDriver {
     func crashPoints(_ durability: DurabilityMode) -> [(name: String, probability: Double)]
 }
 
-struct LSMDriver: PowerLossDriver {
-    var options: LSMOptions
+/// The driver of any file-layer engine: its descriptor states the options, crash points and
+/// persist call (`FileLayerEngineDescriptor`); `E` is its engine type over the fault injector.
+struct DescriptorDriver<D: FileLayerEngineDescriptor, E: StorageEngine>: PowerLossDriver {
+    var options: D.Options
 
-    init(rng: inout SeededRNG) {
-        var o = LSMOptions()
-        o.memtableSizeBytesOverride = [4 << 10, 8 << 10, 16 << 10][Int(rng.below(3))]
-        o.compactionThreshold = 2
-        o.maxLevels = 4
-        o.levelSizeMultiplier = 2
-        o.sstableBlockSizeKB = 1
-        o.blockCacheMB = Int(rng.below(2))
-        options = o
+    init(rng: inout SeededRNG, store: Int, durability: DurabilityMode) {
+        options = D.powerLossOptions(rng: &rng, store: store, durability: durability)
     }
 
-    var engineName: String { "lsm" }
-    var configLabel: String { "memtable=\(options.memtableSizeBytesOverride >> 10)KiB cache=\(options.blockCacheMB)MiB" }
+    var engineName: String { D.name }
+    var configLabel: String { D.crashLabel(options) }
 
-    func open(_ fs: FaultInjectingFileSystem, _ directory: String, _ durability: DurabilityMode) throws -> LSMTree<FaultInjectingFileSystem> {
-        try LSMTree(fs: fs, directory: directory, options: options, durability: durability)
+    func open(_ fs: FaultInjectingFileSystem, _ directory: String, _ durability: DurabilityMode) throws -> E {
+        try D.open(as: E.self, fs: fs, directory: directory, options: options, durability: durability)
     }
 
-    func syncedOnAck(_ durability: DurabilityMode) -> Bool { durability.syncsBeforeAck }
-
-    func persist(_ engine: LSMTree<FaultInjectingFileSystem>, _ durability: DurabilityMode) throws -> Bool {
-        // Seals the memtable and waits for every immutable one to reach a synced table and a
-        // synced manifest edit.
-        try engine.flush()
-        return true
-    }
-
-    static let perOperation = ["lsm.wal.after-append", "lsm.wal.after-sync"]
-    static let background = [
-        "lsm.flush.after-table-sync", "lsm.flush.after-directory-sync", "lsm.flush.after-manifest-sync",
-        "lsm.flush.after-log-remove", "lsm.compaction.after-tables-sync", "lsm.compaction.after-directory-sync",
-        "lsm.compaction.after-manifest-sync", "lsm.compaction.after-input-remove", "lsm.memtable.after-switch",
-    ]
-
-    func crashPoints(_ durability: DurabilityMode) -> [(name: String, probability: Double)] {
-        Self.perOperation.map { ($0, 0.003) } + Self.background.map { ($0, 0.04) }
-    }
-}
-
-struct CowDriver: PowerLossDriver {
-    var options: CowOptions
-
-    init(rng: inout SeededRNG, wal: Bool) {
-        var o = CowOptions()
-        o.wal = wal
-        o.pageSize = rng.below(2) == 0 ? 512 : 1024
-        o.maxKeysPerNode = rng.below(2) == 0 ? 0 : 6
-        o.walSegmentSize = 65_536
-        o.walBufferSize = 4096
-        o.snapshotInterval = 8 + Int(rng.below(32))
-        o.checkpointBytes = 16_384 << Int(rng.below(3))
-        options = o
-    }
-
-    var engineName: String { "cow" }
-    var configLabel: String {
-        "wal=\(options.wal) page=\(options.pageSize) max_keys=\(options.maxKeysPerNode) interval=\(options.snapshotInterval)"
-    }
-
-    func open(_ fs: FaultInjectingFileSystem, _ directory: String, _ durability: DurabilityMode) throws -> CowBTree<FaultInjectingFileSystem> {
-        try CowBTree(path: directory, options: options, durability: durability, fileSystem: fs)
-    }
-
-    func syncedOnAck(_ durability: DurabilityMode) -> Bool {
-        // Without a WAL every commit is a checkpoint, synced in every mode but `none`.
-        options.wal ? durability.syncsBeforeAck : durability != .none
-    }
-
-    func persist(_ engine: CowBTree<FaultInjectingFileSystem>, _ durability: DurabilityMode) throws -> Bool {
-        try engine.checkpoint()
-        return durability != .none
-    }
-
-    func crashPoints(_ durability: DurabilityMode) -> [(name: String, probability: Double)] {
-        let commit = ["cow.commit.before-wal-append", "cow.commit.after-wal-append", "cow.commit.after-wal-sync"]
-        let checkpoint = ["cow.checkpoint.after-page-writes", "cow.checkpoint.after-page-sync", "cow.checkpoint.after-meta-write",
-                          "cow.checkpoint.after-meta-sync", "cow.checkpoint.before-wal-recycle"]
-        // Without a WAL every commit runs the checkpoint protocol: its points are per operation.
-        let checkpointP = options.wal ? 0.05 : 0.004
-        return commit.map { ($0, 0.003) } + checkpoint.map { ($0, checkpointP) } + [("cow.wal.after-segment-header", 0.05)]
-    }
+    func syncedOnAck(_ durability: DurabilityMode) -> Bool { D.syncsOnAck(options, durability: durability) }
+    func persist(_ engine: E, _ durability: DurabilityMode) throws -> Bool { try D.persist(engine, options, durability: durability) }
+    func crashPoints(_ durability: DurabilityMode) -> [(name: String, probability: Double)] { D.crashPoints(options, durability: durability) }
 }

@@ -1,6 +1,4 @@
 import OrbitCore
-import CowBTree
-import LSMTree
 
 /// Simulated power loss for the hand-written engines (issue 5, part 2), on `FaultInjectingFileSystem`.
 ///
@@ -21,7 +19,8 @@ import LSMTree
 /// make the interleaving, and so the exact state, vary from run to run.
 public enum PowerLossSweep: CrashSweep {
     public static var method: CrashRecord.Method { .powerLoss }
-    public static func supports(engine: String) -> Bool { engine == "lsm" || engine == "cow" }
+    /// Every registered engine that does its I/O through the file layer.
+    public static func supports(engine: String) -> Bool { FileLayerEngines.supports(engine) }
 
     /// Crash cycles on one store before a fresh one.
     public static let cyclesPerStore = 4
@@ -31,18 +30,19 @@ public enum PowerLossSweep: CrashSweep {
     public static let maxOperations = 300
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        switch context.engine {
-        case "lsm":
-            try sweep(context, onRecord) { rng, _ in LSMDriver(rng: &rng) }
-        case "cow":
-            // Pure copy-on-write under `none` writes pages and meta page with no sync between them:
-            // like LMDB's MDB_NOSYNC, a power loss may leave a meta page ahead of its pages, and the
-            // engine promises a process crash only (the kill sweep checks that). Swept in WAL mode.
-            let walOnly = context.durability == .none
-            try sweep(context, onRecord) { rng, store in CowDriver(rng: &rng, wal: walOnly || store % 2 == 0) }
-        default:
-            throw OrbitError(.invalidArgument, "power-loss sweep: engine '\(context.engine)' does not run on the file layer",
-                             hint: "power loss is simulated for the hand-written engines: lsm, cow")
+        try FileLayerEngines.sweep(Body(), context, onRecord: onRecord) {
+            OrbitError(.invalidArgument, "power-loss sweep: engine '\(context.engine)' does not run on the file layer",
+                       hint: "power loss is simulated for the engines that do their I/O through it: "
+                           + FileLayerEngines.names.joined(separator: ", "))
+        }
+    }
+
+    /// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.
+    private struct Body: FileLayerSweepBody {
+        func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                                 _ onRecord: (CrashRecord) throws -> Void) throws {
+            let durability = context.durability
+            try sweep(context, onRecord) { rng, store in DescriptorDriver<D, E>(rng: &rng, store: store, durability: durability) }
         }
     }
 

@@ -21,7 +21,8 @@ import Glibc
 public enum ResourceLimitsSweep: CrashSweep {
     public static let method = CrashRecord.Method.resourceLimits
 
-    public static let engines = ["lsm", "cow", "rocksdb", "lmdb"]
+    /// Every registered engine that keeps a store on disk.
+    public static var engines: [String] { Engines.names(with: .durable) }
 
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
 

@@ -1,18 +1,58 @@
 /// One engine, as the harness knows it: everything Runner, CrashLab, the CLI, `list` and the test
-/// support need, exported by the engine's own module (docs/architecture.md, "The engine registry").
+/// support need, exported by the engine's own module in one file (`LSMDescriptor`, `CowDescriptor`,
+/// ...) and registered once (`EngineRegistry`; docs/architecture.md, "The engine registry").
 ///
 /// A descriptor is a type (an enum without cases), so a visitor handed `D.Type` is specialised on
 /// `D.Engine` and every engine call inside it is direct, never existential.
 ///
-/// SKELETON (issue 15): the shape the registry work fills in; requirements may still change on the
-/// `reg` branch. `fileLayout` is the part the `layout` branch implements per engine.
+/// Invariant: nothing outside an engine's descriptor (and help text) names an engine: the harness
+/// asks the registry, and branches on `capabilities`, never on `name`.
 public protocol EngineDescriptor: Sendable {
     associatedtype Engine: StorageEngine
+    associatedtype Options: EngineOptions
 
     /// The backend name in results, flags and workload files ("lsm").
     static var name: String { get }
+    /// Other spellings accepted for `name` (the seeds' "LsmTree", "CowBTree"); compared without case,
+    /// `_` or `-`.
+    static var aliases: [String] { get }
     /// One line for `orbit-bench list`.
     static var summary: String { get }
+    /// "a" or "an", as the name is read out in messages ("an lsm store": el-es-em).
+    static var article: String { get }
+    static var capabilities: EngineCapabilities { get }
+    /// The engine's colour in every plot ("#2ca02c"); nil: one from the plots' palette.
+    static var plotColour: String? { get }
+
+    /// Opens (read-write: creating it in a missing or empty directory) the store in `directory`.
+    /// An engine without files ignores `directory`.
+    static func open(directory: String, options: Options, durability: DurabilityMode,
+                     access: StoreAccess) throws -> Engine
+    /// What the engine promises to keep after a crash under `mode`.
+    static func durabilityPromise(for mode: DurabilityMode) -> DurabilityPromise
+    /// Checks the settings' options (and their combination with the durability mode) before anything
+    /// is opened or written; the error names the setting and where it came from.
+    static func validate(settings: Settings) throws
+    /// The largest key and value the engine stores under `options`.
+    static func limits(_ options: Options) -> EngineLimits
+    /// Options small enough that flushes, compactions and checkpoints happen within a few hundred
+    /// operations: the crash lab's and the conformance suite's configuration.
+    static var stressOptions: Options { get }
+    /// Further configurations worth testing on their own, as (suffix, options): cow's pure
+    /// copy-on-write mode ("nowal"). The conformance suite runs each as `<name>-<suffix>`.
+    static var variants: [(suffix: String, options: Options)] { get }
+
+    /// What the engine's own markers find in `directory` (README "Store safety"); reads only.
+    static func recognizeStore(at directory: String) -> StoreRecognition
+    /// Whether `name`, an entry of a store directory, is a file this engine writes.
+    static func isStoreEntry(_ name: String) -> Bool
+
+    /// Describes the store in `directory` and verifies every checksum (`capabilities` has
+    /// `.inspect`); changes no byte.
+    static func inspect(directory: String) throws -> EngineInspection
+    /// How to look into a store of this engine when orbit-bench has no inspector for it
+    /// ("RocksDB's own tool reads it: ..."); nil: no such tool.
+    static func externalInspectHint(directory: String) -> String?
 
     /// The format of one file of a store of this engine (`relativePath` below the store directory,
     /// `bytes` its content), from the engine's own format constants: what CrashLab's corruption,
@@ -20,8 +60,165 @@ public protocol EngineDescriptor: Sendable {
     static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout?
 }
 
+/// An engine that does its I/O through the file layer, so it can be opened on any `FileSystem` —
+/// the fault injector in particular (power loss, I/O errors, failed fsyncs). Swift has no
+/// higher-kinded types: the engine type depends on `FS`, so `open` hands the engine to `body`,
+/// which is generic over it.
+///
+/// The crash lab's simulated-disk methods (power loss, I/O errors, fsync failures) run on any such
+/// engine; the requirements after `open` are the engine's own test hooks for them (crash points,
+/// what makes its writes durable), with defaults that fit an engine without any.
+public protocol FileLayerEngineDescriptor: EngineDescriptor {
+    static func open<FS: FileSystem, B: EngineBody>(fs: FS, directory: String, options: Options,
+                                                    durability: DurabilityMode, access: StoreAccess,
+                                                    _ body: B) throws -> B.Result
+    /// Calls `visitor` with the engine's type over `FS` (`LSMTree<FS>.self`), so a caller can be
+    /// generic over it before any engine is open.
+    static func withEngineType<FS: FileSystem, V: EngineTypeVisitor>(on _: FS.Type, _ visitor: V) throws -> V.Result
+
+    /// `options` made small, the way `stressOptions` is (the settings' own values kept otherwise).
+    static func stressed(_ options: Options) -> Options
+    /// The options of one store of the power-loss sweep (seeded: small, varied configurations).
+    static func powerLossOptions(rng: inout SeededRNG, store: Int, durability: DurabilityMode) -> Options
+    /// The options in a crash record's detail ("wal=false page=512 ...").
+    static func crashLabel(_ options: Options) -> String
+    /// What a crash record's durability column adds to the mode for `options` ("wal=false"); nil: nothing.
+    static func durabilityQualifier(_ options: Options) -> String?
+    /// Whether an acknowledged write is durable under `durability` with `options` (its ack waited for a sync).
+    static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool
+    /// The engine's named crash points (`FaultInjectingFileSystem.arm`) and how often to arm each.
+    static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)]
+    /// The engine's own "make it durable" call besides `sync()` (a flush, a checkpoint); returns whether
+    /// it made every acknowledged write durable. `engine` is one `open(fs:)` made.
+    static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool
+}
+
+/// Work generic over an engine type, before any engine is open (`withEngineType`).
+public protocol EngineTypeVisitor {
+    associatedtype Result
+    func visit<E: StorageEngine>(_ type: E.Type) throws -> Result
+}
+
+extension FileLayerEngineDescriptor {
+    public static func stressed(_ options: Options) -> Options { options }
+    public static func powerLossOptions(rng: inout SeededRNG, store: Int, durability: DurabilityMode) -> Options { stressOptions }
+    public static func crashLabel(_ options: Options) -> String { "" }
+    public static func durabilityQualifier(_ options: Options) -> String? { nil }
+    public static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool { durability.syncsBeforeAck }
+    public static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)] { [] }
+    public static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool {
+        try engine.sync()
+        return true
+    }
+
+    /// Opens with `options` on `fs`, typed as `E` (the type `withEngineType(on: FS.self)` named).
+    public static func open<FS: FileSystem, E: StorageEngine>(as _: E.Type, fs: FS, directory: String, options: Options,
+                                                              durability: DurabilityMode, access: StoreAccess = .readWrite) throws -> E {
+        try open(fs: fs, directory: directory, options: options, durability: durability, access: access, Typed<E>())
+    }
+}
+
+/// Hands back the engine `open(fs:)` made as the type `withEngineType` named for the same file
+/// system (the cast cannot fail: both come from the same descriptor and `FS`).
+private struct Typed<Expected: StorageEngine>: EngineBody {
+    func run<E: StorageEngine>(_ engine: E) throws -> Expected {
+        guard let e = engine as? Expected else { preconditionFailure("withEngineType and open(fs:) disagree: \(E.self) is not \(Expected.self)") }
+        return e
+    }
+}
+
+/// A piece of work to do on an open engine, generic over the engine's concrete type (the runner's
+/// loop, a crash driver): everything inside is specialised.
+public protocol EngineBody {
+    associatedtype Result
+    func run<E: StorageEngine>(_ engine: E) throws -> Result
+}
+
+/// Runs a body on the engine, then closes the engine (also when the body throws: then the body's
+/// error is the one thrown).
+public struct ClosingAfter<B: EngineBody>: EngineBody {
+    public let body: B
+    public init(_ body: B) { self.body = body }
+    public func run<E: StorageEngine>(_ engine: E) throws -> B.Result {
+        do {
+            let r = try body.run(engine)
+            try engine.close()
+            return r
+        } catch {
+            try? engine.close()
+            throw error
+        }
+    }
+}
+
 /// A piece of work written once for every engine and specialised per engine.
 public protocol EngineDescriptorVisitor {
     associatedtype Result
     func visit<D: EngineDescriptor>(_ descriptor: D.Type) throws -> Result
+}
+
+/// What an engine can do, for the harness to branch on instead of on engine names.
+public struct EngineCapabilities: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let snapshots = EngineCapabilities(rawValue: 1 << 0)
+    public static let atomicBatches = EngineCapabilities(rawValue: 1 << 1)
+    public static let orderedScans = EngineCapabilities(rawValue: 1 << 2)
+    /// Keeps its data after its process ends (a store on disk).
+    public static let durable = EngineCapabilities(rawValue: 1 << 3)
+    /// Opens a store read-only, changing no byte.
+    public static let readOnlyOpen = EngineCapabilities(rawValue: 1 << 4)
+    /// `inspect(directory:)` describes and verifies a store.
+    public static let inspect = EngineCapabilities(rawValue: 1 << 5)
+    /// All its I/O goes through the file layer (a `FileLayerEngineDescriptor`): the crash methods
+    /// that simulate the disk (power loss, I/O errors, fsync failures) apply.
+    public static let usesFileLayer = EngineCapabilities(rawValue: 1 << 6)
+    /// A broken promise in a crash sweep fails the sweep (the hand-written engines); without it the
+    /// engine's crash results are reported for the record only (the reference libraries).
+    public static let gatesCrashVerdicts = EngineCapabilities(rawValue: 1 << 7)
+}
+
+/// An inspector's report: the lines to print, and whether every check passed.
+public struct EngineInspection: Sendable {
+    public var lines: [String]
+    public var ok: Bool
+    public init(lines: [String], ok: Bool) {
+        self.lines = lines
+        self.ok = ok
+    }
+}
+
+extension EngineDescriptor {
+    public static var aliases: [String] { [] }
+    public static var article: String { "a" }
+    public static var plotColour: String? { nil }
+    public static func durabilityPromise(for mode: DurabilityMode) -> DurabilityPromise { Engine.durabilityPromise(for: mode) }
+    public static func validate(settings: Settings) throws {
+        try Options(settings: settings).validate(durability: settings.durability())
+    }
+    public static func limits(_ options: Options) -> EngineLimits { .unlimited }
+    public static var stressOptions: Options { Options() }
+    public static var variants: [(suffix: String, options: Options)] { [] }
+    public static func recognizeStore(at directory: String) -> StoreRecognition { .empty }
+    public static func isStoreEntry(_ name: String) -> Bool { false }
+    public static func inspect(directory: String) throws -> EngineInspection {
+        throw OrbitError(.unsupported, "orbit-bench has no inspector for \(name) stores", at: directory)
+    }
+    public static func externalInspectHint(directory: String) -> String? { nil }
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? { nil }
+
+    /// Opens with the options `settings` selects.
+    public static func open(directory: String, settings: Settings, access: StoreAccess = .readWrite) throws -> Engine {
+        try open(directory: directory, options: Options(settings: settings), durability: settings.durability(), access: access)
+    }
+
+    /// The engine's limits under the options `settings` selects (the defaults if they do not parse:
+    /// `validate(settings:)` reports that).
+    public static func limits(settings: Settings) -> EngineLimits {
+        limits((try? Options(settings: settings)) ?? Options())
+    }
+
+    /// "an lsm", "a cow".
+    public static var withArticle: String { "\(article) \(name)" }
 }

@@ -15,7 +15,8 @@ import Foundation
 public struct Configuration: Sendable {
     /// Every knob the harness knows: core, workload, and each engine's.
     public static var allKnobs: [Knob] {
-        CoreKnobs.all + WorkloadKnobs.all + Engines.allKnobs
+        Engines.install()  // before CoreKnobs.all reads the registry's names
+        return CoreKnobs.all + WorkloadKnobs.all + Engines.allKnobs
     }
 
     /// Environment variables that are not knobs but are allowed to be set.
@@ -83,7 +84,7 @@ public struct Configuration: Sendable {
                 }
             } else if let knob = topKeys.first(where: { $0.jsonKey == key }) {
                 var v = value
-                if knob.name == "backends", case .string(let s) = value { v = .string(CoreKnobs.canonicalBackend(s)) }
+                if knob.name == "backends", case .string(let s) = value { v = .string(Engines.canonicalName(s)) }
                 try apply(knob, v, .configFile(path: path, keyPath: key), &staged)
             } else {
                 let hint = "allowed: " + (topKeys.map(\.jsonKey) + sections.sorted()).joined(separator: ", ")
@@ -165,7 +166,7 @@ public struct Configuration: Sendable {
             }
         }
         if !backends.isEmpty {
-            let names = backends.flatMap { $0.split(separator: ",").map { CoreKnobs.canonicalBackend(String($0)) } }
+            let names = backends.flatMap { $0.split(separator: ",").map { Engines.canonicalName(String($0)) } }
             try settings.set("backends", text: names.joined(separator: ","), from: .flag("--backend " + backends.joined(separator: " --backend ")))
         }
         if let dataDir {

@@ -1,90 +1,83 @@
 public import OrbitCore
-import CowBTree
-import LMDBEngine
-import LSMTree
-import MemoryEngine
-import RocksDBEngine
+import BuiltinEngines
 
-/// A piece of work to do on an engine, generic over the engine's concrete type: the runner picks the
-/// type once, by a switch on the backend name, and everything inside is specialized.
-public protocol EngineBody {
-    associatedtype Result
-    func run<E: StorageEngine>(_ engine: E) throws -> Result
-}
-
-/// The engines of this build, and how to open one from settings.
+/// The engines of this build, and how to open one from settings: a thin face over `EngineRegistry`
+/// (the built-in engines are installed on first use; a test may register more).
 public enum Engines {
-    public static var allKnobs: [Knob] { MemoryEngine.knobs + RocksDBOptions.knobs + LMDBOptions.knobs + CowOptions.knobs + LSMOptions.knobs }
+    /// Installs the built-in engines (idempotent); every function below calls it.
+    public static func install() { BuiltinEngines.install() }
 
-    /// One line per backend for `orbit-bench list`.
-    public static let descriptions: [(name: String, summary: String)] = [
-        ("memory", "in-memory sorted map (B+tree): the floor that shows the harness's own overhead; nothing survives a crash"),
-        ("rocksdb", "RocksDB \(RocksDBEngine.libraryVersion()) through its C API (librocksdb-dev); WAL, checkpoints as snapshots"),
-        ("lsm", "hand-written LSM-tree: WAL, skiplist memtable, leveled SSTables with Bloom filters, block cache"),
-        ("lmdb", "LMDB \(LMDBEngine.libraryVersion()) through its C API (liblmdb-dev): the reference copy-on-write B+tree"),
-        ("cow", "hand-written copy-on-write B+tree paged through the file layer; WAL + checkpoints (cow.wal=false: pure copy-on-write commits)"),
-    ]
-
-    /// Opens `backend` with its store in `directory` and runs `body` on it. The engine is closed
-    /// afterwards (also when `body` throws).
-    public static func withEngine<B: EngineBody>(_ backend: String, directory: String, settings: Settings,
-                                                 access: StoreAccess = .readWrite, _ body: B) throws -> B.Result {
-        let durability = settings.durability()
-        switch backend {
-        case "memory":
-            let engine = MemoryEngine(durability: durability)
-            return try run(engine, body)
-        case "rocksdb":
-            let engine = try RocksDBEngine(path: directory, options: RocksDBOptions(settings: settings), durability: durability, access: access)
-            return try run(engine, body)
-        case "lsm":
-            let engine = try LSMTree(fs: POSIXFileSystem(), directory: directory, options: LSMOptions(settings: settings), durability: durability, access: access)
-            return try run(engine, body)
-        case "lmdb":
-            let engine = try LMDBEngine(path: directory, options: LMDBOptions(settings: settings), durability: durability, access: access)
-            return try run(engine, body)
-        case "cow":
-            let engine = try CowEngine(path: directory, options: CowOptions(settings: settings), durability: durability, access: access)
-            return try run(engine, body)
-        default:
-            throw OrbitError(.invalidConfig, "unknown backend '\(backend)'",
-                             hint: "allowed: " + CoreKnobs.backendNames.joined(separator: ", "))
-        }
+    /// Every registered engine's knobs, in registry order.
+    public static var allKnobs: [Knob] {
+        install()
+        return EngineRegistry.all.flatMap { knobs(of: $0) }
     }
 
-    private static func run<E: StorageEngine, B: EngineBody>(_ engine: E, _ body: B) throws -> B.Result {
-        do {
-            let r = try body.run(engine)
-            try engine.close()
-            return r
-        } catch {
-            try? engine.close()
-            throw error
+    private static func knobs<D: EngineDescriptor>(of _: D.Type) -> [Knob] { D.Options.knobs }
+
+    /// One line per backend for `orbit-bench list`.
+    public static var descriptions: [(name: String, summary: String)] {
+        install()
+        return EngineRegistry.all.map { ($0.name, $0.summary) }
+    }
+
+    /// The registered descriptor for `backend`, or the "unknown backend" error listing the others.
+    public static func descriptor(_ backend: String) throws -> any EngineDescriptor.Type {
+        install()
+        return try EngineRegistry.require(backend)
+    }
+
+    /// Opens `backend` with its store in `directory` and runs `body` on it, specialised on the engine's
+    /// concrete type. The engine is closed afterwards (also when `body` throws).
+    public static func withEngine<B: EngineBody>(_ backend: String, directory: String, settings: Settings,
+                                                 access: StoreAccess = .readWrite, _ body: B) throws -> B.Result {
+        try EngineRegistry.visit(descriptor(backend), OpenAndRun(directory: directory, settings: settings, access: access, body: body))
+    }
+
+    private struct OpenAndRun<B: EngineBody>: EngineDescriptorVisitor {
+        let directory: String
+        let settings: Settings
+        let access: StoreAccess
+        let body: B
+
+        func visit<D: EngineDescriptor>(_: D.Type) throws -> B.Result {
+            try ClosingAfter(body).run(D.open(directory: directory, settings: settings, access: access))
         }
     }
 
     /// Checks the backend's options against the settings before anything is opened or written, so a
     /// bad combination is refused up front (exit status 2), naming where each setting came from.
     public static func validate(_ backend: String, settings: Settings) throws {
-        switch backend {
-        case "rocksdb": _ = try RocksDBOptions.validated(from: settings)
-        case "cow": _ = try CowOptions.validated(from: settings)
-        case "lsm": _ = try LSMOptions.validated(from: settings)
-        case "lmdb": _ = try LMDBOptions.validated(from: settings)
-        default: break
-        }
+        install()
+        try EngineRegistry.descriptor(named: backend)?.validate(settings: settings)
     }
 
-    /// Whether the backend keeps its store on disk.
-    public static func isDurable(_ backend: String) -> Bool { backend != "memory" }
+    /// Whether the backend keeps its store on disk (an unknown name: assumed so).
+    public static func isDurable(_ backend: String) -> Bool { capabilities(backend)?.contains(.durable) ?? true }
+
+    /// The backend's capabilities (nil: not registered).
+    public static func capabilities(_ backend: String) -> EngineCapabilities? {
+        install()
+        return EngineRegistry.descriptor(named: backend)?.capabilities
+    }
+
+    /// The registered backends with every capability of `capabilities`, in registry order.
+    public static func names(with capabilities: EngineCapabilities = []) -> [String] {
+        install()
+        return EngineRegistry.names(with: capabilities)
+    }
 
     public static func durabilityPromise(_ backend: String, _ mode: DurabilityMode) -> DurabilityPromise {
-        switch backend {
-        case "memory": MemoryEngine.durabilityPromise(for: mode)
-        case "lmdb": LMDBEngine.durabilityPromise(for: mode)
-        case "cow": CowEngine.durabilityPromise(for: mode)
-        case "lsm": LSMTree<POSIXFileSystem>.durabilityPromise(for: mode)
-        default: RocksDBEngine.durabilityPromise(for: mode)
+        install()
+        guard let d = EngineRegistry.descriptor(named: backend) else {
+            return DurabilityPromise(.nothing, "unknown backend '\(backend)'")
         }
+        return d.durabilityPromise(for: mode)
+    }
+
+    /// The backend name for a spelling ("LsmTree" → "lsm"), or the spelling itself when unknown.
+    public static func canonicalName(_ name: String) -> String {
+        install()
+        return EngineRegistry.canonicalName(name)
     }
 }

@@ -4,10 +4,6 @@ import Glibc
 import Darwin
 #endif
 public import OrbitCore
-import CowBTree
-import LMDBEngine
-import LSMTree
-import RocksDBEngine
 
 /// The one check every command makes before it opens, creates or deletes a store (README "Your
 /// stores are safe"): what the store directory holds, by the engines' own markers
@@ -26,29 +22,33 @@ public enum StoreGuard {
         case create
     }
 
-    /// The durable engines of this build, in the order their recognizers are asked.
-    public static let durableBackends = ["lsm", "rocksdb", "lmdb", "cow"]
+    /// The durable engines of this build, in the order their recognizers are asked (registry order).
+    public static var durableBackends: [String] { Engines.names(with: .durable) }
 
-    /// What `backend`'s own recognizer finds in `directory` (memory: always `.empty`).
+    /// What `backend`'s own recognizer finds in `directory` (an engine without files: always `.empty`).
     public static func recognize(_ backend: String, at directory: String) -> StoreRecognition {
-        switch backend {
-        case "lsm": LSMTree<POSIXFileSystem>.recognizeStore(at: directory)
-        case "rocksdb": RocksDBEngine.recognizeStore(at: directory)
-        case "lmdb": LMDBEngine.recognizeStore(at: directory)
-        case "cow": CowEngine.recognizeStore(at: directory)
-        default: .empty
-        }
+        Engines.install()
+        return EngineRegistry.descriptor(named: backend)?.recognizeStore(at: directory) ?? .empty
     }
 
     /// Whether `name`, an entry of `backend`'s store directory, is a file that engine writes.
     public static func isStoreEntry(_ backend: String, _ name: String) -> Bool {
-        switch backend {
-        case "lsm": LSMTree<POSIXFileSystem>.isStoreEntry(name)
-        case "rocksdb": RocksDBEngine.isStoreEntry(name)
-        case "lmdb": LMDBEngine.isStoreEntry(name)
-        case "cow": CowEngine.isStoreEntry(name)
-        default: false
+        Engines.install()
+        return EngineRegistry.descriptor(named: backend)?.isStoreEntry(name) ?? false
+    }
+
+    /// The engine whose store `directory` holds, other than `backend`, with the markers that say so.
+    public static func otherOwner(of directory: String, besides backend: String) -> (name: String, markers: [String])? {
+        for other in durableBackends where other != backend {
+            if case .ours(let markers) = recognize(other, at: directory) { return (other, markers) }
         }
+        return nil
+    }
+
+    /// "an lsm", "a rocksdb": the backend name with its article, for messages.
+    public static func withArticle(_ backend: String) -> String {
+        Engines.install()
+        return EngineRegistry.descriptor(named: backend)?.withArticle ?? "a \(backend)"
     }
 
     /// Refuses (`.invalidArgument`, exit status 2) a store directory that does not fit `intent`; returns
@@ -80,13 +80,10 @@ public enum StoreGuard {
     /// The error for a directory that is not `backend`'s store: names the engine whose store it is,
     /// or a few of the files no engine of this build wrote.
     static func foreign(_ backend: String, directory: String, found names: [String], flagHint: String) -> OrbitError {
-        for other in durableBackends where other != backend {
-            if case .ours(let markers) = recognize(other, at: directory) {
-                let article = ["lsm", "lmdb"].contains(other) ? "an" : "a"  // "an el-es-em", "a rocksdb"
-                return OrbitError(.invalidArgument,
-                                  "\(directory) holds \(article) \(other) store (\(markers.joined(separator: ", "))); use --backend \(other), or another \(flagHint)",
-                                  hint: "nothing was opened or written")
-            }
+        if let (other, markers) = otherOwner(of: directory, besides: backend) {
+            return OrbitError(.invalidArgument,
+                              "\(directory) holds \(withArticle(other)) store (\(markers.joined(separator: ", "))); use --backend \(other), or another \(flagHint)",
+                              hint: "nothing was opened or written")
         }
         return OrbitError(.invalidArgument,
                           "\(directory) holds no \(backend) store: its files were written by no engine of this build (\(names.joined(separator: ", ")))",
@@ -155,13 +152,8 @@ public enum StoreGuard {
     /// The largest key and value `backend` stores under `settings`, so a workload or a kv command that
     /// exceeds them is refused before any store is opened or deleted.
     public static func limits(_ backend: String, settings: Settings) -> EngineLimits {
-        switch backend {
-        case "lsm": LSMOptions(settings: settings).limits
-        case "cow": CowOptions(settings: settings).limits
-        case "rocksdb": RocksDBEngine.limits
-        case "lmdb": LMDBEngine.limits(options: LMDBOptions(settings: settings))
-        default: .unlimited
-        }
+        Engines.install()
+        return EngineRegistry.descriptor(named: backend)?.limits(settings: settings) ?? .unlimited
     }
 
     /// Refuses a key or value larger than `backend` stores (`what` names its source, e.g. "key_size").

@@ -119,17 +119,17 @@ public enum WorkloadFile {
         }
         guard !items.isEmpty else {
             throw OrbitError(.invalidWorkload, "'backends' is empty", at: loc(path, node),
-                             hint: "name at least one of: " + CoreKnobs.backendNames.joined(separator: ", "))
+                             hint: "name at least one of: " + EngineRegistry.names.joined(separator: ", "))
         }
         var names: [String] = []
         for item in items {
             guard case .scalar(let sc) = item else {
                 throw OrbitError(.invalidWorkload, "a backend must be a name, found \(kindName(item))", at: loc(path, item))
             }
-            let canonical = CoreKnobs.canonicalBackend(sc.string)
-            guard CoreKnobs.backendNames.contains(canonical) else {
+            let canonical = EngineRegistry.canonicalName(sc.string)
+            guard EngineRegistry.names.contains(canonical) else {
                 throw OrbitError(.invalidWorkload, "unknown backend '\(sc.string)'", at: loc(path, item),
-                                 hint: "allowed: " + CoreKnobs.backendNames.joined(separator: ", "))
+                                 hint: "allowed: " + EngineRegistry.names.joined(separator: ", "))
             }
             names.append(canonical)
         }

@@ -129,11 +129,9 @@ extension CrashCommand {
             }
             let what: String
             if case .ours(let markers) = StoreGuard.recognize(b, at: dir) {
-                what = "holds \(["lsm", "lmdb"].contains(b) ? "an" : "a") \(b) store (\(markers.joined(separator: ", ")))"
-            } else if let other = StoreGuard.durableBackends.first(where: { o in
-                if case .ours = StoreGuard.recognize(o, at: dir) { return true } else { return false }
-            }) {
-                what = "holds \(["lsm", "lmdb"].contains(other) ? "an" : "a") \(other) store"
+                what = "holds \(StoreGuard.withArticle(b)) store (\(markers.joined(separator: ", ")))"
+            } else if let other = StoreGuard.otherOwner(of: dir, besides: "")?.name {
+                what = "holds \(StoreGuard.withArticle(other)) store"
             } else {
                 what = "holds files crash did not write (\(StoreDirectoryListing.few(names).joined(separator: ", ")))"
             }

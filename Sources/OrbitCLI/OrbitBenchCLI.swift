@@ -7,10 +7,10 @@ import Runner
 import Workloads
 
 /// The thin CLI: parses arguments, calls the libraries, maps errors to exit statuses
-/// (2: bad input, nothing run or written; 1: a failure while running).
-@main
-struct OrbitBench: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// (2: bad input, nothing run or written; 1: a failure while running). A library, so tests run the
+/// commands in-process (with an engine they registered); the executable's main calls `main()`.
+public struct OrbitBenchCLI: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
@@ -20,7 +20,10 @@ struct OrbitBench: ParsableCommand {
     /// ArgumentParser exits 64 (EX_USAGE) for a bad argument; orbit-bench's contract is 2 for every
     /// bad input (README "Your stores are safe"), so usage errors are mapped to 2 here. Help and
     /// version requests keep their 0; every other status is the command's own.
-    static func main() {
+    public init() {}
+
+    public static func main() {
+        Engines.install()
         do {
             var command = try parseAsRoot()
             try command.run()

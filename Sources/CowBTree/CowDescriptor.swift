@@ -1,0 +1,120 @@
+import OrbitCore
+
+/// The `cow` engine, as the registry knows it (docs/architecture.md, "The engine registry").
+public enum CowDescriptor: FileLayerEngineDescriptor {
+    public typealias Engine = CowEngine
+    public typealias Options = CowOptions
+
+    public static let name = "cow"
+    public static let aliases = ["cowbtree", "btree"]
+    public static let summary = "hand-written copy-on-write B+tree paged through the file layer; WAL + checkpoints (cow.wal=false: pure copy-on-write commits)"
+    public static let plotColour: String? = "#1f77b4"
+    public static let capabilities: EngineCapabilities = [
+        .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
+    ]
+
+    public static func open(directory: String, options: CowOptions, durability: DurabilityMode, access: StoreAccess) throws -> Engine {
+        try CowEngine(path: directory, options: options, durability: durability, access: access)
+    }
+
+    public static func open<FS: FileSystem, B: EngineBody>(fs: FS, directory: String, options: CowOptions,
+                                                           durability: DurabilityMode, access: StoreAccess,
+                                                           _ body: B) throws -> B.Result {
+        try body.run(CowBTree(path: directory, options: options, durability: durability, fileSystem: fs, access: access))
+    }
+
+    public static func withEngineType<FS: FileSystem, V: EngineTypeVisitor>(on _: FS.Type, _ visitor: V) throws -> V.Result {
+        try visitor.visit(CowBTree<FS>.self)
+    }
+
+    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
+    public static func validate(settings: Settings) throws { _ = try CowOptions.validated(from: settings) }
+
+    public static func limits(_ options: CowOptions) -> EngineLimits { options.limits }
+
+    /// 512-byte pages, 64 KiB WAL segments, a checkpoint every 8 commits or 8 KiB of WAL.
+    public static var stressOptions: CowOptions { stressed(CowOptions(), checkpointBytes: 8192, snapshotInterval: 8) }
+
+    /// `options` with the crash lab's small pages and segments, a checkpoint every 16 commits or 8 KiB.
+    public static func stressed(_ options: CowOptions) -> CowOptions {
+        stressed(options, checkpointBytes: 8192, snapshotInterval: 16)
+    }
+
+    /// `options` with the crash lab's small pages, segments and these checkpoint intervals.
+    public static func stressed(_ options: CowOptions, checkpointBytes: Int, snapshotInterval: Int) -> CowOptions {
+        var o = options
+        o.pageSize = 512
+        o.walSegmentSize = 65_536
+        o.walBufferSize = 4096
+        o.checkpointBytes = checkpointBytes
+        o.snapshotInterval = snapshotInterval
+        return o
+    }
+
+    /// Pure copy-on-write commits (cow.wal=false).
+    public static var variants: [(suffix: String, options: CowOptions)] {
+        var o = stressOptions
+        o.wal = false
+        return [("nowal", o)]
+    }
+
+    public static func recognizeStore(at directory: String) -> StoreRecognition { CowEngine.recognizeStore(at: directory) }
+    public static func isStoreEntry(_ name: String) -> Bool { CowEngine.isStoreEntry(name) }
+
+    public static func inspect(directory: String) throws -> EngineInspection {
+        let report = try CowInspector.inspect(directory: directory)
+        return EngineInspection(lines: report.lines, ok: report.ok)
+    }
+}
+
+
+// MARK: - The crash lab's hooks (power loss, I/O errors, fsync failures)
+
+extension CowDescriptor {
+    /// Pure copy-on-write under `none` writes pages and meta page with no sync between them: like
+    /// LMDB's MDB_NOSYNC, a power loss may leave a meta page ahead of its pages, and the engine
+    /// promises a process crash only (the kill sweep checks that). Such stores run in WAL mode;
+    /// otherwise stores alternate `wal=true` and `false`.
+    public static func powerLossOptions(rng: inout SeededRNG, store: Int, durability: DurabilityMode) -> CowOptions {
+        var o = CowOptions()
+        o.wal = durability == .none || store % 2 == 0
+        o.pageSize = rng.below(2) == 0 ? 512 : 1024
+        o.maxKeysPerNode = rng.below(2) == 0 ? 0 : 6
+        o.walSegmentSize = 65_536
+        o.walBufferSize = 4096
+        o.snapshotInterval = 8 + Int(rng.below(32))
+        o.checkpointBytes = 16_384 << Int(rng.below(3))
+        return o
+    }
+
+    public static func crashLabel(_ o: CowOptions) -> String {
+        "wal=\(o.wal) page=\(o.pageSize) max_keys=\(o.maxKeysPerNode) interval=\(o.snapshotInterval)"
+    }
+
+    public static func durabilityQualifier(_ o: CowOptions) -> String? { o.wal ? nil : "wal=false" }
+
+    /// Without a WAL every commit is a checkpoint, synced in every mode but `none`.
+    public static func syncsOnAck(_ o: CowOptions, durability: DurabilityMode) -> Bool {
+        o.wal ? durability.syncsBeforeAck : durability != .none
+    }
+
+    public static func crashPoints(_ o: CowOptions, durability: DurabilityMode) -> [(name: String, probability: Double)] {
+        let commit = ["cow.commit.before-wal-append", "cow.commit.after-wal-append", "cow.commit.after-wal-sync"]
+        let checkpoint = ["cow.checkpoint.after-page-writes", "cow.checkpoint.after-page-sync", "cow.checkpoint.after-meta-write",
+                          "cow.checkpoint.after-meta-sync", "cow.checkpoint.before-wal-recycle"]
+        // Without a WAL every commit runs the checkpoint protocol: its points are per operation.
+        let checkpointP = o.wal ? 0.05 : 0.004
+        return commit.map { ($0, 0.003) } + checkpoint.map { ($0, checkpointP) } + [("cow.wal.after-segment-header", 0.05)]
+    }
+
+    /// A checkpoint: durable in every mode but `none`.
+    public static func persist<E: StorageEngine>(_ engine: E, _ o: CowOptions, durability: DurabilityMode) throws -> Bool {
+        guard let tree = engine as? any Checkpointing else { preconditionFailure("\(E.self) is not a cow engine") }
+        try tree.checkpoint()
+        return durability != .none
+    }
+}
+
+/// `CowBTree` over any file system, as `persist` sees it.
+private protocol Checkpointing { func checkpoint() throws }
+extension CowBTree: Checkpointing {}

@@ -1,0 +1,92 @@
+import OrbitCore
+import Runner
+
+/// The registered engines that do their I/O through the file layer (`FileLayerEngineDescriptor`),
+/// opened on a file system the crash lab chooses (the fault injector), specialised per engine.
+enum FileLayerEngines {
+    /// The file-layer descriptor registered under `name`; nil: not registered, or it does its own I/O.
+    static func descriptor(_ name: String) -> (any FileLayerEngineDescriptor.Type)? {
+        Engines.install()
+        return EngineRegistry.descriptor(named: name) as? any FileLayerEngineDescriptor.Type
+    }
+
+    /// Whether `name` is a registered engine that runs on the file layer.
+    static func supports(_ name: String) -> Bool { descriptor(name) != nil }
+
+    /// The registered file-layer engines, in registry order (for hints).
+    static var names: [String] { Engines.names(with: .usesFileLayer) }
+
+    /// Opens the engine `name` with its stress options on `fs` in `directory`, runs `body`, closes the
+    /// engine (also when `body` throws).
+    static func withEngine<FS: FileSystem, B: EngineBody>(_ name: String, fs: FS, directory: String,
+                                                          durability: DurabilityMode,
+                                                          adjust: (any EngineOptions) -> any EngineOptions = { $0 },
+                                                          _ body: B) throws -> B.Result {
+        guard let d = descriptor(name) else {
+            throw OrbitError(.unsupported, "\(name) does not do its I/O through the file layer",
+                             hint: "file-layer engines: " + names.joined(separator: ", "))
+        }
+        return try open(d, fs: fs, directory: directory, durability: durability, adjust: adjust, body)
+    }
+
+    /// The engine's stress options (`FileLayerEngineDescriptor.stressed`) over the options `settings`
+    /// selects when they carry the engine's knobs (the defaults otherwise).
+    static func stressed<D: FileLayerEngineDescriptor>(_: D.Type, settings: Settings) -> D.Options {
+        let configured = D.Options.knobs.first.map { settings.knob(named: $0.name) != nil } ?? false
+        return D.stressed(configured ? ((try? D.Options(settings: settings)) ?? D.Options()) : D.Options())
+    }
+
+    /// Calls `visitor` with the file-layer descriptor `d` and its engine type over the fault injector.
+    static func onFaultInjector<V: FileLayerEngineTypeVisitor>(_ d: any FileLayerEngineDescriptor.Type, _ visitor: V) throws -> V.Result {
+        try typed(d, visitor)
+    }
+
+    private static func typed<D: FileLayerEngineDescriptor, V: FileLayerEngineTypeVisitor>(_: D.Type, _ visitor: V) throws -> V.Result {
+        try D.withEngineType(on: FaultInjectingFileSystem.self, Bind<D, V>(visitor: visitor))
+    }
+
+    private struct Bind<D: FileLayerEngineDescriptor, V: FileLayerEngineTypeVisitor>: EngineTypeVisitor {
+        let visitor: V
+        func visit<E: StorageEngine>(_ type: E.Type) throws -> V.Result { try visitor.visit(D.self, type) }
+    }
+
+    private static func open<D: FileLayerEngineDescriptor, FS: FileSystem, B: EngineBody>(
+        _: D.Type, fs: FS, directory: String, durability: DurabilityMode,
+        adjust: (any EngineOptions) -> any EngineOptions, _ body: B) throws -> B.Result {
+        let options = adjust(D.stressOptions) as? D.Options ?? D.stressOptions
+        return try D.open(fs: fs, directory: directory, options: options, durability: durability, access: .readWrite,
+                          ClosingAfter(body))
+    }
+
+    /// Runs `body` specialised on the context's file-layer engine and its engine type over the fault
+    /// injector; `unsupported` is the error for an engine that does its own I/O.
+    static func sweep<B: FileLayerSweepBody>(_ body: B, _ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void,
+                                             unsupported: () -> OrbitError) throws {
+        guard let d = descriptor(context.engine) else { throw unsupported() }
+        try withoutActuallyEscaping(onRecord) { onRecord in
+            try onFaultInjector(d, SweepVisitor(body: body, context: context, onRecord: onRecord))
+        }
+    }
+
+    private struct SweepVisitor<B: FileLayerSweepBody>: FileLayerEngineTypeVisitor {
+        let body: B
+        let context: CrashSweepContext
+        let onRecord: (CrashRecord) throws -> Void
+        func visit<D: FileLayerEngineDescriptor, E: StorageEngine>(_ d: D.Type, _ e: E.Type) throws {
+            try body.run(d, e, context, onRecord)
+        }
+    }
+}
+
+/// A crash sweep written once for every file-layer engine: `D` its descriptor, `E` its engine type
+/// over the fault injector.
+protocol FileLayerSweepBody {
+    func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                             _ onRecord: (CrashRecord) throws -> Void) throws
+}
+
+/// Work specialised on a file-layer engine's descriptor and its engine type over the fault injector.
+protocol FileLayerEngineTypeVisitor {
+    associatedtype Result
+    func visit<D: FileLayerEngineDescriptor, E: StorageEngine>(_ descriptor: D.Type, _ engine: E.Type) throws -> Result
+}

@@ -1,0 +1,32 @@
+import OrbitCore
+
+/// The `lmdb` engine, as the registry knows it (docs/architecture.md, "The engine registry").
+/// A reference: its crash results are reported for the record, and it does its own I/O (mmap).
+public enum LMDBDescriptor: EngineDescriptor {
+    public typealias Engine = LMDBEngine
+    public typealias Options = LMDBOptions
+
+    public static let name = "lmdb"
+    public static var summary: String {
+        "LMDB \(LMDBEngine.libraryVersion()) through its C API (liblmdb-dev): the reference copy-on-write B+tree"
+    }
+    public static let article = "an"  // el-em-dee-bee
+    public static let plotColour: String? = "#9467bd"
+    public static let capabilities: EngineCapabilities = [.snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen]
+
+    public static func open(directory: String, options: LMDBOptions, durability: DurabilityMode, access: StoreAccess) throws -> Engine {
+        try LMDBEngine(path: directory, options: options, durability: durability, access: access)
+    }
+
+    /// LMDB checks its options when it opens (`LMDBEngine.init`), as before the registry.
+    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
+    public static func validate(settings: Settings) throws { _ = try LMDBOptions.validated(from: settings) }
+
+    public static func limits(_ options: LMDBOptions) -> EngineLimits { LMDBEngine.limits(options: options) }
+
+    public static func recognizeStore(at directory: String) -> StoreRecognition { LMDBEngine.recognizeStore(at: directory) }
+    public static func isStoreEntry(_ name: String) -> Bool { LMDBEngine.isStoreEntry(name) }
+
+    public static func externalInspectHint(directory: String) -> String? { "LMDB's own tool reads it: mdb_stat \(directory)" }
+}
+
