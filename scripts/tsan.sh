@@ -12,6 +12,13 @@
 # report whose stack is inside Mutex.withLock or DispatchSemaphore as that). -DORBIT_TSAN is passed
 # for code that wants to know it runs under TSan. Not run by CI. Exit status: swift test's, or 1
 # when ThreadSanitizer warned.
+# Triage of the 2026-12-02 run (31 warnings): 8 were a real race in CrashLab's ThreadSlots (every
+# thread opened a modify access on one shared array; fixed: a slot object per thread). The other 23
+# are copy-on-write hand-offs through libswiftCore's uninstrumented retain/release and uniqueness
+# check (cow pages changed in place by the writer only when no reader holds the version; lsm's
+# immutable-memtable array; the fault injector's node dictionary copied by powerLoss): real
+# happens-before edges ThreadSanitizer cannot see. CorruptionSweepTests is skipped: its probes fork
+# the multi-threaded test process and start a thread in the child, which TSan refuses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -19,7 +26,7 @@ FILTER=${FILTER:-'LSMTreeTests|CowBTreeTests|EngineConformanceTests|CrashLabTest
 export ORBIT_NO_JEMALLOC=1
 export TSAN_OPTIONS=${TSAN_OPTIONS:-"halt_on_error=0 second_deadlock_stack=1 report_signal_unsafe=0"}
 swift build --build-tests -c release -Xswiftc -enable-testing -Xswiftc -DORBIT_TSAN --sanitize=thread --scratch-path .build-tsan
-swift test --skip-build -c release -Xswiftc -enable-testing -Xswiftc -DORBIT_TSAN --sanitize=thread --scratch-path .build-tsan --filter "$FILTER" 2>&1 | tee .build-tsan/tsan.log
+swift test --skip-build -c release -Xswiftc -enable-testing -Xswiftc -DORBIT_TSAN --sanitize=thread --scratch-path .build-tsan --filter "$FILTER" --skip CorruptionSweepTests 2>&1 | tee .build-tsan/tsan.log
 status=${PIPESTATUS[0]}
 races=$(grep -c "WARNING: ThreadSanitizer" .build-tsan/tsan.log || true)
 echo "tsan.sh: $races ThreadSanitizer warning(s); swift test exit status $status (log: .build-tsan/tsan.log)"

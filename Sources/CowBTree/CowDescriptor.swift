@@ -27,6 +27,11 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         try visitor.visit(CowBTree<FS>.self)
     }
 
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
+        CowStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
+    }
+    public static func fileKind(relativePath: String) -> String { CowStoreLayout.fileKind(relativePath: relativePath) }
+
     /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
     public static func validate(settings: Settings) throws { _ = try CowOptions.validated(from: settings) }
 

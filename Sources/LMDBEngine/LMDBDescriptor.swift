@@ -19,6 +19,11 @@ public enum LMDBDescriptor: EngineDescriptor {
     }
 
     /// LMDB checks its options when it opens (`LMDBEngine.init`), as before the registry.
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
+        LMDBStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
+    }
+    public static func fileKind(relativePath: String) -> String { LMDBStoreLayout.fileKind(relativePath: relativePath) }
+
     /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
     public static func validate(settings: Settings) throws { _ = try LMDBOptions.validated(from: settings) }
 

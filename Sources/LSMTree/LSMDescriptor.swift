@@ -28,6 +28,11 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         try visitor.visit(LSMTree<FS>.self)
     }
 
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
+        LSMStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
+    }
+    public static func fileKind(relativePath: String) -> String { LSMStoreLayout.fileKind(relativePath: relativePath) }
+
     /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
     public static func validate(settings: Settings) throws { _ = try LSMOptions.validated(from: settings) }
 

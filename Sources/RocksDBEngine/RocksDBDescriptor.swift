@@ -17,6 +17,11 @@ public enum RocksDBDescriptor: EngineDescriptor {
         try RocksDBEngine(path: directory, options: options, durability: durability, access: access)
     }
 
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
+        RocksDBStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
+    }
+    public static func fileKind(relativePath: String) -> String { RocksDBStoreLayout.fileKind(relativePath: relativePath) }
+
     /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
     public static func validate(settings: Settings) throws { _ = try RocksDBOptions.validated(from: settings) }
 

@@ -1,8 +1,5 @@
 import OrbitCore
-import CowBTree
-import LMDBEngine
-import LSMTree
-import RocksDBEngine
+import Runner
 
 /// What an engine says about its store's files, for CrashLab's sweeps: each file's layout (regions,
 /// checksum coverage, header fields) and its kind, from the engine's own module (`LSMStoreLayout`,
@@ -14,16 +11,12 @@ struct StoreFormat: Sendable {
     /// The kind of a file ("wal", "sstable", "data-page", ...): the `fileType` of its layout.
     var fileKind: @Sendable (_ relativePath: String) -> String
 
-    /// The one place CrashLab maps an engine name to its format (the engine registry's descriptors
-    /// take this over); nil for an engine that keeps no files CrashLab describes.
+    /// The format of a registered engine's store, from its descriptor; nil for an engine that keeps
+    /// no files CrashLab describes (no durable store).
     static func of(engine: String) -> StoreFormat? {
-        switch engine {
-        case "lsm": StoreFormat(fileLayout: LSMStoreLayout.fileLayout, fileKind: LSMStoreLayout.fileKind)
-        case "cow": StoreFormat(fileLayout: CowStoreLayout.fileLayout, fileKind: CowStoreLayout.fileKind)
-        case "rocksdb": StoreFormat(fileLayout: RocksDBStoreLayout.fileLayout, fileKind: RocksDBStoreLayout.fileKind)
-        case "lmdb": StoreFormat(fileLayout: LMDBStoreLayout.fileLayout, fileKind: LMDBStoreLayout.fileKind)
-        default: nil
-        }
+        Engines.install()
+        guard let d = EngineRegistry.descriptor(named: engine), d.capabilities.contains(.durable) else { return nil }
+        return StoreFormat(fileLayout: { d.fileLayout(relativePath: $0, bytes: $1) }, fileKind: { d.fileKind(relativePath: $0) })
     }
 
     /// The kind of the file at `path` (absolute, or relative to `directory`) for a sweep's record:
@@ -41,7 +34,8 @@ enum StoreLayout {
     /// The layout of every non-empty file of a store (`files`: relative path and bytes, in listing order).
     static func describe(engine: String, files: [(path: String, bytes: [UInt8])]) throws -> [FileLayout] {
         guard let format = StoreFormat.of(engine: engine) else {
-            throw OrbitError(.invalidArgument, "corruption sweep: unknown engine '\(engine)'", hint: "lsm, cow, rocksdb, lmdb")
+            throw OrbitError(.invalidArgument, "corruption sweep: no store format for '\(engine)'",
+                             hint: "engines with a store: " + Engines.names(with: .durable).joined(separator: ", "))
         }
         return files.compactMap { f in format.fileLayout(f.path, f.bytes).flatMap { $0.size > 0 ? $0 : nil } }
     }

@@ -16,11 +16,18 @@ enum LabThreads {
 /// A value one thread fills and another reads after `LabThreads.run` returned (the join orders
 /// them): per-thread logs without a lock on the hot path.
 final class ThreadSlots<T>: @unchecked Sendable {
-    private var slots: [T]
-    init(_ count: Int, _ initial: T) { slots = Array(repeating: initial, count: count) }
+    /// One object per slot in an array never written after init: thread `i` modifies only its own
+    /// slot object (`&slots[i]` on a `var` array would open a modify access on the whole array from
+    /// every thread at once — a data race ThreadSanitizer reported).
+    private final class Slot {
+        var value: T
+        init(_ value: T) { self.value = value }
+    }
+    private let slots: [Slot]
+    init(_ count: Int, _ initial: T) { slots = (0..<count).map { _ in Slot(initial) } }
     /// Only thread `i` touches slot `i` while the threads run.
-    func with<R>(_ i: Int, _ body: (inout T) -> R) -> R { body(&slots[i]) }
-    var all: [T] { slots }
+    func with<R>(_ i: Int, _ body: (inout T) -> R) -> R { body(&slots[i].value) }
+    var all: [T] { slots.map(\.value) }
 }
 
 /// A logical clock shared by the threads of one run: every stamp is unique and a stamp taken after

@@ -58,6 +58,9 @@ public protocol EngineDescriptor: Sendable {
     /// `bytes` its content), from the engine's own format constants: what CrashLab's corruption,
     /// file-damage and I/O-error sweeps damage and how they name it. Nil: the engine keeps no files.
     static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout?
+    /// The kind of a file of the store ("wal", "sstable", "data-page", ...; "other" for a file the
+    /// engine does not know): the `fileType` its layout would carry, from the path alone.
+    static func fileKind(relativePath: String) -> String
 }
 
 /// An engine that does its I/O through the file layer, so it can be opened on any `FileSystem` —
@@ -207,6 +210,7 @@ extension EngineDescriptor {
     }
     public static func externalInspectHint(directory: String) -> String? { nil }
     public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? { nil }
+    public static func fileKind(relativePath: String) -> String { "other" }
 
     /// Opens with the options `settings` selects.
     public static func open(directory: String, settings: Settings, access: StoreAccess = .readWrite) throws -> Engine {

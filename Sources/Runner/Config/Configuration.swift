@@ -20,7 +20,9 @@ public struct Configuration: Sendable {
     }
 
     /// Environment variables that are not knobs but are allowed to be set.
-    public static let ignoredEnvironment: Set<String> = ["ORBIT_TEST_SEED"]
+    /// Variables that are not knobs: the tests' seed, and a build-time switch (Package.swift reads
+    /// ORBIT_NO_JEMALLOC; scripts/tsan.sh exports it, and the processes its tests start inherit it).
+    public static let ignoredEnvironment: Set<String> = ["ORBIT_TEST_SEED", "ORBIT_NO_JEMALLOC"]
 
     public private(set) var settings: Settings
     public private(set) var workloadPath: String?
