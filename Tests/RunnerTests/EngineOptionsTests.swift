@@ -19,7 +19,8 @@ struct EngineOptionsTests {
 
     @Test func everyEngineKnobKeepsItsNames() {
         let engines = ["rocksdb", "lmdb", "cow", "lsm"]
-        let knobs = Engines.allKnobs
+        // The built-in engines' knobs (a test in the same process may have registered a toy engine).
+        let knobs = Engines.allKnobs.filter { k in engines.contains(String(k.name.prefix(while: { $0 != "." }))) }
         #expect(knobs.map(\.name).joined(separator: " ") == Self.engineKnobNames)
         for k in knobs {
             let engine = String(k.name.prefix(while: { $0 != "." }))
