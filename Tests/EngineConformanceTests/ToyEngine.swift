@@ -1,5 +1,4 @@
 import OrbitCore
-import Synchronization
 
 /// A toy engine for the registry's acceptance test (issue 15): a sorted array of entries in memory,
 /// written whole to `toy.db` on every sync and close (and on every write under a syncing durability
@@ -20,7 +19,7 @@ final class ToyEngine: StorageEngine, Sendable {
     let durability: DurabilityMode
     let dataDirectory: String?
     private let access: StoreAccess
-    private let state = Mutex(State())
+    private let state = Lock(State())  // OrbitCore's lock: ThreadSanitizer sees it (Synchronization.Mutex it does not)
 
     init(directory: String, durability: DurabilityMode, access: StoreAccess) throws {
         self.durability = durability
