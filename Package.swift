@@ -36,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", providers: [.apt(["liblz4-dev"])]),
+        // fork/prctl(PR_SET_PDEATHSIG)/exec for managed servers, and TCP_INFO byte counters (C: between fork and exec only async-signal-safe calls).
+        .target(name: "CServerSpawn", path: "Sources/CServerSpawn"),
 
         // The CPU's timestamp counter (header-only inline functions) for the metering clock.
         .systemLibrary(name: "CTimestamp", path: "Sources/CTimestamp"),
@@ -48,6 +50,8 @@ let package = Package(
         // No unsafe flags (the package stays usable as a versioned dependency): LSMTree<POSIXFileSystem>'s
         // entry points are specialized in the module itself (docs/architecture.md, "Build settings").
         .target(name: "LSMTree", dependencies: ["OrbitCore", "CLZ4"], swiftSettings: strict),
+        // Managed servers (start on loopback, wait, stop, no orphans) and per-thread client connections.
+        .target(name: "ServerSupport", dependencies: ["OrbitCore", "CServerSpawn"], swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         // The registry's composition point: the one line listing the engines of this build.

@@ -25,7 +25,7 @@ import Synchronization
 public enum DifferentialSweep: CrashSweep {
     public static let method: CrashRecord.Method = .differential
     /// Every registered engine.
-    public static var engines: [String] { Engines.names() }
+    public static var engines: [String] { Engines.names(without: .server) }
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
     /// The engine that breaks ties: the first without a disk to get wrong (memory).
     static var reference: String? { engines.first { !Engines.isDurable($0) } }

@@ -29,7 +29,7 @@ public enum FileDamageSweep: CrashSweep {
     public static let method = CrashRecord.Method.fileDamage
 
     /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable) }
+    public static var engines: [String] { Engines.names(with: .durable, without: .server) }
 
     public static func supports(engine: String) -> Bool { engines.contains(engine) }
 

@@ -21,7 +21,7 @@ import Runner
 public enum ConcurrentHistorySweep: CrashSweep {
     public static let method: CrashRecord.Method = .concurrentHistory
     /// Every registered engine.
-    public static func supports(engine: String) -> Bool { Engines.capabilities(engine) != nil }
+    public static func supports(engine: String) -> Bool { Engines.capabilities(engine).map { !$0.contains(.server) } ?? false }
     public static var needsDurableEngine: Bool { false }
 
     /// What one run does (from the `history.*` knobs; tests set it directly).

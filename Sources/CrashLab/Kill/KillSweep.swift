@@ -13,7 +13,7 @@ public enum KillSweep: CrashSweep {
     public static let method: CrashRecord.Method = .kill
 
     /// Every durable engine; `memory` keeps nothing after its process ends.
-    public static func supports(engine: String) -> Bool { Engines.isDurable(engine) }
+    public static func supports(engine: String) -> Bool { Engines.isDurable(engine) && !(Engines.capabilities(engine)?.contains(.server) ?? false) }
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
         try run(context, executable: workerExecutable(), onRecord: onRecord)

@@ -68,6 +68,13 @@ public struct OptionTable<Options: EngineOptions>: Sendable {
                   value: { .bool($0[keyPath: path]) }, read: { $0[keyPath: path] = $1.bool($2) })
         }
 
+        /// A free-form string option (a server's URL; empty: not set).
+        public static func string(_ key: String, _ path: any WritableKeyPath<Options, String> & Sendable,
+                                  _ help: String, env envKey: String? = nil) -> Entry {
+            Entry(key: key, envKey: envKey, kind: .string, constraint: nil, help: help, path: path,
+                  value: { .string($0[keyPath: path]) }, read: { $0[keyPath: path] = $1.string($2) })
+        }
+
         /// One of `choices`, kept as the table spells it (settings match it case-insensitively).
         public static func choice(_ key: String, _ path: any WritableKeyPath<Options, String> & Sendable, _ choices: [String],
                                   _ help: String, env envKey: String? = nil) -> Entry {

@@ -14,6 +14,9 @@ public enum ThreadIO {
     public struct Counters: Sendable, Equatable {
         public var bytesRead: UInt64 = 0
         public var bytesWritten: UInt64 = 0
+        /// Bytes a server backend's client sent and received on the wire (protocol framing included).
+        public var netBytesSent: UInt64 = 0
+        public var netBytesReceived: UInt64 = 0
         public init() {}
     }
 
@@ -41,6 +44,11 @@ public enum ThreadIO {
 
     @inline(__always) public static func addRead(_ n: Int) { slot().pointee.bytesRead &+= UInt64(n) }
     @inline(__always) public static func addWritten(_ n: Int) { slot().pointee.bytesWritten &+= UInt64(n) }
+    @inline(__always) public static func addNet(sent: Int, received: Int) {
+        let p = slot()
+        p.pointee.netBytesSent &+= UInt64(sent)
+        p.pointee.netBytesReceived &+= UInt64(received)
+    }
     /// The calling thread's totals so far.
     @inline(__always) public static func current() -> Counters { slot().pointee }
 }

@@ -180,6 +180,10 @@ public struct EngineCapabilities: OptionSet, Sendable, Hashable {
     /// A broken promise in a crash sweep fails the sweep (the hand-written engines); without it the
     /// engine's crash results are reported for the record only (the reference libraries).
     public static let gatesCrashVerdicts = EngineCapabilities(rawValue: 1 << 7)
+    /// A client of a server (postgres, redis): its store directory holds a managed server's files (or
+    /// only a marker naming an external one), which the server, not the engine, writes; the crash
+    /// methods that damage, reopen or grow an engine's own files do not apply.
+    public static let server = EngineCapabilities(rawValue: 1 << 8)
 }
 
 /// An inspector's report: the lines to print, and whether every check passed.

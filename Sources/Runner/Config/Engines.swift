@@ -62,9 +62,9 @@ public enum Engines {
     }
 
     /// The registered backends with every capability of `capabilities`, in registry order.
-    public static func names(with capabilities: EngineCapabilities = []) -> [String] {
+    public static func names(with capabilities: EngineCapabilities = [], without excluded: EngineCapabilities = []) -> [String] {
         install()
-        return EngineRegistry.names(with: capabilities)
+        return EngineRegistry.names(with: capabilities).filter { Engines.capabilities($0)?.isDisjoint(with: excluded) ?? true }
     }
 
     public static func durabilityPromise(_ backend: String, _ mode: DurabilityMode) -> DurabilityPromise {
