@@ -36,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CLibpq", path: "Sources/CLibpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
         // fork/prctl(PR_SET_PDEATHSIG)/exec for managed servers, and TCP_INFO byte counters (C: between fork and exec only async-signal-safe calls).
         .target(name: "CServerSpawn", path: "Sources/CServerSpawn"),
 
@@ -52,10 +54,13 @@ let package = Package(
         .target(name: "LSMTree", dependencies: ["OrbitCore", "CLZ4"], swiftSettings: strict),
         // Managed servers (start on loopback, wait, stop, no orphans) and per-thread client connections.
         .target(name: "ServerSupport", dependencies: ["OrbitCore", "CServerSpawn"], swiftSettings: strict),
+        .target(name: "PostgresEngine", dependencies: ["OrbitCore", "ServerSupport", "CLibpq"], swiftSettings: strict),
+        .target(name: "RedisEngine", dependencies: ["OrbitCore", "ServerSupport", "CHiredis"], swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         // The registry's composition point: the one line listing the engines of this build.
-        .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree"],
+        .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree",
+                                                       "PostgresEngine", "RedisEngine"],
                 swiftSettings: strict),
         .target(
             name: "Runner",

@@ -3,13 +3,15 @@ import CowBTree
 import LMDBEngine
 import LSMTree
 import MemoryEngine
+import PostgresEngine
+import RedisEngine
 import RocksDBEngine
 
 /// The engines of this build: the composition point of the registry (issue 15). A new backend is
 /// its module, its descriptor, and one entry in the line below.
 public enum BuiltinEngines {
     /// In the order `list`, help texts and "allowed: ..." hints show them.
-    public static let descriptors: [any EngineDescriptor.Type] = [MemoryDescriptor.self, RocksDBDescriptor.self, LMDBDescriptor.self, CowDescriptor.self, LSMDescriptor.self]
+    public static let descriptors: [any EngineDescriptor.Type] = [MemoryDescriptor.self, RocksDBDescriptor.self, LMDBDescriptor.self, CowDescriptor.self, LSMDescriptor.self, PostgresDescriptor.self, RedisDescriptor.self]
 
     private static let installed: Void = { for d in descriptors { EngineRegistry.register(d) } }()
 

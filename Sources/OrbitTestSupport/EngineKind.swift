@@ -34,6 +34,9 @@ public struct EngineKind: Sendable, Hashable, CustomStringConvertible {
     /// Whether a store that is closed and opened again in the same directory keeps its data.
     /// A volatile engine (memory) keeps nothing; tests of "reopen keeps data" skip it.
     public var isPersistent: Bool { descriptor.capabilities.contains(.durable) }
+
+    /// What the engine declares it can do (snapshots, ordered scans, ...).
+    public var capabilities: EngineCapabilities { descriptor.capabilities }
 }
 
 /// How to open one kind of engine, with its concrete type: a test written against

@@ -81,6 +81,11 @@ public enum KVTool {
             }
         case .stats: break
         case .snapshot(let verb, let name):
+            // Refused before any store (or server) is opened: the engine declares it has none.
+            if let caps = Engines.capabilities(backend), !caps.contains(.snapshots) {
+                throw OrbitError(.invalidArgument, "the \(backend) backend has no snapshots", at: "kv snapshot \(verb.rawValue)",
+                                 hint: "engines with snapshots: " + Engines.names(with: .snapshots).joined(separator: ", "))
+            }
             if verb == .list {
                 if let name {
                     throw OrbitError(.invalidArgument, "snapshot list takes no name (got '\(name)')", at: "kv snapshot list",
