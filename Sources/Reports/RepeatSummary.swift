@@ -8,6 +8,7 @@ public struct SummaryRow: Sendable {
     public enum Figure: Int, CaseIterable, Sendable {
         case count, microsPerOp, opsPerSecond, mbPerSecond, p50, p75, p99, p999, p9999, max
         case errors, notFound, intendedP50, intendedP99, intendedP999, intendedMax
+        case netBytesSent, netBytesReceived
     }
 
     public var backend: String
@@ -32,6 +33,7 @@ public struct SummaryRow: Sendable {
             op.percentileMicros(99.99), op.maxMicros, Double(op.errors), Double(op.notFound),
             Double(op.intended.valueAtPercentile(50)) / 1000, Double(op.intended.valueAtPercentile(99)) / 1000,
             Double(op.intended.valueAtPercentile(99.9)) / 1000, Double(op.intended.max) / 1000,
+            Double(op.netBytesSent), Double(op.netBytesReceived),
         ]
     }
 

@@ -22,12 +22,17 @@ public enum ResultsWriter {
         // measured repeats; these give how many repeats had the row and the min and max of the main figures.
         "repeats", "micros_per_op_min", "micros_per_op_max", "ops_per_s_min", "ops_per_s_max",
         "p50_us_min", "p50_us_max", "p99_us_min", "p99_us_max", "p999_us_min", "p999_us_max",
+        // Extensions (schema 1, server backends): bytes the operations sent and received on the wire
+        // (TCP payload, protocol framing included; 0 for engines without a server).
+        "net_bytes_sent", "net_bytes_received",
     ]
     /// Columns of interval-<backend>-<op>.csv: each interval's HdrHistogram as (value, count) buckets.
     public static let intervalColumns = ["elapsed_s", "length_s", "latency", "value_ns", "count"]
     public static let metricsColumns = [
         "timestamp_ns", "backend", "thread", "operation", "latency_ns", "intended_latency_ns", "memory_used_bytes",
         "disk_bytes_read", "disk_bytes_written", "success",
+        // Extensions (schema 1, server backends): the call's bytes on the wire.
+        "net_bytes_sent", "net_bytes_received",
     ]
     public static let timeseriesColumns = [
         "elapsed_s", "backend", "operation", "count", "ops_per_s", "p50_us", "p95_us", "p99_us", "p999_us", "max_us",
@@ -97,6 +102,7 @@ public enum ResultsWriter {
                 formatDouble(row.min(.opsPerSecond), decimals: 1), formatDouble(row.max(.opsPerSecond), decimals: 1),
                 us(row.min(.p50)), us(row.max(.p50)), us(row.min(.p99)), us(row.max(.p99)),
                 us(row.min(.p999)), us(row.max(.p999)),
+                int(.netBytesSent), int(.netBytesReceived),
             ])
         }
         return out
@@ -109,7 +115,8 @@ public enum ResultsWriter {
                 let m = s.metrics
                 out += [String(s.timestampNanos), b.backend, String(s.thread), m.operationType.name, String(m.latencyNanos),
                         String(s.intendedLatencyNanos), String(m.memoryUsedBytes), String(m.diskBytesRead),
-                        String(m.diskBytesWritten), m.success ? "true" : "false"].joined(separator: ",") + "\n"
+                        String(m.diskBytesWritten), m.success ? "true" : "false",
+                        String(m.netBytesSent), String(m.netBytesReceived)].joined(separator: ",") + "\n"
             }
         }
         return out
@@ -210,6 +217,10 @@ public enum ResultsWriter {
                 "operations": b.operations.map(operationJSON),
             ]
             d["final_stats"] = statsJSON(b.finalStats)
+            if let s = b.server {
+                d["server"] = ["mode": s.mode, "endpoint": s.endpoint, "version": s.version,
+                               "settings": s.settings.map { ["name": $0.name, "value": $0.value] }] as [String: Any]
+            }
             d["cpu_s"] = b.cpuSeconds
             d["wall_s"] = b.wallSeconds
             d["peak_process_heap_bytes"] = b.peakHeapBytes

@@ -39,6 +39,10 @@ struct DocsTests {
             let deps = try #require(manifest[engine], "no target \(engine) in Package.swift").dependencies
             #expect(deps.subtracting(systemLibraries) == ["OrbitCore"], "\(engine) depends on \(deps.sorted())")
         }
+        for engine in ["PostgresEngine", "RedisEngine"] {
+            let deps = try #require(manifest[engine], "no target \(engine) in Package.swift").dependencies
+            #expect(deps.subtracting(systemLibraries) == ["OrbitCore", "ServerSupport"], "\(engine) depends on \(deps.sorted())")
+        }
     }
 
     @Test func resultsColumnsAreResultsWriters() throws {

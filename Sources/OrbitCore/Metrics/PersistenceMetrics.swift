@@ -11,14 +11,20 @@ public struct PersistenceMetrics: Sendable, Hashable {
     public var diskBytesRead: UInt64
     public var diskBytesWritten: UInt64
     public var success: Bool
+    /// Bytes a server backend's call sent and received on the wire (0 for engines without a server).
+    public var netBytesSent: UInt64
+    public var netBytesReceived: UInt64
 
     public init(operationType: OperationType, latencyNanos: UInt64, memoryUsedBytes: UInt64 = 0,
-                diskBytesRead: UInt64 = 0, diskBytesWritten: UInt64 = 0, success: Bool = true) {
+                diskBytesRead: UInt64 = 0, diskBytesWritten: UInt64 = 0, success: Bool = true,
+                netBytesSent: UInt64 = 0, netBytesReceived: UInt64 = 0) {
         self.operationType = operationType
         self.latencyNanos = latencyNanos
         self.memoryUsedBytes = memoryUsedBytes
         self.diskBytesRead = diskBytesRead
         self.diskBytesWritten = diskBytesWritten
         self.success = success
+        self.netBytesSent = netBytesSent
+        self.netBytesReceived = netBytesReceived
     }
 }

@@ -67,6 +67,7 @@ final class ThreadRecorder: @unchecked Sendable {
                 intendedIntervalHistograms[Int(op.rawValue)] = makeLatencyHistogram()
             }
         }
+        net.initialize(repeating: (0, 0), count: n)
         meters = .allocate(capacity: n)
         meters.initialize(repeating: OpMeter(), count: n)
         intendedMeters = .allocate(capacity: n)
@@ -83,6 +84,7 @@ final class ThreadRecorder: @unchecked Sendable {
             intendedMeters[i].deallocate()
         }
         meters.deinitialize(count: Self.operationTypes).deallocate()
+        net.deallocate()
         intendedMeters.deinitialize(count: Self.operationTypes).deallocate()
     }
 
@@ -91,6 +93,17 @@ final class ThreadRecorder: @unchecked Sendable {
         let m = meters[Int(op.rawValue)]
         return (m.count, m.errors, m.notFound, m.latencySum, m.logicalBytes)
     }
+
+    /// Wire bytes (sent, received) per operation type (server backends only).
+    private let net = UnsafeMutablePointer<(sent: UInt64, received: UInt64)>.allocate(capacity: ThreadRecorder.operationTypes)
+
+    @inline(__always)
+    func addNet(_ op: OperationType, sent: UInt64, received: UInt64) {
+        net[Int(op.rawValue)].sent &+= sent
+        net[Int(op.rawValue)].received &+= received
+    }
+
+    func netBytes(_ op: OperationType) -> (sent: UInt64, received: UInt64) { net[Int(op.rawValue)] }
 
     /// Whether the next operation is sampled into metrics.csv.
     @inline(__always)

@@ -161,7 +161,7 @@ public struct BenchmarkRunner: Sendable {
         timeseries += timeseriesRows(collector, phase: (run.start, run.end), ops: runOps, origin: start)
         timeseries.sort { ($0.elapsedSeconds, $0.operation.rawValue) < ($1.elapsedSeconds, $1.operation.rawValue) }
 
-        return BackendRun(
+        var result = BackendRun(
             backend: backend, durability: engine.durability, promise: E.durabilityPromise(for: engine.durability),
             dataDirectory: engine.dataDirectory, openSeconds: openSeconds, loadSeconds: loadSeconds,
             warmupSeconds: warmupSeconds, runSeconds: runSeconds, operations: operations,
@@ -173,6 +173,8 @@ public struct BenchmarkRunner: Sendable {
                                 achieved: runSeconds > 0 ? Double(operations.filter { $0.phase == "run" }.reduce(0) { $0 + $1.count }) / runSeconds : 0,
                                 behindNanos: behind.withLock { $0.max() ?? 0 })
                 : nil)
+        result.server = ((engine as AnyObject) as? any ServerBackedEngine)?.serverDescription
+        return result
     }
 
     /// Rows of timeseries.csv for one phase: every interval the phase overlaps, for every operation type
@@ -252,6 +254,9 @@ public struct BenchmarkRunner: Sendable {
                 s.notFound += c.notFound
                 s.latencySumNanos += c.latencySum
                 s.logicalBytes += c.logicalBytes
+                let n = r.netBytes(op)
+                s.netBytesSent += n.sent
+                s.netBytesReceived += n.received
             }
             // A phase in which every operation failed still has its row (count 0, its errors).
             guard let merged, s.count > 0 || s.errors > 0 else { continue }

@@ -23,6 +23,8 @@ struct Executor<E: StorageEngine>: Sendable {
     let keyLimit: UInt64
     /// The clock every timestamp of a run comes from (held by value: no lazy-global check per read).
     let meter = MeterClock.shared
+    /// A server backend counts wire bytes per call (ThreadIO's net counters): read around every op.
+    let countsNet: Bool
 
     init(engine: E, workload: Workload, values: ValuePool, heap: HeapGauge) {
         self.engine = engine
@@ -30,6 +32,7 @@ struct Executor<E: StorageEngine>: Sendable {
         self.values = values
         self.heap = heap
         leases = workload.usesLeases ? LeaseDriver(engine: engine, workload: workload) : nil
+        countsNet = (engine as AnyObject) is any ServerBackedEngine
         var limit: UInt64 = 1
         for _ in 0..<min(workload.keySize, 19) { limit *= 10 }
         if case .ycsb = workload.keyStyle { keyLimit = .max } else { keyLimit = workload.keySize >= 20 ? .max : limit }
@@ -64,7 +67,7 @@ struct Executor<E: StorageEngine>: Sendable {
             let salt = rng.next()
             let value = values.value(length: length, salt: w.dataIntegrity ? integritySalt(record) : salt)
             let sample = rec.shouldSample()
-            let io0 = sample ? ThreadIO.current() : ThreadIO.Counters()
+            let io0 = sample || countsNet ? ThreadIO.current() : ThreadIO.Counters()
             var ok = true
             let t0 = meter.startNanoseconds()
             do {
@@ -79,6 +82,7 @@ struct Executor<E: StorageEngine>: Sendable {
                 boundary = clock.nextBoundary(after: t1)
             }
             rec.record(.load, latency: t1 - t0, success: ok, found: true, bytes: key.count + length)
+            if countsNet { accountNet(rec, .load, io0) }
             if sample { takeSample(rec, .load, t0: t0, t1: t1, clock: clock, io0: io0, ok: ok) }
             done += 1
             progress.value.store(done, ordering: .relaxed)
@@ -152,7 +156,7 @@ struct Executor<E: StorageEngine>: Sendable {
                 sleep(until: due)
             }
             let sample = rec.shouldSample()
-            let io0 = sample ? ThreadIO.current() : ThreadIO.Counters()
+            let io0 = sample || countsNet ? ThreadIO.current() : ThreadIO.Counters()
             var ok = true
             var moved = 0
             let t0 = meter.startNanoseconds()
@@ -176,6 +180,7 @@ struct Executor<E: StorageEngine>: Sendable {
             } else {
                 rec.record(op.type, latency: t1 - t0, success: ok, found: moved >= 0, bytes: key.count + max(moved, 0))
             }
+            if countsNet { accountNet(rec, op.type, io0) }
             if sample { takeSample(rec, op.type, t0: t0, t1: t1, intended: intended, clock: clock, io0: io0, ok: ok) }
             done += 1
             progress.value.store(done, ordering: .relaxed)
@@ -238,13 +243,21 @@ struct Executor<E: StorageEngine>: Sendable {
         }
     }
 
+    @inline(__always)
+    func accountNet(_ rec: ThreadRecorder, _ type: OperationType, _ io0: ThreadIO.Counters) {
+        let io1 = ThreadIO.current()
+        rec.addNet(type, sent: io1.netBytesSent &- io0.netBytesSent, received: io1.netBytesReceived &- io0.netBytesReceived)
+    }
+
     func takeSample(_ rec: ThreadRecorder, _ type: OperationType, t0: UInt64, t1: UInt64, intended: UInt64? = nil,
                     clock: PhaseClock, io0: ThreadIO.Counters, ok: Bool) {
         let io1 = ThreadIO.current()
         let m = PersistenceMetrics(operationType: type, latencyNanos: t1 - t0,
                                    memoryUsedBytes: heap.bytes,
                                    diskBytesRead: io1.bytesRead &- io0.bytesRead,
-                                   diskBytesWritten: io1.bytesWritten &- io0.bytesWritten, success: ok)
+                                   diskBytesWritten: io1.bytesWritten &- io0.bytesWritten, success: ok,
+                                   netBytesSent: io1.netBytesSent &- io0.netBytesSent,
+                                   netBytesReceived: io1.netBytesReceived &- io0.netBytesReceived)
         rec.samples.append(MetricSample(timestampNanos: t1 - clock.runStart, thread: rec.thread, metrics: m,
                                         intendedLatencyNanos: intended ?? (t1 - t0)))
     }

@@ -12,6 +12,9 @@ public struct OperationSummary: Sendable {
     public var latencySumNanos: UInt64
     /// Key + value bytes the operations carried (db_bench's MB/s basis).
     public var logicalBytes: UInt64
+    /// Bytes the operations sent and received on the wire (server backends; 0 otherwise).
+    public var netBytesSent: UInt64 = 0
+    public var netBytesReceived: UInt64 = 0
     /// Wall time of the phase (all threads).
     public var phaseSeconds: Double
     public var histogram: LatencyHistogram
@@ -85,6 +88,8 @@ public struct BackendRun: Sendable {
     public var opStreamReproducible: Bool
     public var finalStats: StorageStats
     public var errors: [String]
+    /// The server a server backend talked to (version, effective settings); nil for other engines.
+    public var server: ServerDescription? = nil
     /// Open-loop runs: the target and how far it was met (nil in closed-loop runs).
     public var target: TargetOutcome? = nil
     /// CPU time (user + system, all threads of the process) from opening the engine to closing it, s;
