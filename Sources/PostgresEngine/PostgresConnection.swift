@@ -73,6 +73,17 @@ final class PostgresConnection: ServerConnection {
         }
     }
 
+    /// The first column of the first row, as text ("?" when there is none).
+    static func value(_ c: OpaquePointer, _ sql: String) throws -> String {
+        guard let r = PQexec(c, sql) else { throw OrbitError(.engine, "postgres: \(sql) failed", cause: .library(String(cString: PQerrorMessage(c)))) }
+        defer { PQclear(r) }
+        guard PQresultStatus(r) == PGRES_TUPLES_OK else {
+            throw OrbitError(.engine, "postgres refused \(sql)", cause: .library(String(cString: PQresultErrorMessage(r)).trimmingWhitespace()))
+        }
+        guard PQntuples(r) > 0, PQgetisnull(r, 0, 0) == 0 else { return "?" }
+        return String(cString: PQgetvalue(r, 0, 0))
+    }
+
     func disconnect() {
         PQfinish(conn)
         values.deallocate()

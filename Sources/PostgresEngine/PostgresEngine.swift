@@ -44,7 +44,6 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
             conninfo = "host=127.0.0.1 port=\(s.port) dbname=postgres user=\(PostgresServer.user)"
         } else {
             try Self.checkURL(options.url)
-            if access == .readWrite { try ServerStoreDirectory.prepare(directory, backend: PostgresDescriptor.name) }
             server = nil
             temporaryLog = nil
             endpoint = options.url
@@ -53,28 +52,31 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
         let (what, table) = (endpoint, options.table)
         let mode = server == nil ? "external" : "managed"
         serverDescription = ServerDescription(mode: mode, endpoint: endpoint, version: "", settings: [])
-        // The table must exist before the statements are prepared.
+        // Settings first: a server in the wrong mode is refused before anything is written (here or
+        // there); then the table, which must exist before the statements are prepared.
         do {
             let setup = try PostgresConnection.bare(conninfo: conninfo, what: what)
             defer { PQfinish(setup) }
+            let version = try PostgresConnection.value(setup, "SHOW server_version")
+            var settings: [ServerDescription.Setting] = []
+            for name in ["fsync", "synchronous_commit", "commit_delay", "commit_siblings", "wal_writer_delay", "wal_sync_method",
+                         "full_page_writes", "shared_buffers", "max_connections", "wal_level"] {
+                settings.append(.init(name, try PostgresConnection.value(setup, "SHOW \(name)")))
+            }
+            serverDescription = ServerDescription(mode: mode, endpoint: endpoint, version: version, settings: settings)
+            try Self.checkDurability(settings, durability: durability, endpoint: endpoint, external: server == nil)
             if access == .readWrite {
+                if server == nil { try ServerStoreDirectory.prepare(directory, backend: PostgresDescriptor.name) }
                 try PostgresConnection.run(setup, "CREATE TABLE IF NOT EXISTS \"\(table)\" (key bytea PRIMARY KEY, value bytea NOT NULL)")
             }
         } catch {
             if let server { try? server.stop() }
+            if let temporaryLog { unlink(temporaryLog) }
             throw error
         }
         connections = ThreadConnections { try PostgresConnection(conninfo: conninfo, table: table, what: what) }
         do {
-            let c = try connections.current()
-            let version = try c.rows("SHOW server_version").first?.first.flatMap { $0 } ?? "?"
-            var settings: [ServerDescription.Setting] = []
-            for name in ["fsync", "synchronous_commit", "commit_delay", "commit_siblings", "wal_writer_delay", "wal_sync_method",
-                         "full_page_writes", "shared_buffers", "max_connections", "wal_level"] {
-                settings.append(.init(name, try c.rows("SHOW \(name)").first?.first.flatMap { $0 } ?? "?"))
-            }
-            serverDescription = ServerDescription(mode: mode, endpoint: endpoint, version: version, settings: settings)
-            try checkDurability(settings)
+            _ = try connections.current()
         } catch {
             shutDown()
             throw error
@@ -101,7 +103,7 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
 
     /// The server's settings must be the mode's (a managed server was started with them; an external
     /// one is checked): a mismatch names the setting and its value.
-    private func checkDurability(_ settings: [ServerDescription.Setting]) throws {
+    static func checkDurability(_ settings: [ServerDescription.Setting], durability: DurabilityMode, endpoint: String, external: Bool) throws {
         func value(_ n: String) -> String { settings.first { $0.name == n }?.value ?? "?" }
         for (name, want) in PostgresServer.settings(durability) {
             var have = value(name)
@@ -116,7 +118,7 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
             if name == "commit_delay", want == "0" { continue }  // a delay only groups more; it loses nothing
             guard have == wanted else {
                 throw OrbitError(.invalidConfig, "postgres at \(endpoint): \(name) is '\(value(name))'; durability \(durability) needs \(name)=\(want)",
-                                 at: server == nil ? "postgres.url" : nil,
+                                 at: external ? "postgres.url" : nil,
                                  hint: "ALTER SYSTEM SET \(name) = '\(want)' and reload that server, or choose the durability mode it has")
             }
         }

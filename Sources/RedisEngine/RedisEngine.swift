@@ -49,7 +49,6 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
             endpoint = "127.0.0.1:\(s.port)"
         } else {
             (host, port, database) = try Self.parse(url: options.url)
-            if access == .readWrite { try ServerStoreDirectory.prepare(directory, backend: RedisDescriptor.name) }
             server = nil
             temporaryLog = nil
             endpoint = "\(host):\(port)/\(database)"
@@ -80,6 +79,7 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
             }
             serverDescription = ServerDescription(mode: serverDescription.mode, endpoint: endpoint, version: version, settings: settings)
             try checkDurability(settings)
+            if access == .readWrite, server == nil { try ServerStoreDirectory.prepare(directory, backend: RedisDescriptor.name) }
         } catch {
             shutDown()
             throw error

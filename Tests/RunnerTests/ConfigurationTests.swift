@@ -51,9 +51,9 @@ struct ConfigurationTests {
         #expect { try c.applyFlags(sets: ["record_count"], backends: [], dataDir: nil) } throws: {
             ($0 as? OrbitError)?.message == "--set expects name=value, got 'record_count'"
         }
-        #expect { try c.applyFlags(sets: [], backends: ["postgres"], dataDir: nil) } throws: {
+        #expect { try c.applyFlags(sets: [], backends: ["mongodb"], dataDir: nil) } throws: {
             // The list is the registry's (the toy-engine test may have added one in this process).
-            ($0 as? OrbitError)?.description == "flag --backend postgres: backends: bad value 'postgres'; allowed: a list of: "
+            ($0 as? OrbitError)?.description == "flag --backend mongodb: backends: bad value 'mongodb'; allowed: a list of: "
                 + EngineRegistry.names.joined(separator: ", ")
         }
         // A dedicated flag (`--repeat 0`) is named as typed, not as the `--set` it stands for.
