@@ -31,9 +31,19 @@ public final class ThreadConnections<C: ServerConnection>: @unchecked Sendable {
     }
 
     /// The calling thread's connection, opened on first use.
+    ///
+    /// A key number freed by an earlier set's `closeAll` may come back from pthread_key_create, and
+    /// a thread that outlived that set still holds its old slot under it: a slot is this set's only
+    /// when it names it as its owner (the old owner is kept alive by its slot, so no two live sets
+    /// share an identity).
     @inline(__always)
     public func current() throws -> C {
-        if let raw = pthread_getspecific(key) { return Unmanaged<Slot<C>>.fromOpaque(raw).takeUnretainedValue().connection }
+        if let raw = pthread_getspecific(key) {
+            let slot = Unmanaged<ConnectionSlot>.fromOpaque(raw).takeUnretainedValue()
+            if slot.ownerID == ObjectIdentifier(self) { return unsafeDowncast(slot, to: Slot<C>.self).connection }
+            pthread_setspecific(key, nil)
+            Unmanaged<ConnectionSlot>.fromOpaque(raw).release()
+        }
         return try openForThread()
     }
 
@@ -57,8 +67,7 @@ public final class ThreadConnections<C: ServerConnection>: @unchecked Sendable {
     /// How many connections are open now.
     public var count: Int { slots.withLock { $0.live.count } }
 
-    /// Every connection open now (for stats and settings read-back), under no lock: use only while no
-    /// client thread uses them.
+    /// A thread that used a connection exits: its connection is closed (unless `closeAll` did).
     fileprivate func retire(_ slot: ConnectionSlot) {
         let mine = slots.withLock { $0.live.removeValue(forKey: ObjectIdentifier(slot)) != nil }
         if mine { slot.disconnect() }
@@ -83,6 +92,8 @@ public final class ThreadConnections<C: ServerConnection>: @unchecked Sendable {
 
 /// The thread-specific slot's object (non-generic, so the key's C destructor can call it).
 class ConnectionSlot {
+    let ownerID: ObjectIdentifier
+    init(ownerID: ObjectIdentifier) { self.ownerID = ownerID }
     func retire() {}
     func disconnect() {}
 }
@@ -94,6 +105,7 @@ private final class Slot<C: ServerConnection>: ConnectionSlot {
     init(_ connection: C, owner: ThreadConnections<C>) {
         self.connection = connection
         self.owner = owner
+        super.init(ownerID: ObjectIdentifier(owner))
     }
     override func retire() { owner.retire(self) }
     override func disconnect() { connection.disconnect() }

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# orbit-bench's server backends against each server's own benchmark tool, measured in the same run
+# (release build; not a test: timing never gates CI). Issue 17, item 8 — postgres and redis.
+#
+# The same data and operations on both sides: RECORDS records (16-byte keys, the zero-padded record
+# number; 100-byte values) loaded once by `orbit-bench load`; then, on that store's server, a single
+# key read and a single key update by uniformly chosen key, with 1 and 8 clients:
+#
+#   postgres  orbit-bench (libpq, prepared statements)  vs  pgbench -M prepared -f <one SELECT / one
+#             UPDATE by key> -c 1 / -c 8 on the same table (orbit_kv), the same managed cluster
+#             restarted with the same settings. orbit-bench's update is its put, an INSERT ... ON
+#             CONFLICT DO UPDATE; pgbench's is a plain UPDATE.
+#   redis     orbit-bench (hiredis; HGET, and the put script: HSET + ZADD of the key index)  vs
+#             redis-benchmark -t set,get -P 1 -c 1 / -c 8 -r RECORDS -d 100 (keys key:<12 digits>,
+#             16 bytes), on the same server configuration. redis-benchmark's GET and SET are plain
+#             string commands: the difference is what orbit-bench's ordered key space costs.
+#
+# Printed per row: the durability mode, orbit-bench's and the tool's per-operation time (µs; at 1
+# client) and throughput (ops/s; at 8 clients), and the ratios. Targets (issue 17): per-op time
+# <= 1.10x the tool's at 1 client, throughput >= 0.9x at 8 clients.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RECORDS=${RECORDS:-100000}
+OPS=${OPS:-200000}
+DURABILITY=${DURABILITY:-none}        # none or every-write
+BACKENDS=${BACKENDS:-"postgres redis"}
+WORK=${WORK:-$(mktemp -d /tmp/orbit-bench-servers.XXXXXX)}
+swift build -c release --product orbit-bench >/dev/null
+bin=.build/release/orbit-bench
+echo "work directory: $WORK  records: $RECORDS  operations per run: $OPS  durability: $DURABILITY"
+
+workload() {  # workload NAME MIX -> path
+  cat > "$WORK/$1.yaml" <<YAML
+name: bench-servers-$1
+record_count: $RECORDS
+operation_count: $OPS
+key_size: 16
+value_size: 100
+key_distribution: uniform
+load: false
+metrics_sample_rate: 0
+mix: {$2: 1}
+YAML
+  echo "$WORK/$1.yaml"
+}
+get_w=$(workload get read)
+update_w=$(workload update update)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# orbit OP THREADS BACKEND -> "micros_per_op ops_per_s" of the run phase
+orbit() {
+  local w; [ "$1" = get ] && w=$get_w || w=$update_w
+  local out="$WORK/out-$3-$1-$2"
+  rm -rf "$out"
+  "$bin" run "$w" --backend "$3" --data-dir "$WORK/data" --reuse --set threads="$2" \
+    --set durability="$DURABILITY" --out "$out" --quiet >/dev/null
+  local op; [ "$1" = get ] && op=get || op=update
+  awk -F, -v op="$op" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+       $c["phase"] == "run" && $c["operation"] == op { print $c["micros_per_op"], $c["ops_per_s"] }' "$out/summary.csv"
+}
+
+row() {  # row BACKEND OP orbit_1 native_1 orbit_8 native_8   (each "us ops")
+  awk -v b="$1" -v op="$2" -v d="$DURABILITY" -v o1="$3" -v n1="$4" -v o8="$5" -v n8="$6" 'BEGIN {
+    split(o1, a); split(n1, p); split(o8, c); split(n8, q)
+    printf "%-9s %-7s %-12s %11.1f %11.1f %7.2fx %12.0f %12.0f %7.2fx\n", b, op, d, a[1], p[1], a[1] / p[1], c[2], q[2], c[2] / q[2] }'
+}
+
+header() {
+  printf "\n%-9s %-7s %-12s %11s %11s %8s %12s %12s %8s\n" backend op durability "orbit_us@1" "tool_us@1" "ratio" \
+    "orbit_ops@8" "tool_ops@8" "ratio"
+}
+
+results=()
+
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+  "$bin" load "$get_w" --backend postgres --data-dir "$WORK/data" --fresh --set durability="$DURABILITY" --quiet >/dev/null
+  declare -A o
+  for t in 1 8; do for op in get update; do o[$op$t]=$(orbit $op $t postgres); done; done
+  pg_bin=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  as_pg=()
+  if [ "$(id -u)" = 0 ]; then as_pg=(unshare --user --map-user="$(id -u postgres)" --map-group="$(id -g postgres)"); fi
+  sc=off; [ "$DURABILITY" = every-write ] && sc=on
+  port=$(free_port)
+  "${as_pg[@]}" "$pg_bin/postgres" -D "$WORK/data/postgres/server" -p "$port" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories= -c max_connections=200 -c shared_buffers=128MB -c fsync=on -c synchronous_commit=$sc \
+    > "$WORK/pg-native.log" 2>&1 &
+  pg_pid=$!
+  trap 'kill -INT $pg_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+  printf '\\set k random(0, %d)\nSELECT value FROM orbit_kv WHERE key = lpad(:k::text, 16, %s)::bytea;\n' $((RECORDS - 1)) "'0'" > "$WORK/get.sql"
+  printf '\\set k random(0, %d)\nUPDATE orbit_kv SET value = repeat(%s, 100)::bytea WHERE key = lpad(:k::text, 16, %s)::bytea;\n' \
+    $((RECORDS - 1)) "'u'" "'0'" > "$WORK/update.sql"
+  declare -A n
+  for t in 1 8; do for op in get update; do
+    n[$op$t]=$("$pg_bin/pgbench" -h 127.0.0.1 -p "$port" -U orbit -n -M prepared -f "$WORK/$op.sql" -c $t -j $t \
+      -t $((OPS / t)) postgres 2>/dev/null | awk '/latency average/ { us = $4 * 1000 } /^tps/ { tps = $3 } END { print us, tps }')
+  done; done
+  kill -INT $pg_pid; wait $pg_pid || true; trap - EXIT
+  for op in get update; do results+=("$(row postgres $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
+fi
+
+if [[ " $BACKENDS " == *" redis "* ]]; then
+  "$bin" load "$get_w" --backend redis --data-dir "$WORK/data" --fresh --set durability="$DURABILITY" --quiet >/dev/null
+  declare -A o
+  for t in 1 8; do for op in get update; do o[$op$t]=$(orbit $op $t redis); done; done
+  port=$(free_port)
+  redis-server "$WORK/data/redis/redis.conf" --port "$port" > "$WORK/redis-native.log" 2>&1 &
+  r_pid=$!
+  trap 'kill $r_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 300); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  declare -A n
+  for t in 1 8; do
+    # "test","rps","avg_latency_ms",...: SET runs before GET (redis-benchmark's order).
+    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -P 1 -c $t -n "$OPS" -r "$RECORDS" -d 100 --csv 2>/dev/null)
+    n[update$t]=$(echo "$csv" | awk -F'"' '$2 == "SET" { print $6 * 1000, $4 }')
+    n[get$t]=$(echo "$csv" | awk -F'"' '$2 == "GET" { print $6 * 1000, $4 }')
+  done
+  kill $r_pid; wait $r_pid || true; trap - EXIT
+  for op in get update; do results+=("$(row redis $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
+fi
+
+header
+printf '%s\n' "${results[@]}"
+echo
+echo "targets: orbit_us@1 / tool_us@1 <= 1.10; orbit_ops@8 / tool_ops@8 >= 0.9 (tools: pgbench -M prepared, redis-benchmark -P 1)"
