@@ -24,10 +24,14 @@ RECORDS=${RECORDS:-100000}
 OPS=${OPS:-200000}
 DURABILITY=${DURABILITY:-none}        # none or every-write
 BACKENDS=${BACKENDS:-"postgres redis"}
+# The tools count no bytes: orbit-bench's per-call TCP_INFO read (one getsockopt per operation) is
+# off here unless COUNT_NET_BYTES=true (then the orbit-bench side carries that syscall too).
+COUNT_NET_BYTES=${COUNT_NET_BYTES:-false}
 WORK=${WORK:-$(mktemp -d /tmp/orbit-bench-servers.XXXXXX)}
 swift build -c release --product orbit-bench >/dev/null
 bin=.build/release/orbit-bench
-echo "work directory: $WORK  records: $RECORDS  operations per run: $OPS  durability: $DURABILITY"
+echo "work directory: $WORK  records: $RECORDS  operations per run: $OPS  durability: $DURABILITY  count_net_bytes: $COUNT_NET_BYTES"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)"
 
 workload() {  # workload NAME MIX -> path
   cat > "$WORK/$1.yaml" <<YAML
@@ -54,7 +58,7 @@ orbit() {
   local out="$WORK/out-$3-$1-$2"
   rm -rf "$out"
   "$bin" run "$w" --backend "$3" --data-dir "$WORK/data" --reuse --set threads="$2" \
-    --set durability="$DURABILITY" --out "$out" --quiet >/dev/null
+    --set durability="$DURABILITY" --set "$3.count_net_bytes=$COUNT_NET_BYTES" --out "$out" --quiet >/dev/null
   local op; [ "$1" = get ] && op=get || op=update
   awk -F, -v op="$op" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
        $c["phase"] == "run" && $c["operation"] == op { print $c["micros_per_op"], $c["ops_per_s"] }' "$out/summary.csv"
@@ -123,4 +127,5 @@ fi
 header
 printf '%s\n' "${results[@]}"
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "targets: orbit_us@1 / tool_us@1 <= 1.10; orbit_ops@8 / tool_ops@8 >= 0.9 (tools: pgbench -M prepared, redis-benchmark -P 1)"

@@ -24,7 +24,7 @@ final class PostgresConnection: ServerConnection {
     static let get: StaticString = "orbit_get", put: StaticString = "orbit_put", delete: StaticString = "orbit_del"
     static let scanFrom: StaticString = "orbit_scan", scanRange: StaticString = "orbit_scan_range"
 
-    init(conninfo: String, table: String, what: String) throws {
+    init(conninfo: String, table: String, countNetBytes: Bool, what: String) throws {
         guard let c = PQconnectdb(conninfo) else { throw OrbitError(.engine, "libpq could not allocate a connection", at: what) }
         guard PQstatus(c) == CONNECTION_OK else {
             let msg = String(cString: PQerrorMessage(c)).trimmingWhitespace()
@@ -49,7 +49,7 @@ final class PostgresConnection: ServerConnection {
             disconnect()
             throw error
         }
-        net.attach(PQsocket(c))
+        if countNetBytes { net.attach(PQsocket(c)) }
     }
 
     /// A connection without prepared statements (set-up), for `run`.

@@ -74,7 +74,8 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
             if let temporaryLog { unlink(temporaryLog) }
             throw error
         }
-        connections = ThreadConnections { try PostgresConnection(conninfo: conninfo, table: table, what: what) }
+        let countNet = options.countNetBytes
+        connections = ThreadConnections { try PostgresConnection(conninfo: conninfo, table: table, countNetBytes: countNet, what: what) }
         do {
             _ = try connections.current()
         } catch {

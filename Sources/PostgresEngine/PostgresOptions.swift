@@ -15,6 +15,8 @@ public struct PostgresOptions: TableDrivenOptions, Hashable {
     public var binDir: String = ""
     /// shared_buffers of a managed server, MiB.
     public var sharedBuffersMB: Int = 128
+    /// Count each call's bytes on the wire (TCP_INFO after every call: one getsockopt per operation).
+    public var countNetBytes: Bool = true
 
     public init() {}
 
@@ -26,5 +28,7 @@ public struct PostgresOptions: TableDrivenOptions, Hashable {
               "stats count keys and bytes exactly (count(*) and length sums: a full scan per stats sample); false: the n_live_tup estimate"),
         .string("bin_dir", \.binDir, "directory of initdb and postgres for a managed server (empty: pg_config --bindir, then /usr/lib/postgresql/<newest>/bin)"),
         .int("shared_buffers_mb", \.sharedBuffersMB, 16...65_536, "shared_buffers of a managed server, MiB"),
+        .bool("count_net_bytes", \.countNetBytes,
+              "net_bytes_sent/received per call from TCP_INFO (one getsockopt per operation); false: not counted (0)"),
     ])
 }

@@ -33,7 +33,7 @@ final class RedisConnection: ServerConnection {
         return UnsafeRawBufferPointer(rebasing: digitBuffer[i..<24])
     }
 
-    init(host: String, port: Int, password: String?, database: Int, scripts: [String], what: String) throws {
+    init(host: String, port: Int, password: String?, database: Int, scripts: [String], countNetBytes: Bool, what: String) throws {
         var tv = timeval(tv_sec: 10, tv_usec: 0)
         guard let c = redisConnectWithTimeout(host, Int32(port), tv) else {
             throw OrbitError(.engine, "cannot allocate a hiredis context", at: what)
@@ -63,7 +63,7 @@ final class RedisConnection: ServerConnection {
             disconnect()
             throw error
         }
-        net.attach(c.pointee.fd)
+        if countNetBytes { net.attach(c.pointee.fd) }
     }
 
     func disconnect() {

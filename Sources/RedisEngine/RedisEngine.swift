@@ -63,9 +63,10 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
         indexKey = keyBuffer("index")
         metaKey = keyBuffer("meta")
         let password = getenv("REDIS_PASSWORD").map { String(cString: $0) }
-        let what = endpoint
+        let (what, countNet) = (endpoint, options.countNetBytes)
         connections = ThreadConnections {
-            try RedisConnection(host: host, port: port, password: password, database: database, scripts: RedisScripts.all, what: what)
+            try RedisConnection(host: host, port: port, password: password, database: database, scripts: RedisScripts.all,
+                                countNetBytes: countNet, what: what)
         }
         serverDescription = ServerDescription(mode: server == nil ? "external" : "managed", endpoint: endpoint, version: "", settings: [])
         do {

@@ -9,6 +9,8 @@ public struct RedisOptions: TableDrivenOptions, Hashable {
     public var prefix: String = "orbit"
     /// Path of redis-server for a managed server (empty: found on PATH and in /usr/bin).
     public var serverBinary: String = ""
+    /// Count each call's bytes on the wire (TCP_INFO after every call: one getsockopt per operation).
+    public var countNetBytes: Bool = true
 
     public init() {}
 
@@ -17,5 +19,7 @@ public struct RedisOptions: TableDrivenOptions, Hashable {
                 "redis://[user@]host:port[/db] of an existing server (password from REDIS_PASSWORD only); empty: a managed redis-server on 127.0.0.1 at a free port"),
         .string("prefix", \.prefix, "prefix of the engine's keys: <prefix>:data (hash), <prefix>:index (sorted set), <prefix>:meta"),
         .string("server_binary", \.serverBinary, "redis-server to run for a managed server (empty: PATH, then /usr/bin/redis-server)"),
+        .bool("count_net_bytes", \.countNetBytes,
+              "net_bytes_sent/received per call from TCP_INFO (one getsockopt per operation); false: not counted (0)"),
     ])
 }
