@@ -61,7 +61,7 @@ public enum ConcurrentOpenSweep: CrashSweep {
         var cycle = 0
         while attempts < max(1, c.count) {
             let store = c.workDirectory + "/store-\(holder)"
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
             let n = min(perHolder, max(1, c.count) - attempts)
             let seed = c.seed &+ UInt64(holder) &* 0x9E37_79B9_7F4A_7C15
@@ -69,7 +69,7 @@ public enum ConcurrentOpenSweep: CrashSweep {
                           attempts: n, cycle: &cycle, onRecord: onRecord)
             attempts += n
             holder += 1
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
         }
     }
 

@@ -162,7 +162,7 @@ enum CorruptionFiles {
     /// Replaces `dir` with exactly `files`.
     static func write(_ dir: String, _ files: [(path: String, bytes: [UInt8])]) throws {
         let fs = POSIXFileSystem()
-        try removeTree(dir)
+        try fs.removeTree(dir)
         try fs.createDirectory(dir, intermediates: true)
         for f in files {
             let path = joinPath(dir, f.path)
@@ -172,24 +172,13 @@ enum CorruptionFiles {
             try h.close()
         }
     }
-
-    static func removeTree(_ path: String) throws {
-        let fs = POSIXFileSystem()
-        guard try fs.exists(path) else { return }
-        if let names = try? fs.list(directory: path) {
-            for n in names { try removeTree(joinPath(path, n)) }
-            try fs.removeDirectory(path)
-        } else {
-            try fs.remove(path)
-        }
-    }
 }
 
 extension CorruptionStore {
     /// Builds the store in `directory` (replacing what is there) and reads it into memory.
     static func build(_ config: SweepEngineConfig, workload: CorruptionWorkload, leaveOpen: Bool,
                       variant: String, directory: String) throws -> CorruptionStore {
-        try CorruptionFiles.removeTree(directory)
+        try POSIXFileSystem().removeTree(directory)
         let rounds = workload.rounds()
         var expected: [[UInt8]: [UInt8]?] = [:]
         var recent: [(key: [UInt8], before: [UInt8]?, after: [UInt8]?)] = []

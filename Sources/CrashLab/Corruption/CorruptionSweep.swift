@@ -161,7 +161,7 @@ public enum CorruptionSweep: CrashSweep {
             summary.add(probe)
             try onProbe(probe)
         }
-        try? CorruptionFiles.removeTree(probeDir)
+        try? POSIXFileSystem().removeTree(probeDir)
         return summary
     }
 

@@ -80,12 +80,12 @@ public enum FileDamageSweep: CrashSweep {
         var foreign: [(engine: String, image: StoreImage)] = []
         for other in engines where other != context.engine {
             let dir = joinPath(context.workDirectory, "foreign-" + other)
-            try CorruptionFiles.removeTree(dir)
+            try POSIXFileSystem().removeTree(dir)
             let c = SweepEngineConfig(engine: other, durability: context.durability, settings: context.settings)
             let ops = (0..<64).map { KillOp(index: $0, entries: [.init(record: $0, put: true)], isBatch: false) }
             _ = try c.with(dir, ApplyKillOps(ops: ops, keySize: FileDamageStore.keySize, valueSize: valueSize, copyOf: nil))
             foreign.append((other, try StoreImage.read(dir)))
-            try? CorruptionFiles.removeTree(dir)
+            try? POSIXFileSystem().removeTree(dir)
         }
         let probeDir = joinPath(context.workDirectory, "probe")
         var done = 0
@@ -105,7 +105,7 @@ public enum FileDamageSweep: CrashSweep {
             build += 1
             if build > 10_000 { break }
         }
-        try? CorruptionFiles.removeTree(probeDir)
+        try? POSIXFileSystem().removeTree(probeDir)
     }
 
     /// Every (base, file, damage) case of one store.

@@ -43,7 +43,7 @@ public enum ResourceLimitsSweep: CrashSweep {
         let sets = CrashPlan.workerAssignments(c.settings) + ["durability=\(c.durability)", "value_size=\(c.valueSize)"]
         for cycle in 1...max(1, c.count) {
             let store = c.workDirectory + "/store"
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
             let seed = c.seed &+ UInt64(cycle) &* 0x9E37_79B9_7F4A_7C15
             let unit = c.engine == "cow" || c.engine == "lmdb" ? "pages>=\(tables * 4)" : "tables>=\(tables)"
@@ -72,7 +72,7 @@ public enum ResourceLimitsSweep: CrashSweep {
                 record.detail = LabText.oneLine("FAILED under RLIMIT_NOFILE=\(nofile): " + failure + "; " + replay, limit: 700)
             }
             try onRecord(record)
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
         }
     }
 
