@@ -9,6 +9,7 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
     public static let aliases = ["cowbtree", "btree"]
     public static let summary = "hand-written copy-on-write B+tree paged through the file layer; WAL + checkpoints (cow.wal=false: pure copy-on-write commits)"
     public static let plotColour: String? = "#1f77b4"
+    public static let displayName = "COW B+ tree"
     public static let capabilities: EngineCapabilities = [
         .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
     ]
@@ -54,6 +55,31 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         o.checkpointBytes = checkpointBytes
         o.snapshotInterval = snapshotInterval
         return o
+    }
+
+    /// Besides closed and open, a closed store of pure copy-on-write commits.
+    public static let damageStoreVariants = ["closed", "open", "closed,wal=false"]
+
+    /// 64 KiB WAL segments and a checkpoint every 96 KiB of WAL; "wal=false" in `variant`: cow.wal=false.
+    public static func damageStoreOptions(settings: Settings, variant: String) -> CowOptions {
+        var o = CowOptions(settings: settings)
+        o.wal = !variant.contains("wal=false")
+        o.walSegmentSize = 64 << 10
+        o.checkpointBytes = 96 << 10
+        return o
+    }
+
+    /// 64 KiB WAL segments and checkpoints: the store grows through many of each.
+    public static func growthOptions(settings: Settings) -> CowOptions {
+        var o = CowOptions(settings: settings)
+        o.walSegmentSize = 64 << 10
+        o.checkpointBytes = 64 << 10
+        return o
+    }
+
+    /// No tables: the page file, 4 pages per table asked for.
+    public static func growth(_ options: CowOptions) -> StoreGrowth {
+        StoreGrowth(pageFile: CowEngine.pageFileName, pageSize: options.pageSize, unitsPerTable: 4)
     }
 
     /// Pure copy-on-write commits (cow.wal=false).

@@ -10,6 +10,7 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
     public static let summary = "hand-written LSM-tree: WAL, skiplist memtable, leveled SSTables with Bloom filters, block cache"
     public static let article = "an"  // el-es-em
     public static let plotColour: String? = "#2ca02c"
+    public static let displayName = "LSM-tree"
     public static let capabilities: EngineCapabilities = [
         .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
     ]
@@ -46,6 +47,29 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         o.maxLevels = 4
         o.levelSizeMultiplier = 2
         o.sstableBlockSizeKB = 1
+        return o
+    }
+
+    /// 16 KiB memtables, two tables per level trigger a compaction, levels growing by 2x, 1 KiB
+    /// blocks, a 1 MiB cache: many tables in several levels from a small store.
+    public static func damageStoreOptions(settings: Settings, variant: String) -> LSMOptions {
+        var o = LSMOptions(settings: settings)
+        o.memtableSizeBytesOverride = 16 << 10
+        o.compactionThreshold = 2
+        o.levelSizeMultiplier = 2
+        o.sstableBlockSizeKB = 1
+        o.blockCacheMB = 1
+        return o
+    }
+
+    /// 4 KiB memtables and compaction held off: every flush a level-0 table, so the table count is
+    /// the flush count.
+    public static func growthOptions(settings: Settings) -> LSMOptions {
+        var o = LSMOptions(settings: settings)
+        o.memtableSizeBytesOverride = 4 << 10
+        o.compactionThreshold = 100_000
+        o.l0SlowdownWritesTrigger = 100_000
+        o.l0StopWritesTrigger = 100_001
         return o
     }
 

@@ -56,12 +56,9 @@ public enum CorruptionSweep: CrashSweep {
         return o
     }
 
+    /// The stores built for `engine` (`EngineDescriptor.damageStoreVariants`).
     public static func variants(of engine: String) -> [String] {
-        switch engine {
-        case "cow": ["closed", "open", "closed,wal=false"]
-        case "lmdb": ["closed"]
-        default: ["closed", "open"]
-        }
+        (try? Engines.descriptor(engine).damageStoreVariants) ?? ["closed"]
     }
 
     /// The `CrashSweep` entry: one `CrashRecord` per file type (every store variant together).
@@ -84,8 +81,8 @@ public enum CorruptionSweep: CrashSweep {
                                           valueSize: max(12, context.valueSize))
         var stores: [(CorruptionStore, SweepEngineConfig)] = []
         for variant in options.variants ?? variants(of: context.engine) {
-            var config = SweepEngineConfig(engine: context.engine, durability: context.durability, settings: context.settings)
-            if variant.contains("wal=false") { config.cowWAL = false }
+            let config = SweepEngineConfig(engine: context.engine, durability: context.durability, settings: context.settings,
+                                           variant: variant)
             let dir = joinPath(context.workDirectory, "pristine-" + variant.replacing(",", with: "-").replacing("=", with: "-"))
             let store = try CorruptionStore.build(config, workload: workload, leaveOpen: variant.hasPrefix("open"),
                                                   variant: variant, directory: dir)

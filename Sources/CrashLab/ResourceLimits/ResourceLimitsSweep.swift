@@ -40,13 +40,14 @@ public enum ResourceLimitsSweep: CrashSweep {
         }
         let nofile = c.settings.knob(named: "crash.nofile") != nil ? c.settings.int("crash.nofile") : 256
         let tables = c.settings.knob(named: "crash.grow_tables") != nil ? c.settings.int("crash.grow_tables") : 2_000
+        let growth = try EngineRegistry.visit(Engines.descriptor(c.engine), GrowChild.GrowthOf(settings: c.settings))
         let sets = CrashPlan.workerAssignments(c.settings) + ["durability=\(c.durability)", "value_size=\(c.valueSize)"]
         for cycle in 1...max(1, c.count) {
             let store = c.workDirectory + "/store"
             try? POSIXFileSystem().removeTree(store)
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
             let seed = c.seed &+ UInt64(cycle) &* 0x9E37_79B9_7F4A_7C15
-            let unit = c.engine == "cow" || c.engine == "lmdb" ? "pages>=\(tables * 4)" : "tables>=\(tables)"
+            let unit = "\(growth.unitName)>=\(growth.targetUnits(tables: tables))"
             var record = CrashRecord(cycle: cycle, engine: c.engine, durability: c.durability.description, method: .resourceLimits,
                                      crashPointOrTime: "\(unit) nofile=\(nofile)", opsAcknowledged: 0, opsSynced: 0, opsRecovered: 0,
                                      lostSynced: 0, lostUnsynced: 0, resurrected: 0, recoveryMs: 0, verdict: .ok, storeBytes: 0)
@@ -62,7 +63,7 @@ public enum ResourceLimitsSweep: CrashSweep {
                 record.recoveryMs = LabText.field("reopen_ms", in: ok) ?? 0
                 let reached = Int(LabText.field("units", in: ok) ?? 0)
                 var note = "kept working: " + ok.dropFirst(3)
-                if c.engine == "rocksdb" && reached < tables { note += " (RocksDB compacts as it goes: \(reached) tables reached)" }
+                if let why = growth.shortfallReason, reached < tables { note += " (\(why): \(reached) tables reached)" }
                 record.detail = LabText.oneLine(note + "; " + replay, limit: 700)
             } else {
                 record.verdict = .broken

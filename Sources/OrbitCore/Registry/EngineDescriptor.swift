@@ -23,6 +23,14 @@ public protocol EngineDescriptor: Sendable {
     static var capabilities: EngineCapabilities { get }
     /// The engine's colour in every plot ("#2ca02c"); nil: one from the plots' palette.
     static var plotColour: String? { get }
+    /// The engine's name for people ("LSM-tree", "RocksDB"), as column titles print it; default: `name`.
+    static var displayName: String { get }
+    /// The version of the library the engine wraps ("9.10.0"), recorded in every run's environment
+    /// under the engine's name; nil (the default) for an engine written here.
+    static var libraryVersion: String? { get }
+    /// What the engine's own memory account (`StorageStats.memoryUsageBytes`) leaves out, for tables
+    /// that print it ("its pages live in the OS page cache via mmap, not counted"); nil: nothing.
+    static var memoryAccountNote: String? { get }
 
     /// Opens (read-write: creating it in a missing or empty directory) the store in `directory`.
     /// An engine without files ignores `directory`.
@@ -41,6 +49,20 @@ public protocol EngineDescriptor: Sendable {
     /// Further configurations worth testing on their own, as (suffix, options): cow's pure
     /// copy-on-write mode ("nowal"). The conformance suite runs each as `<name>-<suffix>`.
     static var variants: [(suffix: String, options: Options)] { get }
+
+    /// The stores the crash lab's corruption and file-damage sweeps build (CrashLab/Corruption):
+    /// "closed" (closed cleanly) and "open" (copied while open, after `sync()`), with the engine's
+    /// qualifiers appended ("closed,wal=false"). Default: closed and open.
+    static var damageStoreVariants: [String] { get }
+    /// The options such a store is built with: small enough that a few hundred writes make every
+    /// file kind (tables in several levels, WAL segments, checkpoints); the settings' values kept
+    /// otherwise. Default: the settings' options.
+    static func damageStoreOptions(settings: Settings, variant: String) throws -> Options
+    /// The options the resource-limits sweep grows a store with: many small tables (or pages), compaction
+    /// held off where the engine allows it. Default: the settings' options.
+    static func growthOptions(settings: Settings) throws -> Options
+    /// How that sweep counts a store's size under `options` (`StoreGrowth`). Default: `.sst` tables.
+    static func growth(_ options: Options) -> StoreGrowth
 
     /// What the engine's own markers find in `directory` (README "Store safety"); reads only.
     static func recognizeStore(at directory: String) -> StoreRecognition
@@ -196,6 +218,13 @@ extension EngineDescriptor {
     public static var aliases: [String] { [] }
     public static var article: String { "a" }
     public static var plotColour: String? { nil }
+    public static var displayName: String { name }
+    public static var libraryVersion: String? { nil }
+    public static var memoryAccountNote: String? { nil }
+    public static var damageStoreVariants: [String] { ["closed", "open"] }
+    public static func damageStoreOptions(settings: Settings, variant: String) throws -> Options { try Options(settings: settings) }
+    public static func growthOptions(settings: Settings) throws -> Options { try Options(settings: settings) }
+    public static func growth(_ options: Options) -> StoreGrowth { .tables }
     public static func durabilityPromise(for mode: DurabilityMode) -> DurabilityPromise { Engine.durabilityPromise(for: mode) }
     public static func validate(settings: Settings) throws {
         try Options(settings: settings).validate(durability: settings.durability())
