@@ -5,6 +5,7 @@ import OrbitCore
 public enum LMDBDescriptor: EngineDescriptor {
     public typealias Engine = LMDBEngine
     public typealias Options = LMDBOptions
+    public typealias Layouts = LMDBStoreLayout
 
     public static let name = "lmdb"
     public static var summary: String {
@@ -21,19 +22,7 @@ public enum LMDBDescriptor: EngineDescriptor {
         try LMDBEngine(path: directory, options: options, durability: durability, access: access)
     }
 
-    /// LMDB checks its options when it opens (`LMDBEngine.init`), as before the registry.
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        LMDBStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
-    }
-    public static func fileKind(relativePath: String) -> String { LMDBStoreLayout.fileKind(relativePath: relativePath) }
-
-    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
-    public static func validate(settings: Settings) throws { _ = try LMDBOptions.validated(from: settings) }
-
     public static func limits(_ options: LMDBOptions) -> EngineLimits { LMDBEngine.limits(options: options) }
-
-    public static func recognizeStore(at directory: String) -> StoreRecognition { LMDBEngine.recognizeStore(at: directory) }
-    public static func isStoreEntry(_ name: String) -> Bool { LMDBEngine.isStoreEntry(name) }
 
     /// Closed stores only (docs/corruption-sweep.md).
     public static let damageStoreVariants = ["closed"]

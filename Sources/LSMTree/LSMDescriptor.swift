@@ -4,6 +4,7 @@ import OrbitCore
 public enum LSMDescriptor: FileLayerEngineDescriptor {
     public typealias Engine = LSMTree<POSIXFileSystem>
     public typealias Options = LSMOptions
+    public typealias Layouts = LSMStoreLayout
 
     public static let name = "lsm"
     public static let aliases = ["lsmtree"]
@@ -28,14 +29,6 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
     public static func withEngineType<FS: FileSystem, V: EngineTypeVisitor>(on _: FS.Type, _ visitor: V) throws -> V.Result {
         try visitor.visit(LSMTree<FS>.self)
     }
-
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        LSMStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
-    }
-    public static func fileKind(relativePath: String) -> String { LSMStoreLayout.fileKind(relativePath: relativePath) }
-
-    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
-    public static func validate(settings: Settings) throws { _ = try LSMOptions.validated(from: settings) }
 
     public static func limits(_ options: LSMOptions) -> EngineLimits { options.limits }
 
@@ -81,9 +74,6 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         return o
     }
 
-    public static func recognizeStore(at directory: String) -> StoreRecognition { Engine.recognizeStore(at: directory) }
-    public static func isStoreEntry(_ name: String) -> Bool { Engine.isStoreEntry(name) }
-
     public static func inspect(directory: String) throws -> EngineInspection {
         let report = LSMInspector.inspect(fs: POSIXFileSystem(), directory: directory)
         let lines = report.lines + report.problems.map { "CORRUPTION: \($0)" }
@@ -120,6 +110,15 @@ extension LSMDescriptor {
     public static func crashPoints(_ o: LSMOptions, durability: DurabilityMode) -> [(name: String, probability: Double)] {
         perOperationCrashPoints.map { ($0, 0.003) } + backgroundCrashPoints.map { ($0, 0.04) }
     }
+
+    public static func fsyncFailureConfigurations(_ stressed: LSMOptions) -> [(label: String, options: LSMOptions)] {
+        [("memtable=\(stressed.memtableSizeBytesOverride >> 10)KiB", stressed)]
+    }
+
+    /// The WAL: a failed sync of a log leaves the tree read-only (its tables and manifest fail the
+    /// background work instead, which refuses writes once they need it).
+    public static func acknowledgementsDependOn(fileNamed name: String) -> Bool { name.hasSuffix(".log") }
+    public static let writeRefusalAfterFailedSync = "read-only until reopened"
 
     /// Seals the memtable and waits for every immutable one to reach a synced table and a synced
     /// manifest edit.

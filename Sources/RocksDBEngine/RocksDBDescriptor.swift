@@ -5,6 +5,7 @@ import OrbitCore
 public enum RocksDBDescriptor: EngineDescriptor {
     public typealias Engine = RocksDBEngine
     public typealias Options = RocksDBOptions
+    public typealias Layouts = RocksDBStoreLayout
 
     public static let name = "rocksdb"
     public static var summary: String {
@@ -19,18 +20,7 @@ public enum RocksDBDescriptor: EngineDescriptor {
         try RocksDBEngine(path: directory, options: options, durability: durability, access: access)
     }
 
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        RocksDBStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
-    }
-    public static func fileKind(relativePath: String) -> String { RocksDBStoreLayout.fileKind(relativePath: relativePath) }
-
-    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
-    public static func validate(settings: Settings) throws { _ = try RocksDBOptions.validated(from: settings) }
-
     public static func limits(_ options: RocksDBOptions) -> EngineLimits { RocksDBEngine.limits }
-
-    public static func recognizeStore(at directory: String) -> StoreRecognition { RocksDBEngine.recognizeStore(at: directory) }
-    public static func isStoreEntry(_ name: String) -> Bool { RocksDBEngine.isStoreEntry(name) }
 
     /// 1 MiB write buffers: many tables from a small store.
     public static func damageStoreOptions(settings: Settings, variant: String) -> RocksDBOptions {

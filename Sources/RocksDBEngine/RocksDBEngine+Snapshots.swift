@@ -25,12 +25,20 @@ extension RocksDBEngine {
 
     func snapshotPath(_ name: String) -> String { snapshotDirectory + "/" + name }
 
-    public func createSnapshot(named name: String) throws {
+    /// Snapshot create and drop: a valid name and a writable store, then `body` alone among snapshot
+    /// changes and inside the gate (operations run beside it).
+    private func changingSnapshot(_ name: String, _ what: String, _ body: () throws -> Void) throws {
         try validateSnapshotName(name)
-        try refuseWriteIfReadOnly("snapshot create")
+        try refuseWriteIfReadOnly(what)
         try snapshotLock.withLock { _ in
             try gate.enter()
             defer { gate.leave() }
+            try body()
+        }
+    }
+
+    public func createSnapshot(named name: String) throws {
+        try changingSnapshot(name, "snapshot create") {
             let root = snapshotDirectory
             let final = snapshotPath(name)
             if try disk.exists(final) {
@@ -67,11 +75,7 @@ extension RocksDBEngine {
     }
 
     public func dropSnapshot(named name: String) throws {
-        try validateSnapshotName(name)
-        try refuseWriteIfReadOnly("snapshot drop")
-        try snapshotLock.withLock { _ in
-            try gate.enter()
-            defer { gate.leave() }
+        try changingSnapshot(name, "snapshot drop") {
             let dir = snapshotPath(name)
             guard disk.isDirectory(dir) else {
                 throw OrbitError(.notFound, "no snapshot named '\(name)'", at: snapshotDirectory)

@@ -10,6 +10,8 @@
 public protocol EngineDescriptor: Sendable {
     associatedtype Engine: StorageEngine
     associatedtype Options: EngineOptions
+    /// The formats of the store's files (`fileLayout`, `fileKind`); default: none known.
+    associatedtype Layouts: StoreFileLayouts = NoFileLayouts
 
     /// The backend name in results, flags and workload files ("lsm").
     static var name: String { get }
@@ -113,6 +115,16 @@ public protocol FileLayerEngineDescriptor: EngineDescriptor {
     static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool
     /// The engine's named crash points (`FaultInjectingFileSystem.arm`) and how often to arm each.
     static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)]
+    /// The configurations the fsync-failure sweep alternates between, round by round of probes, as
+    /// (label for the record, options), from the options `stressed` gives. Default: `stressed` alone.
+    static func fsyncFailureConfigurations(_ stressed: Options) -> [(label: String, options: Options)]
+    /// Whether a failed sync of the store's file `name` must leave the engine refusing writes: a
+    /// file an acknowledgement or a checkpoint depends on. Default: none.
+    static func acknowledgementsDependOn(fileNamed name: String) -> Bool
+    /// What the engine has said once it refuses writes after a failed sync ("read-only until reopened").
+    static var writeRefusalAfterFailedSync: String { get }
+    /// The value sizes of the fsync-failure sweep's writes. Default: 40..<240.
+    static var fsyncFailureValueSizes: Range<Int> { get }
     /// The engine's own "make it durable" call besides `sync()` (a flush, a checkpoint); returns whether
     /// it made every acknowledged write durable. `engine` is one `open(fs:)` made.
     static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool
@@ -131,6 +143,10 @@ extension FileLayerEngineDescriptor {
     public static func durabilityQualifier(_ options: Options) -> String? { nil }
     public static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool { durability.syncsBeforeAck }
     public static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)] { [] }
+    public static func fsyncFailureConfigurations(_ stressed: Options) -> [(label: String, options: Options)] { [("", stressed)] }
+    public static func acknowledgementsDependOn(fileNamed name: String) -> Bool { false }
+    public static var writeRefusalAfterFailedSync: String { "refusing writes" }
+    public static var fsyncFailureValueSizes: Range<Int> { 40..<240 }
     public static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool {
         try engine.sync()
         return true
@@ -238,8 +254,10 @@ extension EngineDescriptor {
         throw OrbitError(.unsupported, "orbit-bench has no inspector for \(name) stores", at: directory)
     }
     public static func externalInspectHint(directory: String) -> String? { nil }
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? { nil }
-    public static func fileKind(relativePath: String) -> String { "other" }
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
+        Layouts.fileLayout(relativePath: relativePath, bytes: bytes)
+    }
+    public static func fileKind(relativePath: String) -> String { Layouts.fileKind(relativePath: relativePath) }
 
     /// Opens with the options `settings` selects.
     public static func open(directory: String, settings: Settings, access: StoreAccess = .readWrite) throws -> Engine {
@@ -254,4 +272,14 @@ extension EngineDescriptor {
 
     /// "an lsm", "a cow".
     public static var withArticle: String { "\(article) \(name)" }
+}
+
+extension EngineDescriptor where Engine: StoreRecognizing {
+    public static func recognizeStore(at directory: String) -> StoreRecognition { Engine.recognizeStore(at: directory) }
+    public static func isStoreEntry(_ name: String) -> Bool { Engine.isStoreEntry(name) }
+}
+
+extension EngineDescriptor where Options: TableDrivenOptions {
+    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
+    public static func validate(settings: Settings) throws { _ = try Options.validated(from: settings) }
 }
