@@ -26,13 +26,8 @@ import Glibc
 /// - any attempt: the directory listing and every file's bytes are as before it (lock files
 ///   aside); a crash or a hang of the opening process is broken.
 /// The holder's row: it lost nothing it acknowledged, in its own reads and after the reopen.
-public enum ConcurrentOpenSweep: CrashSweep {
+public enum ConcurrentOpenSweep: DurableStoreSweep, ChildProcessSweep {
     public static let method = CrashRecord.Method.concurrentOpen
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     public static let opensKnobName = "crash.opens_per_holder"
 
@@ -40,10 +35,6 @@ public enum ConcurrentOpenSweep: CrashSweep {
     public static let kinds = ["process-rw", "process-ro", "instance-rw", "instance-ro"]
 
     static let replyTimeoutSeconds = 60.0
-
-    public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        try run(context, executable: KillSweep.workerExecutable(), onRecord: onRecord)
-    }
 
     public static func run(_ c: CrashSweepContext, executable: String, onRecord: (CrashRecord) throws -> Void) throws {
         guard supports(engine: c.engine) else {

@@ -16,13 +16,8 @@ import Workloads
 ///
 /// The promise: in a region a checksum covers, every probe is detected or correct — never silent.
 /// LMDB keeps no checksums: its rows are all `checksummed=false` and report what happens.
-public enum CorruptionSweep: CrashSweep {
+public enum CorruptionSweep: DurableStoreSweep {
     public static let method = CrashRecord.Method.corruption
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     /// The knob that fixes the stride (bytes between probes); 0 or absent: from the budget.
     public static let strideKnobName = "corruption_stride"

@@ -25,13 +25,8 @@ import Runner
 /// Every case starts from a fresh copy of its base. Budget: `count` cases, taken round-robin over
 /// (file kind, damage) so a small budget still covers every pair; more stores (seeds `seed + n`)
 /// are built until the budget is spent.
-public enum FileDamageSweep: CrashSweep {
+public enum FileDamageSweep: DurableStoreSweep {
     public static let method = CrashRecord.Method.fileDamage
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     public struct Options: Sendable {
         /// Only cases whose point ("<base>:<file>:<damage>") contains this; "*" matches anything (nil: all).

@@ -43,23 +43,16 @@ public enum FsyncFailureSweep: CrashSweep {
     static let threadCounts = [1, 2, 4]
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        try FileLayerEngines.sweep(Body(), context, onRecord: onRecord) {
-            OrbitError(.unsupported, "the fsync-failure sweep cannot run on \(context.engine)", at: "engine",
-                       hint: "it fails syncs through the file layer, which only "
-                           + FileLayerEngines.names.joined(separator: " and ") + " use")
-        }
+        try FileLayerEngines.sweep(Sweep(), context, method: method, does: "fails syncs", onRecord: onRecord)
     }
+}
 
-    /// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.
-    private struct Body: FileLayerSweepBody {
-        func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
-                                                                 _ onRecord: (CrashRecord) throws -> Void) throws {
-            try sweep(D.self, E.self, context, onRecord: onRecord)
-        }
-    }
+/// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.
+private struct Sweep: FileLayerSweepBody {
+    var threadCounts: [Int] { FsyncFailureSweep.threadCounts }
 
-    static func sweep<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
-                                                                       onRecord: (CrashRecord) throws -> Void) throws {
+    func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                             _ onRecord: (CrashRecord) throws -> Void) throws {
         let configurations = D.fsyncFailureConfigurations(FileLayerEngines.stressed(D.self, settings: context.settings))
         var setup = FsyncSetup<D>(context, configurations[0])
         // Calibration: the syncs a fault-free run makes, per thread count and configuration.

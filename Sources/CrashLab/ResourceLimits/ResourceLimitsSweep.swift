@@ -18,20 +18,11 @@ import Glibc
 /// engine's own account (`StorageStats.memoryUsageBytes`) by more than 256 MiB at any sample.
 /// RocksDB merges its tables as it goes (1 MiB write buffers; its bytes are capped at
 /// grow_tables x 32 KiB), so its row says how many tables it reached.
-public enum ResourceLimitsSweep: CrashSweep {
+public enum ResourceLimitsSweep: DurableStoreSweep, ChildProcessSweep {
     public static let method = CrashRecord.Method.resourceLimits
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     /// The longest one grow-and-reopen may take.
     static let timeoutSeconds = 1_800.0
-
-    public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        try run(context, executable: KillSweep.workerExecutable(), onRecord: onRecord)
-    }
 
     public static func run(_ c: CrashSweepContext, executable: String, onRecord: (CrashRecord) throws -> Void) throws {
         guard supports(engine: c.engine) else {
