@@ -141,7 +141,7 @@ extension CrashCommand {
         }
         // Every check passed: now (and only now) clear and claim.
         if let out { try ResultsGuard.prepare(out, overwrite: overwrite, remove: true) }
-        for dir in claimed { try FileManager.default.removeItem(atPath: dir) }
+        for dir in claimed { try POSIXFileSystem().removeTree(dir) }
         for b in backends {
             let dir = root + "/" + b
             do {

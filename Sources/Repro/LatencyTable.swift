@@ -128,7 +128,7 @@ public struct LatencyTable {
         var dirs: [String] = []
         for mode in durabilities {
             let runDir = out + "/run-" + mode.replacing(":", with: "-")
-            if FileManager.default.fileExists(atPath: runDir) { try FileManager.default.removeItem(atPath: runDir) }
+            if FileManager.default.fileExists(atPath: runDir) { try POSIXFileSystem().removeTree(runDir) }
             let sets = Self.workloadSets(recordCount: recordCount, operationCount: operationCount) + ["durability=\(mode)"] + extraSets
             var c = Configuration()
             try c.applyFlags(sets: sets + ["repeat=\(repeats)", "warmup_repeats=\(warmupRepeats)"], backends: backends, dataDir: nil)
@@ -146,18 +146,18 @@ public struct LatencyTable {
                     for b in backends where Engines.isDurable(b) {
                         if showStatus { FileHandle.standardError.write(Data("orbit-bench: crash recovery \(b) \(k)/\(repeats) (SIGKILL of a worker)\n".utf8)) }
                         let dir = runDir + "/crash-data/" + b
-                        try? FileManager.default.removeItem(atPath: dir)
+                        try? POSIXFileSystem().removeTree(dir)
                         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                         cycles[b, default: []].append(try KillRecovery.cycle(executable: executable, backend: b, directory: dir,
                                                                              sets: sets, settings: result.settings))
-                        try? FileManager.default.removeItem(atPath: dir)
+                        try? POSIXFileSystem().removeTree(dir)
                     }
                 }
-                try? FileManager.default.removeItem(atPath: runDir + "/crash-data")
+                try? POSIXFileSystem().removeTree(runDir + "/crash-data")
                 try crashCSV(cycles, backends: backends).write(toFile: runDir + "/crash.csv", atomically: true, encoding: .utf8)
             }
             // The stores of the last repeat are not part of the result set.
-            try? FileManager.default.removeItem(atPath: runDir + "/data")
+            try? POSIXFileSystem().removeTree(runDir + "/data")
 
             let rows = SummaryRow.rows(result)
             let reps = result.repeats.count > 1 ? result.repeats.map(\.backends) : [result.backends]
@@ -189,7 +189,7 @@ public struct LatencyTable {
             for dir in dirs {
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
                 for f in files where f == "repeats" || f == "metrics.csv" || (f.hasPrefix("interval-") && f.hasSuffix(".csv")) {
-                    try FileManager.default.removeItem(atPath: dir + "/" + f)
+                    try POSIXFileSystem().removeTree(dir + "/" + f)
                 }
             }
         }

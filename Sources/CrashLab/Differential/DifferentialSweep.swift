@@ -387,9 +387,9 @@ public enum DifferentialSweep: CrashSweep {
             }
         } else {
             let dir = context.workDirectory + "/differential-\(engine)"
-            try? FileManager.default.removeItem(atPath: dir)  // the sweep's own scratch store
+            try? POSIXFileSystem().removeTree(dir)  // the sweep's own scratch store
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            defer { try? POSIXFileSystem().removeTree(dir) }
             runSegments { body in try Engines.withEngine(engine, directory: dir, settings: context.settings, body) }
         }
         return total

@@ -90,9 +90,9 @@ public enum ConcurrentHistorySweep: CrashSweep {
             record.storeBytes = fs.usedBytes
         } else {
             let dir = context.workDirectory + "/history-run-\(run)"
-            try? FileManager.default.removeItem(atPath: dir)  // our own scratch store of an earlier run
+            try? POSIXFileSystem().removeTree(dir)  // our own scratch store of an earlier run
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            defer { try? POSIXFileSystem().removeTree(dir) }
             result = try Engines.withEngine(context.engine, directory: dir, settings: context.settings, body)
         }
         let (history, failures) = result
