@@ -89,7 +89,8 @@ public enum ConcurrentHistorySweep: CrashSweep {
                                                      adjust: { plan.planted($0) }, body)
             record.storeBytes = fs.usedBytes
         } else {
-            let dir = context.workDirectory + "/history-run-\(run)"
+            // Per engine: sweeps of several engines may share one work directory (the tests run them at once).
+            let dir = context.workDirectory + "/history-\(context.engine)-run-\(run)"
             try? POSIXFileSystem().removeTree(dir)  // our own scratch store of an earlier run
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? POSIXFileSystem().removeTree(dir) }
