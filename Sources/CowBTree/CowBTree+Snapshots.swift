@@ -15,14 +15,22 @@ extension CowBTree {
         }
     }
 
-    public func createSnapshot(named name: String) throws {
-        if readOnly { throw readOnlyError("createSnapshot") }
+    /// Snapshot create, drop and restore: a writable store with snapshots on and a valid name, then
+    /// `body` under the write lock once the tree is sound and no checkpoint is in flight.
+    private func changingSnapshots(_ what: String, _ name: String, _ body: () throws -> Void) throws {
+        if readOnly { throw readOnlyError(what) }
         try validateSnapshotName(name)
         try requireSnapshots()
         try withWriteLock {
             _ = try view()
-            try checkWritable("createSnapshot")
+            try checkWritable(what)
             try finishInflightCheckpoint(wait: true)
+            try body()
+        }
+    }
+
+    public func createSnapshot(named name: String) throws {
+        try changingSnapshots("createSnapshot", name) {
             guard !snapshots.contains(where: { $0.name == name }) else {
                 throw OrbitError(.invalidArgument, "snapshot '\(name)' already exists", at: path, hint: "drop it first or pick another name")
             }
@@ -52,13 +60,7 @@ extension CowBTree {
     }
 
     public func dropSnapshot(named name: String) throws {
-        if readOnly { throw readOnlyError("dropSnapshot") }
-        try validateSnapshotName(name)
-        try requireSnapshots()
-        try withWriteLock {
-            _ = try view()
-            try checkWritable("dropSnapshot")
-            try finishInflightCheckpoint(wait: true)
+        try changingSnapshots("dropSnapshot", name) {
             guard let i = snapshots.firstIndex(where: { $0.name == name }) else {
                 throw OrbitError(.notFound, "no snapshot '\(name)'", at: path, hint: "see listSnapshots()")
             }
@@ -76,13 +78,7 @@ extension CowBTree {
     }
 
     public func restoreSnapshot(named name: String) throws {
-        if readOnly { throw readOnlyError("restoreSnapshot") }
-        try validateSnapshotName(name)
-        try requireSnapshots()
-        try withWriteLock {
-            _ = try view()
-            try checkWritable("restoreSnapshot")
-            try finishInflightCheckpoint(wait: true)
+        try changingSnapshots("restoreSnapshot", name) {
             guard let record = snapshots.first(where: { $0.name == name }) else {
                 throw OrbitError(.notFound, "no snapshot '\(name)'", at: path, hint: "see listSnapshots()")
             }

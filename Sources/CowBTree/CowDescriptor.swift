@@ -4,11 +4,13 @@ import OrbitCore
 public enum CowDescriptor: FileLayerEngineDescriptor {
     public typealias Engine = CowEngine
     public typealias Options = CowOptions
+    public typealias Layouts = CowStoreLayout
 
     public static let name = "cow"
     public static let aliases = ["cowbtree", "btree"]
     public static let summary = "hand-written copy-on-write B+tree paged through the file layer; WAL + checkpoints (cow.wal=false: pure copy-on-write commits)"
     public static let plotColour: String? = "#1f77b4"
+    public static let displayName = "COW B+ tree"
     public static let capabilities: EngineCapabilities = [
         .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
     ]
@@ -26,14 +28,6 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
     public static func withEngineType<FS: FileSystem, V: EngineTypeVisitor>(on _: FS.Type, _ visitor: V) throws -> V.Result {
         try visitor.visit(CowBTree<FS>.self)
     }
-
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        CowStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
-    }
-    public static func fileKind(relativePath: String) -> String { CowStoreLayout.fileKind(relativePath: relativePath) }
-
-    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
-    public static func validate(settings: Settings) throws { _ = try CowOptions.validated(from: settings) }
 
     public static func limits(_ options: CowOptions) -> EngineLimits { options.limits }
 
@@ -56,6 +50,31 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         return o
     }
 
+    /// Besides closed and open, a closed store of pure copy-on-write commits.
+    public static let damageStoreVariants = ["closed", "open", "closed,wal=false"]
+
+    /// 64 KiB WAL segments and a checkpoint every 96 KiB of WAL; "wal=false" in `variant`: cow.wal=false.
+    public static func damageStoreOptions(settings: Settings, variant: String) -> CowOptions {
+        var o = CowOptions(settings: settings)
+        o.wal = !variant.contains("wal=false")
+        o.walSegmentSize = 64 << 10
+        o.checkpointBytes = 96 << 10
+        return o
+    }
+
+    /// 64 KiB WAL segments and checkpoints: the store grows through many of each.
+    public static func growthOptions(settings: Settings) -> CowOptions {
+        var o = CowOptions(settings: settings)
+        o.walSegmentSize = 64 << 10
+        o.checkpointBytes = 64 << 10
+        return o
+    }
+
+    /// No tables: the page file, 4 pages per table asked for.
+    public static func growth(_ options: CowOptions) -> StoreGrowth {
+        StoreGrowth(pageFile: CowEngine.pageFileName, pageSize: options.pageSize, unitsPerTable: 4)
+    }
+
     /// Pure copy-on-write commits (cow.wal=false).
     public static var variants: [(suffix: String, options: CowOptions)] {
         var o = stressOptions
@@ -63,15 +82,11 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         return [("nowal", o)]
     }
 
-    public static func recognizeStore(at directory: String) -> StoreRecognition { CowEngine.recognizeStore(at: directory) }
-    public static func isStoreEntry(_ name: String) -> Bool { CowEngine.isStoreEntry(name) }
-
     public static func inspect(directory: String) throws -> EngineInspection {
         let report = try CowInspector.inspect(directory: directory)
         return EngineInspection(lines: report.lines, ok: report.ok)
     }
 }
-
 
 // MARK: - The crash lab's hooks (power loss, I/O errors, fsync failures)
 
@@ -111,6 +126,21 @@ extension CowDescriptor {
         let checkpointP = o.wal ? 0.05 : 0.004
         return commit.map { ($0, 0.003) } + checkpoint.map { ($0, checkpointP) } + [("cow.wal.after-segment-header", 0.05)]
     }
+
+    /// WAL on and off, checkpoints every 24 commits or 16 KiB.
+    public static func fsyncFailureConfigurations(_ stressed: CowOptions) -> [(label: String, options: CowOptions)] {
+        var o = Self.stressed(stressed, checkpointBytes: 16_384, snapshotInterval: 24)
+        return [true, false].map { wal in
+            o.wal = wal
+            return ("wal=\(wal)", o)
+        }
+    }
+
+    /// Every file of its own (WAL segments, page file): a failed sync poisons the tree.
+    public static func acknowledgementsDependOn(fileNamed name: String) -> Bool { name.hasPrefix("cow.") }
+    public static let writeRefusalAfterFailedSync = "poisoned (every later write fails)"
+    /// Large enough that a probe crosses a 64 KiB WAL segment (the switch syncs the old one).
+    public static let fsyncFailureValueSizes = 200..<2_600
 
     /// A checkpoint: durable in every mode but `none`.
     public static func persist<E: StorageEngine>(_ engine: E, _ o: CowOptions, durability: DurabilityMode) throws -> Bool {

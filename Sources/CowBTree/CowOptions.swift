@@ -25,7 +25,7 @@ public struct CowOptions: TableDrivenOptions, Hashable {
 
     public init() {}
 
-    public static let optionTable = OptionTable<CowOptions>(engine: "cow", [
+    public static let optionTable = OptionTable<CowOptions>(engine: CowDescriptor.name, [
         .int("page_size", \.pageSize, 512...65_536,
              "page size in bytes, a power of two; fixed when the store is created",
              constraint: .integer("a power of two in 512...65536") { $0 & ($0 - 1) == 0 }),

@@ -5,7 +5,7 @@ public import OrbitCore
 /// damage and how they name it (docs/formats/btree-page.md, cow-meta-page.md, cow-wal.md).
 ///
 /// Region names are part of the corruption sweep's results (`corruption.csv`): keep them stable.
-public enum CowStoreLayout {
+public enum CowStoreLayout: StoreFileLayouts {
     /// The file's kind: "data-page" (`cow.db`), "wal-segment" (`cow.wal.<n>`, and the version-1
     /// `cow.wal`), "lock", else "other". The `fileType` of `fileLayout`.
     public static func fileKind(relativePath: String) -> String {

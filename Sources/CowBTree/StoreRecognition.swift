@@ -2,7 +2,7 @@ public import OrbitCore
 
 /// Store recognition (docs: README "Your stores are safe"): whether a directory holds a cow store,
 /// decided from the engine's own markers before anything is opened or created there.
-extension CowBTree {
+extension CowBTree: StoreRecognizing {
     /// `.empty` for a missing or empty directory; `.ours` when `cow.db` holds a meta page that begins
     /// with `MetaPage.magic` (page 0 at offset 0, or page 1 at the page size that page 0 records:
     /// docs/formats/cow-meta-page.md); `.notOurs` otherwise, naming a few of the entries found.
@@ -11,30 +11,22 @@ extension CowBTree {
     /// segments, the lock file) is still ours: the engine's open then reports the damage itself,
     /// rather than the harness calling it someone else's files. Reads at most two meta pages; never writes.
     public static func recognizeStore(at directory: String) -> StoreRecognition {
-        let names: [String]
-        switch StoreDirectoryListing.list(directory) {
-        case .missing: return .empty
-        case .notADirectory(let what): return .notOurs(found: [what])
-        case .unreadable(let what): return .notOurs(found: [what])
-        case .entries(let e): names = e
-        }
-        if names.isEmpty { return .empty }
+        StoreRecognition.judging(directory) { recognize(directory, names: $0) }
+    }
+
+    private static func recognize(_ directory: String, names: [String]) -> StoreRecognition {
         let page = pageFileName
         let segments = names.filter { $0.hasPrefix(CowEngine.segmentPrefix) }
         if names.contains(page) {
-            let fs = POSIXFileSystem()
-            if let file = try? fs.open(joinPath(directory, page), .read) {
-                defer { try? file.close() }
-                let magic = MetaPage.magic
-                if let head = try? file.read(count: MetaPage.encodedSize, at: 0), head.count >= 20 {
-                    if Array(head[0..<magic.count]) == magic { return .ours(markers: ["\(page) (meta page magic)"]) }
-                    // Page 0 torn: page 1 sits at the page size; page 0's own field may be damaged too,
-                    // so try the sizes the engine allows.
-                    for shift in 9...16 {
-                        let size = 1 << shift  // cow.page_size: a power of two in 512...65536
-                        if let m = try? file.read(count: magic.count, at: Int64(size)), m == magic {
-                            return .ours(markers: ["\(page) (meta page 1 magic)"])
-                        }
+            let magic = MetaPage.magic
+            if let head = StoreDirectoryListing.head(of: page, in: directory, count: MetaPage.encodedSize), head.count >= 20 {
+                if Array(head[0..<magic.count]) == magic { return .ours(markers: ["\(page) (meta page magic)"]) }
+                // Page 0 torn: page 1 sits at the page size; page 0's own field may be damaged too,
+                // so try the sizes the engine allows.
+                for shift in 9...16 {
+                    let size = 1 << shift  // cow.page_size: a power of two in 512...65536
+                    if StoreDirectoryListing.head(of: page, in: directory, count: magic.count, at: Int64(size)) == magic {
+                        return .ours(markers: ["\(page) (meta page 1 magic)"])
                     }
                 }
             }

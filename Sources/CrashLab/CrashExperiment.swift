@@ -187,12 +187,11 @@ public struct CrashExperiment: Sendable {
                          "path": configuration.workloadPath ?? NSNull(), "seed": s.int("seed")] as [String: Any],
             "seed": s.int("seed"),
             "effective_config": s.entries.map { ["name": $0.name, "value": json($0.value), "source": $0.source.description] as [String: Any] },
-            "environment": [
+            "environment": ([
                 "cpu_model": env.cpuModel, "cores": env.cores, "memory_bytes": env.memoryBytes, "kernel": env.kernel,
                 "hostname": env.hostname, "data_dir_filesystem": env.dataDirFilesystem, "swift": env.swiftVersion,
-                "build": env.buildConfiguration, "rocksdb": env.rocksdbVersion, "lmdb": env.lmdbVersion,
-                "allocator": env.allocator, "git_commit": env.gitCommit,
-            ] as [String: Any],
+                "build": env.buildConfiguration, "allocator": env.allocator, "git_commit": env.gitCommit,
+            ] as [String: Any]).merging(env.libraryVersionFields) { a, _ in a },
             "backends": backends.map { b -> [String: Any] in
                 ["backend": b, "durability": durability.description,
                  "durability_promise": Engines.durabilityPromise(b, durability).description]

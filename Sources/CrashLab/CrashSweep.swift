@@ -1,4 +1,5 @@
 public import OrbitCore
+import Runner
 
 /// What every crash method gets from `orbit-bench crash`: one engine, one durability mode, a seed
 /// and a budget. Each method (kill, power loss, corruption, I/O errors) is a `CrashSweep`, so the
@@ -47,4 +48,28 @@ public protocol CrashSweep {
 
 extension CrashSweep {
     public static var needsDurableEngine: Bool { true }
+}
+
+/// A method for every registered engine that keeps a store on disk (corruption, file damage,
+/// concurrent opens, resource limits).
+public protocol DurableStoreSweep: CrashSweep {}
+
+extension DurableStoreSweep {
+    /// Every registered engine that keeps a store on disk, in registry order (servers keep theirs
+    /// behind a server process: the file-level methods do not apply to them).
+    public static var engines: [String] { Engines.names(with: .durable, without: .server) }
+
+    public static func supports(engine: String) -> Bool { engines.contains(engine) }
+}
+
+/// A method whose cycles run in child processes: the orbit-bench executable itself
+/// (`KillSweep.workerExecutable`), or the one a test names.
+public protocol ChildProcessSweep: CrashSweep {
+    static func run(_ context: CrashSweepContext, executable: String, onRecord: (CrashRecord) throws -> Void) throws
+}
+
+extension ChildProcessSweep {
+    public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
+        try run(context, executable: KillSweep.workerExecutable(), onRecord: onRecord)
+    }
 }

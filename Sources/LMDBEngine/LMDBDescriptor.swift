@@ -5,6 +5,7 @@ import OrbitCore
 public enum LMDBDescriptor: EngineDescriptor {
     public typealias Engine = LMDBEngine
     public typealias Options = LMDBOptions
+    public typealias Layouts = LMDBStoreLayout
 
     public static let name = "lmdb"
     public static var summary: String {
@@ -12,25 +13,31 @@ public enum LMDBDescriptor: EngineDescriptor {
     }
     public static let article = "an"  // el-em-dee-bee
     public static let plotColour: String? = "#9467bd"
+    public static let displayName = "LMDB"
+    public static var libraryVersion: String? { LMDBEngine.libraryVersion() }
+    public static let memoryAccountNote: String? = "its pages live in the OS page cache via mmap, not counted"
     public static let capabilities: EngineCapabilities = [.snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen]
 
     public static func open(directory: String, options: LMDBOptions, durability: DurabilityMode, access: StoreAccess) throws -> Engine {
         try LMDBEngine(path: directory, options: options, durability: durability, access: access)
     }
 
-    /// LMDB checks its options when it opens (`LMDBEngine.init`), as before the registry.
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        LMDBStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
-    }
-    public static func fileKind(relativePath: String) -> String { LMDBStoreLayout.fileKind(relativePath: relativePath) }
-
-    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
-    public static func validate(settings: Settings) throws { _ = try LMDBOptions.validated(from: settings) }
-
     public static func limits(_ options: LMDBOptions) -> EngineLimits { LMDBEngine.limits(options: options) }
 
-    public static func recognizeStore(at directory: String) -> StoreRecognition { LMDBEngine.recognizeStore(at: directory) }
-    public static func isStoreEntry(_ name: String) -> Bool { LMDBEngine.isStoreEntry(name) }
+    /// Closed stores only (docs/corruption-sweep.md).
+    public static let damageStoreVariants = ["closed"]
+
+    /// A 64 MiB map.
+    public static func damageStoreOptions(settings: Settings, variant: String) -> LMDBOptions {
+        var o = LMDBOptions(settings: settings)
+        o.mapSizeMB = 64
+        return o
+    }
+
+    /// No tables: data.mdb's 4 KiB pages, 4 per table asked for.
+    public static func growth(_ options: LMDBOptions) -> StoreGrowth {
+        StoreGrowth(pageFile: "data.mdb", pageSize: 4096, unitsPerTable: 4)
+    }
 
     public static func externalInspectHint(directory: String) -> String? { "LMDB's own tool reads it: mdb_stat \(directory)" }
 }

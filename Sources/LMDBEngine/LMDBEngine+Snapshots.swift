@@ -73,19 +73,7 @@ extension LMDBEngine {
             closeEnvironment()
             do {
                 let temp = joinPath(path, "data.mdb.restore")
-                let input = try fs.open(source, .read)
-                defer { try? input.close() }
-                let output = try fs.open(temp, .truncate)
-                defer { try? output.close() }
-                var buffer = [UInt8](repeating: 0, count: 1 << 20)
-                var offset: Int64 = 0
-                while true {
-                    let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0, at: offset) }
-                    if n == 0 { break }
-                    try buffer.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: offset) }
-                    offset += Int64(n)
-                }
-                try output.fsync()
+                try fs.copyFile(source, to: temp)
                 try fs.rename(temp, to: joinPath(path, "data.mdb"))
                 try fs.syncDirectory(path)
             } catch {

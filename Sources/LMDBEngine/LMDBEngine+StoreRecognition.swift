@@ -7,7 +7,7 @@ import CLMDB
 public import OrbitCore
 
 /// Store recognition and limits (docs: README "Your stores are safe").
-extension LMDBEngine {
+extension LMDBEngine: StoreRecognizing {
     /// LMDB's `MDB_MAGIC` (lmdb.h / mdb.c: `0xBEEFC0DE`), the first field of the meta record, which
     /// follows the 16-byte page header (`PAGEHDRSZ` on 64-bit builds) of meta pages 0 and 1.
     static let metaMagic: UInt32 = 0xBEEF_C0DE
@@ -17,28 +17,18 @@ extension LMDBEngine {
     /// magic at its documented offset (docs/formats/lmdb.md); `.notOurs` otherwise, naming a few of
     /// the entries found (a `data.mdb` without the magic is named as such). Reads 20 bytes; never writes.
     public static func recognizeStore(at directory: String) -> StoreRecognition {
-        let names: [String]
-        switch StoreDirectoryListing.list(directory) {
-        case .missing: return .empty
-        case .notADirectory(let what): return .notOurs(found: [what])
-        case .unreadable(let what): return .notOurs(found: [what])
-        case .entries(let e): names = e
-        }
-        if names.isEmpty { return .empty }
-        guard names.contains("data.mdb") else {
-            // An environment whose first open failed leaves lock.mdb alone.
-            if names == ["lock.mdb"] { return .ours(markers: ["lock.mdb"]) }
-            return .notOurs(found: StoreDirectoryListing.few(names))
-        }
-        let fs = POSIXFileSystem()
-        if let file = try? fs.open(joinPath(directory, "data.mdb"), .read) {
-            defer { try? file.close() }
-            if let b = try? file.read(count: metaMagicOffset + 4, at: 0), b.count == metaMagicOffset + 4 {
+        StoreRecognition.judging(directory) { names in
+            guard names.contains("data.mdb") else {
+                // An environment whose first open failed leaves lock.mdb alone.
+                if names == ["lock.mdb"] { return .ours(markers: ["lock.mdb"]) }
+                return .notOurs(found: StoreDirectoryListing.few(names))
+            }
+            if let b = StoreDirectoryListing.head(of: "data.mdb", in: directory, count: metaMagicOffset + 4), b.count == metaMagicOffset + 4 {
                 let magic = UInt32(b[16]) | UInt32(b[17]) << 8 | UInt32(b[18]) << 16 | UInt32(b[19]) << 24
                 if magic == metaMagic { return .ours(markers: ["data.mdb (meta page magic)"]) }
             }
+            return .notOurs(found: StoreDirectoryListing.few(names.map { $0 == "data.mdb" ? "data.mdb (no LMDB meta page magic)" : $0 }))
         }
-        return .notOurs(found: StoreDirectoryListing.few(names.map { $0 == "data.mdb" ? "data.mdb (no LMDB meta page magic)" : $0 }))
     }
 
     /// Whether `name` (an entry of the store directory) is a file LMDB or this wrapper writes: what

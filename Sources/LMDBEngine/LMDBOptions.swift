@@ -15,7 +15,7 @@ public struct LMDBOptions: TableDrivenOptions, Hashable {
 
     public init() {}
 
-    public static let optionTable = OptionTable<LMDBOptions>(engine: "lmdb", [
+    public static let optionTable = OptionTable<LMDBOptions>(engine: LMDBDescriptor.name, [
         .int("map_size_mb", \.mapSizeMB, 1...16_777_216,
              "memory map size, MiB (mdb_env_set_mapsize): the largest the data file may grow; writes past it fail with 'map full'"),
         .int("max_readers", \.maxReaders, 1...65_536,

@@ -21,7 +21,7 @@ enum LMDBFormat {
 
 /// The on-disk layout of an LMDB store, one file at a time: what CrashLab's corruption sweep
 /// damages and how it names it. Region names are part of its results (`corruption.csv`).
-public enum LMDBStoreLayout {
+public enum LMDBStoreLayout: StoreFileLayouts {
     /// The file's kind: "data" (`data.mdb`), "lock" (`lock.mdb`), else "other".
     public static func fileKind(relativePath: String) -> String {
         let name = FileLayout.baseName(relativePath)

@@ -4,12 +4,14 @@ import OrbitCore
 public enum LSMDescriptor: FileLayerEngineDescriptor {
     public typealias Engine = LSMTree<POSIXFileSystem>
     public typealias Options = LSMOptions
+    public typealias Layouts = LSMStoreLayout
 
     public static let name = "lsm"
     public static let aliases = ["lsmtree"]
     public static let summary = "hand-written LSM-tree: WAL, skiplist memtable, leveled SSTables with Bloom filters, block cache"
     public static let article = "an"  // el-es-em
     public static let plotColour: String? = "#2ca02c"
+    public static let displayName = "LSM-tree"
     public static let capabilities: EngineCapabilities = [
         .snapshots, .atomicBatches, .orderedScans, .durable, .readOnlyOpen, .inspect, .usesFileLayer, .gatesCrashVerdicts,
     ]
@@ -28,14 +30,6 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         try visitor.visit(LSMTree<FS>.self)
     }
 
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
-        LSMStoreLayout.fileLayout(relativePath: relativePath, bytes: bytes)
-    }
-    public static func fileKind(relativePath: String) -> String { LSMStoreLayout.fileKind(relativePath: relativePath) }
-
-    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
-    public static func validate(settings: Settings) throws { _ = try LSMOptions.validated(from: settings) }
-
     public static func limits(_ options: LSMOptions) -> EngineLimits { options.limits }
 
     /// 4 KiB memtables, a 1 MiB block cache, 1 KiB blocks, two tables per level trigger a compaction,
@@ -49,6 +43,29 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         return o
     }
 
+    /// 16 KiB memtables, two tables per level trigger a compaction, levels growing by 2x, 1 KiB
+    /// blocks, a 1 MiB cache: many tables in several levels from a small store.
+    public static func damageStoreOptions(settings: Settings, variant: String) -> LSMOptions {
+        var o = LSMOptions(settings: settings)
+        o.memtableSizeBytesOverride = 16 << 10
+        o.compactionThreshold = 2
+        o.levelSizeMultiplier = 2
+        o.sstableBlockSizeKB = 1
+        o.blockCacheMB = 1
+        return o
+    }
+
+    /// 4 KiB memtables and compaction held off: every flush a level-0 table, so the table count is
+    /// the flush count.
+    public static func growthOptions(settings: Settings) -> LSMOptions {
+        var o = LSMOptions(settings: settings)
+        o.memtableSizeBytesOverride = 4 << 10
+        o.compactionThreshold = 100_000
+        o.l0SlowdownWritesTrigger = 100_000
+        o.l0StopWritesTrigger = 100_001
+        return o
+    }
+
     /// `options` with the crash lab's tiny memtable and cache.
     public static func stressed(_ options: LSMOptions) -> LSMOptions {
         var o = options
@@ -56,9 +73,6 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
         o.blockCacheMB = 1
         return o
     }
-
-    public static func recognizeStore(at directory: String) -> StoreRecognition { Engine.recognizeStore(at: directory) }
-    public static func isStoreEntry(_ name: String) -> Bool { Engine.isStoreEntry(name) }
 
     public static func inspect(directory: String) throws -> EngineInspection {
         let report = LSMInspector.inspect(fs: POSIXFileSystem(), directory: directory)
@@ -96,6 +110,15 @@ extension LSMDescriptor {
     public static func crashPoints(_ o: LSMOptions, durability: DurabilityMode) -> [(name: String, probability: Double)] {
         perOperationCrashPoints.map { ($0, 0.003) } + backgroundCrashPoints.map { ($0, 0.04) }
     }
+
+    public static func fsyncFailureConfigurations(_ stressed: LSMOptions) -> [(label: String, options: LSMOptions)] {
+        [("memtable=\(stressed.memtableSizeBytesOverride >> 10)KiB", stressed)]
+    }
+
+    /// The WAL: a failed sync of a log leaves the tree read-only (its tables and manifest fail the
+    /// background work instead, which refuses writes once they need it).
+    public static func acknowledgementsDependOn(fileNamed name: String) -> Bool { name.hasSuffix(".log") }
+    public static let writeRefusalAfterFailedSync = "read-only until reopened"
 
     /// Seals the memtable and waits for every immutable one to reach a synced table and a synced
     /// manifest edit.

@@ -48,7 +48,7 @@ public struct LSMOptions: TableDrivenOptions, Hashable {
 
     public init() {}
 
-    public static let optionTable = OptionTable<LSMOptions>(engine: "lsm", [
+    public static let optionTable = OptionTable<LSMOptions>(engine: LSMDescriptor.name, [
         .int("memtable_size_mb", \.memtableSizeMB, 1...4096, "memtable size, MiB: a full memtable becomes immutable and is flushed to a level-0 table"),
         .int("max_memtables", \.maxMemtables, 2...64, "memtables in memory, the active one included; writes stall when all are full"),
         .int("max_levels", \.maxLevels, 2...12, "levels of tables, level 0 included"),

@@ -5,7 +5,7 @@ public import OrbitCore
 /// I/O-error sweeps damage and how they name it (docs/formats/lsm-log.md, lsm-sstable.md).
 ///
 /// Region names are part of the corruption sweep's results (`corruption.csv`): keep them stable.
-public enum LSMStoreLayout {
+public enum LSMStoreLayout: StoreFileLayouts {
     /// The file's kind: "wal", "manifest", "sstable", "current" (CURRENT and the CURRENT.tmp it is
     /// replaced from), "lock", else "other". The `fileType` of `fileLayout`.
     public static func fileKind(relativePath: String) -> String {

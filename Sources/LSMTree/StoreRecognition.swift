@@ -2,7 +2,7 @@ public import OrbitCore
 
 /// Store recognition (docs: README "Your stores are safe"): whether a directory holds an lsm store,
 /// decided from the engine's own markers before anything is opened or created there.
-extension LSMTree {
+extension LSMTree: StoreRecognizing {
     /// `.empty` for a missing or empty directory; `.ours` when a `MANIFEST-*` (or a `<n>.log`) begins
     /// with this engine's log magic (`LogFormat.manifestMagic`, `LogFormat.walMagic`: docs/formats/lsm-log.md);
     /// `.notOurs` otherwise, naming a few of the entries found.
@@ -12,19 +12,13 @@ extension LSMTree {
     /// reports the damage itself rather than the harness calling it someone else's files.
     /// Reads at most 16 bytes of a few files; never writes.
     public static func recognizeStore(at directory: String) -> StoreRecognition {
+        StoreRecognition.judging(directory) { recognize(directory, names: $0) }
+    }
+
+    private static func recognize(_ directory: String, names: [String]) -> StoreRecognition {
         let fs = POSIXFileSystem()
-        let names: [String]
-        switch StoreDirectoryListing.list(directory) {
-        case .missing: return .empty
-        case .notADirectory(let what): return .notOurs(found: [what])
-        case .unreadable(let what): return .notOurs(found: [what])
-        case .entries(let e): names = e
-        }
-        if names.isEmpty { return .empty }
         func startsWithMagic(_ name: String, _ magic: UInt64) -> Bool {
-            guard let file = try? fs.open(joinPath(directory, name), .read) else { return false }
-            defer { try? file.close() }
-            guard let head = try? file.read(count: 8, at: 0), head.count == 8 else { return false }
+            guard let head = StoreDirectoryListing.head(of: name, in: directory, count: 8), head.count == 8 else { return false }
             return head.withUnsafeBytes { loadFixed64($0, 0) } == magic
         }
         let manifests = names.filter { $0.hasPrefix("MANIFEST-") }

@@ -141,7 +141,7 @@ extension CrashCommand {
         }
         // Every check passed: now (and only now) clear and claim.
         if let out { try ResultsGuard.prepare(out, overwrite: overwrite, remove: true) }
-        for dir in claimed { try FileManager.default.removeItem(atPath: dir) }
+        for dir in claimed { try POSIXFileSystem().removeTree(dir) }
         for b in backends {
             let dir = root + "/" + b
             do {
@@ -170,9 +170,7 @@ struct CrashWorkerCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            var c = Configuration()
-            try c.applyFlags(sets: set, backends: [backend], dataDir: nil)
-            try KillWorker.run(backend: backend, directory: store, settings: c.settings, firstOp: firstOp, seed: seed)
+            try KillWorker.run(backend: backend, directory: store, settings: childSettings(set, backend), firstOp: firstOp, seed: seed)
         }
     }
 }
@@ -191,9 +189,14 @@ struct CrashLabChildCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            var c = Configuration()
-            try c.applyFlags(sets: set, backends: [backend], dataDir: nil)
-            try CrashLabChild.run(role: role, backend: backend, directory: store, settings: c.settings, seed: seed)
+            try CrashLabChild.run(role: role, backend: backend, directory: store, settings: childSettings(set, backend), seed: seed)
         }
     }
+}
+
+/// A crash child's settings: its parent's `--set` assignments for `backend`.
+private func childSettings(_ sets: [String], _ backend: String) throws -> Settings {
+    var c = Configuration()
+    try c.applyFlags(sets: sets, backends: [backend], dataDir: nil)
+    return c.settings
 }

@@ -32,7 +32,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public func remove() {
         guard !removed else { return }
         removed = true
-        removeTree(path)
+        try? POSIXFileSystem().removeTree(path)
     }
 }
 
@@ -41,26 +41,4 @@ public func withTemporaryDirectory<R>(prefix: String = "orbit-test", _ body: (St
     let dir = try TemporaryDirectory(prefix: prefix)
     defer { dir.remove() }
     return try body(dir.path)
-}
-
-/// rm -rf without following symbolic links.
-func removeTree(_ path: String) {
-    var st = stat()
-    guard lstat(path, &st) == 0 else { return }
-    if (st.st_mode & S_IFMT) == S_IFDIR {
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { removeTree(path + "/" + name) }
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
 }

@@ -60,10 +60,8 @@ enum PlotKinds {
                     let pts = f.points.filter { $0.inverse.isFinite && $0.value > 0 }
                     guard !pts.isEmpty else { continue }
                     maxInverse = max(maxInverse, pts.map(\.inverse).max() ?? 1)
-                    let name = "d\(s.data.count)"
-                    s.data.append((name, pts.map { "\(fmt($0.inverse)) \(fmt($0.value))" }))
                     let label = c.label(r, h.backend, h.intended ? "intended" : "")
-                    s.clauses.append("$\(name) using 1:2 with lines \(c.style(h.backend, run: ri + (h.intended ? 1 : 0), points: false)) title \(Gnuplot.quote(label))")
+                    s.addSeries(pts.map { "\(fmt($0.inverse)) \(fmt($0.value))" }, with: "lines \(c.style(h.backend, run: ri + (h.intended ? 1 : 0), points: false))", title: label)
                 }
             }
             let tics = [("50%", 2.0), ("90%", 10), ("99%", 100), ("99.9%", 1000), ("99.99%", 10000), ("99.999%", 100000),
@@ -104,9 +102,7 @@ enum PlotKinds {
                     if sums.count > 1, sums.last?.y == 0 { sums.removeLast() }
                     if sums.count > 1, sums.first?.y == 0 { sums.removeFirst() }
                     guard !sums.isEmpty else { continue }
-                    let name = "d\(s.data.count)"
-                    s.data.append((name, sums.map { "\(fmt($0.x)) \(fmt($0.y))" }))
-                    s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(b, run: 2 * ri + (phase == "load" ? 1 : 0), variant: phase == "load" ? 0 : 1 + bi)) ps 0.6 title \(Gnuplot.quote(c.label(r, b, phase + " phase")))")
+                    s.addSeries(sums.map { "\(fmt($0.x)) \(fmt($0.y))" }, with: "linespoints \(c.style(b, run: 2 * ri + (phase == "load" ? 1 : 0), variant: phase == "load" ? 0 : 1 + bi)) ps 0.6", title: c.label(r, b, phase + " phase"))
                 }
             }
         }
@@ -136,9 +132,7 @@ enum PlotKinds {
                         if let y = try t.number(i, "p99_us"), y > 0 { lines.append("\(fmt(x)) \(fmt(y))") } else if !lines.isEmpty, lines.last != "" { lines.append("") }
                     }
                     guard lines.contains(where: { !$0.isEmpty }) else { continue }
-                    let name = "d\(s.data.count)"
-                    s.data.append((name, lines))
-                    s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(b, run: ri * 4 + oi, variant: oi)) ps 0.6 title \(Gnuplot.quote(c.label(r, b, op)))")
+                    s.addSeries(lines, with: "linespoints \(c.style(b, run: ri * 4 + oi, variant: oi)) ps 0.6", title: c.label(r, b, op))
                 }
             }
         }
@@ -161,9 +155,7 @@ enum PlotKinds {
                     }
                     guard !lines.isEmpty else { continue }
                     any = true
-                    let name = "d\(s.data.count)"
-                    s.data.append((name, lines))
-                    s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(b, run: ri + vi, variant: vi)) ps 0.5 title \(Gnuplot.quote(c.label(r, b, col.what)))")
+                    s.addSeries(lines, with: "linespoints \(c.style(b, run: ri + vi, variant: vi)) ps 0.5", title: c.label(r, b, col.what))
                 }
             }
         }
@@ -243,9 +235,7 @@ enum PlotKinds {
                 }
                 guard !lines.isEmpty else { continue }
                 any = true
-                let name = "d\(s.data.count)"
-                s.data.append((name, lines))
-                s.clauses.append("$\(name) using 1:2 with points \(c.style(key.engine, run: ri, variant: key.variant)) ps 1.6 title \(Gnuplot.quote(crashLabel(c, r, key)))")
+                s.addSeries(lines, with: "points \(c.style(key.engine, run: ri, variant: key.variant)) ps 1.6", title: crashLabel(c, r, key))
             }
         }
         s.settings = ["set xrange [0:*]", "set yrange [0:*]", "set offsets 0, graph 0.05, graph 0.05, 0"]
@@ -270,9 +260,7 @@ enum PlotKinds {
                 }
                 guard !lines.isEmpty else { continue }
                 any = true
-                let name = "d\(s.data.count)"
-                s.data.append((name, lines))
-                s.clauses.append("$\(name) using 1:2 with linespoints \(c.style(key.engine, run: ri, variant: key.variant)) ps 1 title \(Gnuplot.quote(crashLabel(c, r, key)))")
+                s.addSeries(lines, with: "linespoints \(c.style(key.engine, run: ri, variant: key.variant)) ps 1", title: crashLabel(c, r, key))
             }
         }
         // A tic per cycle while they fit (a sweep of 1,000 kill cycles gets gnuplot's own tics).

@@ -49,3 +49,13 @@ struct PlotScript {
         return s
     }
 }
+
+extension PlotScript {
+    /// Adds a datablock (`lines`: "x y" rows) and the clause that draws it, columns 1:2, with
+    /// `style` ("linespoints lc ... ps 0.6") and `title` (quoted here).
+    mutating func addSeries(_ lines: [String], with style: String, title: String) {
+        let name = "d\(data.count)"
+        data.append((name, lines))
+        clauses.append("$\(name) using 1:2 with \(style) title \(Gnuplot.quote(title))")
+    }
+}

@@ -200,12 +200,11 @@ public enum ResultsWriter {
             },
         ]
         let env = r.environment
-        root["environment"] = [
+        root["environment"] = ([
             "cpu_model": env.cpuModel, "cores": env.cores, "memory_bytes": env.memoryBytes, "kernel": env.kernel,
             "hostname": env.hostname, "data_dir_filesystem": env.dataDirFilesystem, "swift": env.swiftVersion,
-            "build": env.buildConfiguration, "rocksdb": env.rocksdbVersion, "lmdb": env.lmdbVersion,
-            "allocator": env.allocator, "git_commit": env.gitCommit,
-        ] as [String: Any]
+            "build": env.buildConfiguration, "allocator": env.allocator, "git_commit": env.gitCommit,
+        ] as [String: Any]).merging(env.libraryVersionFields) { a, _ in a }
         root["backends"] = r.backends.map { b -> [String: Any] in
             var d: [String: Any] = [
                 "backend": b.backend, "durability": b.durability.description,

@@ -15,6 +15,7 @@ public enum EnvironmentFile {
     public static func write(to path: String, dataDirectory: String, loadBefore: String, seconds: Double) throws -> String {
         let e = EnvironmentInfo.capture(dataDirectory: dataDirectory)
         let f = ISO8601DateFormatter()
+        let libraries = e.libraryVersions.map { "\($0.backend): \($0.version)" }.joined(separator: "\n")
         let text = """
         command: \(CommandLine.arguments.joined(separator: " "))
         date_utc: \(f.string(from: Date()))
@@ -26,8 +27,7 @@ public enum EnvironmentFile {
         data_dir_filesystem: \(e.dataDirFilesystem)
         swift: \(e.swiftVersion)
         build: \(e.buildConfiguration)
-        rocksdb: \(e.rocksdbVersion)
-        lmdb: \(e.lmdbVersion)
+        \(libraries)
         allocator: \(e.allocator)
         git_commit: \(e.gitCommit)
         load_average_before (1, 5, 15 min): \(loadBefore)

@@ -20,19 +20,34 @@ public struct LatencyTable {
         public var recovery: String
     }
 
-    public static let published: [String: Published] = [
-        "cow": Published(engine: "COW B+ Tree", write: "~41 µs", read: "<1 µs", memory: "Low", disk: "Low", cpu: "Low", recovery: "WAL Replay"),
-        "lsm": Published(engine: "LSM-Tree", write: "~38 µs", read: "~0.3 µs", memory: "Medium", disk: "Medium (write amp)",
-                         cpu: "Medium (compaction)", recovery: "WAL + SSTable"),
-        "rocksdb": Published(engine: "RocksDB", write: "~53 µs", read: "~19 µs", memory: "High", disk: "High (write amp)", cpu: "High",
-                             recovery: "Built-in"),
+    /// The origin's published figures, under the origin's own backend names (the seeds' spellings,
+    /// which the registry takes as aliases: `EngineRegistry.canonicalName`), in the origin's order.
+    static let publishedByOriginName: [(origin: String, figures: Published)] = [
+        ("CowBTree", Published(engine: "COW B+ Tree", write: "~41 µs", read: "<1 µs", memory: "Low", disk: "Low", cpu: "Low", recovery: "WAL Replay")),
+        ("LsmTree", Published(engine: "LSM-Tree", write: "~38 µs", read: "~0.3 µs", memory: "Medium", disk: "Medium (write amp)",
+                              cpu: "Medium (compaction)", recovery: "WAL + SSTable")),
+        ("RocksDB", Published(engine: "RocksDB", write: "~53 µs", read: "~19 µs", memory: "High", disk: "High (write amp)", cpu: "High",
+                              recovery: "Built-in")),
     ]
 
-    /// Column titles in the origin's words; references are ours.
-    public static let engineNames = ["cow": "COW B+ tree", "lsm": "LSM-tree", "rocksdb": "RocksDB", "memory": "memory (reference)",
-                                     "lmdb": "LMDB (reference)"]
+    /// The origin's published figures (its README's table), by backend.
+    public static var published: [String: Published] {
+        Dictionary(uniqueKeysWithValues: publishedByOriginName.map { (Engines.canonicalName($0.origin), $0.figures) })
+    }
 
-    public static let defaultBackends = ["cow", "lsm", "rocksdb", "memory", "lmdb"]
+    /// A backend's column title: its display name (`EngineDescriptor.displayName`), "(reference)" for an
+    /// engine the origin's table does not have.
+    public static func engineName(_ backend: String) -> String {
+        guard let d = try? Engines.descriptor(backend) else { return backend }
+        return published[d.name] == nil ? d.displayName + " (reference)" : d.displayName
+    }
+
+    /// The origin's engines, then every other built-in engine as a reference, in registry order.
+    public static var defaultBackends: [String] {
+        let origin = publishedByOriginName.map { Engines.canonicalName($0.origin) }
+        return origin + Engines.builtinNames.filter { !origin.contains($0) }
+    }
+
     /// What the origin called write and read latency: storing a lease and getting one.
     public static let writeOp = "lease_store"
     public static let readOp = "lease_get"
@@ -113,7 +128,7 @@ public struct LatencyTable {
         var dirs: [String] = []
         for mode in durabilities {
             let runDir = out + "/run-" + mode.replacing(":", with: "-")
-            if FileManager.default.fileExists(atPath: runDir) { try FileManager.default.removeItem(atPath: runDir) }
+            if FileManager.default.fileExists(atPath: runDir) { try POSIXFileSystem().removeTree(runDir) }
             let sets = Self.workloadSets(recordCount: recordCount, operationCount: operationCount) + ["durability=\(mode)"] + extraSets
             var c = Configuration()
             try c.applyFlags(sets: sets + ["repeat=\(repeats)", "warmup_repeats=\(warmupRepeats)"], backends: backends, dataDir: nil)
@@ -131,18 +146,18 @@ public struct LatencyTable {
                     for b in backends where Engines.isDurable(b) {
                         if showStatus { FileHandle.standardError.write(Data("orbit-bench: crash recovery \(b) \(k)/\(repeats) (SIGKILL of a worker)\n".utf8)) }
                         let dir = runDir + "/crash-data/" + b
-                        try? FileManager.default.removeItem(atPath: dir)
+                        try? POSIXFileSystem().removeTree(dir)
                         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                         cycles[b, default: []].append(try KillRecovery.cycle(executable: executable, backend: b, directory: dir,
                                                                              sets: sets, settings: result.settings))
-                        try? FileManager.default.removeItem(atPath: dir)
+                        try? POSIXFileSystem().removeTree(dir)
                     }
                 }
-                try? FileManager.default.removeItem(atPath: runDir + "/crash-data")
+                try? POSIXFileSystem().removeTree(runDir + "/crash-data")
                 try crashCSV(cycles, backends: backends).write(toFile: runDir + "/crash.csv", atomically: true, encoding: .utf8)
             }
             // The stores of the last repeat are not part of the result set.
-            try? FileManager.default.removeItem(atPath: runDir + "/data")
+            try? POSIXFileSystem().removeTree(runDir + "/data")
 
             let rows = SummaryRow.rows(result)
             let reps = result.repeats.count > 1 ? result.repeats.map(\.backends) : [result.backends]
@@ -174,7 +189,7 @@ public struct LatencyTable {
             for dir in dirs {
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
                 for f in files where f == "repeats" || f == "metrics.csv" || (f.hasPrefix("interval-") && f.hasSuffix(".csv")) {
-                    try FileManager.default.removeItem(atPath: dir + "/" + f)
+                    try POSIXFileSystem().removeTree(dir + "/" + f)
                 }
             }
         }
@@ -242,7 +257,7 @@ public struct LatencyTable {
         s += "Medians of \(reps) measured repeat\(reps == 1 ? "" : "s") (\(warmupRepeats) warm-up repeat\(warmupRepeats == 1 ? "" : "s") not counted), "
         s += "backends interleaved in each repeat, a fresh store each; (min–max) over the repeats. Took \(formatDouble(seconds, decimals: 0)) s.\n\n"
         s += "## Measured, in the origin's layout\n\n"
-        s += "| Feature | " + columns.map { "\(Self.engineNames[$0.backend] ?? $0.backend) `\($0.backend)`" }.joined(separator: " | ") + " |\n"
+        s += "| Feature | " + columns.map { "\(Self.engineName($0.backend)) `\($0.backend)`" }.joined(separator: " | ") + " |\n"
         s += "|---|" + columns.map { _ in "---|" }.joined() + "\n"
         func row(_ title: String, _ cell: (Column) -> String) {
             s += "| \(title) | " + columns.map(cell).joined(separator: " | ") + " |\n"
@@ -253,7 +268,8 @@ public struct LatencyTable {
         row("**Read latency** (lease get, p50)") { Self.us($0.read, .p50) }
         row("Read latency p99") { Self.us($0.read, .p99) }
         row("**Memory usage** (engine's own accounting, end of run)") { c in
-            Self.mib(c.engineMemory, repeats: c.repeats) + (c.backend == "lmdb" ? " (LMDB: its pages live in the OS page cache via mmap, not counted)" : "")
+            let d = try? Engines.descriptor(c.backend)
+            return Self.mib(c.engineMemory, repeats: c.repeats) + (d?.memoryAccountNote.map { " (\(d!.displayName): \($0))" } ?? "")
         }
         row("Process heap growth during the run (peak − start, jemalloc; harness included)") { Self.mib($0.heapGrowth, repeats: $0.repeats) }
         row("**Disk usage** (engine's files, end of run)") { Self.mib($0.disk, repeats: $0.repeats) }
@@ -266,7 +282,7 @@ public struct LatencyTable {
             return Self.spread((SummaryRow.median(ms), ms.min()!, ms.max()!), decimals: 2, unit: " ms")
         }
         s += "\n## The origin's published figures\n\n"
-        s += "| Feature | " + columns.map { "\(Self.engineNames[$0.backend] ?? $0.backend) `\($0.backend)`" }.joined(separator: " | ") + " |\n"
+        s += "| Feature | " + columns.map { "\(Self.engineName($0.backend)) `\($0.backend)`" }.joined(separator: " | ") + " |\n"
         s += "|---|" + columns.map { _ in "---|" }.joined() + "\n"
         func origin(_ title: String, _ f: (Published) -> String) {
             s += "| \(title) | " + columns.map { c in Self.published[c.backend].map(f) ?? "— (not in the origin's table)" }.joined(separator: " | ") + " |\n"
@@ -341,7 +357,7 @@ public struct LatencyTable {
             let ms = c.recovery.map(\.recoveryMs)
             let method = !Engines.isDurable(c.backend) ? "n/a: nothing survives" : (ms.isEmpty ? "not measured" : "reopen + first read after SIGKILL of a worker process")
             out += CSV.row([
-                c.backend, engineNames[c.backend] ?? c.backend, c.durability, String(c.repeats),
+                c.backend, engineName(c.backend), c.durability, String(c.repeats),
                 writeOp, f(c.write, .p50, 0), f(c.write, .p50, 1), f(c.write, .p50, 2), f(c.write, .p99, 0),
                 readOp, f(c.read, .p50, 0), f(c.read, .p50, 1), f(c.read, .p50, 2), f(c.read, .p99, 0),
                 String(Int64(c.engineMemory.0)), String(Int64(c.heapGrowth.0)), String(Int64(c.disk.0)),

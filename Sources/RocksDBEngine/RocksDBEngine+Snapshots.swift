@@ -25,34 +25,42 @@ extension RocksDBEngine {
 
     func snapshotPath(_ name: String) -> String { snapshotDirectory + "/" + name }
 
-    public func createSnapshot(named name: String) throws {
+    /// Snapshot create and drop: a valid name and a writable store, then `body` alone among snapshot
+    /// changes and inside the gate (operations run beside it).
+    private func changingSnapshot(_ name: String, _ what: String, _ body: () throws -> Void) throws {
         try validateSnapshotName(name)
-        try refuseWriteIfReadOnly("snapshot create")
+        try refuseWriteIfReadOnly(what)
         try snapshotLock.withLock { _ in
             try gate.enter()
             defer { gate.leave() }
+            try body()
+        }
+    }
+
+    public func createSnapshot(named name: String) throws {
+        try changingSnapshot(name, "snapshot create") {
             let root = snapshotDirectory
             let final = snapshotPath(name)
-            if FS.exists(final) {
+            if try disk.exists(final) {
                 throw OrbitError(.invalidArgument, "snapshot '\(name)' already exists", at: final,
                                  hint: "drop it first or choose another name")
             }
-            if !FS.isDirectory(root) {
-                try FS.makeDirectory(root)
-                try FS.fsync(path: path, directory: true)
+            if !disk.isDirectory(root) {
+                try disk.createDirectory(root, intermediates: true)
+                try disk.syncDirectory(path)
             }
             let staging = final + "+creating"
-            try FS.removeTree(staging)
-            try FS.removeTree(staging + ".tmp")
+            try disk.removeTree(staging)
+            try disk.removeTree(staging + ".tmp")
             let cp = try checked("checkpoint", at: path) { err in rocksdb_checkpoint_object_create(db, err) }
             guard let cp else { throw OrbitError(.engine, "rocksdb could not create a checkpoint object", at: path) }
             defer { rocksdb_checkpoint_object_destroy(cp) }
             // log_size_for_flush 0: always flush the memtable first, so the checkpoint needs no WAL
             // replay and also holds WAL-less (rocksdb.wal=false) writes.
             try checked("checkpoint into \(staging)", at: path) { err in rocksdb_checkpoint_create(cp, staging, 0, err) }
-            try FS.fsync(path: staging, directory: true)
-            try FS.rename(staging, final)
-            try FS.fsync(path: root, directory: true)
+            try disk.syncDirectory(staging)
+            try disk.rename(staging, to: final)
+            try disk.syncDirectory(root)
         }
     }
 
@@ -60,28 +68,23 @@ extension RocksDBEngine {
         try gate.enter()
         defer { gate.leave() }
         let root = snapshotDirectory
-        guard FS.isDirectory(root) else { return [] }
-        return try FS.list(root).compactMap { e in
-            guard e.isDirectory, (try? validateSnapshotName(e.name)) != nil else { return nil }
-            return e.name
+        guard disk.isDirectory(root) else { return [] }
+        return try disk.list(directory: root).filter { name in
+            disk.isDirectory(joinPath(root, name)) && (try? validateSnapshotName(name)) != nil
         }
     }
 
     public func dropSnapshot(named name: String) throws {
-        try validateSnapshotName(name)
-        try refuseWriteIfReadOnly("snapshot drop")
-        try snapshotLock.withLock { _ in
-            try gate.enter()
-            defer { gate.leave() }
+        try changingSnapshot(name, "snapshot drop") {
             let dir = snapshotPath(name)
-            guard FS.isDirectory(dir) else {
+            guard disk.isDirectory(dir) else {
                 throw OrbitError(.notFound, "no snapshot named '\(name)'", at: snapshotDirectory)
             }
             let doomed = dir + "+dropping"
-            try FS.removeTree(doomed)
-            try FS.rename(dir, doomed)
-            try FS.fsync(path: snapshotDirectory, directory: true)
-            try FS.removeTree(doomed)
+            try disk.removeTree(doomed)
+            try disk.rename(dir, to: doomed)
+            try disk.syncDirectory(snapshotDirectory)
+            try disk.removeTree(doomed)
         }
     }
 
@@ -109,7 +112,7 @@ extension RocksDBEngine {
             var failure: (any Error)? = nil
             try gate.exclusive {
                 let snap = snapshotPath(name)
-                guard FS.isDirectory(snap) else {
+                guard disk.isDirectory(snap) else {
                     failure = OrbitError(.notFound, "no snapshot named '\(name)'", at: snapshotDirectory)
                     return ((), true)
                 }
@@ -147,26 +150,26 @@ extension RocksDBEngine {
         let root = path + "/" + snapshotDirName
         let snap = root + "/" + name
         let staging = root + "/" + restoreStagingName
-        try FS.removeTree(staging)
-        try FS.makeDirectory(staging)
+        try disk.removeTree(staging)
+        try disk.createDirectory(staging, intermediates: false)
         var files: [String] = []
-        for e in try FS.list(snap) where !e.isDirectory {
-            let from = snap + "/" + e.name, to = staging + "/" + e.name
-            if e.name.hasSuffix(".sst") || e.name.hasSuffix(".blob") {
-                do { try FS.link(from, to) } catch { try FS.copyFile(from, to) }
+        for name in try disk.list(directory: snap) where !disk.isDirectory(snap + "/" + name) {
+            let from = snap + "/" + name, to = staging + "/" + name
+            if name.hasSuffix(".sst") || name.hasSuffix(".blob") {
+                do { try disk.hardLink(from, to: to) } catch { try disk.copyFile(from, to: to) }
             } else {
-                try FS.copyFile(from, to)
+                try disk.copyFile(from, to: to)
             }
-            files.append(e.name)
+            files.append(name)
         }
         guard files.contains("CURRENT") else {
-            try FS.removeTree(staging)
+            try disk.removeTree(staging)
             throw OrbitError(.corruption, "snapshot '\(name)' has no CURRENT file", at: snap)
         }
-        try FS.fsync(path: staging, directory: true)
-        try FS.fsync(path: root, directory: true)
+        try disk.syncDirectory(staging)
+        try disk.syncDirectory(root)
         let journal = ([journalMagic, name] + files).joined(separator: "\n") + "\n"
-        try FS.writeAtomically(root + "/" + restoreJournalName, Array(journal.utf8), directory: root)
+        try disk.writeFileAtomically(root + "/" + restoreJournalName, Array(journal.utf8))
         return true
     }
 
@@ -174,52 +177,51 @@ extension RocksDBEngine {
     /// snapshot work.
     static func recoverInterruptedSnapshotWork(path: String) throws {
         let root = path + "/" + snapshotDirName
-        guard FS.isDirectory(root) else { return }
+        guard disk.isDirectory(root) else { return }
         let journalPath = root + "/" + restoreJournalName
         let staging = root + "/" + restoreStagingName
-        if let bytes = FS.readFile(journalPath) {
+        if let bytes = try? disk.readFile(journalPath) {
             let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
             guard lines.count >= 3, lines[0] == journalMagic else {
                 throw OrbitError(.corruption, "unreadable restore journal", at: journalPath,
                                  hint: "inspect \(staging); remove the journal to keep the live files as they are")
             }
             try finishRestore(path: path, staging: staging, files: Array(lines.dropFirst(2)))
-            try FS.removeTree(staging)
-            try FS.fsync(path: root, directory: true)
-            if unlink(journalPath) != 0 && errno != ENOENT { throw errnoError("cannot remove", journalPath) }
-            try FS.fsync(path: root, directory: true)
+            try disk.removeTree(staging)
+            try disk.syncDirectory(root)
+            try disk.removeTree(journalPath)
+            try disk.syncDirectory(root)
         }
-        for e in try FS.list(root) where e.name.contains("+") && e.name != restoreJournalName {
-            try FS.removeTree(root + "/" + e.name)   // staging without journal, +creating, +dropping
+        for name in try disk.list(directory: root) where name.contains("+") && name != restoreJournalName {
+            try disk.removeTree(root + "/" + name)   // staging without journal, +creating, +dropping
         }
     }
 
     /// Step 3 of a restore (idempotent): make the live directory hold exactly `files` from staging.
     static func finishRestore(path: String, staging: String, files: [String]) throws {
         let wanted = Set(files)
-        let stagingExists = FS.isDirectory(staging)
+        let stagingExists = disk.isDirectory(staging)
         // Staging gone means step 3 completed and only cleanup was interrupted.
         guard stagingExists else { return }
-        let staged = Set(try FS.list(staging).filter { !$0.isDirectory }.map(\.name))
+        let staged = Set(try disk.list(directory: staging).filter { !disk.isDirectory(staging + "/" + $0) })
         if staged.contains("CURRENT") {
-            if unlink(path + "/CURRENT") != 0 && errno != ENOENT { throw errnoError("cannot remove", path + "/CURRENT") }
-            try FS.fsync(path: path, directory: true)
+            try disk.removeTree(path + "/CURRENT")
+            try disk.syncDirectory(path)
         }
-        for e in try FS.list(path) where !e.isDirectory {
-            let n = e.name
+        for n in try disk.list(directory: path) where !disk.isDirectory(path + "/" + n) {
             if wanted.contains(n) || n == "LOCK" || n == "IDENTITY" || n == "LOG" || n.hasPrefix("LOG.old") { continue }
-            if unlink(path + "/" + n) != 0 && errno != ENOENT { throw errnoError("cannot remove", path + "/" + n) }
+            try disk.removeTree(path + "/" + n)
         }
         for n in files where n != "CURRENT" && staged.contains(n) {
-            try FS.rename(staging + "/" + n, path + "/" + n)
+            try disk.rename(staging + "/" + n, to: path + "/" + n)
         }
-        try FS.fsync(path: path, directory: true)
-        for n in files where !FS.exists(path + "/" + n) && !staged.contains(n) {
+        try disk.syncDirectory(path)
+        for n in files where !((try? disk.exists(path + "/" + n)) ?? false) && !staged.contains(n) {
             throw OrbitError(.corruption, "restore journal lists \(n), found neither staged nor live", at: path)
         }
         if staged.contains("CURRENT") {
-            try FS.rename(staging + "/CURRENT", path + "/CURRENT")
-            try FS.fsync(path: path, directory: true)
+            try disk.rename(staging + "/CURRENT", to: path + "/CURRENT")
+            try disk.syncDirectory(path)
         }
     }
 }

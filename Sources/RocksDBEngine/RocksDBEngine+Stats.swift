@@ -62,9 +62,9 @@ extension RocksDBEngine {
 
         let sst = int("rocksdb.total-sst-files-size") ?? 0
         var wal: UInt64 = 0, other: UInt64 = 0
-        for e in (try? FS.list(path)) ?? [] where !e.isDirectory && !e.name.hasSuffix(".sst") {
-            let size = FS.fileSize(path + "/" + e.name) ?? 0
-            if e.name.hasSuffix(".log") { wal &+= size } else { other &+= size }
+        for name in (try? disk.list(directory: path)) ?? [] where !name.hasSuffix(".sst") && !disk.isDirectory(path + "/" + name) {
+            let size = UInt64((try? disk.fileSize(path + "/" + name)) ?? 0)
+            if name.hasSuffix(".log") { wal &+= size } else { other &+= size }
         }
         s.diskUsageBytes = sst &+ wal &+ other
 

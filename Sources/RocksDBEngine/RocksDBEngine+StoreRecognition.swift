@@ -1,26 +1,20 @@
 public import OrbitCore
 
 /// Store recognition and limits (docs: README "Your stores are safe").
-extension RocksDBEngine {
+extension RocksDBEngine: StoreRecognizing {
     /// `.empty` for a missing or empty directory; `.ours` when RocksDB's own markers are there:
     /// `IDENTITY` or an `OPTIONS-*` file (every RocksDB store since 4.x writes both), with `CURRENT`;
     /// `.notOurs` otherwise, naming a few of the entries found. (`CURRENT` and `MANIFEST-*` alone do
     /// not decide it: the lsm engine writes files of those names too.) Reads no file; never writes.
     public static func recognizeStore(at directory: String) -> StoreRecognition {
-        let names: [String]
-        switch StoreDirectoryListing.list(directory) {
-        case .missing: return .empty
-        case .notADirectory(let what): return .notOurs(found: [what])
-        case .unreadable(let what): return .notOurs(found: [what])
-        case .entries(let e): names = e
+        StoreRecognition.judging(directory) { names in
+            var markers: [String] = []
+            if names.contains("IDENTITY") { markers.append("IDENTITY") }
+            if names.contains("CURRENT") { markers.append("CURRENT") }
+            if let options = names.last(where: { $0.hasPrefix("OPTIONS-") }) { markers.append(options) }
+            if markers.contains(where: { $0 == "IDENTITY" || $0.hasPrefix("OPTIONS-") }) { return .ours(markers: markers) }
+            return .notOurs(found: StoreDirectoryListing.few(names))
         }
-        if names.isEmpty { return .empty }
-        var markers: [String] = []
-        if names.contains("IDENTITY") { markers.append("IDENTITY") }
-        if names.contains("CURRENT") { markers.append("CURRENT") }
-        if let options = names.last(where: { $0.hasPrefix("OPTIONS-") }) { markers.append(options) }
-        if markers.contains(where: { $0 == "IDENTITY" || $0.hasPrefix("OPTIONS-") }) { return .ours(markers: markers) }
-        return .notOurs(found: StoreDirectoryListing.few(names))
     }
 
     /// Whether `name` (an entry of the store directory) is a file RocksDB or this wrapper writes: what

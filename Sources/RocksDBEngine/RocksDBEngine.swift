@@ -101,7 +101,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         self.gate = Gate(path: path)
 
         if access == .readWrite {
-            try FS.makeDirectories(path)
+            try disk.createDirectory(path, intermediates: true)
             storeLock = try POSIXFileSystem().lockWithoutNote(path + "/LOCK")
             try Self.recoverInterruptedSnapshotWork(path: path)
         } else {
@@ -126,7 +126,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         do {
             opened = access == .readOnly ? try Self.openReadOnly(opts, path) : try Self.openDB(opts, path)
         } catch {
-            if let logDirectory { try? FS.removeTree(logDirectory) }
+            if let logDirectory { try? disk.removeTree(logDirectory) }
             rocksdb_writeoptions_destroy(wo); rocksdb_readoptions_destroy(ro)
             rocksdb_options_destroy(opts); if let cache { rocksdb_cache_destroy(cache) }
             empty.deallocate()
@@ -243,7 +243,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         rocksdb_options_destroy(dbOptions)
         if let cache { rocksdb_cache_destroy(cache) }
         emptyBytes.deallocate()
-        if let privateLogDirectory { try? FS.removeTree(privateLogDirectory) }
+        if let privateLogDirectory { try? disk.removeTree(privateLogDirectory) }
     }
 
     // MARK: Durability
@@ -472,7 +472,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
 
     static func versionFromLoadedLibrary() -> String? {
         // The mapping that holds librocksdb, from /proc/self/maps (Glibc's module has no dladdr).
-        guard let maps = FS.readFile("/proc/self/maps", limit: 16 << 20) else { return nil }
+        guard let maps = try? disk.readFile("/proc/self/maps", limit: 16 << 20) else { return nil }
         var mapped: String? = nil
         for line in String(decoding: maps, as: UTF8.self).split(separator: "\n") {
             guard let slash = line.firstIndex(of: "/") else { continue }
@@ -494,7 +494,7 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
         var template = Array("/tmp/orbit-rocksdb-version-XXXXXX".utf8CString)
         guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
         else { return nil }
-        defer { try? FS.removeTree(dir) }
+        defer { try? disk.removeTree(dir) }
         let opts = rocksdb_options_create()!
         defer { rocksdb_options_destroy(opts) }
         rocksdb_options_set_create_if_missing(opts, 1)
@@ -505,18 +505,18 @@ public final class RocksDBEngine: StorageEngine, @unchecked Sendable {
 
     /// The newest OPTIONS-<n> file RocksDB wrote in `dir`.
     static func latestOptionsFile(in dir: String) -> String? {
-        guard let entries = try? FS.list(dir) else { return nil }
-        let best = entries.compactMap { e -> (Int, String)? in
-            guard e.name.hasPrefix("OPTIONS-"), !e.name.hasSuffix(".dbtmp"),
-                  let n = Int(e.name.dropFirst("OPTIONS-".count)) else { return nil }
-            return (n, e.name)
+        guard let entries = try? disk.list(directory: dir) else { return nil }
+        let best = entries.compactMap { name -> (Int, String)? in
+            guard name.hasPrefix("OPTIONS-"), !name.hasSuffix(".dbtmp"),
+                  let n = Int(name.dropFirst("OPTIONS-".count)) else { return nil }
+            return (n, name)
         }.max { $0.0 < $1.0 }
         return best.map { dir + "/" + $0.1 }
     }
 
     /// `key=value` from the newest OPTIONS file in `dir` (first occurrence, any section).
     static func optionsFileValue(in dir: String, key: String) -> String? {
-        guard let file = latestOptionsFile(in: dir), let bytes = FS.readFile(file) else { return nil }
+        guard let file = latestOptionsFile(in: dir), let bytes = try? disk.readFile(file) else { return nil }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let t = String(line).trimmingWhitespace()
             if t.hasPrefix(key + "=") { return String(t.dropFirst(key.count + 1)) }

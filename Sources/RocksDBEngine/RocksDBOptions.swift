@@ -42,7 +42,7 @@ public struct RocksDBOptions: TableDrivenOptions, Hashable {
 
     public init() {}
 
-    public static let optionTable = OptionTable<RocksDBOptions>(engine: "rocksdb", [
+    public static let optionTable = OptionTable<RocksDBOptions>(engine: RocksDBDescriptor.name, [
         .int("block_cache_mb", \.blockCacheMB, 0...1_048_576,
              "LRU block cache for SST data/index/filter blocks, MiB (0 = no block cache)"),
         .int("write_buffer_mb", \.writeBufferMB, 1...65_536,

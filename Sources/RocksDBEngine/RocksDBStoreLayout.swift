@@ -46,7 +46,7 @@ enum RocksDBFormat {
 
 /// The on-disk layout of a RocksDB store, one file at a time: what CrashLab's corruption sweep
 /// damages and how it names it. Region names are part of its results (`corruption.csv`).
-public enum RocksDBStoreLayout {
+public enum RocksDBStoreLayout: StoreFileLayouts {
     /// The file's kind: "wal", "manifest", "sst", "current", "options", "identity", "lock",
     /// "info-log", else "other". The `fileType` of `fileLayout`.
     public static func fileKind(relativePath: String) -> String {

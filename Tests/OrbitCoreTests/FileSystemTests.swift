@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import OrbitCore
 import OrbitTestSupport
@@ -418,5 +421,51 @@ struct ScratchDirectory {
         #expect(parentDirectory(of: "/") == "/")
         #expect(joinPath("a", "b") == "a/b")
         #expect(joinPath("a/", "b") == "a/b")
+    }
+
+    /// `POSIXFileSystem.removeTree` (the one tree removal: `--fresh`, the crash lab, tests) unlinks a
+    /// symbolic link inside the tree, to a directory or to a file, and never what it points to.
+    @Test func removeTreeUnlinksSymbolicLinksWithoutFollowingThem() throws {
+        let fs = POSIXFileSystem()
+        try withTemporaryDirectory { root in
+            let outside = joinPath(root, "outside"), tree = joinPath(root, "tree")
+            try fs.createDirectory(joinPath(outside, "inner"), intermediates: true)
+            try fs.writeFileAtomically(joinPath(outside, "keep"), [1, 2, 3])
+            try fs.writeFileAtomically(joinPath(outside, "inner/keep-too"), [4])
+            try fs.createDirectory(joinPath(tree, "sub"), intermediates: true)
+            try fs.writeFileAtomically(joinPath(tree, "sub/file"), [5])
+            #expect(symlink(outside, joinPath(tree, "sub/to-directory")) == 0)
+            #expect(symlink(joinPath(outside, "keep"), joinPath(tree, "to-file")) == 0)
+            #expect(symlink(joinPath(root, "nowhere"), joinPath(tree, "dangling")) == 0)
+
+            try fs.removeTree(tree)
+
+            #expect(try !fs.exists(tree))
+            #expect(try fs.readFile(joinPath(outside, "keep")) == [1, 2, 3])
+            #expect(try fs.readFile(joinPath(outside, "inner/keep-too")) == [4])
+            #expect(try fs.list(directory: outside) == ["inner", "keep"])
+            try fs.removeTree(tree)  // nothing there: not an error
+
+            // A link as the root itself: the link goes, the directory it names stays.
+            let link = joinPath(root, "link")
+            #expect(symlink(outside, link) == 0)
+            try fs.removeTree(link)
+            #expect(try fs.list(directory: root) == ["outside"])
+        }
+    }
+
+    @Test func hardLinkAndCopyFile() throws {
+        let fs = POSIXFileSystem()
+        try withTemporaryDirectory { root in
+            let a = joinPath(root, "a")
+            try fs.writeFileAtomically(a, [UInt8].pattern(3 << 20 | 17))
+            try fs.hardLink(a, to: joinPath(root, "b"))
+            try fs.copyFile(a, to: joinPath(root, "c"))
+            #expect(try fs.readFile(joinPath(root, "b")) == [UInt8].pattern(3 << 20 | 17))
+            #expect(try fs.readFile(joinPath(root, "c")) == [UInt8].pattern(3 << 20 | 17))
+            #expect(try fs.readFile(a, limit: 10) == [UInt8].pattern(10))
+            #expect(try fs.readFile("/proc/self/maps", limit: 1 << 20).count > 0)  // stat says 0 bytes
+            #expect(throws: OrbitError.self) { try fs.hardLink(a, to: joinPath(root, "c")) }  // EEXIST
+        }
     }
 }

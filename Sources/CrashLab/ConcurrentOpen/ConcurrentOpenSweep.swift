@@ -26,13 +26,8 @@ import Glibc
 /// - any attempt: the directory listing and every file's bytes are as before it (lock files
 ///   aside); a crash or a hang of the opening process is broken.
 /// The holder's row: it lost nothing it acknowledged, in its own reads and after the reopen.
-public enum ConcurrentOpenSweep: CrashSweep {
+public enum ConcurrentOpenSweep: DurableStoreSweep, ChildProcessSweep {
     public static let method = CrashRecord.Method.concurrentOpen
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable, without: .server) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     public static let opensKnobName = "crash.opens_per_holder"
 
@@ -40,10 +35,6 @@ public enum ConcurrentOpenSweep: CrashSweep {
     public static let kinds = ["process-rw", "process-ro", "instance-rw", "instance-ro"]
 
     static let replyTimeoutSeconds = 60.0
-
-    public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        try run(context, executable: KillSweep.workerExecutable(), onRecord: onRecord)
-    }
 
     public static func run(_ c: CrashSweepContext, executable: String, onRecord: (CrashRecord) throws -> Void) throws {
         guard supports(engine: c.engine) else {
@@ -61,7 +52,7 @@ public enum ConcurrentOpenSweep: CrashSweep {
         var cycle = 0
         while attempts < max(1, c.count) {
             let store = c.workDirectory + "/store-\(holder)"
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
             let n = min(perHolder, max(1, c.count) - attempts)
             let seed = c.seed &+ UInt64(holder) &* 0x9E37_79B9_7F4A_7C15
@@ -69,7 +60,7 @@ public enum ConcurrentOpenSweep: CrashSweep {
                           attempts: n, cycle: &cycle, onRecord: onRecord)
             attempts += n
             holder += 1
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
         }
     }
 

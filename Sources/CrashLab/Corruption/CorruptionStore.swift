@@ -1,5 +1,4 @@
 public import OrbitCore
-import CowBTree
 import LSMTree
 import Runner
 
@@ -25,57 +24,31 @@ struct CorruptionStore: Sendable {
     var layouts: [FileLayout]
 }
 
-/// One engine opened with the settings a sweep builds its stores with.
+/// One engine opened with the settings a sweep builds its stores with: the descriptor's
+/// `damageStoreOptions` for the store's variant (small memtables, WAL segments and checkpoints, so
+/// every file kind exists).
 struct SweepEngineConfig: Sendable {
     var engine: String
     var durability: DurabilityMode
     var settings: Settings
-    /// cow only: `cow.wal`.
-    var cowWAL: Bool = true
-
-    var lsmOptions: LSMOptions {
-        var o = LSMOptions(settings: settings)
-        // Small memtables and level targets: many tables in several levels from a small store.
-        o.memtableSizeBytesOverride = 16 << 10
-        o.compactionThreshold = 2
-        o.levelSizeMultiplier = 2
-        o.sstableBlockSizeKB = 1
-        o.blockCacheMB = 1
-        return o
-    }
-
-    var cowOptions: CowOptions {
-        var o = CowOptions(settings: settings)
-        o.wal = cowWAL
-        o.walSegmentSize = 64 << 10
-        o.checkpointBytes = 96 << 10
-        return o
-    }
-
-    var engineSettings: Settings {
-        var s = settings
-        if s.knob(named: "rocksdb.write_buffer_mb") != nil { s.set("rocksdb.write_buffer_mb", .int(1), from: .api) }
-        if s.knob(named: "lmdb.map_size_mb") != nil { s.set("lmdb.map_size_mb", .int(64), from: .api) }
-        if s.knob(named: "durability") != nil { try? s.set("durability", text: durability.description, from: .api) }
-        return s
-    }
+    /// The store's variant ("closed", "open", "closed,wal=false": `EngineDescriptor.damageStoreVariants`).
+    var variant = "closed"
 
     /// Opens the engine on `directory`, runs `body`, closes it (also when `body` throws).
     func with<B: EngineBody>(_ directory: String, _ body: B) throws -> B.Result {
-        switch engine {
-        case "lsm":
-            let e = try LSMTree(fs: POSIXFileSystem(), directory: directory, options: lsmOptions, durability: durability)
-            return try Self.run(e, body)
-        case "cow":
-            let e = try CowEngine(path: directory, options: cowOptions, durability: durability)
-            return try Self.run(e, body)
-        default:
-            return try Engines.withEngine(engine, directory: directory, settings: engineSettings, body)
-        }
+        try EngineRegistry.visit(Engines.descriptor(engine), Open(config: self, directory: directory, body: body))
     }
 
-    private static func run<E: StorageEngine, B: EngineBody>(_ e: E, _ body: B) throws -> B.Result {
-        try ClosingAfter(body).run(e)
+    private struct Open<B: EngineBody>: EngineDescriptorVisitor {
+        let config: SweepEngineConfig
+        let directory: String
+        let body: B
+
+        func visit<D: EngineDescriptor>(_: D.Type) throws -> B.Result {
+            let options = try D.damageStoreOptions(settings: config.settings, variant: config.variant)
+            return try ClosingAfter(body).run(D.open(directory: directory, options: options, durability: config.durability,
+                                                     access: .readWrite))
+        }
     }
 }
 
@@ -162,7 +135,7 @@ enum CorruptionFiles {
     /// Replaces `dir` with exactly `files`.
     static func write(_ dir: String, _ files: [(path: String, bytes: [UInt8])]) throws {
         let fs = POSIXFileSystem()
-        try removeTree(dir)
+        try fs.removeTree(dir)
         try fs.createDirectory(dir, intermediates: true)
         for f in files {
             let path = joinPath(dir, f.path)
@@ -172,24 +145,13 @@ enum CorruptionFiles {
             try h.close()
         }
     }
-
-    static func removeTree(_ path: String) throws {
-        let fs = POSIXFileSystem()
-        guard try fs.exists(path) else { return }
-        if let names = try? fs.list(directory: path) {
-            for n in names { try removeTree(joinPath(path, n)) }
-            try fs.removeDirectory(path)
-        } else {
-            try fs.remove(path)
-        }
-    }
 }
 
 extension CorruptionStore {
     /// Builds the store in `directory` (replacing what is there) and reads it into memory.
     static func build(_ config: SweepEngineConfig, workload: CorruptionWorkload, leaveOpen: Bool,
                       variant: String, directory: String) throws -> CorruptionStore {
-        try CorruptionFiles.removeTree(directory)
+        try POSIXFileSystem().removeTree(directory)
         let rounds = workload.rounds()
         var expected: [[UInt8]: [UInt8]?] = [:]
         var recent: [(key: [UInt8], before: [UInt8]?, after: [UInt8]?)] = []

@@ -16,13 +16,8 @@ import Workloads
 ///
 /// The promise: in a region a checksum covers, every probe is detected or correct — never silent.
 /// LMDB keeps no checksums: its rows are all `checksummed=false` and report what happens.
-public enum CorruptionSweep: CrashSweep {
+public enum CorruptionSweep: DurableStoreSweep {
     public static let method = CrashRecord.Method.corruption
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable, without: .server) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     /// The knob that fixes the stride (bytes between probes); 0 or absent: from the budget.
     public static let strideKnobName = "corruption_stride"
@@ -56,12 +51,9 @@ public enum CorruptionSweep: CrashSweep {
         return o
     }
 
+    /// The stores built for `engine` (`EngineDescriptor.damageStoreVariants`).
     public static func variants(of engine: String) -> [String] {
-        switch engine {
-        case "cow": ["closed", "open", "closed,wal=false"]
-        case "lmdb": ["closed"]
-        default: ["closed", "open"]
-        }
+        (try? Engines.descriptor(engine).damageStoreVariants) ?? ["closed"]
     }
 
     /// The `CrashSweep` entry: one `CrashRecord` per file type (every store variant together).
@@ -84,8 +76,8 @@ public enum CorruptionSweep: CrashSweep {
                                           valueSize: max(12, context.valueSize))
         var stores: [(CorruptionStore, SweepEngineConfig)] = []
         for variant in options.variants ?? variants(of: context.engine) {
-            var config = SweepEngineConfig(engine: context.engine, durability: context.durability, settings: context.settings)
-            if variant.contains("wal=false") { config.cowWAL = false }
+            let config = SweepEngineConfig(engine: context.engine, durability: context.durability, settings: context.settings,
+                                           variant: variant)
             let dir = joinPath(context.workDirectory, "pristine-" + variant.replacing(",", with: "-").replacing("=", with: "-"))
             let store = try CorruptionStore.build(config, workload: workload, leaveOpen: variant.hasPrefix("open"),
                                                   variant: variant, directory: dir)
@@ -161,7 +153,7 @@ public enum CorruptionSweep: CrashSweep {
             summary.add(probe)
             try onProbe(probe)
         }
-        try? CorruptionFiles.removeTree(probeDir)
+        try? POSIXFileSystem().removeTree(probeDir)
         return summary
     }
 

@@ -356,6 +356,23 @@ public enum DifferentialSweep: CrashSweep {
         }
         let durability = context.durability
         var start = 0
+        // One open per segment (a reopen op ends it) until the stream is done or an open or close fails.
+        func runSegments(_ openAndRun: (Timed) throws -> (Outcome, next: Int)) {
+            while start < ops.count {
+                let t0 = MonotonicClock.nanoseconds()
+                let result: (Outcome, next: Int)
+                do {
+                    result = try openAndRun(Timed(segment: Segment(ops: ops, start: start, stopAtReopen: true, capture: capture), t0: t0))
+                } catch {
+                    total.observations.append(Observation(op: max(0, start - 1), digest: 0, count: -1, failed: true))
+                    total.errors[max(0, start - 1)] = "open or close failed: \(error)"
+                    return
+                }
+                if start > 0, let ms = result.0.reopenMs.first { total.reopenMs.append(ms) }
+                add(result.0)
+                start = result.next
+            }
+        }
         if !Engines.isDurable(engine) {
             // Keeps nothing across a reopen: one segment.
             let (o, _) = try Engines.withEngine(engine, directory: "", settings: context.settings,
@@ -365,41 +382,15 @@ public enum DifferentialSweep: CrashSweep {
             // On the in-memory fault injector (no faults), with the engine's stress options.
             let fs = FaultInjectingFileSystem(seed: 1)
             try fs.createDirectory("/store", intermediates: true)
-            while start < ops.count {
-                let t0 = MonotonicClock.nanoseconds()
-                let result: (Outcome, next: Int)
-                do {
-                    result = try FileLayerEngines.withEngine(engine, fs: fs, directory: "/store", durability: durability,
-                                                             Timed(segment: Segment(ops: ops, start: start, stopAtReopen: true, capture: capture), t0: t0))
-                } catch {
-                    total.observations.append(Observation(op: max(0, start - 1), digest: 0, count: -1, failed: true))
-                    total.errors[max(0, start - 1)] = "open or close failed: \(error)"
-                    return total
-                }
-                if start > 0, let ms = result.0.reopenMs.first { total.reopenMs.append(ms) }
-                add(result.0)
-                start = result.next
+            runSegments { body in
+                try FileLayerEngines.withEngine(engine, fs: fs, directory: "/store", durability: durability, body)
             }
         } else {
             let dir = context.workDirectory + "/differential-\(engine)"
-            try? FileManager.default.removeItem(atPath: dir)  // the sweep's own scratch store
+            try? POSIXFileSystem().removeTree(dir)  // the sweep's own scratch store
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            while start < ops.count {
-                let t0 = MonotonicClock.nanoseconds()
-                let result: (Outcome, next: Int)
-                do {
-                    result = try Engines.withEngine(engine, directory: dir, settings: context.settings,
-                                                    Timed(segment: Segment(ops: ops, start: start, stopAtReopen: true, capture: capture), t0: t0))
-                } catch {
-                    total.observations.append(Observation(op: max(0, start - 1), digest: 0, count: -1, failed: true))
-                    total.errors[max(0, start - 1)] = "open or close failed: \(error)"
-                    return total
-                }
-                if start > 0, let ms = result.0.reopenMs.first { total.reopenMs.append(ms) }
-                add(result.0)
-                start = result.next
-            }
+            defer { try? POSIXFileSystem().removeTree(dir) }
+            runSegments { body in try Engines.withEngine(engine, directory: dir, settings: context.settings, body) }
         }
         return total
     }

@@ -34,7 +34,7 @@ struct FileDamageStore: Sendable {
     /// Builds the store in `directory` (replaced), with ops numbered from `firstOp`.
     static func build(_ config: SweepEngineConfig, directory: String, seed: UInt64, recordCount: Int,
                       valueSize: Int) throws -> FileDamageStore {
-        try CorruptionFiles.removeTree(directory)
+        try POSIXFileSystem().removeTree(directory)
         var rng = SeededRNG(seed: seed, stream: 0x66_64)
         var oracle = KillOracle(recordCount: recordCount)
         var index = 0

@@ -25,13 +25,8 @@ import Runner
 /// Every case starts from a fresh copy of its base. Budget: `count` cases, taken round-robin over
 /// (file kind, damage) so a small budget still covers every pair; more stores (seeds `seed + n`)
 /// are built until the budget is spent.
-public enum FileDamageSweep: CrashSweep {
+public enum FileDamageSweep: DurableStoreSweep {
     public static let method = CrashRecord.Method.fileDamage
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable, without: .server) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     public struct Options: Sendable {
         /// Only cases whose point ("<base>:<file>:<damage>") contains this; "*" matches anything (nil: all).
@@ -80,12 +75,12 @@ public enum FileDamageSweep: CrashSweep {
         var foreign: [(engine: String, image: StoreImage)] = []
         for other in engines where other != context.engine {
             let dir = joinPath(context.workDirectory, "foreign-" + other)
-            try CorruptionFiles.removeTree(dir)
+            try POSIXFileSystem().removeTree(dir)
             let c = SweepEngineConfig(engine: other, durability: context.durability, settings: context.settings)
             let ops = (0..<64).map { KillOp(index: $0, entries: [.init(record: $0, put: true)], isBatch: false) }
             _ = try c.with(dir, ApplyKillOps(ops: ops, keySize: FileDamageStore.keySize, valueSize: valueSize, copyOf: nil))
             foreign.append((other, try StoreImage.read(dir)))
-            try? CorruptionFiles.removeTree(dir)
+            try? POSIXFileSystem().removeTree(dir)
         }
         let probeDir = joinPath(context.workDirectory, "probe")
         var done = 0
@@ -105,7 +100,7 @@ public enum FileDamageSweep: CrashSweep {
             build += 1
             if build > 10_000 { break }
         }
-        try? CorruptionFiles.removeTree(probeDir)
+        try? POSIXFileSystem().removeTree(probeDir)
     }
 
     /// Every (base, file, damage) case of one store.

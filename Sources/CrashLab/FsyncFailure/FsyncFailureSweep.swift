@@ -1,5 +1,3 @@
-import CowBTree
-import LSMTree
 import OrbitCore
 
 /// Failed fsync/fdatasync with concurrent writers (issue 14, "Widen the crash lab" item 3).
@@ -29,41 +27,54 @@ import OrbitCore
 ///    and a fault no call reported is noted); the store then reopens on the same file system (a
 ///    process restart) with every acknowledged write.
 ///
+/// Engines: every registered file-layer engine (`FileLayerEngineDescriptor`: lsm, cow), with its
+/// stress options and its fsync-failure hooks (`fsyncFailureConfigurations`: cow alternates its WAL
+/// on and off; which files an acknowledgement depends on; what the engine says once it refuses
+/// writes; its value sizes).
+///
 /// One `CrashRecord` per probe (method `fsync-failure`); `crash_point_or_time` is the fault that
 /// fired (`EIO@fdatasync#12 wal t=4`), the detail holds the replay seeds and what broke.
 /// Replay: the probe's choices come from `SeededRNG(seed:, stream: probe)`; the threads'
 /// interleaving varies from run to run (that is the point: the sweep samples it).
 public enum FsyncFailureSweep: CrashSweep {
     public static let method: CrashRecord.Method = .fsyncFailure
-    public static func supports(engine: String) -> Bool { engine == LSMDescriptor.name || engine == CowDescriptor.name }
+    public static func supports(engine: String) -> Bool { FileLayerEngines.supports(engine) }
 
     static let threadCounts = [1, 2, 4]
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        guard supports(engine: context.engine) else {
-            throw OrbitError(.unsupported, "the fsync-failure sweep cannot run on \(context.engine)", at: "engine",
-                             hint: "it fails syncs through the file layer, which only lsm and cow use")
-        }
-        var setup = FsyncSetup(context)
-        // Calibration: the syncs a fault-free run makes, per thread count (and cow WAL setting).
+        try FileLayerEngines.sweep(Sweep(), context, method: method, does: "fails syncs", onRecord: onRecord)
+    }
+}
+
+/// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.
+private struct Sweep: FileLayerSweepBody {
+    var threadCounts: [Int] { FsyncFailureSweep.threadCounts }
+
+    func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
+                                                             _ onRecord: (CrashRecord) throws -> Void) throws {
+        let configurations = D.fsyncFailureConfigurations(FileLayerEngines.stressed(D.self, settings: context.settings))
+        var setup = FsyncSetup<D>(context, configurations[0])
+        // Calibration: the syncs a fault-free run makes, per thread count and configuration.
         var calls: [String: Int] = [:]
         for t in threadCounts {
-            for wal in context.engine == CowDescriptor.name ? [true, false] : [true] {
-                setup.cow.wal = wal
+            for (c, configuration) in configurations.enumerated() {
+                setup.configuration = configuration
                 let fs = setup.freshFileSystem(seed: context.seed)
-                let probe = FsyncProbe(setup: setup, threads: t, seed: context.seed, fs: fs)
+                let probe = FsyncProbe<D, E>(setup: setup, threads: t, seed: context.seed, fs: fs)
                 let before = fs.callCounts
                 _ = try probe.runWorkloadOnly()
                 let after = fs.callCounts
-                calls["\(t)-\(wal)"] = max(1, (after[.fsync] ?? 0) + (after[.fdatasync] ?? 0)
-                                           - (before[.fsync] ?? 0) - (before[.fdatasync] ?? 0))
+                calls["\(t)-\(c)"] = max(1, (after[.fsync] ?? 0) + (after[.fdatasync] ?? 0)
+                                         - (before[.fsync] ?? 0) - (before[.fdatasync] ?? 0))
             }
         }
         for probe in 0..<context.count {
             var rng = SeededRNG(seed: context.seed, stream: probe)
             let threads = threadCounts[probe % threadCounts.count]
-            if context.engine == CowDescriptor.name { setup.cow.wal = (probe / threadCounts.count) % 2 == 0 }
-            let n = calls["\(threads)-\(setup.cow.wal)"] ?? 1
+            let c = (probe / threadCounts.count) % configurations.count
+            setup.configuration = configurations[c]
+            let n = calls["\(threads)-\(c)"] ?? 1
             let after = Int(rng.below(UInt64(n)))
             let fs = setup.freshFileSystem(seed: rng.next())
             // The failure is per 4 KiB page, as a page cache fails writeback: every other group of
@@ -72,7 +83,7 @@ public enum FsyncFailureSweep: CrashSweep {
             // come back), so no probe makes a state a real disk could not be left in.
             let some = (probe / (2 * threadCounts.count)) % 2 == 1
             fs.setSyncFailureModel(some ? .pages(4096) : .allPages(4096))
-            var p = FsyncProbe(setup: setup, threads: threads, seed: rng.next(), fs: fs)
+            var p = FsyncProbe<D, E>(setup: setup, threads: threads, seed: rng.next(), fs: fs)
             p.modelLabel = some ? "pages-4096" : "all-pages-4096"
             var record = p.run(probe: probe, after: after, sweepSeed: context.seed)
             record.cycle = probe
@@ -81,28 +92,27 @@ public enum FsyncFailureSweep: CrashSweep {
     }
 }
 
-/// The engine under test, configured small (as the I/O-error sweep's).
-struct FsyncSetup {
+/// The engine under test, configured small (as the I/O-error sweep's): one of its descriptor's
+/// `fsyncFailureConfigurations`.
+struct FsyncSetup<D: FileLayerEngineDescriptor> {
     var engine: String
     var durability: DurabilityMode
-    var lsm: LSMOptions
-    var cow: CowOptions
+    var configuration: (label: String, options: D.Options)
     var keysPerThread: Int
     var operations: Int
     let directory = "/store"
 
-    init(_ context: CrashSweepContext) {
+    init(_ context: CrashSweepContext, _ configuration: (label: String, options: D.Options)) {
         engine = context.engine
         durability = context.durability
-        lsm = FileLayerEngines.stressed(LSMDescriptor.self, settings: context.settings)
-        cow = CowDescriptor.stressed(FileLayerEngines.stressed(CowDescriptor.self, settings: context.settings),
-                                     checkpointBytes: 16_384, snapshotInterval: 24)
+        self.configuration = configuration
         keysPerThread = 12
         operations = 160
     }
 
-    var syncsOnAck: Bool { engine == CowDescriptor.name && !cow.wal ? durability != .none : durability.syncsBeforeAck }
-    var label: String { engine == CowDescriptor.name ? "wal=\(cow.wal)" : "memtable=4KiB" }
+    var options: D.Options { configuration.options }
+    var syncsOnAck: Bool { D.syncsOnAck(options, durability: durability) }
+    var label: String { configuration.label }
 
     func freshFileSystem(seed: UInt64) -> FaultInjectingFileSystem {
         let fs = FaultInjectingFileSystem(seed: seed)
@@ -115,8 +125,7 @@ struct FsyncSetup {
     /// acknowledgement or a checkpoint depends on; lsm's tables and manifest fail the background
     /// work instead, which refuses writes once they need it).
     func isAckPathFile(_ path: String) -> Bool {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        return engine == LSMDescriptor.name ? name.hasSuffix(".log") : name.hasPrefix("cow.")
+        D.acknowledgementsDependOn(fileNamed: path.split(separator: "/").last.map(String.init) ?? path)
     }
 
     /// The kind of file a failed sync hit, in the engine's words (as the io-error sweep names it).
@@ -133,9 +142,9 @@ struct FsyncOp {
     var acked: Int?
 }
 
-/// A probe's workload and checks.
-struct FsyncProbe {
-    let setup: FsyncSetup
+/// A probe's workload and checks, on the engine `D` opens over the fault injector (`E`).
+struct FsyncProbe<D: FileLayerEngineDescriptor, E: StorageEngine> {
+    let setup: FsyncSetup<D>
     let threads: Int
     let seed: UInt64
     let fs: FaultInjectingFileSystem
@@ -169,35 +178,19 @@ struct FsyncProbe {
 
     /// Calibration: the workload alone, fault-free; closes the engine.
     func runWorkloadOnly() throws -> [Log] {
-        switch setup.engine {
-        case LSMDescriptor.name:
-            let e = try LSMTree(fs: fs, directory: setup.directory, options: setup.lsm, durability: setup.durability)
-            let logs = workload(e)
-            try e.close()
-            return logs
-        default:
-            let e = try CowBTree(path: setup.directory, options: setup.cow, durability: setup.durability, fileSystem: fs)
-            let logs = workload(e)
-            try e.close()
-            return logs
-        }
+        let e = try open(fs)
+        let logs = workload(e)
+        try e.close()
+        return logs
     }
 
-    func run(probe: Int, after: Int, sweepSeed: UInt64) -> CrashRecord {
-        switch setup.engine {
-        case LSMDescriptor.name:
-            return run(probe: probe, after: after, sweepSeed: sweepSeed) { fs in
-                try LSMTree(fs: fs, directory: setup.directory, options: setup.lsm, durability: setup.durability)
-            }
-        default:
-            return run(probe: probe, after: after, sweepSeed: sweepSeed) { fs in
-                try CowBTree(path: setup.directory, options: setup.cow, durability: setup.durability, fileSystem: fs)
-            }
-        }
+    /// The engine on `fs` (the probe's file system, or a power-loss state of it).
+    func open(_ fs: FaultInjectingFileSystem) throws -> E {
+        try D.open(as: E.self, fs: fs, directory: setup.directory, options: setup.options, durability: setup.durability)
     }
 
     /// The threads' writes. Thread t owns keys t, t + threads, t + 2·threads, ...
-    func workload<E: StorageEngine>(_ engine: E) -> [Log] {
+    func workload(_ engine: E) -> [Log] {
         let slots = ThreadSlots(threads, Log())
         let clock = LogicalClock()
         let perThread = max(1, setup.operations / threads)
@@ -246,8 +239,11 @@ struct FsyncProbe {
         return slots.all
     }
 
-    /// cow: large enough that a probe crosses a 64 KiB WAL segment (the switch syncs the old one).
-    func valueSize(_ rng: inout SeededRNG) -> Int { setup.engine == CowDescriptor.name ? 200 + Int(rng.below(2_400)) : 40 + Int(rng.below(200)) }
+    /// The descriptor's sizes (cow: large enough that a probe crosses a 64 KiB WAL segment).
+    func valueSize(_ rng: inout SeededRNG) -> Int {
+        let sizes = D.fsyncFailureValueSizes
+        return sizes.lowerBound + Int(rng.below(UInt64(sizes.count)))
+    }
 
     /// Per key, its operations in program order (one thread owns each key).
     func perKey(_ logs: [Log]) -> [[FsyncOp]] {
@@ -277,7 +273,7 @@ struct FsyncProbe {
         return .lost
     }
 
-    func readAll<E: StorageEngine>(_ engine: E) throws -> [UInt64?] {
+    func readAll(_ engine: E) throws -> [UInt64?] {
         var out = [UInt64?](repeating: 0, count: keyCount)
         for k in 0..<keyCount {
             guard let v = try engine.get(key(k)) else { continue }
@@ -286,7 +282,7 @@ struct FsyncProbe {
         return out
     }
 
-    func run<E: StorageEngine>(probe: Int, after: Int, sweepSeed: UInt64, open: (FaultInjectingFileSystem) throws -> E) -> CrashRecord {
+    func run(probe: Int, after: Int, sweepSeed: UInt64) -> CrashRecord {
         var record = CrashRecord(cycle: probe, engine: setup.engine, durability: setup.durability.description, method: .fsyncFailure,
                                  crashPointOrTime: "", opsAcknowledged: 0, opsSynced: 0, opsRecovered: 0, lostSynced: 0,
                                  lostUnsynced: 0, resurrected: 0, recoveryMs: 0, verdict: .ok, storeBytes: 0)
@@ -360,8 +356,7 @@ struct FsyncProbe {
             } catch { merged.failed("put after the fault", error) }
             keyOps[0].append(FsyncOp(writes: [(0, v)], invoked: Int.max - 1, acked: probeWriteOK ? Int.max : nil))
             if probeWriteOK && declared {
-                problems.append("a write was acknowledged after the engine said it was "
-                                + (setup.engine == LSMDescriptor.name ? "read-only until reopened" : "poisoned (every later write fails)"))
+                problems.append("a write was acknowledged after the engine said it was " + D.writeRefusalAfterFailedSync)
             } else if probeWriteOK && ackPathFault {
                 notes.append("still writable after the failed \(fired!.operation.rawValue) of \(fired!.path)")
             }

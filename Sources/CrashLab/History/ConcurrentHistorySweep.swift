@@ -89,10 +89,11 @@ public enum ConcurrentHistorySweep: CrashSweep {
                                                      adjust: { plan.planted($0) }, body)
             record.storeBytes = fs.usedBytes
         } else {
-            let dir = context.workDirectory + "/history-run-\(run)"
-            try? FileManager.default.removeItem(atPath: dir)  // our own scratch store of an earlier run
+            // Per engine: sweeps of several engines may share one work directory (the tests run them at once).
+            let dir = context.workDirectory + "/history-\(context.engine)-run-\(run)"
+            try? POSIXFileSystem().removeTree(dir)  // our own scratch store of an earlier run
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            defer { try? POSIXFileSystem().removeTree(dir) }
             result = try Engines.withEngine(context.engine, directory: dir, settings: context.settings, body)
         }
         let (history, failures) = result

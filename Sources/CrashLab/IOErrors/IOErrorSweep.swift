@@ -34,11 +34,7 @@ public enum IOErrorSweep: CrashSweep {
     ]
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        try FileLayerEngines.sweep(Body(), context, onRecord: onRecord) {
-            OrbitError(.unsupported, "the io-error sweep cannot run on \(context.engine)", at: "engine",
-                       hint: "it injects faults through the file layer, which only "
-                           + FileLayerEngines.names.joined(separator: " and ") + " use; the others do their own I/O")
-        }
+        try FileLayerEngines.sweep(Body(), context, method: method, does: "injects faults", onRecord: onRecord)
     }
 
     /// The sweep, specialised on the engine's descriptor and its engine type over the fault injector.

@@ -40,7 +40,7 @@ public enum KillSweep: CrashSweep {
         plan.recordCount = c.recordCount
         plan.valueSize = c.valueSize
         let store = c.workDirectory + "/store"
-        try? FileManager.default.removeItem(atPath: store)
+        try? POSIXFileSystem().removeTree(store)
         do {
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
         } catch {

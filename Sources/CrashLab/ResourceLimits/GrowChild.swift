@@ -1,6 +1,4 @@
 public import OrbitCore
-import CowBTree
-import LSMTree
 import Runner
 #if canImport(Glibc)
 import Glibc
@@ -16,9 +14,10 @@ import Glibc
 /// - "OK units=... tables=... fds_max=... memory_excess_max=... reopen_ms=... writes=...": done;
 /// - "E <phase>: <error>": a write, read, open or close failed (EMFILE included).
 ///
-/// Tiny tables: lsm with 4 KiB memtables and compaction held off (every flush a level-0 table, so
-/// the table count is the flush count); RocksDB with `write_buffer_mb=1` (its compactions merge
-/// tables: the count it reaches is reported); cow with 64 KiB WAL segments and checkpoints.
+/// Tiny tables: the descriptor's `growthOptions` (lsm with 4 KiB memtables and compaction held off,
+/// so the table count is the flush count; RocksDB with `write_buffer_mb=1`, whose compactions merge
+/// tables: the count it reaches is reported; cow with 64 KiB WAL segments and checkpoints), and its
+/// `growth`, which says how the store's size is counted (tables, or pages of a page file).
 enum GrowChild {
     /// Memory an engine may use beyond its own account (`StorageStats.memoryUsageBytes`).
     static let memorySlackBytes: Int64 = 256 << 20
@@ -32,15 +31,16 @@ enum GrowChild {
             exit(1)
         }
         var state = GrowState(seed: seed, valueSize: max(KillOp.minimumValueSize, settings.int("value_size.max")))
-        let units = backend == "cow" || backend == "lmdb" ? target * 4 : target
-        let byteCap = backend == "rocksdb" ? max(8 << 20, target * (32 << 10)) : Int.max
         var phase = "open"
         do {
-            try open(backend, directory, settings, Grow(state: state, directory: directory, backend: backend, targetUnits: units,
-                                                          byteCap: byteCap, phase: "grow")) { state = $0 }
+            let descriptor = try Engines.descriptor(backend)
+            let growth = try EngineRegistry.visit(descriptor, GrowthOf(settings: settings))
+            state = try EngineRegistry.visit(descriptor, OpenGrowing(directory: directory, settings: settings, body: Grow(
+                state: state, directory: directory, growth: growth, targetUnits: growth.targetUnits(tables: target),
+                byteCap: growth.byteCap(tables: target), phase: "grow")))
             phase = "reopen"
-            try open(backend, directory, settings, Grow(state: state, directory: directory, backend: backend, targetUnits: 0,
-                                                          byteCap: 0, phase: "reopen")) { state = $0 }
+            state = try EngineRegistry.visit(descriptor, OpenGrowing(directory: directory, settings: settings, body: Grow(
+                state: state, directory: directory, growth: growth, targetUnits: 0, byteCap: 0, phase: "reopen")))
         } catch let f as GrowFailure {
             KillWorker.emit("E \(f.state.phase): \(LabText.oneLine(f.underlying)); units=\(f.state.units) tables=\(f.state.tables) "
                             + "writes=\(f.state.writes) fds_max=\(f.state.fdsMax)\n")
@@ -56,33 +56,25 @@ enum GrowChild {
         exit(0)
     }
 
-    static func open(_ backend: String, _ dir: String, _ settings: Settings, _ body: Grow, _ done: (GrowState) -> Void) throws {
-        let t0 = MonotonicClock.nanoseconds()
-        var body = body
-        body.state.phase = body.phase == "grow" ? "open" : "reopen"
-        body.start = t0
-        if backend == "cow" { body.pageSize = CowOptions(settings: settings).pageSize }
-        switch backend {
-        case "lsm":
-            var o = LSMOptions(settings: settings)
-            o.memtableSizeBytesOverride = 4 << 10
-            o.compactionThreshold = 100_000
-            o.l0SlowdownWritesTrigger = 100_000
-            o.l0StopWritesTrigger = 100_001
-            let e = try LSMTree(fs: POSIXFileSystem(), directory: dir, options: o, durability: settings.durability())
-            done(try closing(e, body))
-        case "cow":
-            var o = CowOptions(settings: settings)
-            o.walSegmentSize = 64 << 10
-            o.checkpointBytes = 64 << 10
-            let e = try CowEngine(path: dir, options: o, durability: settings.durability())
-            done(try closing(e, body))
-        default:
-            var s = settings
-            if backend == "rocksdb", s.knob(named: "rocksdb.write_buffer_mb") != nil, s.source("rocksdb.write_buffer_mb") == .builtinDefault {
-                s.set("rocksdb.write_buffer_mb", .int(1), from: .api)
-            }
-            done(try Engines.withEngine(backend, directory: dir, settings: s, body))
+    /// The descriptor's `growth` for the options the settings select.
+    struct GrowthOf: EngineDescriptorVisitor {
+        let settings: Settings
+        func visit<D: EngineDescriptor>(_: D.Type) throws -> StoreGrowth { D.growth(try D.growthOptions(settings: settings)) }
+    }
+
+    /// Opens the store with the descriptor's `growthOptions` and runs the grow (or reopen) body.
+    struct OpenGrowing: EngineDescriptorVisitor {
+        let directory: String
+        let settings: Settings
+        var body: Grow
+
+        func visit<D: EngineDescriptor>(_: D.Type) throws -> GrowState {
+            var body = body
+            body.start = MonotonicClock.nanoseconds()
+            body.state.phase = body.phase == "grow" ? "open" : "reopen"
+            let e = try D.open(directory: directory, options: try D.growthOptions(settings: settings),
+                               durability: settings.durability(), access: .readWrite)
+            return try closing(e, body)
         }
     }
 
@@ -122,19 +114,13 @@ enum GrowChild {
         return nil
     }
 
-    static func countUnits(_ backend: String, _ dir: String, pageSize: Int) -> (units: Int, tables: Int) {
+    static func countUnits(_ growth: StoreGrowth, _ dir: String) -> (units: Int, tables: Int) {
         let fs = POSIXFileSystem()
         let names = (try? fs.list(directory: dir)) ?? []
         let tables = names.filter { $0.hasSuffix(".sst") }.count
-        switch backend {
-        case "cow", "lmdb":
-            let file = backend == "cow" ? "cow.db" : "data.mdb"
-            var st = stat()
-            let size = stat(joinPath(dir, file), &st) == 0 ? Int(st.st_size) : 0
-            return (size / pageSize, tables)
-        default:
-            return (tables, tables)
-        }
+        guard let file = growth.pageFile else { return (tables, tables) }
+        let size = Int((try? fs.fileSize(joinPath(dir, file))) ?? 0)
+        return (size / growth.pageSize, tables)
     }
 }
 
@@ -164,12 +150,11 @@ struct GrowState: Sendable {
 struct Grow: EngineBody {
     var state: GrowState
     let directory: String
-    let backend: String
+    /// How the store's size is counted (the descriptor's `growth`).
+    let growth: StoreGrowth
     let targetUnits: Int
     let byteCap: Int
     let phase: String
-    /// cow's page size (`cow.page_size`); LMDB's is 4 KiB here.
-    var pageSize = 4096
     var start: UInt64 = 0
 
     static let keySize = 16
@@ -188,7 +173,7 @@ struct Grow: EngineBody {
     func grow<E: StorageEngine>(_ engine: E, _ s: inout GrowState) throws -> GrowState {
         var rng = SeededRNG(seed: s.seed, stream: phase == "grow" ? 1 : 2)
         func sample() throws {
-            let (units, tables) = GrowChild.countUnits(backend, directory, pageSize: pageSize)
+            let (units, tables) = GrowChild.countUnits(growth, directory)
             s.units = max(s.units, units)
             s.tables = max(s.tables, tables)
             if let fds = GrowChild.openDescriptors() { s.fdsMax = max(s.fdsMax, fds) }

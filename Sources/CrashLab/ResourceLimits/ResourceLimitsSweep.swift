@@ -18,20 +18,11 @@ import Glibc
 /// engine's own account (`StorageStats.memoryUsageBytes`) by more than 256 MiB at any sample.
 /// RocksDB merges its tables as it goes (1 MiB write buffers; its bytes are capped at
 /// grow_tables x 32 KiB), so its row says how many tables it reached.
-public enum ResourceLimitsSweep: CrashSweep {
+public enum ResourceLimitsSweep: DurableStoreSweep, ChildProcessSweep {
     public static let method = CrashRecord.Method.resourceLimits
-
-    /// Every registered engine that keeps a store on disk.
-    public static var engines: [String] { Engines.names(with: .durable, without: .server) }
-
-    public static func supports(engine: String) -> Bool { engines.contains(engine) }
 
     /// The longest one grow-and-reopen may take.
     static let timeoutSeconds = 1_800.0
-
-    public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        try run(context, executable: KillSweep.workerExecutable(), onRecord: onRecord)
-    }
 
     public static func run(_ c: CrashSweepContext, executable: String, onRecord: (CrashRecord) throws -> Void) throws {
         guard supports(engine: c.engine) else {
@@ -40,13 +31,14 @@ public enum ResourceLimitsSweep: CrashSweep {
         }
         let nofile = c.settings.knob(named: "crash.nofile") != nil ? c.settings.int("crash.nofile") : 256
         let tables = c.settings.knob(named: "crash.grow_tables") != nil ? c.settings.int("crash.grow_tables") : 2_000
+        let growth = try EngineRegistry.visit(Engines.descriptor(c.engine), GrowChild.GrowthOf(settings: c.settings))
         let sets = CrashPlan.workerAssignments(c.settings) + ["durability=\(c.durability)", "value_size=\(c.valueSize)"]
         for cycle in 1...max(1, c.count) {
             let store = c.workDirectory + "/store"
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
             let seed = c.seed &+ UInt64(cycle) &* 0x9E37_79B9_7F4A_7C15
-            let unit = c.engine == "cow" || c.engine == "lmdb" ? "pages>=\(tables * 4)" : "tables>=\(tables)"
+            let unit = "\(growth.unitName)>=\(growth.targetUnits(tables: tables))"
             var record = CrashRecord(cycle: cycle, engine: c.engine, durability: c.durability.description, method: .resourceLimits,
                                      crashPointOrTime: "\(unit) nofile=\(nofile)", opsAcknowledged: 0, opsSynced: 0, opsRecovered: 0,
                                      lostSynced: 0, lostUnsynced: 0, resurrected: 0, recoveryMs: 0, verdict: .ok, storeBytes: 0)
@@ -62,7 +54,7 @@ public enum ResourceLimitsSweep: CrashSweep {
                 record.recoveryMs = LabText.field("reopen_ms", in: ok) ?? 0
                 let reached = Int(LabText.field("units", in: ok) ?? 0)
                 var note = "kept working: " + ok.dropFirst(3)
-                if c.engine == "rocksdb" && reached < tables { note += " (RocksDB compacts as it goes: \(reached) tables reached)" }
+                if let why = growth.shortfallReason, reached < tables { note += " (\(why): \(reached) tables reached)" }
                 record.detail = LabText.oneLine(note + "; " + replay, limit: 700)
             } else {
                 record.verdict = .broken
@@ -72,7 +64,7 @@ public enum ResourceLimitsSweep: CrashSweep {
                 record.detail = LabText.oneLine("FAILED under RLIMIT_NOFILE=\(nofile): " + failure + "; " + replay, limit: 700)
             }
             try onRecord(record)
-            try? CorruptionFiles.removeTree(store)
+            try? POSIXFileSystem().removeTree(store)
         }
     }
 

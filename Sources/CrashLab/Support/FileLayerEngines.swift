@@ -59,7 +59,18 @@ enum FileLayerEngines {
     }
 
     /// Runs `body` specialised on the context's file-layer engine and its engine type over the fault
-    /// injector; `unsupported` is the error for an engine that does its own I/O.
+    /// injector. An engine that does its own I/O is refused: the `method` sweep (which `does` something
+    /// "through the file layer") cannot reach it.
+    static func sweep<B: FileLayerSweepBody>(_ body: B, _ context: CrashSweepContext, method: CrashRecord.Method, does: String,
+                                             onRecord: (CrashRecord) throws -> Void) throws {
+        try sweep(body, context, onRecord: onRecord) {
+            OrbitError(.unsupported, "the \(method.rawValue) sweep cannot run on \(context.engine)", at: "engine",
+                       hint: "it \(does) through the file layer, which only " + names.joined(separator: " and ")
+                           + " use; the others do their own I/O")
+        }
+    }
+
+    /// Runs `body` as above; `unsupported` is the error for an engine that does its own I/O.
     static func sweep<B: FileLayerSweepBody>(_ body: B, _ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void,
                                              unsupported: () -> OrbitError) throws {
         guard let d = descriptor(context.engine) else { throw unsupported() }

@@ -10,7 +10,7 @@
 ///   configuration source) are written once for every engine.
 ///
 /// ```swift
-/// static let optionTable = OptionTable<LSMOptions>(engine: "lsm", [
+/// static let optionTable = OptionTable<LSMOptions>(engine: LSMDescriptor.name, [
 ///     .int("memtable_size_mb", \.memtableSizeMB, 1...4096, "memtable size, MiB"),
 ///     .bool("paranoid", \.paranoid, "a damaged WAL record before the tail stops open"),
 /// ])

@@ -55,3 +55,18 @@ public struct FileLayout: Sendable, Equatable {
     }
 }
 
+
+/// An engine's file formats, as its descriptor hands them to the crash lab
+/// (`EngineDescriptor.Layouts`): built from the engine's own format constants.
+public protocol StoreFileLayouts {
+    /// The layout of one file of a store (`relativePath` below the store directory, `bytes` its content).
+    static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout?
+    /// The file's kind from its path alone ("wal", "sstable"; "other" for a file the engine does not know).
+    static func fileKind(relativePath: String) -> String
+}
+
+/// An engine whose files the crash lab does not know (or that keeps none).
+public enum NoFileLayouts: StoreFileLayouts {
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? { nil }
+    public static func fileKind(relativePath: String) -> String { "other" }
+}

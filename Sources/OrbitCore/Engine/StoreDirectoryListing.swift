@@ -47,3 +47,33 @@ public enum StoreDirectoryListing: Sendable, Equatable {
         path.split(separator: "/").last.map(String.init) ?? path
     }
 }
+
+extension StoreDirectoryListing {
+    /// Up to `count` bytes at `offset` of the file `name` in `directory` (fewer at its end); nil when it
+    /// cannot be opened or read. Reads only.
+    public static func head(of name: String, in directory: String, count: Int, at offset: Int64 = 0) -> [UInt8]? {
+        guard let file = try? POSIXFileSystem().open(joinPath(directory, name), .read) else { return nil }
+        defer { try? file.close() }
+        return try? file.read(count: count, at: offset)
+    }
+}
+
+extension StoreRecognition {
+    /// Every recogniser's frame: lists `directory` and hands its entries (sorted) to `judge`. A missing
+    /// or empty directory is `.empty`, a file or an unreadable directory `.notOurs` naming it, without
+    /// asking `judge`.
+    public static func judging(_ directory: String, _ judge: ([String]) -> StoreRecognition) -> StoreRecognition {
+        switch StoreDirectoryListing.list(directory) {
+        case .missing: return .empty
+        case .notADirectory(let what), .unreadable(let what): return .notOurs(found: [what])
+        case .entries(let names): return names.isEmpty ? .empty : judge(names)
+        }
+    }
+}
+
+/// An engine type that recognises its own stores (README "Store safety"); its descriptor forwards
+/// `recognizeStore(at:)` and `isStoreEntry(_:)` to it.
+public protocol StoreRecognizing {
+    static func recognizeStore(at directory: String) -> StoreRecognition
+    static func isStoreEntry(_ name: String) -> Bool
+}

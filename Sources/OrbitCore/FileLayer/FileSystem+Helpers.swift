@@ -41,6 +41,50 @@ extension FileSystem {
         bytes.removeSubrange(n...)  // the file shrank since size() was taken
         return bytes
     }
+
+    /// The file at `path` read to its end, at most `limit` bytes: for files whose size stat(2) does
+    /// not tell (`/proc/self/maps` reports 0). `readFile` for ordinary files.
+    public func readFile(_ path: String, limit: Int) throws -> [UInt8] {
+        let file = try open(path, .read)
+        defer { try? file.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(limit, 65_536))
+        while bytes.count < limit {
+            let n = try chunk.withUnsafeMutableBytes { try file.read(into: $0, at: Int64(bytes.count)) }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<min(n, limit - bytes.count)])
+        }
+        return bytes
+    }
+
+    /// Copies the file `source` to `destination` (replacing it) and fsyncs the copy; 1 MiB at a time.
+    public func copyFile(_ source: String, to destination: String) throws {
+        let from = try open(source, .read)
+        defer { try? from.close() }
+        let to = try open(destination, .truncate)
+        do {
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var offset: Int64 = 0
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try from.read(into: $0, at: offset) }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { try to.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: offset) }
+                offset += Int64(n)
+            }
+            try to.fsync()
+            try to.close()
+        } catch {
+            try? to.close()
+            throw error
+        }
+    }
+
+    /// fsync(2) of the existing file `path` (by a handle opened for it).
+    public func syncFile(_ path: String) throws {
+        let file = try open(path, .read)
+        defer { try? file.close() }
+        try file.fsync()
+    }
 }
 
 extension FileHandleProtocol {

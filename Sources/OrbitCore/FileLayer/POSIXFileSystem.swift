@@ -197,6 +197,43 @@ public final class POSIXFileSystem: FileSystem {
     public func fileSize(_ path: String) throws -> Int64 {
         do { return try system_stat(path).size } catch { throw error.orbitError("stat failed", at: path) }
     }
+
+    // MARK: Beyond the FileSystem protocol: for the library wrappers (RocksDB's checkpoints) and
+    // the harness's own directories, never for an engine's protocol (the fault injector has no such calls).
+
+    /// Whether `path` is a directory (a symbolic link to one counts); false when nothing is there.
+    public func isDirectory(_ path: String) -> Bool {
+        (try? system_stat(path).isDirectory) ?? false
+    }
+
+    /// link(2): `destination` becomes a second name of the file `source` (same file system only).
+    public func hardLink(_ source: String, to destination: String) throws {
+        do { try system_link(source, destination) } catch {
+            throw error.orbitError("hard link failed", at: "\(source) -> \(destination)")
+        }
+    }
+
+    /// `rm -r path`, never following a symbolic link: a link inside the tree (to a file or to a
+    /// directory) is unlinked itself and nothing it points to is touched; so is `path` when it is a
+    /// link. Nothing at `path` is not an error. The one tree removal of the project: callers vet
+    /// `path` first (StoreGuard's `--fresh`, the crash lab's own experiment directories, tests).
+    public func removeTree(_ path: String) throws {
+        let isDirectory: Bool?
+        do { isDirectory = try system_lstatIsDirectory(path) } catch { throw error.orbitError("lstat failed", at: path) }
+        switch isDirectory {
+        case nil:
+            return
+        case true?:
+            for name in try list(directory: path) { try removeTree(joinPath(path, name)) }
+            do { try system_rmdir(path) } catch where error == .noSuchFile {} catch {
+                throw error.orbitError("remove directory failed", at: path)
+            }
+        case false?:
+            do { try system_unlink(path) } catch where error == .noSuchFile {} catch {
+                throw error.orbitError("remove failed", at: path)
+            }
+        }
+    }
 }
 
 /// An open file of `POSIXFileSystem`: a file descriptor, the path it was opened with, and the end

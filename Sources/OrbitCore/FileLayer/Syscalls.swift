@@ -83,6 +83,18 @@ func system_stat(_ path: String) throws(Errno) -> (size: Int64, isDirectory: Boo
     return (Int64(st.st_size), (st.st_mode & S_IFMT) == S_IFDIR)
 }
 
+/// lstat(2): whether the path itself (a symbolic link not followed) is a directory; nil when nothing is there.
+func system_lstatIsDirectory(_ path: String) throws(Errno) -> Bool? {
+    var st = stat()
+    do { _ = try retryingEINTR { path.withCString { lstat($0, &st) } } } catch where error == .noSuchFile { return nil }
+    return (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// link(2): a second name for the file `from` (same file system only: EXDEV otherwise).
+func system_link(_ from: String, _ to: String) throws(Errno) {
+    _ = try retryingEINTR { from.withCString { f in to.withCString { t in link(f, t) } } }
+}
+
 /// close(2). Never retried: on Linux the descriptor is released even when close reports EINTR,
 /// and retrying could close a descriptor another thread has just been given.
 func system_close(_ fd: Int32) throws(Errno) {

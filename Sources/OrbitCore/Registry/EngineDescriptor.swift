@@ -10,6 +10,8 @@
 public protocol EngineDescriptor: Sendable {
     associatedtype Engine: StorageEngine
     associatedtype Options: EngineOptions
+    /// The formats of the store's files (`fileLayout`, `fileKind`); default: none known.
+    associatedtype Layouts: StoreFileLayouts = NoFileLayouts
 
     /// The backend name in results, flags and workload files ("lsm").
     static var name: String { get }
@@ -23,6 +25,14 @@ public protocol EngineDescriptor: Sendable {
     static var capabilities: EngineCapabilities { get }
     /// The engine's colour in every plot ("#2ca02c"); nil: one from the plots' palette.
     static var plotColour: String? { get }
+    /// The engine's name for people ("LSM-tree", "RocksDB"), as column titles print it; default: `name`.
+    static var displayName: String { get }
+    /// The version of the library the engine wraps ("9.10.0"), recorded in every run's environment
+    /// under the engine's name; nil (the default) for an engine written here.
+    static var libraryVersion: String? { get }
+    /// What the engine's own memory account (`StorageStats.memoryUsageBytes`) leaves out, for tables
+    /// that print it ("its pages live in the OS page cache via mmap, not counted"); nil: nothing.
+    static var memoryAccountNote: String? { get }
 
     /// Opens (read-write: creating it in a missing or empty directory) the store in `directory`.
     /// An engine without files ignores `directory`.
@@ -41,6 +51,20 @@ public protocol EngineDescriptor: Sendable {
     /// Further configurations worth testing on their own, as (suffix, options): cow's pure
     /// copy-on-write mode ("nowal"). The conformance suite runs each as `<name>-<suffix>`.
     static var variants: [(suffix: String, options: Options)] { get }
+
+    /// The stores the crash lab's corruption and file-damage sweeps build (CrashLab/Corruption):
+    /// "closed" (closed cleanly) and "open" (copied while open, after `sync()`), with the engine's
+    /// qualifiers appended ("closed,wal=false"). Default: closed and open.
+    static var damageStoreVariants: [String] { get }
+    /// The options such a store is built with: small enough that a few hundred writes make every
+    /// file kind (tables in several levels, WAL segments, checkpoints); the settings' values kept
+    /// otherwise. Default: the settings' options.
+    static func damageStoreOptions(settings: Settings, variant: String) throws -> Options
+    /// The options the resource-limits sweep grows a store with: many small tables (or pages), compaction
+    /// held off where the engine allows it. Default: the settings' options.
+    static func growthOptions(settings: Settings) throws -> Options
+    /// How that sweep counts a store's size under `options` (`StoreGrowth`). Default: `.sst` tables.
+    static func growth(_ options: Options) -> StoreGrowth
 
     /// What the engine's own markers find in `directory` (README "Store safety"); reads only.
     static func recognizeStore(at directory: String) -> StoreRecognition
@@ -91,6 +115,16 @@ public protocol FileLayerEngineDescriptor: EngineDescriptor {
     static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool
     /// The engine's named crash points (`FaultInjectingFileSystem.arm`) and how often to arm each.
     static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)]
+    /// The configurations the fsync-failure sweep alternates between, round by round of probes, as
+    /// (label for the record, options), from the options `stressed` gives. Default: `stressed` alone.
+    static func fsyncFailureConfigurations(_ stressed: Options) -> [(label: String, options: Options)]
+    /// Whether a failed sync of the store's file `name` must leave the engine refusing writes: a
+    /// file an acknowledgement or a checkpoint depends on. Default: none.
+    static func acknowledgementsDependOn(fileNamed name: String) -> Bool
+    /// What the engine has said once it refuses writes after a failed sync ("read-only until reopened").
+    static var writeRefusalAfterFailedSync: String { get }
+    /// The value sizes of the fsync-failure sweep's writes. Default: 40..<240.
+    static var fsyncFailureValueSizes: Range<Int> { get }
     /// The engine's own "make it durable" call besides `sync()` (a flush, a checkpoint); returns whether
     /// it made every acknowledged write durable. `engine` is one `open(fs:)` made.
     static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool
@@ -109,6 +143,10 @@ extension FileLayerEngineDescriptor {
     public static func durabilityQualifier(_ options: Options) -> String? { nil }
     public static func syncsOnAck(_ options: Options, durability: DurabilityMode) -> Bool { durability.syncsBeforeAck }
     public static func crashPoints(_ options: Options, durability: DurabilityMode) -> [(name: String, probability: Double)] { [] }
+    public static func fsyncFailureConfigurations(_ stressed: Options) -> [(label: String, options: Options)] { [("", stressed)] }
+    public static func acknowledgementsDependOn(fileNamed name: String) -> Bool { false }
+    public static var writeRefusalAfterFailedSync: String { "refusing writes" }
+    public static var fsyncFailureValueSizes: Range<Int> { 40..<240 }
     public static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool {
         try engine.sync()
         return true
@@ -200,6 +238,13 @@ extension EngineDescriptor {
     public static var aliases: [String] { [] }
     public static var article: String { "a" }
     public static var plotColour: String? { nil }
+    public static var displayName: String { name }
+    public static var libraryVersion: String? { nil }
+    public static var memoryAccountNote: String? { nil }
+    public static var damageStoreVariants: [String] { ["closed", "open"] }
+    public static func damageStoreOptions(settings: Settings, variant: String) throws -> Options { try Options(settings: settings) }
+    public static func growthOptions(settings: Settings) throws -> Options { try Options(settings: settings) }
+    public static func growth(_ options: Options) -> StoreGrowth { .tables }
     public static func durabilityPromise(for mode: DurabilityMode) -> DurabilityPromise { Engine.durabilityPromise(for: mode) }
     public static func validate(settings: Settings) throws {
         try Options(settings: settings).validate(durability: settings.durability())
@@ -213,8 +258,10 @@ extension EngineDescriptor {
         throw OrbitError(.unsupported, "orbit-bench has no inspector for \(name) stores", at: directory)
     }
     public static func externalInspectHint(directory: String) -> String? { nil }
-    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? { nil }
-    public static func fileKind(relativePath: String) -> String { "other" }
+    public static func fileLayout(relativePath: String, bytes: [UInt8]) -> FileLayout? {
+        Layouts.fileLayout(relativePath: relativePath, bytes: bytes)
+    }
+    public static func fileKind(relativePath: String) -> String { Layouts.fileKind(relativePath: relativePath) }
 
     /// Opens with the options `settings` selects.
     public static func open(directory: String, settings: Settings, access: StoreAccess = .readWrite) throws -> Engine {
@@ -229,4 +276,14 @@ extension EngineDescriptor {
 
     /// "an lsm", "a cow".
     public static var withArticle: String { "\(article) \(name)" }
+}
+
+extension EngineDescriptor where Engine: StoreRecognizing {
+    public static func recognizeStore(at directory: String) -> StoreRecognition { Engine.recognizeStore(at: directory) }
+    public static func isStoreEntry(_ name: String) -> Bool { Engine.isStoreEntry(name) }
+}
+
+extension EngineDescriptor where Options: TableDrivenOptions {
+    /// Ranges are checked as each knob is read; combinations by the options type, naming its knobs.
+    public static func validate(settings: Settings) throws { _ = try Options.validated(from: settings) }
 }

@@ -15,6 +15,9 @@ public enum Engines {
 
     private static func knobs<D: EngineDescriptor>(of _: D.Type) -> [Knob] { D.Options.knobs }
 
+    /// The engines of this build (`BuiltinEngines.descriptors`; not those a test registered), in order.
+    public static var builtinNames: [String] { BuiltinEngines.descriptors.map { $0.name } }
+
     /// One line per backend for `orbit-bench list`.
     public static var descriptions: [(name: String, summary: String)] {
         install()
@@ -75,7 +78,7 @@ public enum Engines {
         return d.durabilityPromise(for: mode)
     }
 
-    /// The backend name for a spelling ("LsmTree" → "lsm"), or the spelling itself when unknown.
+    /// The backend name for a spelling (an alias, in any case), or the spelling itself when unknown.
     public static func canonicalName(_ name: String) -> String {
         install()
         return EngineRegistry.canonicalName(name)

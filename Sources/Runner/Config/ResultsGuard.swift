@@ -59,6 +59,6 @@ public enum ResultsGuard {
                              at: out, hint: "move them away or give another --out; nothing was deleted")
         }
         guard remove else { return }
-        for n in names { try StoreGuard.removeTree(joinPath(out, n)) }
+        for n in names { try POSIXFileSystem().removeTree(joinPath(out, n)) }
     }
 }

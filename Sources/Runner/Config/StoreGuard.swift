@@ -130,23 +130,7 @@ public enum StoreGuard {
                              "--fresh would delete files the \(backend) engine did not write: \(StoreDirectoryListing.few(strangers).joined(separator: ", "))",
                              at: directory, hint: "move them out of the store directory, or use another \(flagHint); nothing was deleted")
         }
-        for name in names { try removeTree(joinPath(directory, name)) }
-    }
-
-    /// rm -r of a path the caller has vetted (no symbolic link is followed).
-    static func removeTree(_ path: String) throws {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            if case .entries(let names) = StoreDirectoryListing.list(path) {
-                for n in names { try removeTree(joinPath(path, n)) }
-            }
-            guard rmdir(path) == 0 else {
-                throw OrbitError(.io, "cannot remove the directory", at: path, cause: .library(String(cString: strerror(errno))))
-            }
-        } else if unlink(path) != 0 {
-            throw OrbitError(.io, "cannot remove the file", at: path, cause: .library(String(cString: strerror(errno))))
-        }
+        for name in names { try POSIXFileSystem().removeTree(joinPath(directory, name)) }
     }
 
     /// The largest key and value `backend` stores under `settings`, so a workload or a kv command that

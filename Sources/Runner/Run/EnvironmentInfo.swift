@@ -1,7 +1,5 @@
 import Foundation
-import LMDBEngine
 import OrbitCore
-import RocksDBEngine
 
 /// The machine and build a run happened on: recorded in summary.json so figures can be judged.
 public struct EnvironmentInfo: Sendable, Codable {
@@ -13,8 +11,9 @@ public struct EnvironmentInfo: Sendable, Codable {
     public var dataDirFilesystem: String
     public var swiftVersion: String
     public var buildConfiguration: String
-    public var rocksdbVersion: String
-    public var lmdbVersion: String
+    /// The version of each library an engine of this build wraps (`EngineDescriptor.libraryVersion`),
+    /// in registry order: summary.json's environment has one field per engine, named after it.
+    public var libraryVersions: [LibraryVersion]
     public var allocator: String
     public var gitCommit: String
     /// The metering clock: the calibrated timestamp counter, or clock_gettime and why.
@@ -26,9 +25,26 @@ public struct EnvironmentInfo: Sendable, Codable {
             memoryBytes: ProcessInfo.processInfo.physicalMemory, kernel: kernel(),
             hostname: ProcessInfo.processInfo.hostName, dataDirFilesystem: filesystem(of: dataDirectory),
             swiftVersion: swiftVersion, buildConfiguration: buildConfiguration,
-            rocksdbVersion: RocksDBEngine.libraryVersion(), lmdbVersion: LMDBEngine.libraryVersion(),
+            libraryVersions: libraryVersionsOfThisBuild(),
             allocator: ProcessMemory.isJemallocActive ? "jemalloc \(ProcessMemory.jemallocVersion())" : "system malloc",
             gitCommit: gitCommit(), clock: MeterClock.shared.description)
+    }
+
+    public struct LibraryVersion: Sendable, Codable {
+        /// The engine's backend name.
+        public var backend: String
+        public var version: String
+    }
+
+    /// The environment's fields for summary.json: one per wrapped library, named after its engine.
+    public var libraryVersionFields: [String: Any] {
+        Dictionary(uniqueKeysWithValues: libraryVersions.map { ($0.backend, $0.version as Any) })
+    }
+
+    static func libraryVersionsOfThisBuild() -> [LibraryVersion] {
+        Engines.install()
+        return EngineRegistry.all.filter { Engines.builtinNames.contains($0.name) }
+            .compactMap { d in d.libraryVersion.map { LibraryVersion(backend: d.name, version: $0) } }
     }
 
     public static var buildConfiguration: String {

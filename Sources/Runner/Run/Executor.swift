@@ -68,18 +68,8 @@ struct Executor<E: StorageEngine>: Sendable {
             let value = values.value(length: length, salt: w.dataIntegrity ? integritySalt(record) : salt)
             let sample = rec.shouldSample()
             let io0 = sample || countsNet ? ThreadIO.current() : ThreadIO.Counters()
-            var ok = true
-            let t0 = meter.startNanoseconds()
-            do {
+            let (t0, t1, ok, _) = timed(rec, clock: clock, boundary: &boundary, failed: ()) {
                 if let leases { try leases.store(record: record, thread: t) } else { try engine.put(key, value) }
-            } catch {
-                ok = false
-                rec.noteError(error)
-            }
-            let t1 = meter.nanoseconds()
-            if t1 >= boundary {
-                rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector)
-                boundary = clock.nextBoundary(after: t1)
             }
             rec.record(.load, latency: t1 - t0, success: ok, found: true, bytes: key.count + length)
             if countsNet { accountNet(rec, .load, io0) }
@@ -157,19 +147,8 @@ struct Executor<E: StorageEngine>: Sendable {
             }
             let sample = rec.shouldSample()
             let io0 = sample || countsNet ? ThreadIO.current() : ThreadIO.Counters()
-            var ok = true
-            var moved = 0
-            let t0 = meter.startNanoseconds()
-            do {
-                moved = try execute(op, key, &state.scratch, thread: t)
-            } catch {
-                ok = false
-                rec.noteError(error)
-            }
-            let t1 = meter.nanoseconds()
-            if t1 >= boundary {
-                rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector)
-                boundary = clock.nextBoundary(after: t1)
+            let (t0, t1, ok, moved) = timed(rec, clock: clock, boundary: &boundary, failed: 0) {
+                try execute(op, key, &state.scratch, thread: t)
             }
             // An operation cannot be intended to start after it did (the sleep may wake a little early).
             let intended = openLoop ? t1 - min(due, t0) : t1 - t0
@@ -188,6 +167,28 @@ struct Executor<E: StorageEngine>: Sendable {
         }
         rec.publishInterval(clock.interval(containing: meter.nanoseconds()), to: clock.collector)
         return (state.stream.digest, behind)
+    }
+
+    /// The measured section of one operation: clock, `body`, clock (a failure is counted on `rec`
+    /// inside it, as before the second reading); then the interval the operation ended in is
+    /// published if it crossed `boundary`. Returns both readings, whether `body` succeeded, and its
+    /// result (`failed` when it threw). Inlined: the loops stay one specialised body each.
+    @inline(__always)
+    func timed<R>(_ rec: ThreadRecorder, clock: PhaseClock, boundary: inout UInt64, failed: R,
+                  _ body: () throws -> R) -> (t0: UInt64, t1: UInt64, ok: Bool, result: R) {
+        var ok = true
+        var result = failed
+        let t0 = meter.startNanoseconds()
+        do { result = try body() } catch {
+            ok = false
+            rec.noteError(error)
+        }
+        let t1 = meter.nanoseconds()
+        if t1 >= boundary {
+            rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector)
+            boundary = clock.nextBoundary(after: t1)
+        }
+        return (t0, t1, ok, result)
     }
 
     /// Sleeps until the meter clock reads `deadline` (returns at once if it already has). The deadline
