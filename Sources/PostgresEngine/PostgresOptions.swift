@@ -20,7 +20,7 @@ public struct PostgresOptions: TableDrivenOptions, Hashable {
 
     public init() {}
 
-    public static let optionTable = OptionTable<PostgresOptions>(engine: "postgres", [
+    public static let optionTable = OptionTable<PostgresOptions>(engine: PostgresDescriptor.name, [
         .string("url", \.url,
                 "postgresql://user@host:port/db of an existing server (password from PGPASSWORD only); empty: a managed server on 127.0.0.1 at a free port"),
         .string("table", \.table, "the table (key bytea primary key, value bytea), created when missing"),

@@ -14,7 +14,7 @@ public struct RedisOptions: TableDrivenOptions, Hashable {
 
     public init() {}
 
-    public static let optionTable = OptionTable<RedisOptions>(engine: "redis", [
+    public static let optionTable = OptionTable<RedisOptions>(engine: RedisDescriptor.name, [
         .string("url", \.url,
                 "redis://[user@]host:port[/db] of an existing server (password from REDIS_PASSWORD only); empty: a managed redis-server on 127.0.0.1 at a free port"),
         .string("prefix", \.prefix, "prefix of the engine's keys: <prefix>:data (hash), <prefix>:index (sorted set), <prefix>:meta"),
