@@ -450,6 +450,9 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     func applyAndPublish(_ apply: (TreeWriter) -> Void) {
         let done = current.withLock { v -> Bool in
             guard isKnownUniquelyReferenced(&v) else { return false }
+            // Every reader that held `v` has let go of it (an uninstrumented reference count says
+            // so): their walks happen before these in-place changes. Stated for ThreadSanitizer.
+            TSan.acquire(v)
             apply(tree)
             v = makeVersion()
             return true
@@ -475,6 +478,8 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         // The reference to `v` is what tells the writer a reader is here (`applyAndPublish`): hold
         // it for the whole walk.
         return try withExtendedLifetime(v) {
+            // The reader's end of the hand-off `applyAndPublish` takes in place (see `TSan`).
+            defer { TSan.release(v) }
             guard var p = v.root else { return try body(nil) }
             while !p.isLeaf { p = p.child(p.branchSearch(key)) }
             let (i, found) = p.leafSearch(key)
@@ -487,7 +492,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         let v = try view()
-        defer { withExtendedLifetime(v) {} }   // held for the whole scan (see `get`)
+        defer { TSan.release(v) }   // held for the whole scan (see `get`); the reader's end of the hand-off
         guard let root = v.root else { return 0 }
         var stack: [(Page, Int)] = []
         stack.reserveCapacity(v.height)

@@ -136,6 +136,7 @@ extension LSMTree {
                 walSize.store(writer.size, ordering: .relaxed)
                 let removeNow: [UInt64] = state.withLock {
                     version = Version.empty(levels: options.maxLevels).applying(VersionEdit(added: files), opened)
+                    TSan.acquire(address: TSan.address(of: imms))   // readers' copies let go (see `readView`)
                     imms = []
                     mem = Memtable(logNumber: number)
                     return retire(current.allFiles.map(\.file.meta.number).filter { !version.contains($0) && !protectedFiles.contains($0) })

@@ -6,6 +6,7 @@ extension LSMTree {
     public func stats() throws -> StorageStats {
         try checkOpen()
         let (_, m, ims, v) = readView()
+        defer { TSan.release(address: TSan.address(of: ims)) }   // see `readView`
         var s = StorageStats()
         var puts: Int64 = 0, deletes: Int64 = 0, raw: Int64 = 0, memory: Int64 = 0, disk: UInt64 = 0
         // Puts and their key and value bytes where the key bytes are known (tables written by an

@@ -491,6 +491,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
         log = writer
         walSize.store(writer.size, ordering: .relaxed)
         state.withLock {
+            TSan.acquire(address: TSan.address(of: imms))   // readers' copies of the array let go (see `readView`)
             imms.append(mem)
             mem = Memtable(logNumber: number)
             state.broadcast()
@@ -525,6 +526,12 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     /// memtable, so the reader skipped K@seq+1 and found an older K below, or none. Under the lock
     /// the sequence covers every write in the view's immutable memtables and tables (a memtable is
     /// sealed only once all its writes are visible), so no version the reader needs was dropped.
+    ///
+    /// The immutable memtables come as a copy of `imms` that shares its storage; the state's next
+    /// change to the array (under `state`) is made in place once no reader holds a copy, ordered by
+    /// the storage's reference count, which ThreadSanitizer cannot see. So every caller releases
+    /// the storage (`TSan.release`) when it is done with the copy, and every change to `imms`
+    /// acquires it first (empty in builds without `-DORBIT_TSAN`).
     @inline(__always) func readView() -> (UInt64, Memtable, [Memtable], Version<FS.File>) {
         if options.plantedBug == .readRace { return racyReadView() }
         if let readHook { readHook() }
@@ -549,6 +556,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try checkOpen()
         let (seq, m, ims, v) = readView()
+        defer { TSan.release(address: TSan.address(of: ims)) }   // see `readView`
         gets.wrappingAdd(1, ordering: .relaxed)
         if let (t, value) = m.get(key, seq: seq) { return try body(t == .put ? value : nil) }
         for imm in ims.reversed() {
@@ -587,6 +595,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         try checkOpen()
         let (seq, m, ims, v) = readView()
+        defer { TSan.release(address: TSan.address(of: ims)) }   // see `readView`
         var it = MergingIterator<FS.File>(mems: [m] + ims.reversed(), tables: v.levels[0].reversed().map(\.reader),
                                           levels: Array(v.levels.dropFirst()))
         if let start {

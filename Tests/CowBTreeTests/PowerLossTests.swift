@@ -176,13 +176,27 @@ import Testing
         options.walSegmentSize = 1 << 16
         let engine = try CowBTree(path: Self.dir, options: options, durability: .everyWrite, fileSystem: fs)
         for i in 0..<120 { try engine.put(b("key-\(i)"), b("value-\(i)")) }   // checkpoints at 50 and 100
+        // Deterministic order (the test used to depend on timing, and failed under ThreadSanitizer):
+        // the checkpoint frozen at put 150 is held on the background queue until puts 151-159 are
+        // logged and synced, so the WAL reaches past the checkpoint's txid. Without them (the
+        // writer finishing the job at the very next commit) the torn meta page's checkpoint would
+        // be newer than everything the WAL reaches, and open rightly reports it as corruption
+        // (`checkDamagedMeta`): a checkpoint can carry what the WAL does not (snapshot lists).
+        try engine.withWriteLock { try engine.finishInflightCheckpoint(wait: true) }
+        let gate = Lock<Bool>(false)
+        engine.background!.submit { gate.withLock(until: { $0 }) { _ in } }
+        for i in 120..<160 { try engine.put(b("key-\(i)"), b("value-\(i)")) }
+        #expect(engine.inflight != nil, "the checkpoint due at put 150 is queued behind the gate")
         fs.arm("cow.checkpoint.before-wal-recycle")
-        var acked = 120
+        gate.withLock { $0 = true; gate.broadcast() }
+        var acked = 160
         do {
-            // A background checkpoint reaches the crash point when the writer finishes it: at a
-            // later commit, which fails before it logs anything.
-            for i in 120..<400 { try engine.put(b("key-\(i)"), b("value-\(i)")); acked = i + 1 }
+            // The background checkpoint reaches the crash point when the writer finishes it: at a
+            // later commit (at the latest the one that makes the next checkpoint due), which fails
+            // before it logs anything.
+            for i in 160..<400 { try engine.put(b("key-\(i)"), b("value-\(i)")); acked = i + 1 }
         } catch {}
+        #expect(acked < 400, "the crash fired")
         try? engine.close()
         #expect(fs.crashed != nil)
         var rng = SeededRNG(seed: 11)
@@ -200,10 +214,9 @@ import Testing
         let reopened = try CowBTree(path: Self.dir, options: options, durability: .none, fileSystem: lost)
         defer { try? reopened.close() }
         for i in 0..<acked { #expect(try reopened.get(b("key-\(i)")) == b("value-\(i)"), "key-\(i)") }
-        // The failed write was not acknowledged: usually the crash fires as the next commit finishes
-        // the background checkpoint, before it logs anything; when that checkpoint is still
-        // running at the commit that makes the next one due (a loaded machine), it fires after
-        // the record was logged and synced. Either outcome is allowed for an unacknowledged write.
+        // The failed write was not acknowledged: the crash fires as a commit finishes the background
+        // checkpoint, before it logs anything; at the commit that makes the next one due it fires
+        // after the record was logged and synced. Either outcome is allowed for an unacknowledged write.
         let failed = try reopened.get(b("key-\(acked)"))
         #expect(failed == nil || failed == b("value-\(acked)"), "key-\(acked): \(failed.map { describeBytes($0) } ?? "absent")")
     }

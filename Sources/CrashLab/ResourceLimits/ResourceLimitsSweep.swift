@@ -80,11 +80,17 @@ public enum ResourceLimitsSweep: DurableStoreSweep, ChildProcessSweep {
             throw OrbitError(.io, "cannot start the resource-limits child", at: executable,
                              hint: "the child is the orbit-bench executable itself (crash-lab-child)", cause: .library("\(error)"))
         }
-        // stderr drains on its own thread so a chatty child never blocks on a full pipe.
+        // stderr drains on its own thread so a chatty child never blocks on a full pipe. Joined, not
+        // polled: Foundation's `Thread.isFinished` is a plain read of a field the thread writes, with
+        // no happens-before edge to its `data` (a race ThreadSanitizer reported, issue 14).
         final class Box: @unchecked Sendable { var data = Data() }
         let errBox = Box()
-        let errThread = Thread { errBox.data = err.fileHandleForReading.readDataToEndOfFile() }
-        errThread.start()
+        let errThread: OrbitThread
+        do { errThread = try OrbitThread(name: "resource-limits stderr") { errBox.data = err.fileHandleForReading.readDataToEndOfFile() } } catch {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            throw error
+        }
         let fd = out.fileHandleForReading.fileDescriptor
         var lines: [String] = []
         var buffer = LineBuffer()
@@ -106,7 +112,7 @@ public enum ResourceLimitsSweep: DurableStoreSweep, ChildProcessSweep {
             buffer.append(buf[0..<n]) { lines.append(String($0)) }
         }
         p.waitUntilExit()
-        while !errThread.isFinished { usleepMillis(5) }
+        errThread.join()
         let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
         return (status, lines, String(decoding: errBox.data, as: UTF8.self))
     }

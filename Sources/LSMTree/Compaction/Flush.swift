@@ -130,6 +130,7 @@ extension LSMTree {
         try fs.crashPoint("lsm.flush.after-manifest-sync")
         state.withLock {
             version = version.applying(edit, opened)
+            TSan.acquire(address: TSan.address(of: imms))   // readers' copies of the array let go (see `readView`)
             imms.removeFirst()
             state.broadcast()
         }

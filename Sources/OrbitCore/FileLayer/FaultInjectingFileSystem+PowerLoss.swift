@@ -64,8 +64,17 @@ extension FaultInjectingFileSystem {
     ///
     /// Files that no surviving entry reaches are gone. Every random choice comes from `rng`, in a
     /// fixed order, so one seed gives one state.
+    ///
+    /// The image is taken under this file system's lock, which engine threads may still be using
+    /// (the fsync-failure sweep takes it while the engine is open): a copy of the state read after
+    /// the lock is released shares its node storage with the live state, and the live state's next
+    /// change is made in place once that copy is gone — ordered only by the storage's reference
+    /// count, which ThreadSanitizer cannot see (it reported those reads and writes as races).
     public func powerLoss(_ mode: PowerLossMode, rng: inout some RandomNumberGenerator) -> FaultInjectingFileSystem {
-        let s = state.withLock { $0 }
+        state.withLock { s in powerLossImage(of: s, mode, rng: &rng) }
+    }
+
+    private func powerLossImage(of s: State, _ mode: PowerLossMode, rng: inout some RandomNumberGenerator) -> FaultInjectingFileSystem {
         var notes: [String] = []
 
         // Directories: which entry changes survive.
