@@ -33,7 +33,7 @@ public enum CrashKnobs {
             k("crash.history_keys", .int(2...100_000), .int(16), "crash (concurrent-history): keys the threads share (few: contention)"),
             k("crash.differential_operations", .int(1...10_000_000), .int(10_000), "crash (differential): operations per stream"),
             k("crash.differential_replay", .string, .string(""), "crash (differential): run this replay file (written by a failing stream) once instead of generating streams"),
-            k("crash.planted_bug", .choice(plantedBugs), .string("none"), "crash (tests): plant a bug the oracle must catch: drop-last-synced (the worker acks its last write before applying it) or stale-value (the verifier reads through a stale cache)"),
+            k("crash.planted_bug", .choice(plantedBugs), .string("none"), "crash (tests): plant a bug the oracle must catch: drop-last-synced (the worker acks each write 10 ms before applying it) or stale-value (the verifier reads through a stale cache)"),
         ]
     }()
 }

@@ -63,7 +63,8 @@ struct KillSweepTests {
     /// Planted bug: the worker acknowledges its last write before applying it.
     @Test func droppedLastSyncedWriteBreaksTheExperiment() throws {
         let r = try Self.crash(["--backend", "lsm", "--set", "cycles=3", "--set", "record_count=200", "--set", "crash.batch_fraction=0",
-                                "--set", "mix.delete=0", "--set", "mix.update=1", "--set", "crash.planted_bug=drop-last-synced"])
+                                "--set", "mix.delete=0", "--set", "mix.update=1", "--set", "kill_after_ops.max=40",
+                                "--set", "crash.planted_bug=drop-last-synced"])
         defer { try? FileManager.default.removeItem(atPath: r.dir) }
         #expect(r.status == CrashExperiment.brokenExitStatus, "seed 42\n\(r.out)\n\(r.err)")
         let rows = try Self.records(r.dir)

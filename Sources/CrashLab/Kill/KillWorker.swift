@@ -44,25 +44,31 @@ public enum KillWorker {
         func run<E: StorageEngine>(_ engine: E) throws -> Int {
             let synced = engine.durability.syncsBeforeAck
             var rng = SeededRNG(seed: seed, stream: firstOp)
-            // Planted bug drop-last-synced: acknowledge each write, but apply it only when the next one
-            // comes, so the last acknowledged write is never applied.
-            var held: KillOp?
+            // Planted bug drop-last-synced: acknowledge each write before applying it, and apply it only
+            // after a pause, so a kill that follows an acknowledgement (the parent kills right after
+            // reading one) finds that write not yet applied. (Holding it until the next op's begin,
+            // as before, left a window of microseconds before write(2): a kill mostly landed in the
+            // previous write's fdatasync, after its WAL record was written, and the bug went unseen.)
             emit("R\n")
             var i = firstOp
             while true {
                 let op = KillOp.generate(index: i, plan: plan, rng: &rng)
                 emit(op.beginLine)
                 if plan.plantedBug == .dropLastSynced {
-                    if let h = held { try apply(h, engine) }
-                    held = op
+                    emit(KillOp.ackLine(i, synced: synced))
+                    usleep(Self.plantedAckGapMicroseconds)
+                    try apply(op, engine)
                 } else {
                     try apply(op, engine)
+                    emit(KillOp.ackLine(i, synced: synced))
                 }
-                emit(KillOp.ackLine(i, synced: synced))
                 i += 1
                 if i & 255 == 0, getppid() == 1 { return i }  // orphaned: the parent died
             }
         }
+
+        /// drop-last-synced's pause between an acknowledgement and the write it acknowledges.
+        static let plantedAckGapMicroseconds: UInt32 = 10_000
 
         func apply<E: StorageEngine>(_ op: KillOp, _ engine: E) throws {
             if op.isBatch {
