@@ -3,12 +3,12 @@ import Glibc
 #endif
 import CLibpq
 import OrbitCore
-import ServerSupport
+public import ServerSupport
 
 /// One libpq connection (one per client thread) with the engine's statements prepared. Parameters
 /// and results are binary (bytea as raw bytes): the caller's buffers are passed as they are, through
 /// argument arrays reused for every call (libpq allocates its PGresult).
-final class PostgresConnection: ServerConnection {
+public final class PostgresConnection: ServerConnection {
     let conn: OpaquePointer
     var net = NetByteCounter()
     let values: UnsafeMutablePointer<UnsafePointer<CChar>?>
@@ -84,7 +84,7 @@ final class PostgresConnection: ServerConnection {
         return String(cString: PQgetvalue(r, 0, 0))
     }
 
-    func disconnect() {
+    public func disconnect() {
         PQfinish(conn)
         values.deallocate()
         lengths.deallocate()

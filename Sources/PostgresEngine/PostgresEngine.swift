@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CLibpq
 public import OrbitCore
-import ServerSupport
+public import ServerSupport
 import Synchronization
 
 /// The `postgres` engine: a client of a PostgreSQL server through libpq (the library pgbench uses),
@@ -13,49 +13,41 @@ import Synchronization
 ///
 /// Durability (fsync=on always): every-write = synchronous_commit=on; group = on with commit_delay;
 /// none = synchronous_commit=off; periodic = off with wal_writer_delay = the period. Snapshots: none.
-public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked Sendable {
+public final class PostgresEngine: ServerSessionEngine, @unchecked Sendable {
     public let backendName = PostgresDescriptor.name
-    public let durability: DurabilityMode
+    public var durability: DurabilityMode { session.durability }
     public let dataDirectory: String?
-    let access: StoreAccess
     let options: PostgresOptions
-    let server: ManagedServer?
-    let temporaryLog: String?
-    let endpoint: String
-    let connections: ThreadConnections<PostgresConnection>
-    private let closed = Atomic<Bool>(false)
+    public let session: ServerSession<PostgresConnection>
     private let table: String
-    public private(set) var serverDescription: ServerDescription
+    public static let snapshotsAbsentBecause =
+        "PostgreSQL's snapshots (pg_export_snapshot) live only as long as their transaction"
 
     static let scanChunk = 1024
 
     init(directory: String, options: PostgresOptions, durability: DurabilityMode, access: StoreAccess) throws {
-        self.durability = durability
-        self.access = access
         self.options = options
         dataDirectory = directory
-        table = "\"\(options.table)\""
-        let conninfo: String
+        let table = "\"\(options.table)\""
+        self.table = table
+        let conninfo: String, server: ManagedServer?, log: String?, endpoint: String
         if options.url.isEmpty {
-            let (s, log) = try PostgresServer.start(directory: directory, options: options, durability: durability, access: access)
-            server = s
-            temporaryLog = log
-            endpoint = "127.0.0.1:\(s.port)"
+            let (s, l) = try PostgresServer.start(directory: directory, options: options, durability: durability, access: access)
+            (server, log, endpoint) = (s, l, "127.0.0.1:\(s.port)")
             conninfo = "host=127.0.0.1 port=\(s.port) dbname=postgres user=\(PostgresServer.user)"
         } else {
             try Self.checkURL(options.url)
-            server = nil
-            temporaryLog = nil
-            endpoint = options.url
-            conninfo = options.url
+            (server, log, endpoint, conninfo) = (nil, nil, options.url, options.url)
         }
-        let (what, table) = (endpoint, options.table)
-        let mode = server == nil ? "external" : "managed"
-        serverDescription = ServerDescription(mode: mode, endpoint: endpoint, version: "", settings: [])
+        let (countNet, tableName) = (options.countNetBytes, options.table)
+        session = ServerSession(backend: PostgresDescriptor.name, durability: durability, access: access, server: server,
+                                temporaryLog: log, endpoint: endpoint) {
+            try PostgresConnection(conninfo: conninfo, table: tableName, countNetBytes: countNet, what: endpoint)
+        }
         // Settings first: a server in the wrong mode is refused before anything is written (here or
         // there); then the table, which must exist before the statements are prepared.
-        do {
-            let setup = try PostgresConnection.bare(conninfo: conninfo, what: what)
+        try session.finishOpening {
+            let setup = try PostgresConnection.bare(conninfo: conninfo, what: endpoint)
             defer { PQfinish(setup) }
             let version = try PostgresConnection.value(setup, "SHOW server_version")
             var settings: [ServerDescription.Setting] = []
@@ -63,24 +55,14 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
                          "full_page_writes", "shared_buffers", "max_connections", "wal_level"] {
                 settings.append(.init(name, try PostgresConnection.value(setup, "SHOW \(name)")))
             }
-            serverDescription = ServerDescription(mode: mode, endpoint: endpoint, version: version, settings: settings)
+            session.description.version = version
+            session.description.settings = settings
             try Self.checkDurability(settings, durability: durability, endpoint: endpoint, external: server == nil)
             if access == .readWrite {
                 if server == nil { try ServerStoreDirectory.prepare(directory, backend: PostgresDescriptor.name) }
-                try PostgresConnection.run(setup, "CREATE TABLE IF NOT EXISTS \"\(table)\" (key bytea PRIMARY KEY, value bytea NOT NULL)")
+                try PostgresConnection.run(setup, "CREATE TABLE IF NOT EXISTS \"\(options.table)\" (key bytea PRIMARY KEY, value bytea NOT NULL)")
             }
-        } catch {
-            if let server { try? server.stop() }
-            if let temporaryLog { unlink(temporaryLog) }
-            throw error
-        }
-        let countNet = options.countNetBytes
-        connections = ThreadConnections { try PostgresConnection(conninfo: conninfo, table: table, countNetBytes: countNet, what: what) }
-        do {
-            _ = try connections.current()
-        } catch {
-            shutDown()
-            throw error
+            _ = try session.connections.current()
         }
     }
 
@@ -149,21 +131,8 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
 
     // MARK: StorageEngine
 
-    @inline(__always)
-    private func connection() throws -> PostgresConnection {
-        guard !closed.load(ordering: .relaxed) else { throw OrbitError(.closed, "the postgres engine is closed") }
-        return try connections.current()
-    }
-
-    @inline(__always)
-    private func writable() throws -> PostgresConnection {
-        let c = try connection()
-        guard access == .readWrite else { throw OrbitError(.readOnly, "the postgres store is open read-only") }
-        return c
-    }
-
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-        let c = try writable()
+        let c = try session.writable()
         defer { c.net.account() }
         c.param(0, key)
         c.param(1, value)
@@ -171,7 +140,7 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
     }
 
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        let c = try connection()
+        let c = try session.connection()
         c.param(0, key)
         let r = try c.execute(PostgresConnection.get, 1, expect: PGRES_TUPLES_OK)
         c.net.account()
@@ -181,14 +150,14 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
     }
 
     public func delete(_ key: UnsafeRawBufferPointer) throws {
-        let c = try writable()
+        let c = try session.writable()
         defer { c.net.account() }
         c.param(0, key)
         PQclear(try c.execute(PostgresConnection.delete, 1, expect: PGRES_COMMAND_OK))
     }
 
     public func write(_ batch: WriteBatch) throws {
-        let c = try writable()
+        let c = try session.writable()
         guard !batch.isEmpty else { return }
         defer { c.net.account() }
         PQclear(try c.exec("BEGIN"))
@@ -214,7 +183,7 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
     @discardableResult
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
-        let c = try connection()
+        let c = try session.connection()
         defer { c.net.account() }
         c.nextStart.removeAll(keepingCapacity: true)
         if let start { c.nextStart.append(contentsOf: start) }
@@ -251,8 +220,8 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
     /// Under synchronous_commit=off: one transaction with an xid committed with synchronous_commit=on,
     /// whose commit flushes the WAL up to it (every earlier commit included).
     public func sync() throws {
-        let c = try connection()
-        guard access == .readWrite, !durability.syncsBeforeAck else { return }
+        let c = try session.connection()
+        guard session.access == .readWrite, !durability.syncsBeforeAck else { return }
         PQclear(try c.exec("BEGIN"))
         do {
             PQclear(try c.exec("SET LOCAL synchronous_commit TO on"))
@@ -264,20 +233,10 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
         }
     }
 
-    private func noSnapshots() -> OrbitError {
-        OrbitError(.unsupported, "the postgres backend has no named snapshots",
-                   hint: "PostgreSQL's snapshots (pg_export_snapshot) live only as long as their transaction; snapshots are declared absent")
-    }
-
-    public func createSnapshot(named name: String) throws { _ = try connection(); throw noSnapshots() }
-    public func restoreSnapshot(named name: String) throws { _ = try connection(); throw noSnapshots() }
-    public func listSnapshots() throws -> [String] { _ = try connection(); throw noSnapshots() }
-    public func dropSnapshot(named name: String) throws { _ = try connection(); throw noSnapshots() }
-
     /// From the server: counts (exact, or the n_live_tup estimate), pg_total_relation_size, the
     /// table's and the database's pg_stat counters.
     public func stats() throws -> StorageStats {
-        let c = try connection()
+        let c = try session.connection()
         var s = StorageStats()
         let lit = "'" + options.table.replacingSingleQuotes() + "'"
         if options.exactStats {
@@ -321,23 +280,7 @@ public final class PostgresEngine: StorageEngine, ServerBackedEngine, @unchecked
         return s
     }
 
-    public func close() throws {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { throw OrbitError(.closed, "the postgres engine is closed") }
-        var failure: (any Error)?
-        if access == .readWrite, !durability.syncsBeforeAck {
-            closed.store(false, ordering: .relaxed)
-            do { try sync() } catch { failure = error }
-            closed.store(true, ordering: .relaxed)
-        }
-        shutDown()
-        if let failure { throw failure }
-    }
-
-    private func shutDown() {
-        connections.closeAll()
-        if let server { try? server.stop() }
-        if let temporaryLog { unlink(temporaryLog) }
-    }
+    public func close() throws { try session.close(sync: sync) }
 }
 
 extension String {

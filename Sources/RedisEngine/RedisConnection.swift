@@ -3,12 +3,12 @@ import Glibc
 #endif
 import CHiredis
 import OrbitCore
-import ServerSupport
+public import ServerSupport
 
 /// One hiredis connection (one per client thread: `ThreadConnections`). Commands are built from
 /// pointers into the caller's buffers: an argument vector of fixed capacity is reused, nothing is
 /// copied or allocated by this layer per command (hiredis allocates its reply objects).
-final class RedisConnection: ServerConnection {
+public final class RedisConnection: ServerConnection {
     let context: UnsafeMutablePointer<redisContext>
     var net = NetByteCounter()
     private let argv: UnsafeMutablePointer<UnsafePointer<CChar>?>
@@ -66,7 +66,7 @@ final class RedisConnection: ServerConnection {
         if countNetBytes { net.attach(c.pointee.fd) }
     }
 
-    func disconnect() {
+    public func disconnect() {
         redisFree(context)
         argv.deallocate()
         lengths.deallocate()

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CHiredis
 public import OrbitCore
-import ServerSupport
+public import ServerSupport
 import Synchronization
 
 /// The `redis` engine: a client of a Redis server through hiredis (the library redis-benchmark uses),
@@ -17,40 +17,30 @@ import Synchronization
 ///
 /// Durability (appendonly yes always): none = appendfsync no, every-write and group = always,
 /// periodic = everysec. Snapshots: none (refused).
-public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Sendable {
+public final class RedisEngine: ServerSessionEngine, @unchecked Sendable {
     public let backendName = RedisDescriptor.name
-    public let durability: DurabilityMode
+    public var durability: DurabilityMode { session.durability }
     public let dataDirectory: String?
-    let access: StoreAccess
     let options: RedisOptions
-    let server: ManagedServer?
-    let temporaryLog: String?
-    let endpoint: String
-    let connections: ThreadConnections<RedisConnection>
-    private let closed = Atomic<Bool>(false)
+    public let session: ServerSession<RedisConnection>
     /// `<prefix>:data`, `:index`, `:meta`, kept for the engine's life (arguments of every command).
     private let dataKey, indexKey, metaKey: UnsafeMutableRawBufferPointer
-    /// The server's own answer, read once at open (summary.json).
-    public private(set) var serverDescription: ServerDescription
+    public static let snapshotsAbsentBecause =
+        "SAVE/BGSAVE write one RDB file of the whole server, which a restore would have to swap under a stopped server"
 
     static let scanChunk = 1024
 
     init(directory: String, options: RedisOptions, durability: DurabilityMode, access: StoreAccess) throws {
-        self.durability = durability
-        self.access = access
         self.options = options
         dataDirectory = directory
-        let host: String, port: Int, database: Int
+        let host: String, port: Int, database: Int, server: ManagedServer?, log: String?, endpoint: String
         if options.url.isEmpty {
-            let (s, log) = try RedisServer.start(directory: directory, options: options, durability: durability, access: access)
-            server = s
-            temporaryLog = log
-            (host, port, database) = ("127.0.0.1", s.port, 0)
+            let (s, l) = try RedisServer.start(directory: directory, options: options, durability: durability, access: access)
+            (host, port, database, server, log) = ("127.0.0.1", s.port, 0, s, l)
             endpoint = "127.0.0.1:\(s.port)"
         } else {
             (host, port, database) = try Self.parse(url: options.url)
-            server = nil
-            temporaryLog = nil
+            (server, log) = (nil, nil)
             endpoint = "\(host):\(port)/\(database)"
         }
         func keyBuffer(_ suffix: String) -> UnsafeMutableRawBufferPointer {
@@ -63,26 +53,28 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
         indexKey = keyBuffer("index")
         metaKey = keyBuffer("meta")
         let password = getenv("REDIS_PASSWORD").map { String(cString: $0) }
-        let (what, countNet) = (endpoint, options.countNetBytes)
-        connections = ThreadConnections {
+        let countNet = options.countNetBytes
+        session = ServerSession(backend: RedisDescriptor.name, durability: durability, access: access, server: server,
+                                temporaryLog: log, endpoint: endpoint) {
             try RedisConnection(host: host, port: port, password: password, database: database, scripts: RedisScripts.all,
-                                countNetBytes: countNet, what: what)
+                                countNetBytes: countNet, what: endpoint)
         }
-        serverDescription = ServerDescription(mode: server == nil ? "external" : "managed", endpoint: endpoint, version: "", settings: [])
         do {
-            let c = try connections.current()
-            let info = try c.command(["INFO", "server"])
-            let version = Self.field("redis_version", in: info) ?? "?"
-            var settings: [ServerDescription.Setting] = []
-            for name in ["appendonly", "appendfsync", "save", "maxmemory", "maxmemory-policy", "io-threads"] {
-                let kv = try c.array(["CONFIG", "GET", name])
-                settings.append(.init(name, kv.count >= 2 ? kv[1] : "?"))
+            try session.finishOpening {
+                let c = try session.connections.current()
+                let info = try c.command(["INFO", "server"])
+                session.description.version = Self.field("redis_version", in: info) ?? "?"
+                var settings: [ServerDescription.Setting] = []
+                for name in ["appendonly", "appendfsync", "save", "maxmemory", "maxmemory-policy", "io-threads"] {
+                    let kv = try c.array(["CONFIG", "GET", name])
+                    settings.append(.init(name, kv.count >= 2 ? kv[1] : "?"))
+                }
+                session.description.settings = settings
+                try checkDurability(settings)
+                if access == .readWrite, server == nil { try ServerStoreDirectory.prepare(directory, backend: RedisDescriptor.name) }
             }
-            serverDescription = ServerDescription(mode: serverDescription.mode, endpoint: endpoint, version: version, settings: settings)
-            try checkDurability(settings)
-            if access == .readWrite, server == nil { try ServerStoreDirectory.prepare(directory, backend: RedisDescriptor.name) }
         } catch {
-            shutDown()
+            freeKeys()
             throw error
         }
     }
@@ -92,6 +84,7 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
     private func checkDurability(_ settings: [ServerDescription.Setting]) throws {
         func value(_ n: String) -> String { settings.first { $0.name == n }?.value ?? "?" }
         let want = RedisServer.appendfsync(durability)
+        let endpoint = session.endpoint
         if value("appendonly") != "yes" {
             throw OrbitError(.invalidConfig, "redis at \(endpoint): appendonly is '\(value("appendonly"))'; durability \(durability) needs appendonly yes",
                              at: "redis.url", hint: "CONFIG SET appendonly yes on that server, or run without redis.url (a managed server)")
@@ -158,19 +151,6 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
 
     // MARK: StorageEngine
 
-    @inline(__always)
-    private func connection() throws -> RedisConnection {
-        guard !closed.load(ordering: .relaxed) else { throw OrbitError(.closed, "the redis engine is closed") }
-        return try connections.current()
-    }
-
-    @inline(__always)
-    private func writable() throws -> RedisConnection {
-        let c = try connection()
-        guard access == .readWrite else { throw OrbitError(.readOnly, "the redis store is open read-only") }
-        return c
-    }
-
     /// EVALSHA script 3 data index meta, then the arguments the caller set from index 6 on.
     @inline(__always)
     private func script(_ c: RedisConnection, _ which: Int) {
@@ -183,7 +163,7 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
     }
 
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-        let c = try writable()
+        let c = try session.writable()
         script(c, RedisScripts.put)
         c.arg(6, key)
         c.arg(7, value)
@@ -193,7 +173,7 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
     }
 
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        let c = try connection()
+        let c = try session.connection()
         c.arg(0, "HGET")
         c.arg(1, UnsafeRawBufferPointer(dataKey))
         c.arg(2, key)
@@ -206,7 +186,7 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
     }
 
     public func delete(_ key: UnsafeRawBufferPointer) throws {
-        let c = try writable()
+        let c = try session.writable()
         script(c, RedisScripts.delete)
         c.arg(6, key)
         try c.append(7)
@@ -215,7 +195,7 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
     }
 
     public func write(_ batch: WriteBatch) throws {
-        let c = try writable()
+        let c = try session.writable()
         guard !batch.isEmpty else { return }
         defer { c.net.account() }
         c.arg(0, "MULTI")
@@ -245,7 +225,7 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
     @discardableResult
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
-        let c = try connection()
+        let c = try session.connection()
         defer { c.net.account() }
         // ZRANGEBYLEX bounds: "-" / "+" open, "[k" inclusive, "(k" exclusive.
         c.bound0.removeAll(keepingCapacity: true)
@@ -288,8 +268,8 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
     /// Every acknowledged write durable: nothing to do under appendfsync always; otherwise switch the
     /// server to always for one write (its reply comes after an fsync of the whole AOF), then back.
     public func sync() throws {
-        let c = try connection()
-        guard access == .readWrite, !durability.syncsBeforeAck else { return }
+        let c = try session.connection()
+        guard session.access == .readWrite, !durability.syncsBeforeAck else { return }
         let mode = RedisServer.appendfsync(durability)
         try c.command(["CONFIG", "SET", "appendfsync", "always"])
         do {
@@ -301,19 +281,9 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
         try c.command(["CONFIG", "SET", "appendfsync", mode])
     }
 
-    private func noSnapshots() -> OrbitError {
-        OrbitError(.unsupported, "redis has no named snapshots of a key space",
-                   hint: "SAVE/BGSAVE write one RDB file of the whole server, which a restore would have to swap under a stopped server; snapshots are declared absent")
-    }
-
-    public func createSnapshot(named name: String) throws { _ = try connection(); throw noSnapshots() }
-    public func restoreSnapshot(named name: String) throws { _ = try connection(); throw noSnapshots() }
-    public func listSnapshots() throws -> [String] { _ = try connection(); throw noSnapshots() }
-    public func dropSnapshot(named name: String) throws { _ = try connection(); throw noSnapshots() }
-
     /// From the server: the counters the scripts keep, INFO memory, persistence and keyspace.
     public func stats() throws -> StorageStats {
-        let c = try connection()
+        let c = try session.connection()
         let counts = try c.array(["HMGET", options.prefix + ":meta", "keys", "key_bytes", "value_bytes"]).map { UInt64($0) ?? 0 }
         let memory = try c.command(["INFO", "memory"])
         let persistence = try c.command(["INFO", "persistence"])
@@ -337,22 +307,9 @@ public final class RedisEngine: StorageEngine, ServerBackedEngine, @unchecked Se
         return s
     }
 
-    public func close() throws {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { throw OrbitError(.closed, "the redis engine is closed") }
-        var failure: (any Error)?
-        if access == .readWrite, !durability.syncsBeforeAck {
-            closed.store(false, ordering: .relaxed)
-            do { try sync() } catch { failure = error }
-            closed.store(true, ordering: .relaxed)
-        }
-        shutDown()
-        if let failure { throw failure }
-    }
+    public func close() throws { try session.close(sync: sync, then: freeKeys) }
 
-    private func shutDown() {
-        connections.closeAll()
-        if let server { try? server.stop() }
-        if let temporaryLog { unlink(temporaryLog) }
+    private func freeKeys() {
         dataKey.deallocate()
         indexKey.deallocate()
         metaKey.deallocate()
