@@ -49,6 +49,14 @@ public struct BenchmarkSession {
                                           valueSource: "value_size from \(s.source("value_size.max"))")
             }
         }
+        if workload.memoryLimitMB > 0 {
+            // Refused before anything is written when no memory controller is writable here.
+            do { try MemoryCgroup.check(limitMB: workload.memoryLimitMB) } catch let e as OrbitError {
+                var located = e
+                located.location = "memory_limit_mb from \(s.source("memory_limit_mb"))"
+                throw located
+            }
+        }
         try ResultsGuard.prepare(out, overwrite: overwrite, remove: false)
         if dataPolicy == .reuse, workload.load, workload.runPhase {
             throw OrbitError(.invalidArgument, "--reuse with the load phase on would load the records again over the store",
@@ -146,7 +154,7 @@ public struct BenchmarkSession {
                     if clear { try StoreGuard.removeStore(backend, directory: dir) }
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 }
-                backends.append(try runner.run(backend: backend, directory: dir))
+                backends.append(try Self.bounded(workload, backend: backend, repeatIndex: k) { try runner.run(backend: backend, directory: dir) })
             }
             if k >= workload.warmupRepeats { measured.append(RunRepeat(index: k - workload.warmupRepeats + 1, backends: backends)) }
         }
@@ -162,6 +170,26 @@ public struct BenchmarkSession {
         }
         try ResultsWriter.write(result, to: out)
         return result
+    }
+
+    /// Runs `body` (one backend's open, load, run and close) inside a memory cgroup of the workload's
+    /// `memory_limit_mb`, when one is set, and records what the cgroup saw.
+    static func bounded(_ workload: Workload, backend: String, repeatIndex: Int, _ body: () throws -> BackendRun) throws -> BackendRun {
+        guard workload.memoryLimitMB > 0 else { return try body() }
+        let cgroup = try MemoryCgroup(name: "orbit-bench-\(getpid())-\(backend)-\(repeatIndex)",
+                                      limitBytes: UInt64(workload.memoryLimitMB) << 20)
+        var run: BackendRun
+        do {
+            try cgroup.enter()
+            defer { try? cgroup.leave() }
+            run = try body()
+        } catch {
+            try? cgroup.remove()
+            throw error
+        }
+        run.memory = cgroup.usage()
+        try cgroup.remove()
+        return run
     }
 
     static func timestamp() -> String { RunStamp.now() }

@@ -25,6 +25,9 @@ public enum ResultsWriter {
         // Extensions (schema 1, server backends): bytes the operations sent and received on the wire
         // (TCP payload, protocol framing included; 0 for engines without a server).
         "net_bytes_sent", "net_bytes_received",
+        // Extensions (schema 1, memory-bounded runs): the memory cgroup's limit (0: none) and the
+        // highest charge it saw (anonymous memory plus page cache) during the backend's run.
+        "memory_limit_mb", "peak_memory_bytes",
     ]
     /// Columns of interval-<backend>-<op>.csv: each interval's HdrHistogram as (value, count) buckets.
     public static let intervalColumns = ["elapsed_s", "length_s", "latency", "value_ns", "count"]
@@ -88,6 +91,8 @@ public enum ResultsWriter {
     /// over the measured repeats, and the spread columns at the end give min and max.
     public static func summaryCSV(_ r: RunResult) -> String {
         var out = CSV.row(summaryColumns)
+        var memory: [String: MemoryCgroup.Usage] = [:]
+        for b in r.backends { if let m = b.memory { memory[b.backend] = m } }
         for row in SummaryRow.rows(r) {
             func m(_ f: SummaryRow.Figure) -> Double { row.median(f) }
             func int(_ f: SummaryRow.Figure) -> String { String(UInt64(m(f).rounded())) }
@@ -103,6 +108,7 @@ public enum ResultsWriter {
                 us(row.min(.p50)), us(row.max(.p50)), us(row.min(.p99)), us(row.max(.p99)),
                 us(row.min(.p999)), us(row.max(.p999)),
                 int(.netBytesSent), int(.netBytesReceived),
+                String(r.workload.memoryLimitMB), memory[row.backend].map { String($0.peakBytes) } ?? "",
             ])
         }
         return out
@@ -222,6 +228,15 @@ public enum ResultsWriter {
             }
             d["cpu_s"] = b.cpuSeconds
             d["wall_s"] = b.wallSeconds
+            if let m = b.memory {
+                d["memory_regime"] = [
+                    "limit_bytes": m.limitBytes, "cgroup": m.cgroup, "controller": m.version, "peak_bytes": m.peakBytes,
+                    "page_cache_bytes_at_end": m.pageCacheBytes, "anonymous_bytes_at_end": m.anonymousBytes,
+                    "limit_hits": m.limitHits, "oom_kills": m.oomKills,
+                ] as [String: Any]
+            } else {
+                d["memory_regime"] = "unbounded"
+            }
             d["peak_process_heap_bytes"] = b.peakHeapBytes
             if r.repeats.count > 1, let i = r.backends.firstIndex(where: { $0.backend == b.backend }) {
                 d["representative_repeat"] = i < r.representatives.count ? r.representatives[i] : NSNull()

@@ -5,9 +5,11 @@ import OrbitCore
 /// mode beside every figure.
 public enum SummaryTable {
     public static func render(_ r: RunResult) -> String {
-        let header = ["backend", "durability", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
+        let header = ["backend", "durability", "memory", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
                       "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "not_found"]
         let repeated = r.repeats.count > 1
+        // The memory regime of every row: the cgroup limit, or none.
+        let memoryRegime = r.workload.memoryLimitMB > 0 ? "cgroup \(r.workload.memoryLimitMB) MiB" : "unbounded"
         var rows: [[String]] = []
         for row in SummaryRow.rows(r) {
             // With repeats: the median, and (min–max) over the repeats for the main figures.
@@ -17,7 +19,7 @@ public enum SummaryTable {
                 return m + " (" + formatDouble(row.min(f), decimals: decimals) + "–" + formatDouble(row.max(f), decimals: decimals) + ")"
             }
             rows.append([
-                row.backend, row.durability, row.phase, row.operation, String(UInt64(row.median(.count).rounded())),
+                row.backend, row.durability, memoryRegime, row.phase, row.operation, String(UInt64(row.median(.count).rounded())),
                 cell(.microsPerOp, 2), repeated ? cell(.opsPerSecond, 0) : formatDouble(row.median(.opsPerSecond).rounded(), decimals: 0),
                 formatDouble(row.median(.mbPerSecond), decimals: 1), cell(.p50, 2), cell(.p99, 2), cell(.p999, 2),
                 formatDouble(row.median(.max), decimals: 1), String(UInt64(row.median(.errors).rounded())),
@@ -29,7 +31,7 @@ public enum SummaryTable {
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, c in
                 let pad = String(repeating: " ", count: widths[i] - c.count)
-                return i < 4 ? c + pad : pad + c
+                return i < 5 ? c + pad : pad + c
             }.joined(separator: "  ")
         }
         var out = "workload \(r.workload.name)  seed \(r.workload.seed)  threads \(r.workload.threads)  build \(r.environment.buildConfiguration)  run \(r.runId)\n"
@@ -48,6 +50,11 @@ public enum SummaryTable {
         for b in r.backends {
             out += "\(b.backend): durability \(b.durability) — promise: \(b.promise.description)\n"
             if let dir = b.dataDirectory { out += "  store: \(dir)\n" }
+            if let m = b.memory {
+                out += "  memory: \(m.version) limit \(m.limitBytes >> 20) MiB, peak \(formatDouble(Double(m.peakBytes) / 1_048_576, decimals: 1)) MiB"
+                    + " (page cache \(formatDouble(Double(m.pageCacheBytes) / 1_048_576, decimals: 1)) MiB at the end), limit hit \(m.limitHits) times"
+                    + (m.oomKills > 0 ? ", OOM KILLS \(m.oomKills)" : "") + "\n"
+            }
             for e in b.errors { out += "  ERROR \(e)\n" }
             if let t = b.target {
                 let behind = formatDouble(Double(t.behindNanos) / 1e6, decimals: 1)

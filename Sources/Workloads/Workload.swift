@@ -80,6 +80,8 @@ public struct Workload: Sendable {
     public var warmupRepeats: Int
     /// Draw the run's plots after writing the results.
     public var plots: Bool
+    /// Each backend's run inside a memory cgroup of this many MiB (0: no limit).
+    public var memoryLimitMB: Int
     /// Operations and their proportions (only those > 0), in a fixed order.
     public var mix: [(op: OperationType, proportion: Double)]
 
@@ -138,6 +140,7 @@ public struct Workload: Sendable {
         repeats = s.int("repeat")
         warmupRepeats = s.int("warmup_repeats")
         plots = s.bool("plots")
+        memoryLimitMB = s.int("memory_limit_mb")
         if insertStart + insertCount > recordCount {
             throw OrbitError(.invalidWorkload,
                              "insert_start \(insertStart) + insert_count \(insertCount) is more than record_count \(recordCount)",

@@ -66,6 +66,8 @@ public enum WorkloadKnobs {
             k("repeat", .int(1...1000), .int(1), "measured repeats of the whole run (backends interleaved, a fresh store each); the tables show medians with min-max"),
             k("warmup_repeats", .int(0...100), .int(0), "whole-run repeats done first and not counted (warm caches, page cache, CPU clocks)"),
             k("plots", .bool, .bool(false), "draw the run's plots with gnuplot into <out>/plots (as `run --plot`)"),
+            k("memory_limit_mb", .int(0...16_777_216), .int(0),
+              "each backend's run inside a memory cgroup of this many MiB, page cache included (0: no limit); refused where no memory controller is writable"),
         ]
         for (key, op) in mixEntries {
             knobs.append(k("mix." + key, .double(0...1), .double(0), "proportion of \(op.name) operations"))

@@ -98,6 +98,8 @@ public struct BackendRun: Sendable {
     public var cpuSeconds: Double = 0
     /// Wall time from opening the engine to closing it, s (0 when the caller opened the engine).
     public var wallSeconds: Double = 0
+    /// The memory cgroup the backend ran in (`memory_limit_mb`) and what it used; nil: no limit.
+    public var memory: MemoryCgroup.Usage? = nil
     /// Highest process heap (jemalloc stats.allocated) seen in stats.csv, bytes.
     public var peakHeapBytes: UInt64 { statsRows.map(\.processHeapBytes).max() ?? 0 }
     /// How far the process heap grew during the backend's run: the highest stats.csv sample minus the

@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import OrbitCore
+import Reports
+import Runner
+import Workloads
+
+/// The memory-bounded regime (`memory_limit_mb`, issue 16 item 6): every backend of a run inside a
+/// memory cgroup of the same size, page cache included; refused up front where none is writable.
+@Suite(.serialized)
+struct MemoryLimitTests {
+    /// Whether this machine lets the harness make a memory cgroup (skipped only where it does not:
+    /// the reason is printed).
+    static var unavailable: String? {
+        do { try MemoryCgroup.check(limitMB: 64); return nil } catch { return "\(error)" }
+    }
+
+    @Test func everyBackendRunsInsideACgroupThatHoldsItsPageCache() throws {
+        if let why = Self.unavailable {
+            print("[skip] MemoryLimitTests: no writable memory cgroup here: \(why)")
+            return
+        }
+        let out = EndToEndTests.tempDir("memlimit")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // 40,000 records of 4 KiB (about 160 MiB of values, twice that written with the log) under a
+        // 128 MiB limit: the page cache the writes leave must be reclaimed inside the limit. The
+        // limit also holds the (debug) test binary's pages faulted in meanwhile and the engines' own
+        // memory (lsm's memtable and block cache kept small), or the kernel's OOM killer would end
+        // this process.
+        let backends = ["lsm", "lmdb"]
+        let s = try EndToEndTests.session(workload: "workloads/write-heavy.yaml", out: out,
+                                          sets: ["record_count=40000", "operation_count=2000", "warmup_ops=0", "value_size=4096",
+                                                 "lsm.memtable_size_mb=4", "lsm.block_cache_mb=4", "memory_limit_mb=128"], backends: backends)
+        let r = try s.run()
+        #expect(r.backends.count == backends.count)
+        for b in r.backends {
+            #expect(b.errors.isEmpty, "\(b.backend): \(b.errors)")
+            let m = try #require(b.memory, "\(b.backend) ran outside a cgroup")
+            print("[memlimit] \(b.backend): \(m.version) limit \(m.limitBytes) peak \(m.peakBytes) cache \(m.pageCacheBytes) hits \(m.limitHits) oom \(m.oomKills)")
+            #expect(m.limitBytes == 128 << 20)
+            #expect(m.peakBytes > 0 && m.peakBytes <= m.limitBytes, "\(b.backend): peak \(m.peakBytes) of \(m.limitBytes)")
+            #expect(m.limitHits > 0, "\(b.backend): writing more than the limit never met it")
+            #expect(m.oomKills == 0)
+        }
+        let summary = try String(contentsOfFile: out + "/summary.json", encoding: .utf8)
+        #expect(summary.contains("\"memory_regime\""))
+        #expect(summary.contains("\"limit_bytes\""))
+        let csv = try EndToEndTests.lines(out + "/summary.csv")
+        let header = csv[0].split(separator: ",").map(String.init)
+        let limitColumn = try #require(header.firstIndex(of: "memory_limit_mb"))
+        for line in csv.dropFirst() {
+            #expect(line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)[limitColumn] == "128")
+        }
+        #expect(SummaryTable.render(r).contains("cgroup 128 MiB"))
+        // The cgroups are gone once the run is over.
+        if case .success(let c) = MemoryCgroup.locate() {
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: c.current))?.filter { $0.hasPrefix("orbit-bench-\(getpid())-") } ?? []
+            #expect(left.isEmpty, "left behind: \(left)")
+        }
+    }
+
+    /// Without a limit nothing changes: the rows say "unbounded" and no cgroup is made.
+    @Test func withoutALimitTheRegimeIsUnbounded() throws {
+        let out = EndToEndTests.tempDir("nolimit")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let s = try EndToEndTests.session(workload: "workloads/write-heavy.yaml", out: out,
+                                          sets: ["record_count=200", "operation_count=200", "warmup_ops=0"], backends: ["memory"])
+        let r = try s.run()
+        #expect(r.backends.allSatisfy { $0.memory == nil })
+        #expect(SummaryTable.render(r).contains("unbounded"))
+        #expect(try String(contentsOfFile: out + "/summary.json", encoding: .utf8).contains("\"memory_regime\" : \"unbounded\""))
+    }
+
+    /// A bad limit is bad input (exit 2) naming the knob; nothing is written.
+    @Test func aLimitOutOfRangeIsRefused() throws {
+        let out = EndToEndTests.tempDir("badlimit")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(throws: OrbitError.self) {
+            _ = try EndToEndTests.session(workload: "workloads/write-heavy.yaml", out: out, sets: ["memory_limit_mb=-1"], backends: ["memory"]).run()
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
