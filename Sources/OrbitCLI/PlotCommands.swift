@@ -31,7 +31,8 @@ struct PlotCommand: ParsableCommand {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "A comparison table across runs and backends: prints Markdown, writes report.md and report.csv.")
+        abstract: "A comparison table across runs and backends: prints Markdown, writes report.md, report.csv and report.html.",
+        discussion: "report.html is one self-contained page: the tables, every plot inline as SVG (drawn with gnuplot into <out>/plots), and each run's environment and effective configuration.")
 
     @Argument(help: "Results directories.")
     var directories: [String]
@@ -55,8 +56,13 @@ struct ReportCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try write(md, to: dir + "/report.md")
             try write(Report.csv(rows), to: dir + "/report.csv")
+            var plots: [Plotter.Plot] = []
+            var plotNote: String?
+            do { plots = try Plotter.plot(runs: runs, out: dir + "/plots") } catch let e as OrbitError { plotNote = e.message }
+            try write(ReportPage.html(rows: rows, runs: runs, plots: plots, plotNote: plotNote), to: dir + "/report.html")
             print(md, terminator: "")
-            print("\nwritten: \(dir)/report.md, \(dir)/report.csv")
+            if let plotNote { print("\nnote: report.html has no plots: \(plotNote)") }
+            print("\nwritten: \(dir)/report.md, \(dir)/report.csv, \(dir)/report.html")
         }
     }
 }
