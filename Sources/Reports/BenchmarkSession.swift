@@ -154,7 +154,7 @@ public struct BenchmarkSession {
                     if clear { try StoreGuard.removeStore(backend, directory: dir) }
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 }
-                backends.append(try Self.bounded(workload, backend: backend, repeatIndex: k) { try runner.run(backend: backend, directory: dir) })
+                backends.append(try Self.bounded(workload, backend: backend, directory: dir, repeatIndex: k) { try runner.run(backend: backend, directory: dir) })
             }
             if k >= workload.warmupRepeats { measured.append(RunRepeat(index: k - workload.warmupRepeats + 1, backends: backends)) }
         }
@@ -174,8 +174,12 @@ public struct BenchmarkSession {
 
     /// Runs `body` (one backend's open, load, run and close) inside a memory cgroup of the workload's
     /// `memory_limit_mb`, when one is set, and records what the cgroup saw.
-    static func bounded(_ workload: Workload, backend: String, repeatIndex: Int, _ body: () throws -> BackendRun) throws -> BackendRun {
+    /// The store's files leave the page cache first (an earlier run, or the load that filled the store,
+    /// cached them outside this cgroup), so every engine starts cold under the same limit.
+    static func bounded(_ workload: Workload, backend: String, directory: String, repeatIndex: Int,
+                        _ body: () throws -> BackendRun) throws -> BackendRun {
         guard workload.memoryLimitMB > 0 else { return try body() }
+        if Engines.isDurable(backend) { MemoryCgroup.evictPageCache(of: directory) }
         let cgroup = try MemoryCgroup(name: "orbit-bench-\(getpid())-\(backend)-\(repeatIndex)",
                                       limitBytes: UInt64(workload.memoryLimitMB) << 20)
         var run: BackendRun

@@ -62,6 +62,32 @@ struct MemoryLimitTests {
         }
     }
 
+    /// Before a bounded run the store's files leave the page cache (every engine starts cold); their
+    /// bytes do not change. mincore on a mapping tells what is resident.
+    @Test func evictingAStoresPageCacheChangesNoByte() throws {
+        let dir = EndToEndTests.tempDir("evict")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        let bytes = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/sub/a"))
+        try Data(bytes.prefix(4096)).write(to: URL(fileURLWithPath: dir + "/b"))
+        func resident(_ path: String) throws -> Int {
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            let size = 1 << 20
+            let p = try #require(mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0))
+            defer { munmap(p, size) }
+            var vec = [UInt8](repeating: 0, count: size / 4096)
+            #expect(mincore(p, size, &vec) == 0)
+            return vec.filter { $0 & 1 != 0 }.count
+        }
+        _ = try Data(contentsOf: URL(fileURLWithPath: dir + "/sub/a"))
+        #expect(try resident(dir + "/sub/a") > 0)
+        #expect(MemoryCgroup.evictPageCache(of: dir) == 2)
+        #expect(try resident(dir + "/sub/a") == 0, "the file left the page cache")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/sub/a")) == Data(bytes))
+    }
+
     /// Without a limit nothing changes: the rows say "unbounded" and no cgroup is made.
     @Test func withoutALimitTheRegimeIsUnbounded() throws {
         let out = EndToEndTests.tempDir("nolimit")

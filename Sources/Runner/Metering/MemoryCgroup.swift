@@ -132,6 +132,34 @@ public final class MemoryCgroup {
         return 0
     }
 
+    /// Drops the page cache of every file below `directory` (each synced first, so that its dirty
+    /// pages can go too; no byte changes), so a backend starts its bounded run with none of its store
+    /// cached by an earlier run outside its cgroup: every engine starts cold. Returns the files touched.
+    @discardableResult
+    public static func evictPageCache(of directory: String) -> Int {
+        var files = 0
+        guard let dir = opendir(directory) else { return 0 }
+        defer { closedir(dir) }
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            let path = directory + "/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            if st.st_mode & S_IFMT == S_IFDIR {
+                files += evictPageCache(of: path)
+            } else if st.st_mode & S_IFMT == S_IFREG {
+                let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                _ = fdatasync(fd)
+                _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+                close(fd)
+                files += 1
+            }
+        }
+        return files
+    }
+
     /// Moves this process (every thread) into the cgroup.
     public func enter() throws { try write("cgroup.procs", String(getpid())) }
 
