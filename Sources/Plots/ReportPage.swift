@@ -66,7 +66,7 @@ public enum ReportPage {
             let members = rows.filter { $0.cell("phase") == g.phase && $0.cell("operation") == g.op }
             let best = members.compactMap { Double($0.cell("ops_per_s")) }.max() ?? 0
             out += "<h2>\(escape(g.phase)): \(escape(g.op))</h2>\n<table>\n<tr>"
-            let header = ["run", "backend", "durability", "memory"] + numeric
+            let header = ["run", "backend", "durability", "memory limit"] + numeric
             for h in header { out += "<th>\(escape(h))</th>" }
             out += "</tr>\n"
             for r in members {

@@ -5,7 +5,7 @@ import OrbitCore
 /// mode beside every figure.
 public enum SummaryTable {
     public static func render(_ r: RunResult) -> String {
-        let header = ["backend", "durability", "memory", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
+        let header = ["backend", "durability", "memory limit", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
                       "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "not_found"]
         let repeated = r.repeats.count > 1
         // The memory regime of every row: the cgroup limit, or none.
