@@ -27,8 +27,8 @@ public struct ResourceUsage: Sendable, Hashable {
 
     public init() {}
 
-    /// The counters now; `device` from `device(of:)`, once per run.
-    public static func now(device: Device?) -> ResourceUsage {
+    /// The counters now; `device` from `device(of:)`, once per run; `io: false` reads getrusage only.
+    public static func now(device: Device?, io: Bool = true) -> ResourceUsage {
         var r = ResourceUsage()
         var u = rusage()
         #if canImport(Glibc)
@@ -42,7 +42,7 @@ public struct ResourceUsage: Sendable, Hashable {
             r.voluntarySwitches = UInt64(max(0, u.ru_nvcsw))
             r.involuntarySwitches = UInt64(max(0, u.ru_nivcsw))
         }
-        if let io = readSmallFile("/proc/self/io") {
+        if io, let io = readSmallFile("/proc/self/io") {
             for line in io.split(separator: "\n") {
                 let parts = line.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, let v = UInt64(parts[1].trimmingPrefix(" ")) else { continue }
