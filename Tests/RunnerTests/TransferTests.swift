@@ -19,7 +19,7 @@ struct TransferTests {
 
     /// A seeded data set within every durable engine's limits: binary keys (the empty key too),
     /// values from empty to larger than a chunk, so one record gets a chunk of its own.
-    static func dataSet(_ test: String, count: Int = 1500) -> [(key: [UInt8], value: [UInt8])] {
+    static func dataSet(_ test: String, count: Int = 600, big: Bool = true) -> [(key: [UInt8], value: [UInt8])] {
         var rng = TestSeed.rng(test, default: 2020)
         var maxKey = Int.max, maxValue = Int.max
         for b in Engines.names(with: .durable) {
@@ -32,7 +32,7 @@ struct TransferTests {
             let k = rng.bytes(min(maxKey, 1 + Int(rng.next() % 40)))
             entries[k] = rng.bytes(Int(rng.next() % 300))
         }
-        entries[Array("big".utf8)] = rng.bytes(min(maxValue, ExportFormat.chunkTarget * 2 + 17))
+        if big { entries[Array("big".utf8)] = rng.bytes(min(maxValue, ExportFormat.chunkTarget * 2 + 17)) }
         return entries.map { ($0.key, $0.value) }.sorted { compareBytes($0.key, $1.key) < 0 }
     }
 
@@ -135,7 +135,7 @@ struct TransferTests {
         var rng = TestSeed.rng("damagedFilesAreRefusedBeforeAnythingIsWritten", default: 7)
         try withTemporaryDirectory(prefix: "orbit-transfer-damage") { dir in
             let source = Self.embedded[0]
-            try Self.fill(source, dir + "/src", Self.dataSet("damaged", count: 400))
+            try Self.fill(source, dir + "/src", Self.dataSet("damaged", count: 200, big: false))
             let good = dir + "/good.export"
             try Transfer.export(backend: source, settings: Self.settings(source, dir + "/src"), output: good)
             let bytes = try POSIXFileSystem().readFile(good)
@@ -152,10 +152,10 @@ struct TransferTests {
             }
             damaged.append(("a byte appended", bytes + [0]))
             let target = Self.embedded[1]
+            let s = try Self.settings(target, dir + "/t")
             for (i, (what, content)) in damaged.enumerated() {
                 let file = dir + "/bad\(i).export"
-                try POSIXFileSystem().writeFileAtomically(file, content)
-                let s = try Self.settings(target, dir + "/t\(i)")
+                #expect(FileManager.default.createFile(atPath: file, contents: Data(content)))  // no fsync: a test file
                 do {
                     try Transfer.importFile(backend: target, settings: s, input: file)
                     Issue.record("\(what): imported")
@@ -163,7 +163,7 @@ struct TransferTests {
                     #expect(e.exitStatus == 2, "\(what): \(e)")
                     #expect(e.location?.contains("@ offset") == true, "\(what): \(e)")
                 }
-                #expect(!FileManager.default.fileExists(atPath: dir + "/t\(i)"), "\(what): the import wrote something")
+                #expect(!FileManager.default.fileExists(atPath: dir + "/t"), "\(what): the import wrote something")
                 #expect(throws: OrbitError.self, "\(what)") { try Transfer.verifyFile(file) }
             }
         }

@@ -90,10 +90,13 @@ public struct Thresholds: Sendable, Equatable {
     }
 
     /// The origin's recommended thresholds, the default of `orbit-bench check`.
-    public static let recommended = Thresholds(limits: [
-        (.writeLatencyP95, 100_000), (.readLatencyP95, 10_000), (.errorRate, 0.001),
-        (.memoryUsage, 0.80), (.diskUsage, 0.85), (.compactionBacklog, 10),
-    ])
+    public static let recommended: Thresholds = {
+        let written: [(Metric, String)] = [
+            (.writeLatencyP95, "100ms"), (.readLatencyP95, "10ms"), (.errorRate, "0.1%"),
+            (.memoryUsage, "80%"), (.diskUsage, "85%"), (.compactionBacklog, "10"),
+        ]
+        return Thresholds(limits: written.map { (metric: $0.0, limit: $0.0.parse($0.1)!) })
+    }()
 
     /// The same as YAML, as a thresholds file is written.
     public static let recommendedYAML = """
