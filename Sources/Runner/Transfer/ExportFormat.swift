@@ -4,7 +4,7 @@ public import OrbitCore
 /// entries in key order, written by `orbit-bench export` and read by `import` and `validate`.
 ///
 /// Layout, all integers little-endian:
-/// - header: magic `ORBXPORT`, u16 version, u16 flags (0), u32 text length, the text (UTF-8
+/// - header: magic `ORBXPORT`, u32 version, u32 text length, the text (UTF-8
 ///   `name=value` lines: source engine, its library version, ...), u32 masked CRC32C of all of it;
 /// - chunks: u8 tag 0x01, u32 record count, u32 payload length, the payload (per record: uvarint key
 ///   length, key, uvarint value length, value), u32 masked CRC32C of tag..payload;
@@ -12,7 +12,7 @@ public import OrbitCore
 ///   payload in order), u32 masked CRC32C of tag..digest; nothing after it.
 public enum ExportFormat {
     public static let magic: [UInt8] = Array("ORBXPORT".utf8)
-    public static let version: UInt16 = 1
+    public static let version: UInt32 = 1
     public static let chunkTag: UInt8 = 0x01
     public static let trailerTag: UInt8 = 0xFF
     /// A chunk is cut once its payload reaches this size (a larger record gets a chunk of its own).
@@ -71,7 +71,6 @@ public enum ExportFormat {
         for (k, v) in h.fields { text += Array("\(k)=\(v)\n".utf8) }
         var out = magic
         append(version, to: &out)
-        append(UInt16(0), to: &out)
         append(UInt32(text.count), to: &out)
         out += text
         append(CRC32C.mask(CRC32C.checksum(out)), to: &out)

@@ -52,13 +52,12 @@ public final class ExportReader {
         }
         let head = try file.read(count: fixed, at: 0)
         guard Array(head[0..<8]) == ExportFormat.magic else { throw fail(0, "not an orbit-bench export file (no ORBXPORT magic)") }
-        let (version, flags, textLength) = head.withUnsafeBytes {
-            (ExportFormat.load(UInt16.self, $0, 8), ExportFormat.load(UInt16.self, $0, 10), Int(ExportFormat.load(UInt32.self, $0, 12)))
+        let (version, textLength) = head.withUnsafeBytes {
+            (ExportFormat.load(UInt32.self, $0, 8), Int(ExportFormat.load(UInt32.self, $0, 12)))
         }
         guard version == ExportFormat.version else {
             throw fail(8, "unsupported export format version \(version) (this build reads version \(ExportFormat.version))")
         }
-        guard flags == 0 else { throw fail(10, "unknown header flags 0x\(String(flags, radix: 16))") }
         guard textLength <= ExportFormat.maxHeaderText else { throw fail(12, "header text length \(textLength) is larger than \(ExportFormat.maxHeaderText)") }
         let end = Int64(fixed + textLength + 4)
         guard fileSize >= end else { throw fail(fileSize, "truncated: the file ends inside the header (\(fileSize) bytes)") }
