@@ -31,11 +31,12 @@ public final class ExportWriter {
         offset += Int64(bytes.count)
     }
 
-    /// Appends one entry; keys must come in strictly ascending order (an engine's scan order).
+    /// Appends one entry; keys must come in strictly ascending order (an engine's scan order): a key
+    /// that does not is an error (`.engine`: the engine's scan broke its contract), and nothing is kept.
     public func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
-        if records > 0 {
-            let order = previousKey.withUnsafeBytes { compareBytes($0, key) }
-            precondition(order < 0, "export: keys must be appended in ascending order")
+        if records > 0, previousKey.withUnsafeBytes({ compareBytes($0, key) }) >= 0 {
+            throw OrbitError(.engine, "the store's scan returned a key that is not after the one before it (entry \(records + 1))",
+                             at: path, hint: "the export is abandoned; inspect the store")
         }
         previousKey.removeAll(keepingCapacity: true)
         previousKey.append(contentsOf: key)

@@ -173,7 +173,7 @@ public enum Transfer {
                     batch.removeAll()
                     inBatch = 0
                     bytes = 0
-                    if let progress, reader.records % 4096 < 1000 { progress(reader.records, reader.offset) }
+                    progress?(reader.records, reader.offset)
                 }
             }
             if inBatch > 0 { try engine.write(batch) }
