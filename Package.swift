@@ -74,7 +74,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(
             name: "Reports",
-            dependencies: ["OrbitCore", "Runner", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["OrbitCore", "Runner", "Workloads", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict),
         // Plots: gnuplot scripts and pictures from results directories (gnuplot-nox, run as a subprocess).
         .target(name: "Plots", dependencies: ["OrbitCore", "Reports"], swiftSettings: strict),

@@ -6,7 +6,7 @@ import Runner
 struct KVCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kv", abstract: "Read and write a store by hand (the store is <data-dir>/<backend>).",
-        subcommands: [Get.self, Put.self, Delete.self, Scan.self, Stats.self, Snapshot.self])
+        subcommands: [Get.self, Put.self, Delete.self, Scan.self, Stats.self, Snapshot.self, Health.self])
 
     static func backend(_ c: Configuration) throws -> String {
         let b = c.backends
@@ -115,6 +115,22 @@ struct KVCommand: ParsableCommand {
                 if case .names(let names) = try KVCommand.perform(options, .snapshot(v, name: name)) {
                     for n in names { print(n) }
                 }
+            }
+        }
+    }
+
+    struct Health: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Report a store's health: opens, writable, reads, syncs, no background error, not read-only after a failure; "
+                + "exit status 0 healthy, 1 unhealthy.")
+        @OptionGroup var options: ConfigOptions
+        @Flag(help: "Open the store read-only (no byte changes; the writable and sync checks are skipped).") var readOnly = false
+        func run() throws {
+            try guarded {
+                let c = try options.build(workload: nil)
+                let r = try EngineHealth.check(backend: try KVCommand.backend(c), settings: c.settings, readOnly: readOnly)
+                for l in r.lines { print(l) }
+                if !r.healthy { throw ExitCode(1) }
             }
         }
     }

@@ -13,7 +13,7 @@ public struct OrbitBenchCLI: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
-        subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self,
+        subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self, ValidateCommand.self, CheckCommand.self,
                       PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self,
                       CrashCommand.self, CrashWorkerCommand.self, CrashLabChildCommand.self])
 
@@ -201,7 +201,10 @@ struct OutputOptions: ParsableArguments {
             let plots = try Plotter.plot(directories: [result.outputDirectory])
             print("plots: \(result.outputDirectory)/plots (\(plots.count) plots: PNG, SVG and the gnuplot script of each)")
         }
-        if result.backends.contains(where: { !$0.errors.isEmpty }) { throw ExitCode(1) }
+        // A workload's `thresholds:` marks the run failed as `orbit-bench check` would.
+        let thresholds = Thresholds.from(settings: configuration.settings)
+        let withinThresholds = try thresholds.isEmpty || CheckCommand.evaluate(result.outputDirectory, thresholds)
+        if result.backends.contains(where: { !$0.errors.isEmpty }) || !withinThresholds { throw ExitCode(1) }
     }
 }
 

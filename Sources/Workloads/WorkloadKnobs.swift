@@ -72,7 +72,7 @@ public enum WorkloadKnobs {
         for (key, op) in mixEntries {
             knobs.append(k("mix." + key, .double(0...1), .double(0), "proportion of \(op.name) operations"))
         }
-        return knobs + CrashKnobs.all
+        return knobs + CrashKnobs.all + Thresholds.knobs
     }()
 
     /// `--set` shorthands, as in a workload file: a range field sets both ends, a typed field its type.
@@ -89,5 +89,5 @@ public enum WorkloadKnobs {
     /// Fields that take either a scalar (the type) or a mapping with `type` and parameters.
     static let typedFields: [String: String] = ["key_distribution": "type"]
     /// Nested sections whose children are knobs.
-    static let sections: Set<String> = ["mix", "lease", "value_size", "scan_length", "key_distribution", "crash", "kill_after_ops", "kill_after_ms"]
+    static let sections: Set<String> = ["mix", "lease", "value_size", "scan_length", "key_distribution", "crash", "kill_after_ops", "kill_after_ms", "thresholds"]
 }
