@@ -27,6 +27,8 @@ public struct KillOracle: Sendable {
         /// The acknowledged op that set `state` (-1: the initial state, or adopted after a crash).
         var op: Int = -1
         var synced = true
+        /// When the acknowledgement came (MonotonicClock ns; 0: not recorded, or adopted).
+        var ackedAt: UInt64 = 0
     }
 
     /// The outcome of one verification.
@@ -45,10 +47,19 @@ public struct KillOracle: Sendable {
         public var inFlightRecovered = 0
         /// Acknowledged operations of the cycle with a lost write.
         public var lostOps = 0
+        /// Acknowledged batches found applied in part (`acknowledgedMayBeLost`): an entry holds the
+        /// batch's value while another holds an older one.
+        public var tornAcknowledgedBatches = 0
+        /// Acknowledged batches none of whose entries survived (`acknowledgedMayBeLost`): not applied, not torn.
+        public var lostBatches = 0
+        /// The earliest acknowledgement time (MonotonicClock ns) of a lost write, if any lost one had one.
+        public var oldestLostAckedAt: UInt64?
         /// The first few problems, for crash.csv's detail column.
         public var problems: [String] = []
 
-        public var isClean: Bool { lostSynced == 0 && lostUnsynced == 0 && resurrected == 0 && wrong == 0 && tornBatches == 0 }
+        public var isClean: Bool {
+            lostSynced == 0 && lostUnsynced == 0 && resurrected == 0 && wrong == 0 && tornBatches == 0 && tornAcknowledgedBatches == 0
+        }
     }
 
     public let recordCount: Int
@@ -56,6 +67,10 @@ public struct KillOracle: Sendable {
     /// Ops begun in the current cycle, by index.
     var begun: [Int: KillOp] = [:]
     var acknowledged: [Int] = []
+    /// The batches acknowledged in the current cycle.
+    var acknowledgedBatches: [KillOp] = []
+    /// Per record, the indices of this cycle's ops (acknowledged or begun) that delete it.
+    var deletesThisCycle: [Int: [Int]] = [:]
     public private(set) var ackedSynced = 0
 
     public init(recordCount: Int) {
@@ -69,16 +84,20 @@ public struct KillOracle: Sendable {
     public var acknowledgedCount: Int { acknowledged.count }
 
     /// The worker announced an op (before issuing it).
-    public mutating func begin(_ op: KillOp) { begun[op.index] = op }
+    public mutating func begin(_ op: KillOp) {
+        begun[op.index] = op
+        for e in op.entries where !e.put { deletesThisCycle[e.record, default: []].append(op.index) }
+    }
 
     /// The worker acknowledged op `index` (it returned). Unknown indices are ignored (returns false).
     @discardableResult
-    public mutating func acknowledge(_ index: Int, synced: Bool) -> Bool {
+    public mutating func acknowledge(_ index: Int, synced: Bool, at nanos: UInt64 = 0) -> Bool {
         guard let op = begun.removeValue(forKey: index) else { return false }
         for e in op.entries where e.record < recordCount {
-            entries[e.record] = Entry(state: e.put ? .value(version: op.index) : .absent, op: op.index, synced: synced)
+            entries[e.record] = Entry(state: e.put ? .value(version: op.index) : .absent, op: op.index, synced: synced, ackedAt: nanos)
         }
         acknowledged.append(index)
+        if op.isBatch { acknowledgedBatches.append(op) }
         if synced { ackedSynced += 1 }
         return true
     }
@@ -87,7 +106,13 @@ public struct KillOracle: Sendable {
     public var inFlight: [KillOp] { begun.values.sorted { $0.index < $1.index } }
 
     /// Checks the recovered state (`recovered[record]`), adopts it, and starts a new cycle.
-    public mutating func verifyAndAdopt(_ recovered: [State]) -> Verification {
+    ///
+    /// `acknowledgedMayBeLost`: the crash may lose acknowledged writes that were not synced (a server
+    /// killed under a mode that replies before it syncs). Then a lost unsynced delete is counted as
+    /// lost (`lostUnsynced`), not as a resurrection, and every acknowledged batch is checked to be all
+    /// or nothing as well: one with an entry holding the batch's value and another holding an older
+    /// one is torn; one none of whose entries survived is "not applied" (`lostBatches`), not torn.
+    public mutating func verifyAndAdopt(_ recovered: [State], acknowledgedMayBeLost: Bool = false) -> Verification {
         precondition(recovered.count == recordCount)
         var v = Verification()
         let flying = inFlight
@@ -100,6 +125,9 @@ public struct KillOracle: Sendable {
         }
         var lostOps = Set<Int>()
         var recoveredFlying = Set<Int>()
+        func noteLostAck(_ e: Entry) {
+            if e.ackedAt > 0 { v.oldestLostAckedAt = min(v.oldestLostAckedAt ?? .max, e.ackedAt) }
+        }
         for r in 0..<recordCount {
             let e = entries[r]
             let g = recovered[r]
@@ -120,10 +148,17 @@ public struct KillOracle: Sendable {
                 } else {
                     if e.synced { v.lostSynced += 1 } else { v.lostUnsynced += 1 }
                     if e.op >= 0 { lostOps.insert(e.op) }
+                    noteLostAck(e)
                     note("record \(r): \(g == .absent ? "missing" : "stale \(g)"), acknowledged v\(want)\(e.synced ? " (synced)" : " (not synced)")")
                 }
             case (.absent, .value(let got)):
-                if got < e.op || e.op < 0 {
+                if acknowledgedMayBeLost, !e.synced, e.op >= 0, got < e.op {
+                    // The delete was acknowledged before a sync and lost with the crash: the older value is back.
+                    v.lostUnsynced += 1
+                    lostOps.insert(e.op)
+                    noteLostAck(e)
+                    note("record \(r): v\(got) back, its delete by op \(e.op) lost (not synced)")
+                } else if got < e.op || e.op < 0 {
                     v.resurrected += 1
                     note("record \(r): deleted by op \(e.op) but v\(got) came back")
                 } else {
@@ -145,6 +180,32 @@ public struct KillOracle: Sendable {
                 if v.problems.count < 5 { v.problems.append("batch op \(op.index): \(applied) of \(op.entries.count) entries recovered") }
             }
         }
+        if acknowledgedMayBeLost {
+            for op in acknowledgedBatches {
+                var survived = 0, lost = 0
+                for e in op.entries where e.record < recordCount {
+                    switch recovered[e.record] {
+                    case .value(let got) where got == op.index:
+                        if e.put { survived += 1 }
+                    case .value(let got) where got < op.index:
+                        lost += 1  // older than the batch: neither it nor a later write of the record survived
+                    case .absent where e.put:
+                        // Absent is the batch lost unless a later op of this cycle deleted the record.
+                        if !(deletesThisCycle[e.record] ?? []).contains(where: { $0 > op.index }) { lost += 1 }
+                    default:
+                        break  // a later write's state: says nothing about this batch
+                    }
+                }
+                if survived > 0 && lost > 0 {
+                    v.tornAcknowledgedBatches += 1
+                    if v.problems.count < 5 {
+                        v.problems.append("acknowledged batch op \(op.index): \(survived) entries hold its values, \(lost) an older state")
+                    }
+                } else if survived == 0 && lost > 0 {
+                    v.lostBatches += 1
+                }
+            }
+        }
         v.inFlightRecovered = recoveredFlying.count
         v.lostOps = lostOps.count
         // Adopt what the store holds: the next cycle continues from it.
@@ -153,6 +214,8 @@ public struct KillOracle: Sendable {
         }
         begun = [:]
         acknowledged = []
+        acknowledgedBatches = []
+        deletesThisCycle = [:]
         ackedSynced = 0
         return v
     }
