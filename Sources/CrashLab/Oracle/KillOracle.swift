@@ -172,6 +172,29 @@ public struct KillOracle: Sendable {
         }
         // An in-flight batch is all or nothing.
         for op in flying where op.isBatch && recoveredFlying.contains(op.index) {
+            if acknowledgedMayBeLost {
+                // An absent record no longer shows that a delete of the batch applied: an earlier
+                // acknowledged put of it may have been lost instead. Only a put holding the batch's
+                // value is evidence that it applied; evidence that an entry did not is a put without
+                // that value or a deleted record holding one (no later op touches them: the batch is
+                // its writer's last).
+                var applied = 0, notApplied = 0
+                for e in op.entries where e.record < recordCount {
+                    let g = recovered[e.record]
+                    if e.put {
+                        if g == .value(version: op.index) { applied += 1 } else { notApplied += 1 }
+                    } else if g != .absent {
+                        notApplied += 1
+                    }
+                }
+                if applied > 0 && notApplied > 0 {
+                    v.tornBatches += 1
+                    if v.problems.count < 5 {
+                        v.problems.append("in-flight batch op \(op.index): \(applied) puts recovered, \(notApplied) entries not")
+                    }
+                }
+                continue
+            }
             let applied = op.entries.filter { e in
                 e.record < recordCount && recovered[e.record] == (e.put ? State.value(version: op.index) : .absent)
             }.count
