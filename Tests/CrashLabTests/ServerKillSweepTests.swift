@@ -150,6 +150,14 @@ struct ServerKillSweepTests {
         #expect(v.oldestLostAckedAt == 1_001)
     }
 
+    /// Two acknowledged writes of one record lost: the oldest lost write is the first of them.
+    @Test func theOldestLostWriteIsTheFirstAfterTheRecoveredState() {
+        let ops = [0, 1, 2].map { KillOp(index: $0, entries: [.init(record: 0, put: true)], isBatch: false) }
+        var o = Self.acked(ops, synced: false, recordCount: 1)
+        let v = o.verifyAndAdopt([.value(version: 0)], acknowledgedMayBeLost: true)
+        #expect(v.lostUnsynced == 1 && v.lostOps == 2 && v.oldestLostAckedAt == 1_001, "\(v)")
+    }
+
     @Test func anAcknowledgedBatchAppliedInPartIsTorn() {
         var o = Self.acked([Self.batch(0, [0, 1, 2])], synced: false)
         let v = o.verifyAndAdopt([.value(version: 0), .absent, .value(version: 0), .absent], acknowledgedMayBeLost: true)

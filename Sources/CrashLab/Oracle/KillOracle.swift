@@ -71,6 +71,9 @@ public struct KillOracle: Sendable {
     var acknowledgedBatches: [KillOp] = []
     /// Per record, the indices of this cycle's ops (acknowledged or begun) that delete it.
     var deletesThisCycle: [Int: [Int]] = [:]
+    /// Per record, this cycle's acknowledged writes of it in order (op, put or delete, ack time): when
+    /// several were lost, the oldest lost one is the first after what was recovered.
+    var acksThisCycle: [Int: [(op: Int, put: Bool, at: UInt64)]] = [:]
     public private(set) var ackedSynced = 0
 
     public init(recordCount: Int) {
@@ -95,6 +98,7 @@ public struct KillOracle: Sendable {
         guard let op = begun.removeValue(forKey: index) else { return false }
         for e in op.entries where e.record < recordCount {
             entries[e.record] = Entry(state: e.put ? .value(version: op.index) : .absent, op: op.index, synced: synced, ackedAt: nanos)
+            acksThisCycle[e.record, default: []].append((op.index, e.put, nanos))
         }
         acknowledged.append(index)
         if op.isBatch { acknowledgedBatches.append(op) }
@@ -125,8 +129,18 @@ public struct KillOracle: Sendable {
         }
         var lostOps = Set<Int>()
         var recoveredFlying = Set<Int>()
-        func noteLostAck(_ e: Entry) {
-            if e.ackedAt > 0 { v.oldestLostAckedAt = min(v.oldestLostAckedAt ?? .max, e.ackedAt) }
+        /// Record `r`'s lost acknowledged writes: this cycle's acks of it after the recovered state
+        /// (its version; for an absent record the last acknowledged delete before the last ack).
+        func noteLostAck(_ r: Int, _ e: Entry, recovered g: State) {
+            var floor = -1
+            if case .value(let got) = g { floor = got } else if let d = acksThisCycle[r]?.last(where: { !$0.put && $0.op < e.op }) { floor = d.op }
+            let lost = (acksThisCycle[r] ?? []).filter { $0.op > floor }
+            for a in lost { lostOps.insert(a.op) }
+            if let first = lost.first(where: { $0.at > 0 }) {
+                v.oldestLostAckedAt = min(v.oldestLostAckedAt ?? .max, first.at)
+            } else if e.ackedAt > 0 {
+                v.oldestLostAckedAt = min(v.oldestLostAckedAt ?? .max, e.ackedAt)
+            }
         }
         for r in 0..<recordCount {
             let e = entries[r]
@@ -148,7 +162,7 @@ public struct KillOracle: Sendable {
                 } else {
                     if e.synced { v.lostSynced += 1 } else { v.lostUnsynced += 1 }
                     if e.op >= 0 { lostOps.insert(e.op) }
-                    noteLostAck(e)
+                    noteLostAck(r, e, recovered: g)
                     note("record \(r): \(g == .absent ? "missing" : "stale \(g)"), acknowledged v\(want)\(e.synced ? " (synced)" : " (not synced)")")
                 }
             case (.absent, .value(let got)):
@@ -156,7 +170,7 @@ public struct KillOracle: Sendable {
                     // The delete was acknowledged before a sync and lost with the crash: the older value is back.
                     v.lostUnsynced += 1
                     lostOps.insert(e.op)
-                    noteLostAck(e)
+                    noteLostAck(r, e, recovered: g)
                     note("record \(r): v\(got) back, its delete by op \(e.op) lost (not synced)")
                 } else if got < e.op || e.op < 0 {
                     v.resurrected += 1
@@ -239,6 +253,7 @@ public struct KillOracle: Sendable {
         acknowledged = []
         acknowledgedBatches = []
         deletesThisCycle = [:]
+        acksThisCycle = [:]
         ackedSynced = 0
         return v
     }
