@@ -7,6 +7,10 @@
 #   kill         KILL_CYCLES (default 1000) kill cycles per durable engine (rocksdb, lsm, cow, lmdb) on
 #                workloads/crash-recovery.yaml (every-write), and KILL_MODE_CYCLES (default 250) per
 #                engine under each of none, group, periodic (crash-recovery-<mode>.yaml)
+#   server-kill  SERVER_KILL_CYCLES (default 200) kills of the managed server (its whole process tree,
+#                not the client) per server backend of SERVER_BACKENDS (default: postgres redis) under
+#                each of every-write, periodic and none; 2 writer threads. Lost acknowledged writes are
+#                a violation where the mode's promise keeps them over a process crash, else reported
 #   power-loss   POWER_LOSS_STATES (default 10000) simulated power-loss states per hand-written engine
 #   corruption   one corruption sweep per engine (lsm, cow gate the exit status; rocksdb, lmdb reported)
 #   io-error     one I/O-error sweep per engine
@@ -23,14 +27,16 @@
 #   differential       DIFFERENTIAL_STREAMS (default 1000) streams of DIFFERENTIAL_OPS (10000) operations,
 #                      each run on all five engines, per hand-written engine
 #
-# Environment: METHODS (default "kill power-loss corruption io-error fsync-failure concurrent-history differential": the parts to run), KILL_CYCLES, KILL_MODE_CYCLES, POWER_LOSS_STATES, CORRUPTION_PROBES, IO_ERROR_FAULTS,
-# FSYNC_FAILURE_PROBES, HISTORY_RUNS, HISTORY_OPS, DIFFERENTIAL_STREAMS, DIFFERENTIAL_OPS,
+# Environment: METHODS (default "kill server-kill power-loss corruption io-error fsync-failure concurrent-history differential": the parts to run), KILL_CYCLES, KILL_MODE_CYCLES, POWER_LOSS_STATES, CORRUPTION_PROBES, IO_ERROR_FAULTS,
+# SERVER_KILL_CYCLES, SERVER_BACKENDS, FSYNC_FAILURE_PROBES, HISTORY_RUNS, HISTORY_OPS, DIFFERENTIAL_STREAMS, DIFFERENTIAL_OPS,
 # BACKENDS (default "rocksdb lsm cow lmdb"), SEED (default 42), OUT (default results/crash-sweep-<time>).
 # A quick run: KILL_CYCLES=20 KILL_MODE_CYCLES=5 scripts/crash-sweep.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 KILL_CYCLES=${KILL_CYCLES:-1000}
 KILL_MODE_CYCLES=${KILL_MODE_CYCLES:-250}
+SERVER_KILL_CYCLES=${SERVER_KILL_CYCLES:-200}
+SERVER_BACKENDS=${SERVER_BACKENDS:-postgres redis}
 POWER_LOSS_STATES=${POWER_LOSS_STATES:-10000}
 CORRUPTION_PROBES=${CORRUPTION_PROBES:-2000}
 IO_ERROR_FAULTS=${IO_ERROR_FAULTS:-10000}
@@ -43,7 +49,7 @@ DIFFERENTIAL_STREAMS=${DIFFERENTIAL_STREAMS:-1000}
 DIFFERENTIAL_OPS=${DIFFERENTIAL_OPS:-10000}
 BACKENDS=${BACKENDS:-rocksdb lsm cow lmdb}
 SEED=${SEED:-42}
-ALL_METHODS="kill power-loss corruption io-error file-damage concurrent-open resource-limits fsync-failure concurrent-history differential"
+ALL_METHODS="kill server-kill power-loss corruption io-error file-damage concurrent-open resource-limits fsync-failure concurrent-history differential"
 METHODS=" ${METHODS:-$ALL_METHODS} "
 wants() { case $METHODS in *" $1 "*) return 0;; *) return 1;; esac; }
 for m in $METHODS; do
@@ -85,6 +91,15 @@ if wants kill; then
   run kill-every-write workloads/crash-recovery.yaml --set cycles="$KILL_CYCLES"
   for mode in none group periodic; do
     run "kill-$mode" "workloads/crash-recovery-$mode.yaml" --set cycles="$KILL_MODE_CYCLES"
+  done
+fi
+
+# Server kills: the managed server's process tree SIGKILLed while the harness writes, restarted on
+# the same data directory (a run per server backend and mode: each has its own promise).
+if wants server-kill; then
+  for mode in every-write periodic none; do
+    RUN_BACKENDS="$SERVER_BACKENDS" run "server-kill-$mode" workloads/crash-recovery.yaml --set crash_methods=server-kill \
+      --set durability="$mode" --set cycles="$SERVER_KILL_CYCLES" --set crash.server_writers=2
   done
 fi
 

@@ -59,7 +59,8 @@ public struct CrashExperiment: Sendable {
                 let engines = Engines.names().filter { CrashMethods.sweep(for: m)!.supports(engine: $0) }
                 throw OrbitError(.invalidConfig, "method \(m.rawValue) does not apply to backend \(b)",
                                  at: "crash_methods from \(s.source("crash_methods")), backends from \(s.source("backends"))",
-                                 hint: "\(m.rawValue) runs on: " + engines.joined(separator: ", "))
+                                 hint: "\(m.rawValue) runs on: " + engines.joined(separator: ", ")
+                                     + (m == .kill && ServerKillSweep.supports(engine: b) ? "; a server backend's crash is --method server-kill" : ""))
             }
             try Engines.validate(b, settings: s)
         }
@@ -153,6 +154,7 @@ public struct CrashExperiment: Sendable {
             let broken = rows.filter { $0.engine == r.engine && $0.durability == r.durability }.reduce(0) { $0 + $1.broken }
             text += "  \(r.engine) \(r.durability): \(Engines.durabilityPromise(r.engine, mode)) — \(broken == 0 ? "held" : "BROKEN")\n"
         }
+        text += Self.serverKillLines(rows, records)
         if !corruptionSummaries.isEmpty {
             text += "\ncorruption sweep (every probe in corruption.csv; detection rate over checksummed regions):\n"
             text += CorruptionSummary.renderTable(corruptionSummaries)
@@ -208,4 +210,28 @@ public struct CrashExperiment: Sendable {
     }
 
     static func timestamp() -> String { RunStamp.now() }
+
+    /// The server-kill rows' losses: acknowledged writes lost (records and operations), batches lost
+    /// whole, and the oldest lost write's age at the kill (from each record's `detail`).
+    static func serverKillLines(_ rows: [CrashSummaryRow], _ records: [CrashRecord]) -> String {
+        let mine = rows.filter { $0.method == CrashRecord.Method.serverKill.rawValue }
+        guard !mine.isEmpty else { return "" }
+        func field(_ detail: String, _ name: String) -> Double? {
+            guard let range = detail.range(of: name + "=") else { return nil }
+            return Double(detail[range.upperBound...].prefix { $0 != ";" })
+        }
+        var text = "\nserver kills (a lost acknowledged write breaks the promise only where it keeps acknowledged writes over a process crash):\n"
+        for r in mine {
+            let rs = records.filter { $0.engine == r.engine && $0.durability == r.durability && $0.method == .serverKill }
+            let lostRecords = rs.reduce(0) { $0 + $1.lostSynced + $1.lostUnsynced }
+            let lostOps = rs.compactMap { field($0.detail, "lost_acked_ops") }.reduce(0, +)
+            let lostBatches = rs.compactMap { field($0.detail, "lost_batches") }.reduce(0, +)
+            let cycles = rs.filter { (field($0.detail, "lost_acked_ops") ?? 0) > 0 }.count
+            let oldest = rs.compactMap { field($0.detail, "oldest_lost_age_ms") }.max()
+            text += "  \(r.engine) \(r.durability): \(r.cycles) kills, \(Int(lostOps)) acknowledged operations lost (\(lostRecords) records) in \(cycles) kills, "
+                + "\(Int(lostBatches)) batches lost whole, oldest lost write \(oldest.map { formatDouble($0, decimals: 1) + " ms" } ?? "-") before the kill; "
+                + "recovery p50 \(formatDouble(r.recoveryP50Ms, decimals: 1)) ms, max \(formatDouble(r.recoveryMaxMs, decimals: 1)) ms\n"
+        }
+        return text
+    }
 }

@@ -4,6 +4,7 @@ public enum CrashMethods {
     public static func sweep(for method: CrashRecord.Method) -> (any CrashSweep.Type)? {
         switch method {
         case .kill: KillSweep.self
+        case .serverKill: ServerKillSweep.self
         case .powerLoss: PowerLossSweep.self
         case .corruption: CorruptionSweep.self
         case .ioError: IOErrorSweep.self

@@ -10,6 +10,8 @@ public struct CrashRecord: Sendable, Hashable {
     public enum Method: String, Sendable, Hashable, CaseIterable {
         /// The child process was sent SIGKILL.
         case kill
+        /// A server backend's server (its whole process tree) was sent SIGKILL while the harness wrote.
+        case serverKill = "server-kill"
         /// A state a power loss could leave, made by the fault-injecting file system.
         case powerLoss = "power-loss"
         /// A byte flipped in a closed store.

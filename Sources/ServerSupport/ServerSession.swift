@@ -96,6 +96,9 @@ public protocol ServerSessionEngine: StorageEngine, ServerBackedEngine {
 extension ServerSessionEngine {
     public var serverDescription: ServerDescription { session.description }
 
+    /// The managed server's crash (`ServerProcess.crash`); false for a server reached by URL.
+    public func killServer() throws -> Bool { try session.server?.process.crash() ?? false }
+
     private func noSnapshots() throws -> Never {
         _ = try session.connection()
         throw OrbitError(.unsupported, "the \(session.backend) backend has no named snapshots",

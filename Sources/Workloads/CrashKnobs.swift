@@ -4,7 +4,7 @@ public import OrbitCore
 /// file, the environment and with `--set` (e.g. `--set cycles=1000`), validated like every other knob.
 public enum CrashKnobs {
     /// The crash methods, as `crash_methods` spells them (CrashRecord.Method's raw values).
-    public static let methods = ["kill", "power-loss", "corruption", "io-error", "file-damage", "concurrent-open", "resource-limits",
+    public static let methods = ["kill", "server-kill", "power-loss", "corruption", "io-error", "file-damage", "concurrent-open", "resource-limits",
                                  "fsync-failure", "concurrent-history", "differential"]
     /// Planted bugs (hidden, for the tests that show the oracle catches a broken engine).
     public static let plantedBugs = ["none", "drop-last-synced", "stale-value"]
@@ -27,6 +27,7 @@ public enum CrashKnobs {
             k("crash.opens_per_holder", .int(1...100_000), .int(40), "crash (concurrent-open): open attempts made while one holder process keeps the store"),
             k("crash.grow_tables", .int(1...10_000_000), .int(2_000), "crash (resource-limits): grow the store past this many tables (cow, lmdb: 4x as many pages)"),
             k("crash.nofile", .int(32...1_048_576), .int(256), "crash (resource-limits): RLIMIT_NOFILE of the child process that grows and reopens the store"),
+            k("crash.server_writers", .int(1...64), .int(2), "crash (server-kill): writer threads (one connection each, each on its own records) while the server is killed"),
             k("crash.history_writers", .int(1...64), .int(4), "crash (concurrent-history): writer threads per run"),
             k("crash.history_readers", .int(0...64), .int(4), "crash (concurrent-history): reader threads per run (gets and scans)"),
             k("crash.history_operations", .int(1...10_000_000), .int(10_000), "crash (concurrent-history): operations per run, over all threads"),

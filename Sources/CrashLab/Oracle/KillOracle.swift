@@ -27,6 +27,8 @@ public struct KillOracle: Sendable {
         /// The acknowledged op that set `state` (-1: the initial state, or adopted after a crash).
         var op: Int = -1
         var synced = true
+        /// When the acknowledgement came (MonotonicClock ns; 0: not recorded, or adopted).
+        var ackedAt: UInt64 = 0
     }
 
     /// The outcome of one verification.
@@ -45,10 +47,19 @@ public struct KillOracle: Sendable {
         public var inFlightRecovered = 0
         /// Acknowledged operations of the cycle with a lost write.
         public var lostOps = 0
+        /// Acknowledged batches found applied in part (`acknowledgedMayBeLost`): an entry holds the
+        /// batch's value while another holds an older one.
+        public var tornAcknowledgedBatches = 0
+        /// Acknowledged batches none of whose entries survived (`acknowledgedMayBeLost`): not applied, not torn.
+        public var lostBatches = 0
+        /// The earliest acknowledgement time (MonotonicClock ns) of a lost write, if any lost one had one.
+        public var oldestLostAckedAt: UInt64?
         /// The first few problems, for crash.csv's detail column.
         public var problems: [String] = []
 
-        public var isClean: Bool { lostSynced == 0 && lostUnsynced == 0 && resurrected == 0 && wrong == 0 && tornBatches == 0 }
+        public var isClean: Bool {
+            lostSynced == 0 && lostUnsynced == 0 && resurrected == 0 && wrong == 0 && tornBatches == 0 && tornAcknowledgedBatches == 0
+        }
     }
 
     public let recordCount: Int
@@ -56,6 +67,13 @@ public struct KillOracle: Sendable {
     /// Ops begun in the current cycle, by index.
     var begun: [Int: KillOp] = [:]
     var acknowledged: [Int] = []
+    /// The batches acknowledged in the current cycle.
+    var acknowledgedBatches: [KillOp] = []
+    /// Per record, the indices of this cycle's ops (acknowledged or begun) that delete it.
+    var deletesThisCycle: [Int: [Int]] = [:]
+    /// Per record, this cycle's acknowledged writes of it in order (op, put or delete, ack time): when
+    /// several were lost, the oldest lost one is the first after what was recovered.
+    var acksThisCycle: [Int: [(op: Int, put: Bool, at: UInt64)]] = [:]
     public private(set) var ackedSynced = 0
 
     public init(recordCount: Int) {
@@ -69,16 +87,21 @@ public struct KillOracle: Sendable {
     public var acknowledgedCount: Int { acknowledged.count }
 
     /// The worker announced an op (before issuing it).
-    public mutating func begin(_ op: KillOp) { begun[op.index] = op }
+    public mutating func begin(_ op: KillOp) {
+        begun[op.index] = op
+        for e in op.entries where !e.put { deletesThisCycle[e.record, default: []].append(op.index) }
+    }
 
     /// The worker acknowledged op `index` (it returned). Unknown indices are ignored (returns false).
     @discardableResult
-    public mutating func acknowledge(_ index: Int, synced: Bool) -> Bool {
+    public mutating func acknowledge(_ index: Int, synced: Bool, at nanos: UInt64 = 0) -> Bool {
         guard let op = begun.removeValue(forKey: index) else { return false }
         for e in op.entries where e.record < recordCount {
-            entries[e.record] = Entry(state: e.put ? .value(version: op.index) : .absent, op: op.index, synced: synced)
+            entries[e.record] = Entry(state: e.put ? .value(version: op.index) : .absent, op: op.index, synced: synced, ackedAt: nanos)
+            acksThisCycle[e.record, default: []].append((op.index, e.put, nanos))
         }
         acknowledged.append(index)
+        if op.isBatch { acknowledgedBatches.append(op) }
         if synced { ackedSynced += 1 }
         return true
     }
@@ -87,7 +110,13 @@ public struct KillOracle: Sendable {
     public var inFlight: [KillOp] { begun.values.sorted { $0.index < $1.index } }
 
     /// Checks the recovered state (`recovered[record]`), adopts it, and starts a new cycle.
-    public mutating func verifyAndAdopt(_ recovered: [State]) -> Verification {
+    ///
+    /// `acknowledgedMayBeLost`: the crash may lose acknowledged writes that were not synced (a server
+    /// killed under a mode that replies before it syncs). Then a lost unsynced delete is counted as
+    /// lost (`lostUnsynced`), not as a resurrection, and every acknowledged batch is checked to be all
+    /// or nothing as well: one with an entry holding the batch's value and another holding an older
+    /// one is torn; one none of whose entries survived is "not applied" (`lostBatches`), not torn.
+    public mutating func verifyAndAdopt(_ recovered: [State], acknowledgedMayBeLost: Bool = false) -> Verification {
         precondition(recovered.count == recordCount)
         var v = Verification()
         let flying = inFlight
@@ -100,6 +129,19 @@ public struct KillOracle: Sendable {
         }
         var lostOps = Set<Int>()
         var recoveredFlying = Set<Int>()
+        /// Record `r`'s lost acknowledged writes: this cycle's acks of it after the recovered state
+        /// (its version; for an absent record the last acknowledged delete before the last ack).
+        func noteLostAck(_ r: Int, _ e: Entry, recovered g: State) {
+            var floor = -1
+            if case .value(let got) = g { floor = got } else if let d = acksThisCycle[r]?.last(where: { !$0.put && $0.op < e.op }) { floor = d.op }
+            let lost = (acksThisCycle[r] ?? []).filter { $0.op > floor }
+            for a in lost { lostOps.insert(a.op) }
+            if let first = lost.first(where: { $0.at > 0 }) {
+                v.oldestLostAckedAt = min(v.oldestLostAckedAt ?? .max, first.at)
+            } else if e.ackedAt > 0 {
+                v.oldestLostAckedAt = min(v.oldestLostAckedAt ?? .max, e.ackedAt)
+            }
+        }
         for r in 0..<recordCount {
             let e = entries[r]
             let g = recovered[r]
@@ -120,10 +162,17 @@ public struct KillOracle: Sendable {
                 } else {
                     if e.synced { v.lostSynced += 1 } else { v.lostUnsynced += 1 }
                     if e.op >= 0 { lostOps.insert(e.op) }
+                    noteLostAck(r, e, recovered: g)
                     note("record \(r): \(g == .absent ? "missing" : "stale \(g)"), acknowledged v\(want)\(e.synced ? " (synced)" : " (not synced)")")
                 }
             case (.absent, .value(let got)):
-                if got < e.op || e.op < 0 {
+                if acknowledgedMayBeLost, !e.synced, e.op >= 0, got < e.op {
+                    // The delete was acknowledged before a sync and lost with the crash: the older value is back.
+                    v.lostUnsynced += 1
+                    lostOps.insert(e.op)
+                    noteLostAck(r, e, recovered: g)
+                    note("record \(r): v\(got) back, its delete by op \(e.op) lost (not synced)")
+                } else if got < e.op || e.op < 0 {
                     v.resurrected += 1
                     note("record \(r): deleted by op \(e.op) but v\(got) came back")
                 } else {
@@ -137,12 +186,61 @@ public struct KillOracle: Sendable {
         }
         // An in-flight batch is all or nothing.
         for op in flying where op.isBatch && recoveredFlying.contains(op.index) {
+            if acknowledgedMayBeLost {
+                // An absent record no longer shows that a delete of the batch applied: an earlier
+                // acknowledged put of it may have been lost instead. Only a put holding the batch's
+                // value is evidence that it applied; evidence that an entry did not is a put without
+                // that value or a deleted record holding one (no later op touches them: the batch is
+                // its writer's last).
+                var applied = 0, notApplied = 0
+                for e in op.entries where e.record < recordCount {
+                    let g = recovered[e.record]
+                    if e.put {
+                        if g == .value(version: op.index) { applied += 1 } else { notApplied += 1 }
+                    } else if g != .absent {
+                        notApplied += 1
+                    }
+                }
+                if applied > 0 && notApplied > 0 {
+                    v.tornBatches += 1
+                    if v.problems.count < 5 {
+                        v.problems.append("in-flight batch op \(op.index): \(applied) puts recovered, \(notApplied) entries not")
+                    }
+                }
+                continue
+            }
             let applied = op.entries.filter { e in
                 e.record < recordCount && recovered[e.record] == (e.put ? State.value(version: op.index) : .absent)
             }.count
             if applied != op.entries.count {
                 v.tornBatches += 1
                 if v.problems.count < 5 { v.problems.append("batch op \(op.index): \(applied) of \(op.entries.count) entries recovered") }
+            }
+        }
+        if acknowledgedMayBeLost {
+            for op in acknowledgedBatches {
+                var survived = 0, lost = 0
+                for e in op.entries where e.record < recordCount {
+                    switch recovered[e.record] {
+                    case .value(let got) where got == op.index:
+                        if e.put { survived += 1 }
+                    case .value(let got) where got < op.index:
+                        lost += 1  // older than the batch: neither it nor a later write of the record survived
+                    case .absent where e.put:
+                        // Absent is the batch lost unless a later op of this cycle deleted the record.
+                        if !(deletesThisCycle[e.record] ?? []).contains(where: { $0 > op.index }) { lost += 1 }
+                    default:
+                        break  // a later write's state: says nothing about this batch
+                    }
+                }
+                if survived > 0 && lost > 0 {
+                    v.tornAcknowledgedBatches += 1
+                    if v.problems.count < 5 {
+                        v.problems.append("acknowledged batch op \(op.index): \(survived) entries hold its values, \(lost) an older state")
+                    }
+                } else if survived == 0 && lost > 0 {
+                    v.lostBatches += 1
+                }
             }
         }
         v.inFlightRecovered = recoveredFlying.count
@@ -153,6 +251,9 @@ public struct KillOracle: Sendable {
         }
         begun = [:]
         acknowledged = []
+        acknowledgedBatches = []
+        deletesThisCycle = [:]
+        acksThisCycle = [:]
         ackedSynced = 0
         return v
     }

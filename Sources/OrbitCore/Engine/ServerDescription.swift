@@ -2,6 +2,15 @@
 /// it talked to. The runner asks once per run, outside the timed section.
 public protocol ServerBackedEngine: AnyObject {
     var serverDescription: ServerDescription { get }
+    /// Crashes the server this engine talks to (SIGKILL of its whole process tree, waited for) so the
+    /// crash lab can kill a server without naming its engine. False when there is no server the
+    /// harness may kill (an external one, reached by URL) or it already exited; the engine's
+    /// connections are dead afterwards: close it and open it again to restart the server.
+    func killServer() throws -> Bool
+}
+
+extension ServerBackedEngine {
+    public func killServer() throws -> Bool { false }
 }
 
 /// A server as a run saw it: where it was, who started it, its version and the settings that decide
