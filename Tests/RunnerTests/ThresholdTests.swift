@@ -54,7 +54,7 @@ struct ThresholdTests {
     /// and a workload whose own `thresholds:` fails the run.
     @Test func checkFlagsAViolatingRunAndPassesACleanOne() throws {
         try withTemporaryDirectory(prefix: "orbit-check") { dir in
-            let memory = Engines.names(without: .durable)[0]
+            let memory = Engines.builtinNames.first { Engines.capabilities($0)?.contains(.durable) == false }!
             let workload = """
                 name: tiny
                 backends: [\(memory)]
@@ -87,7 +87,7 @@ struct ThresholdTests {
     }
 
     @Test func healthOfAStore() throws {
-        let backends = Engines.names(with: .durable, without: .server)
+        let backends = TransferTests.embedded
         try withTemporaryDirectory(prefix: "orbit-health") { dir in
             for b in backends {
                 try StoreSafetyCLITests.makeStore(dir, b)

@@ -80,6 +80,6 @@ public enum ExportFormat {
     /// A damaged or truncated stream: corruption naming the file and the offset.
     static func damaged(_ path: String, _ offset: Int64, _ what: String) -> OrbitError {
         OrbitError(.corruption, what, at: "\(path) @ offset \(offset)",
-                   hint: "the export file is damaged or truncated; export the store again (nothing was written from it)")
+                   hint: "the export file is damaged or truncated; export the store again (import writes nothing from a damaged file)")
     }
 }
