@@ -19,6 +19,9 @@ import Synchronization
 /// batches and stats use the generated messages (Generated/).
 public final class EtcdConnection: ServerConnection, @unchecked Sendable {
     let client: GRPCClient<HTTP2ClientTransport.Posix>
+    /// Where this connection's async work runs: a thread of its own, never Swift's cooperative pool,
+    /// which the blocked client threads (or a test runner's) could exhaust.
+    let executor: ThreadExecutor
     private let runner: Task<Void, Never>
     private let finished = Lock(false)
     /// The state of the RPC in flight: done, and its error.
@@ -59,8 +62,10 @@ public final class EtcdConnection: ServerConnection, @unchecked Sendable {
         let transport = try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext, config: config)
         let client = GRPCClient(transport: transport)
         self.client = client
+        let executor = try ThreadExecutor(name: "orbit-etcd-rpc")
+        self.executor = executor
         let finished = self.finished
-        runner = Task {
+        runner = Task(executorPreference: executor) {
             try? await client.runConnections()
             finished.withLock { $0 = true }
             finished.broadcast()
@@ -91,6 +96,7 @@ public final class EtcdConnection: ServerConnection, @unchecked Sendable {
         let deadline = MonotonicClock.nanoseconds() &+ 10_000_000_000
         let done = finished.withLock(until: { $0 }, deadline: deadline) { _, ok in ok }
         if !done { runner.cancel() }
+        executor.shutDown()
     }
 
     /// Adds the bytes this connection moved since the last call to the calling thread's counters
@@ -110,7 +116,7 @@ public final class EtcdConnection: ServerConnection, @unchecked Sendable {
     func wait(_ what: StaticString, _ body: @escaping @Sendable () async throws -> Void) throws {
         call.withLock { $0 = (false, nil, nil) }
         let call = self.call
-        Task {
+        Task(executorPreference: executor) {
             var rpc: RPCError?, other: (any Error)?
             do { try await body() } catch let e as RPCError { rpc = e } catch { other = error }
             call.withLock { $0 = (true, rpc, other) }
@@ -291,5 +297,43 @@ final class PingAnswerer: ChannelDuplexHandler, @unchecked Sendable {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if let counter { counter.sent.add(UInt64(unwrapOutboundIn(data).readableBytes), ordering: .relaxed) }
         context.write(data, promise: promise)
+    }
+}
+
+/// A task executor of one thread: runs the jobs enqueued on it in order.
+final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let jobs = Lock<(queue: [UnownedJob], stop: Bool)>(([], false))
+    private var thread: OrbitThread?
+    private var running: [UnownedJob] = []
+
+    init(name: String) throws {
+        thread = try OrbitThread(name: name) { [unowned self] in loop() }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let j = UnownedJob(job)
+        jobs.withLock { $0.queue.append(j) }
+        jobs.signal()
+    }
+
+    private func loop() {
+        while true {
+            let stop = jobs.withLock(until: { !$0.queue.isEmpty || $0.stop }) { s -> Bool in
+                if s.queue.isEmpty { return true }
+                swap(&s.queue, &running)
+                return false
+            }
+            if stop { return }
+            for j in running { j.runSynchronously(on: asUnownedTaskExecutor()) }
+            running.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Runs what is queued, then ends the thread.
+    func shutDown() {
+        jobs.withLock { $0.stop = true }
+        jobs.broadcast()
+        thread?.join()
+        thread = nil
     }
 }
