@@ -27,6 +27,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // The etcd backend: etcd's gRPC v3 API through grpc-swift 2 (messages: swift-protobuf; code generated once, committed).
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -56,11 +62,20 @@ let package = Package(
         .target(name: "ServerSupport", dependencies: ["OrbitCore", "CServerSpawn"], swiftSettings: strict),
         .target(name: "PostgresEngine", dependencies: ["OrbitCore", "ServerSupport", "CLibpq"], swiftSettings: strict),
         .target(name: "RedisEngine", dependencies: ["OrbitCore", "ServerSupport", "CHiredis"], swiftSettings: strict),
+        // etcd through its native gRPC v3 API (grpc-swift 2 over SwiftNIO's HTTP/2); Generated/ is protoc's output, committed.
+        .target(name: "EtcdEngine",
+                dependencies: ["OrbitCore", "ServerSupport",
+                               .product(name: "GRPCCore", package: "grpc-swift-2"),
+                               .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                               .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                               .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                               .product(name: "NIOCore", package: "swift-nio")],
+                swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         // The registry's composition point: the one line listing the engines of this build.
         .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree",
-                                                       "PostgresEngine", "RedisEngine"],
+                                                       "PostgresEngine", "RedisEngine", "EtcdEngine"],
                 swiftSettings: strict),
         .target(
             name: "Runner",
@@ -103,6 +118,9 @@ let package = Package(
         .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "Workloads", "OrbitCore", "CowBTree", "LSMTree", "ServerSupport", "OrbitTestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
+        .testTarget(name: "EtcdEngineTests", dependencies: ["EtcdEngine", "OrbitCore", "ServerSupport", "OrbitTestSupport",
+                                                            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                                                            .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "LSMTree", "OrbitTestSupport", histogram]),
     ]
 )

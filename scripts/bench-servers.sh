@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # orbit-bench's server backends against each server's own benchmark tool, measured in the same run
-# (release build; not a test: timing never gates CI). Issue 17, item 8 — postgres and redis.
+# (release build; not a test: timing never gates CI). Issue 17, item 8 — postgres, redis and etcd.
 #
 # The same data and operations on both sides: RECORDS records (16-byte keys, the zero-padded record
 # number; 100-byte values) loaded once by `orbit-bench load`; then, on that store's server, a single
@@ -14,6 +14,12 @@
 #             redis-benchmark -t set,get -P 1 -c 1 / -c 8 -r RECORDS -d 100 (keys key:<12 digits>,
 #             16 bytes), on the same server configuration. redis-benchmark's GET and SET are plain
 #             string commands: the difference is what orbit-bench's ordered key space costs.
+#   etcd      orbit-bench (gRPC v3: Range of one key, linearizable; Put)  vs  etcdctl, the only etcd
+#             tool Debian ships (etcd's own `benchmark` is not packaged): a loop of `etcdctl get` /
+#             `etcdctl put` on the same keys (ETCD_LOOP_OPS of them, one process and one connection
+#             per operation, at 1 client and 8 loops in parallel) — an upper bound on the tool's cost,
+#             not a like-for-like client — and `etcdctl check perf --load=s` (50 clients at a fixed
+#             rate: its throughput is the rate it was asked for, printed for the record only).
 #
 # Printed per row: the durability mode, orbit-bench's and the tool's per-operation time (µs; at 1
 # client) and throughput (ops/s; at 8 clients), and the ratios. Targets (issue 17): per-op time
@@ -23,7 +29,8 @@ cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-100000}
 OPS=${OPS:-200000}
 DURABILITY=${DURABILITY:-none}        # none or every-write
-BACKENDS=${BACKENDS:-"postgres redis"}
+BACKENDS=${BACKENDS:-"postgres redis etcd"}
+ETCD_LOOP_OPS=${ETCD_LOOP_OPS:-400}
 # The tools count no bytes: orbit-bench's per-call TCP_INFO read (one getsockopt per operation) is
 # off here unless COUNT_NET_BYTES=true (then the orbit-bench side carries that syscall too).
 COUNT_NET_BYTES=${COUNT_NET_BYTES:-false}
@@ -58,6 +65,7 @@ orbit() {
   local out="$WORK/out-$3-$1-$2"
   # postgres.exact_stats would count(*) the table every second beside the measured clients.
   local stats_off=(); [ "$3" = postgres ] && stats_off=(--set postgres.exact_stats=false)
+  [ "$3" = etcd ] && stats_off=(--set etcd.exact_stats=false)
   rm -rf "$out"
   "$bin" run "$w" --backend "$3" --data-dir "$WORK/data" --reuse --set threads="$2" \
     --set durability="$DURABILITY" --set "$3.count_net_bytes=$COUNT_NET_BYTES" "${stats_off[@]}" --out "$out" --quiet >/dev/null
@@ -126,8 +134,49 @@ if [[ " $BACKENDS " == *" redis "* ]]; then
   for op in get update; do results+=("$(row redis $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
 fi
 
+if [[ " $BACKENDS " == *" etcd "* ]]; then
+  "$bin" load "$get_w" --backend etcd --data-dir "$WORK/data" --fresh --set durability="$DURABILITY" --quiet >/dev/null
+  declare -A o
+  for t in 1 8; do for op in get update; do o[$op$t]=$(orbit $op $t etcd); done; done
+  port=$(free_port); peer=$(free_port)
+  etcd --name orbit --data-dir "$WORK/data/etcd/server" --listen-client-urls "http://127.0.0.1:$port" \
+    --advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$peer" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "orbit=http://127.0.0.1:$peer" \
+    --max-txn-ops 16384 --max-request-bytes 33554432 --quota-backend-bytes 8589934592 > "$WORK/etcd-native.log" 2>&1 &
+  e_pid=$!
+  trap 'kill $e_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 300); do curl -s "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"health":"true"' && break; sleep 0.1; done
+  export ETCDCTL_API=3
+  value=$(printf 'u%.0s' $(seq 100))
+  # etcd_loop OP CLIENTS -> "micros_per_op ops_per_s": CLIENTS loops of ETCD_LOOP_OPS / CLIENTS etcdctl calls each.
+  etcd_loop() {
+    local per=$((ETCD_LOOP_OPS / $2)) start end
+    start=$(date +%s%N)
+    for c in $(seq "$2"); do
+      ( for i in $(seq "$per"); do
+          k="orbit/$(printf '%016d' $(( (RANDOM * 32768 + RANDOM) % RECORDS )))"
+          if [ "$1" = get ]; then etcdctl --endpoints "127.0.0.1:$port" get "$k" >/dev/null
+          else etcdctl --endpoints "127.0.0.1:$port" put "$k" "$value" >/dev/null; fi
+        done ) &
+    done
+    wait
+    end=$(date +%s%N)
+    awk -v ns=$((end - start)) -v n=$((per * $2)) -v c="$2" 'BEGIN { print ns / 1000 / (n / c), n / (ns / 1e9) }'
+  }
+  declare -A n
+  for t in 1 8; do for op in get update; do n[$op$t]=$(etcd_loop $op $t); done; done
+  perf=$(etcdctl --endpoints "127.0.0.1:$port" check perf --load=s 2>&1 | tr '\n' ' ' || true)
+  kill $e_pid; wait $e_pid || true; trap - EXIT
+  for op in get update; do results+=("$(row etcd $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
+fi
+
 header
 printf '%s\n' "${results[@]}"
+if [ -n "${perf:-}" ]; then
+  echo
+  echo "etcd: the tool column is an etcdctl loop (a process and a connection per operation: not a like-for-like client)."
+  echo "etcdctl check perf --load=s (fixed-rate writes, 50 clients): $perf"
+fi
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "targets: orbit_us@1 / tool_us@1 <= 1.10; orbit_ops@8 / tool_ops@8 >= 0.9 (tools: pgbench -M prepared, redis-benchmark -P 1)"

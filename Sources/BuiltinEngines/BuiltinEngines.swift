@@ -1,5 +1,6 @@
 public import OrbitCore
 import CowBTree
+import EtcdEngine
 import LMDBEngine
 import LSMTree
 import MemoryEngine
@@ -11,7 +12,7 @@ import RocksDBEngine
 /// its module, its descriptor, and one entry in the line below.
 public enum BuiltinEngines {
     /// In the order `list`, help texts and "allowed: ..." hints show them.
-    public static let descriptors: [any EngineDescriptor.Type] = [MemoryDescriptor.self, RocksDBDescriptor.self, LMDBDescriptor.self, CowDescriptor.self, LSMDescriptor.self, PostgresDescriptor.self, RedisDescriptor.self]
+    public static let descriptors: [any EngineDescriptor.Type] = [MemoryDescriptor.self, RocksDBDescriptor.self, LMDBDescriptor.self, CowDescriptor.self, LSMDescriptor.self, PostgresDescriptor.self, RedisDescriptor.self, EtcdDescriptor.self]
 
     private static let installed: Void = { for d in descriptors { EngineRegistry.register(d) } }()
 

@@ -37,7 +37,7 @@ public final class ManagedServer: @unchecked Sendable {
                 if let status = process.exitStatus {
                     process.stop()
                     let fresh = ServerLog.tail(logFile, lines: 40, from: logStart)
-                    if attempt < attempts, fresh.contains(where: { $0.contains("Address already in use") || $0.contains("could not bind") }) {
+                    if attempt < attempts, fresh.contains(where: Self.saysPortTaken) {
                         break  // the port was taken between our probe and its bind: another port
                     }
                     throw OrbitError(.engine, "\(name) exited while starting (\(describeWaitStatus(status)))", at: logFile,
@@ -62,6 +62,13 @@ public final class ManagedServer: @unchecked Sendable {
             throw OrbitError(.engine, "\(name) did not stop cleanly (\(describeWaitStatus(status)))", at: logFile,
                              hint: ServerLog.tailHint(logFile))
         }
+    }
+
+    /// Whether a log line says the port was taken: PostgreSQL and Redis write "Address already in
+    /// use" (strerror), etcd (Go) "bind: address already in use"; PostgreSQL also "could not bind".
+    public static func saysPortTaken(_ line: String) -> Bool {
+        let l = line.lowercased()
+        return l.contains("address already in use") || l.contains("could not bind")
     }
 
     static func fileSize(_ path: String) -> Int {

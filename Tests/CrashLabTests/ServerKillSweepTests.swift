@@ -87,10 +87,11 @@ struct ServerKillSweepTests {
             return Result(before: before, killedFirst: first, killedAgain: again)
         }
 
-        /// The pid the managed server wrote into its data directory (postmaster.pid's or redis.pid's first line).
+        /// The pid the managed server wrote into its data directory (postmaster.pid's or redis.pid's first line; etcd's server.pid).
         static func serverPID(_ store: String) -> pid_t? {
-            for file in ["postmaster.pid", "redis.pid"] {
-                if let text = try? String(contentsOfFile: store + "/server/" + file, encoding: .utf8),
+            // etcd writes no pid file: orbit-bench writes server.pid beside the member's directory.
+            for file in ["server/postmaster.pid", "server/redis.pid", "server.pid"] {
+                if let text = try? String(contentsOfFile: store + "/" + file, encoding: .utf8),
                    let first = text.split(separator: "\n").first, let pid = pid_t(first.trimmingCharacters(in: .whitespaces)) {
                     return pid
                 }

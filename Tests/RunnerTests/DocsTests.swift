@@ -43,6 +43,10 @@ struct DocsTests {
             let deps = try #require(manifest[engine], "no target \(engine) in Package.swift").dependencies
             #expect(deps.subtracting(systemLibraries) == ["OrbitCore", "ServerSupport"], "\(engine) depends on \(deps.sorted())")
         }
+        // etcd's client is gRPC (grpc-swift 2 over SwiftNIO), not a system library.
+        let grpc: Set<String> = ["GRPCCore", "GRPCNIOTransportHTTP2Posix", "GRPCProtobuf", "SwiftProtobuf", "NIOCore"]
+        let etcd = try #require(manifest["EtcdEngine"], "no target EtcdEngine in Package.swift").dependencies
+        #expect(etcd.subtracting(systemLibraries).subtracting(grpc) == ["OrbitCore", "ServerSupport"], "EtcdEngine depends on \(etcd.sorted())")
     }
 
     @Test func resultsColumnsAreResultsWriters() throws {
