@@ -90,11 +90,12 @@ extension CowBTree {
             var abandoned: Set<UInt64> = []
             try t.pageNumbers(of: t.root, into: &abandoned)
             let root = snapshotRoots[name]
+            // Freed by the restoring transaction: the published version still refers to them.
+            t.txn += 1
             for no in abandoned where !t.pinned.contains(no) { t.release(no) }
             t.root = root
             t.height = Int(record.height)
             t.keys = Int64(record.keys); t.keyBytes = Int64(record.keyBytes); t.valueBytes = Int64(record.valueBytes)
-            t.txn += 1
             do { try checkpointNow(sync: true) } catch { failure = poisoned(error); throw error }
         }
     }

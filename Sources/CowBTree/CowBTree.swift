@@ -425,16 +425,24 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 
     /// Opens the tree, free list and snapshots of the chosen meta page: reads the root page, the
     /// free-list and snapshot-list chains (and, with snapshots, their trees' page numbers); the
-    /// rest is read on demand. A page file shorter than the meta page's page count (checkpoints
-    /// keep it at least that long) is verified whole first: a truncated file is refused here,
-    /// before anything is written, not found page by page later.
+    /// rest is read on demand. A page file shorter than the meta page's page count, with a page
+    /// past its end that the free list does not list (checkpoints keep the file that long; older
+    /// builds left only never-written free pages past the end), is verified whole first: a
+    /// truncated file is refused here, before anything is written, not found page by page later.
     func load() throws {
         let pf = PageFile(file: dataFile, pageSize: meta.pageSize, maxTxid: meta.txid, pageCount: meta.pageCount)
-        if try dataFile.size() < Int64(meta.pageCount) * Int64(meta.pageSize) {
-            var visited: Set<UInt64> = []
-            if meta.root != 0 { try pf.verifyTree(meta.root, visited: &visited) }
-            for s in try pf.snapshotRecords(try pf.loadChain(meta.snapshotPage, type: .snapshotList)) where s.root != 0 {
-                try pf.verifyTree(s.root, visited: &visited)
+        let freePages = try pf.loadChain(meta.freeListPage, type: .freeList)
+        freeListPages = freePages.map(\.pageNo)
+        tree.free = try pf.freeListEntries(freePages)
+        let filePages = UInt64(max(0, try dataFile.size())) / UInt64(meta.pageSize)
+        if filePages < meta.pageCount {
+            let free = Set(tree.free)
+            if (max(filePages, Layout.firstDataPage)..<meta.pageCount).contains(where: { !free.contains($0) }) {
+                var visited: Set<UInt64> = []
+                if meta.root != 0 { try pf.verifyTree(meta.root, visited: &visited) }
+                for s in try pf.snapshotRecords(try pf.loadChain(meta.snapshotPage, type: .snapshotList)) where s.root != 0 {
+                    try pf.verifyTree(s.root, visited: &visited)
+                }
             }
         }
         if meta.root != 0 { tree.root = try cache.page(meta.root) }
@@ -442,9 +450,6 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         tree.keys = Int64(meta.keys); tree.keyBytes = Int64(meta.keyBytes); tree.valueBytes = Int64(meta.valueBytes)
         tree.pageCount = meta.pageCount
         tree.txn = meta.txid
-        let freePages = try pf.loadChain(meta.freeListPage, type: .freeList)
-        freeListPages = freePages.map(\.pageNo)
-        tree.free = try pf.freeListEntries(freePages)
         let snapPages = try pf.loadChain(meta.snapshotPage, type: .snapshotList)
         snapshotListPages = snapPages.map(\.pageNo)
         snapshots = try pf.snapshotRecords(snapPages)
