@@ -34,7 +34,8 @@ final class Version: Sendable {
 /// **Opens.** Read-write creates a store only in a missing or empty directory and refuses one that
 /// holds anything but cow files; read-only (`access: .readOnly`) replays the WAL into memory and
 /// writes, renames, truncates and removes nothing. Either decides the store is sound (meta page,
-/// every page, WAL replay and its checks) before anything is changed.
+/// free list, snapshot list, root page, the whole tree when the page file is short, WAL replay and
+/// its checks) before anything is changed; other pages are verified when they are first read.
 ///
 /// **Two designs.** With `cow.wal=true` (default) a commit writes one checksummed record into the
 /// current WAL segment and syncs it per the durability mode; the changed pages stay in memory and a
@@ -190,8 +191,8 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// in memory). A directory with files no cow store has is refused before anything is written.
     ///
     /// Order (issue 13/14): recognise the directory, create it if new (syncing its parent), take the
-    /// store lock, decide whether the store is sound (meta page, every page, WAL replay and its
-    /// checks) — and only then write, truncate or remove anything.
+    /// store lock, decide whether the store is sound (meta page, free list, snapshot list, root,
+    /// WAL replay and its checks; `load`) — and only then write, truncate or remove anything.
     public init(path: String, options: CowOptions, durability: DurabilityMode, fileSystem: FS, access: StoreAccess = .readWrite) throws {
         try options.check(durability: durability, ranges: false)
         self.path = path

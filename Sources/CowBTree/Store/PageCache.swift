@@ -25,6 +25,12 @@ import Synchronization
 /// reader still walking it keeps it alive. If every entry is pinned for two sweeps, the next one
 /// goes anyway (the cache then briefly holds less than what is in use, never more than capacity).
 ///
+/// Measured against LRU by replaying page traces of gets on a 2M-key tree (4 KiB pages, caches of
+/// 2%, 10% and 30% of the leaves): CLOCK's hit rate was within 0.1–1.7 points of LRU's (uniform
+/// keys 0.666 vs 0.683 at 2%, 0.756/0.757 at 10%; zipfian 0.99 0.798/0.810, 0.891/0.894), for
+/// no work on a hit but setting one bit, where LRU relinks a list entry under the lock on every
+/// hit. ARC was not measured (its ghost lists add memory and the same per-hit list work).
+///
 /// Thread safety: one mutex around the index; reads from disk happen outside it (two threads
 /// missing on one page both read it, the first insert wins).
 final class PageCache: @unchecked Sendable {
