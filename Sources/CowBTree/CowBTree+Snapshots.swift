@@ -124,6 +124,8 @@ extension CowBTree {
         s.memoryUsageBytes = UInt64(cached + f.dirtyPages) * UInt64(f.pageSize)
         s.treeHeight = UInt64(v.height)
         s.freePages = f.freePages
+        // Writers waiting for a checkpoint to finish: cow's write stall.
+        s.stallMillis = Double(f.checkpointWaitNanos) / 1e6
         if s.totalSizeBytes > 0 { s.spaceAmplification = Double(fileSize) / Double(s.totalSizeBytes) }
         s.extra = [
             .init("page_size", Double(f.pageSize)),

@@ -82,6 +82,12 @@ extension LSMTree {
         add("read_only", commit.broken.load(ordering: .relaxed) ? UInt64(1) : 0)
         for l in v.levels.indices { add("level\(l)_files", UInt64(v.levels[l].count)) }
         s.extra = extra
+        s.flushBytes = flushBytesWritten.load(ordering: .relaxed)
+        s.compactionBytesRead = compactionBytesRead.load(ordering: .relaxed)
+        s.compactionBytesWritten = compactionBytesWritten.load(ordering: .relaxed)
+        s.stallMillis = Double(stallNanos.load(ordering: .relaxed) + slowdownNanos.load(ordering: .relaxed)) / 1e6
+        s.filesPerLevel = v.levels.map { UInt64($0.count) }
+        s.pagesRead = misses
         return s
     }
 }

@@ -133,6 +133,10 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     let flushes = Atomic<UInt64>(0)
     let compactions = Atomic<UInt64>(0)
     let compactionBytesWritten = Atomic<UInt64>(0)
+    /// Bytes of the input tables compactions merged (trivial moves read nothing).
+    let compactionBytesRead = Atomic<UInt64>(0)
+    /// Bytes of the level-0 tables flushes wrote.
+    let flushBytesWritten = Atomic<UInt64>(0)
     /// Key ranges merged by level-0 compactions split across threads.
     let subcompactions = Atomic<UInt64>(0)
     /// Time compaction threads spent running compactions (summed over threads).

@@ -93,7 +93,7 @@ struct KVCommand: ParsableCommand {
         func run() throws {
             try guarded {
                 guard case .stats(let s) = try KVCommand.perform(options, .stats) else { return }
-                for (name, cell) in zip(StorageStats.csvColumns, s.csvCells) where !cell.isEmpty { print("\(name)\t\(cell)") }
+                for (name, cell) in zip(StorageStats.csvColumns + StorageStats.internalsColumns, s.csvCells + s.internalsCells) where !cell.isEmpty { print("\(name)\t\(cell)") }
                 print("total_keys_is_estimate\t\(s.totalKeysIsEstimate)")
                 for e in s.extra { print("\(e.name)\t\(formatDouble(e.value))") }
             }

@@ -57,24 +57,14 @@ public enum ReportPage {
 
     static func tables(_ rows: [Report.Row]) -> String {
         var out = ""
-        var groups: [(phase: String, op: String)] = []
-        for r in rows where !groups.contains(where: { $0.phase == r.cell("phase") && $0.op == r.cell("operation") }) {
-            groups.append((r.cell("phase"), r.cell("operation")))
-        }
         let numeric = ["repeats", "count", "ops/s", "vs best", "µs/op", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "not found"]
-        for g in groups {
-            let members = rows.filter { $0.cell("phase") == g.phase && $0.cell("operation") == g.op }
-            let best = members.compactMap { Double($0.cell("ops_per_s")) }.max() ?? 0
-            out += "<h2>\(escape(g.phase)): \(escape(g.op))</h2>\n<table>\n<tr>"
-            let header = ["run", "backend", "durability", "memory"] + numeric
+        for (phase, op, members, best) in Report.groups(rows) {
+            out += "<h2>\(escape(phase)): \(escape(op))</h2>\n<table>\n<tr>"
+            let header = ["run", "backend", "durability", "memory limit"] + numeric
             for h in header { out += "<th>\(escape(h))</th>" }
             out += "</tr>\n"
             for r in members {
-                func range(_ c: String) -> String {
-                    let lo = r.cell(c + "_min"), hi = r.cell(c + "_max")
-                    guard (Int(r.cell("repeats")) ?? 1) > 1, !lo.isEmpty, !hi.isEmpty else { return r.cell(c) }
-                    return "\(r.cell(c)) (\(lo)–\(hi))"
-                }
+                let range = r.withRange
                 let ops = Double(r.cell("ops_per_s")) ?? 0
                 let limit = r.cell("memory_limit_mb")
                 let memory = limit.isEmpty || limit == "0" ? "unbounded" : "cgroup \(limit) MiB"

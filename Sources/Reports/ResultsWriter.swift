@@ -28,6 +28,12 @@ public enum ResultsWriter {
         // Extensions (schema 1, memory-bounded runs): the memory cgroup's limit (0: none) and the
         // highest charge it saw (anonymous memory plus page cache) during the backend's run.
         "memory_limit_mb", "peak_memory_bytes",
+        // Extensions (schema 1, cost per operation): the process's CPU time, context switches and
+        // storage I/O over the row's phase (/proc/self/io; the data directory's device from
+        // /proc/diskstats, device-wide) divided by every operation of that phase. Empty where the
+        // kernel gives no figure; a server backend's server is not counted (its own process).
+        "cpu_user_us_per_op", "cpu_system_us_per_op", "context_switches_per_op",
+        "process_read_bytes_per_op", "process_write_bytes_per_op", "device_read_bytes_per_op", "device_write_bytes_per_op",
     ]
     /// Columns of interval-<backend>-<op>.csv: each interval's HdrHistogram as (value, count) buckets.
     public static let intervalColumns = ["elapsed_s", "length_s", "latency", "value_ns", "count"]
@@ -41,6 +47,7 @@ public enum ResultsWriter {
         "elapsed_s", "backend", "operation", "count", "ops_per_s", "p50_us", "p95_us", "p99_us", "p999_us", "max_us",
     ]
     public static let statsColumns = ["elapsed_s", "backend"] + StorageStats.csvColumns + ["process_heap_bytes"]
+        + StorageStats.internalsColumns
 
     /// Writes every file of the contract into `directory` (created if needed).
     public static func write(_ result: RunResult, to directory: String) throws {
@@ -93,6 +100,8 @@ public enum ResultsWriter {
         var out = CSV.row(summaryColumns)
         var memory: [String: MemoryCgroup.Usage] = [:]
         for b in r.backends { if let m = b.memory { memory[b.backend] = m } }
+        var costs: [String: PhaseCost] = [:]
+        for b in r.backends { for c in b.costs { costs[b.backend + "\u{0}" + c.phase] = c } }
         for row in SummaryRow.rows(r) {
             func m(_ f: SummaryRow.Figure) -> Double { row.median(f) }
             func int(_ f: SummaryRow.Figure) -> String { String(UInt64(m(f).rounded())) }
@@ -109,9 +118,17 @@ public enum ResultsWriter {
                 us(row.min(.p999)), us(row.max(.p999)),
                 int(.netBytesSent), int(.netBytesReceived),
                 String(r.workload.memoryLimitMB), memory[row.backend].map { String($0.peakBytes) } ?? "",
-            ])
+            ] + costCells(costs[row.backend + "\u{0}" + row.phase]))
         }
         return out
+    }
+
+    static func costCells(_ c: PhaseCost?) -> [String] {
+        guard let c else { return ["", "", "", "", "", "", ""] }
+        func o(_ v: Double?) -> String { v.map { formatDouble($0, decimals: 1) } ?? "" }
+        return [formatDouble(c.cpuUserMicrosPerOp, decimals: 3), formatDouble(c.cpuSystemMicrosPerOp, decimals: 3),
+                formatDouble(c.contextSwitchesPerOp, decimals: 4),
+                o(c.processReadBytesPerOp), o(c.processWriteBytesPerOp), o(c.deviceReadBytesPerOp), o(c.deviceWriteBytesPerOp)]
     }
 
     public static func metricsCSV(_ r: RunResult) -> String {
@@ -166,7 +183,8 @@ public enum ResultsWriter {
         var out = CSV.row(statsColumns)
         for b in r.backends {
             for s in b.statsRows {
-                out += CSV.row([formatDouble(s.elapsedSeconds, decimals: 3), b.backend] + s.stats.csvCells + [String(s.processHeapBytes)])
+                out += CSV.row([formatDouble(s.elapsedSeconds, decimals: 3), b.backend] + s.stats.csvCells + [String(s.processHeapBytes)]
+                              + s.stats.internalsCells)
             }
         }
         return out
@@ -228,6 +246,18 @@ public enum ResultsWriter {
             }
             d["cpu_s"] = b.cpuSeconds
             d["wall_s"] = b.wallSeconds
+            d["cost"] = b.costs.map { c -> [String: Any] in
+                var x: [String: Any] = [
+                    "phase": c.phase, "operations": c.operations, "cpu_user_s": c.usage.userSeconds, "cpu_system_s": c.usage.systemSeconds,
+                    "voluntary_context_switches": c.usage.voluntarySwitches, "involuntary_context_switches": c.usage.involuntarySwitches,
+                    "scope": b.server == nil ? "process" : "client process (the server's own CPU and I/O not counted)",
+                ]
+                x["process_read_bytes"] = c.usage.processReadBytes ?? NSNull()
+                x["process_write_bytes"] = c.usage.processWriteBytes ?? NSNull()
+                x["device_read_bytes"] = c.usage.deviceReadBytes ?? NSNull()
+                x["device_write_bytes"] = c.usage.deviceWriteBytes ?? NSNull()
+                return x
+            }
             if let m = b.memory {
                 d["memory_regime"] = [
                     "limit_bytes": m.limitBytes, "cgroup": m.cgroup, "controller": m.version, "peak_bytes": m.peakBytes,
@@ -278,7 +308,7 @@ public enum ResultsWriter {
 
     static func statsJSON(_ s: StorageStats) -> [String: Any] {
         var stats: [String: Any] = [:]
-        for (name, cell) in zip(StorageStats.csvColumns, s.csvCells) where !cell.isEmpty {
+        for (name, cell) in zip(StorageStats.csvColumns + StorageStats.internalsColumns, s.csvCells + s.internalsCells) where !cell.isEmpty {
             stats[name] = Double(cell) ?? cell
         }
         stats["total_keys_is_estimate"] = s.totalKeysIsEstimate

@@ -5,12 +5,14 @@ import OrbitCore
 /// mode beside every figure.
 public enum SummaryTable {
     public static func render(_ r: RunResult) -> String {
-        let header = ["backend", "durability", "memory", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
-                      "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "not_found"]
+        let header = ["backend", "durability", "memory limit", "phase", "operation", "count", "µs/op", "ops/s", "MB/s",
+                      "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "not_found", "cpu µs/op"]
         let repeated = r.repeats.count > 1
         // The memory regime of every row: the cgroup limit, or none.
         let memoryRegime = r.workload.memoryLimitMB > 0 ? "cgroup \(r.workload.memoryLimitMB) MiB" : "unbounded"
         var rows: [[String]] = []
+        var costs: [String: PhaseCost] = [:]
+        for b in r.backends { for c in b.costs { costs[b.backend + "\u{0}" + c.phase] = c } }
         for row in SummaryRow.rows(r) {
             // With repeats: the median, and (min–max) over the repeats for the main figures.
             func cell(_ f: SummaryRow.Figure, _ decimals: Int) -> String {
@@ -24,6 +26,8 @@ public enum SummaryTable {
                 formatDouble(row.median(.mbPerSecond), decimals: 1), cell(.p50, 2), cell(.p99, 2), cell(.p999, 2),
                 formatDouble(row.median(.max), decimals: 1), String(UInt64(row.median(.errors).rounded())),
                 String(UInt64(row.median(.notFound).rounded())),
+                // CPU per operation of the phase (user + system, every thread of the process).
+                costs[row.backend + "\u{0}" + row.phase].map { formatDouble($0.cpuUserMicrosPerOp + $0.cpuSystemMicrosPerOp, decimals: 2) } ?? "",
             ])
         }
         var widths = header.map(\.count)
@@ -50,6 +54,12 @@ public enum SummaryTable {
         for b in r.backends {
             out += "\(b.backend): durability \(b.durability) — promise: \(b.promise.description)\n"
             if let dir = b.dataDirectory { out += "  store: \(dir)\n" }
+            for c in b.costs {
+                func bytes(_ v: Double?) -> String { v.map { formatDouble($0, decimals: 0) + " B" } ?? "n/a" }
+                out += "  cost per \(c.phase) op\(b.server == nil ? "" : " (client process only)"): CPU \(formatDouble(c.cpuUserMicrosPerOp, decimals: 2)) µs user + \(formatDouble(c.cpuSystemMicrosPerOp, decimals: 2)) µs system, "
+                    + "\(formatDouble(c.contextSwitchesPerOp, decimals: 3)) context switches, process I/O \(bytes(c.processReadBytesPerOp)) read / \(bytes(c.processWriteBytesPerOp)) written, "
+                    + "device \(bytes(c.deviceReadBytesPerOp)) / \(bytes(c.deviceWriteBytesPerOp)) (device-wide)\n"
+            }
             if let m = b.memory {
                 out += "  memory: \(m.version) limit \(m.limitBytes >> 20) MiB, peak \(formatDouble(Double(m.peakBytes) / 1_048_576, decimals: 1)) MiB"
                     + " (page cache \(formatDouble(Double(m.pageCacheBytes) / 1_048_576, decimals: 1)) MiB at the end), limit hit \(m.limitHits) times"

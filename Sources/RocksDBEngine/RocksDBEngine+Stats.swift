@@ -71,6 +71,13 @@ extension RocksDBEngine {
         let live = int("rocksdb.estimate-live-data-size") ?? 0
         if live > 0 { s.spaceAmplification = Double(sst) / Double(live) }
         s.compactionBacklog = int("rocksdb.estimate-pending-compaction-bytes")
+        var perLevel: [UInt64] = []
+        // A string property (not an int one): the count as text.
+        for l in 0..<7 {
+            guard let n = string("rocksdb.num-files-at-level\(l)").flatMap({ UInt64($0.filter(\.isNumber)) }) else { break }
+            perLevel.append(n)
+        }
+        if !perLevel.isEmpty { s.filesPerLevel = perLevel }
 
         var extra: [StorageStats.Extra] = [
             .init("rocksdb.estimate_live_data_size", Double(live)),
@@ -83,7 +90,7 @@ extension RocksDBEngine {
             .init("rocksdb.block_cache_capacity", Double(int("rocksdb.block-cache-capacity") ?? 0)),
             .init("rocksdb.num_running_compactions", Double(int("rocksdb.num-running-compactions") ?? 0)),
             .init("rocksdb.num_running_flushes", Double(int("rocksdb.num-running-flushes") ?? 0)),
-            .init("rocksdb.num_files_at_level0", Double(int("rocksdb.num-files-at-level0") ?? 0)),
+            .init("rocksdb.num_files_at_level0", Double(s.filesPerLevel?.first ?? 0)),
         ]
 
         if options.statistics, let p = rocksdb_options_statistics_get_string(dbOptions) {
@@ -96,6 +103,12 @@ extension RocksDBEngine {
             let disk = (t["rocksdb.wal.bytes"] ?? 0) + (t["rocksdb.flush.write.bytes"] ?? 0)
                 + (t["rocksdb.compact.write.bytes"] ?? 0)
             if user > 0 { s.writeAmplification = Double(disk) / Double(user) }
+            s.flushBytes = t["rocksdb.flush.write.bytes"].map { UInt64($0) }
+            s.compactionBytesRead = t["rocksdb.compact.read.bytes"].map { UInt64($0) }
+            s.compactionBytesWritten = t["rocksdb.compact.write.bytes"].map { UInt64($0) }
+            s.stallMillis = t["rocksdb.stall.micros"].map { Double($0) / 1000 }
+            // Blocks read from the files: block-cache misses (each one a block read).
+            s.pagesRead = t["rocksdb.block.cache.miss"].map { UInt64($0) }
             for name in ["rocksdb.bytes.written", "rocksdb.wal.bytes", "rocksdb.flush.write.bytes",
                          "rocksdb.compact.read.bytes", "rocksdb.compact.write.bytes",
                          "rocksdb.block.cache.hit", "rocksdb.block.cache.miss", "rocksdb.stall.micros"] {

@@ -110,6 +110,7 @@ extension LSMTree {
             opened = try open(metas)
             edit.added = metas.map { (out, $0) }
             compactionBytesWritten.wrappingAdd(metas.reduce(0) { $0 + $1.size }, ordering: .relaxed)
+            compactionBytesRead.wrappingAdd((job.inputs + job.overlapping).reduce(0) { $0 + $1.meta.size }, ordering: .relaxed)
         }
         try appendToManifest(&edit)
         try fs.crashPoint("lsm.compaction.after-manifest-sync")

@@ -137,6 +137,7 @@ extension LSMTree {
         try fs.remove(logPath(directory, imm.logNumber))
         try fs.crashPoint("lsm.flush.after-log-remove")
         flushes.wrappingAdd(1, ordering: .relaxed)
+        flushBytesWritten.wrappingAdd(metas.reduce(0) { $0 + $1.size }, ordering: .relaxed)
     }
 
     /// Appends `edit` (with the next file number read under the manifest lock, so edits from the

@@ -20,6 +20,19 @@ public struct StorageStats: Sendable, Hashable {
     public var compactionBacklog: UInt64?
     public var treeHeight: UInt64?
     public var freePages: UInt64?
+    // Engine internals, cumulative since open (stats.csv's internals columns; nil: not known).
+    /// Bytes flushes wrote (memtables to level-0 tables).
+    public var flushBytes: UInt64?
+    /// Bytes compactions read and wrote.
+    public var compactionBytesRead: UInt64?
+    public var compactionBytesWritten: UInt64?
+    /// Time writers were stopped or slowed by the engine (write stalls), ms.
+    public var stallMillis: Double?
+    /// Files (tables) per level, level 0 first.
+    public var filesPerLevel: [UInt64]?
+    /// Pages (or blocks) the engine read from its files.
+    public var pagesRead: UInt64?
+
     /// Whether `totalKeys` is exact or the engine's estimate (RocksDB's `estimate-num-keys`).
     public var totalKeysIsEstimate = false
     /// Engine-specific figures, in a stable order (written to summary.json).
@@ -39,6 +52,18 @@ public struct StorageStats: Sendable, Hashable {
         "average_value_size", "write_amplification", "space_amplification", "read_amplification",
         "cache_hit_rate", "compaction_backlog", "tree_height", "free_pages",
     ]
+
+    /// stats.csv columns after `process_heap_bytes`: engine internals (a contract: extend, never rename).
+    /// `files_per_level` is the count per level joined by `/` ("4/10/0").
+    public static let internalsColumns = [
+        "flush_bytes", "compaction_bytes_read", "compaction_bytes_written", "stall_ms", "files_per_level", "pages_read",
+    ]
+
+    public var internalsCells: [String] {
+        func u(_ v: UInt64?) -> String { v.map { String($0) } ?? "" }
+        return [u(flushBytes), u(compactionBytesRead), u(compactionBytesWritten), stallMillis.map { formatDouble($0, decimals: 3) } ?? "",
+                filesPerLevel.map { $0.map(String.init).joined(separator: "/") } ?? "", u(pagesRead)]
+    }
 
     public var csvCells: [String] {
         func d(_ v: Double?) -> String { v.map { formatDouble($0) } ?? "" }

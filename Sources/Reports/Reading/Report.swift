@@ -16,6 +16,24 @@ public enum Report {
         public var runId: String
         public var cells: [String: String]
         public func cell(_ c: String) -> String { cells[c] ?? "" }
+        /// A figure with its (min–max) over the repeats, where the row has repeats.
+        public func withRange(_ c: String) -> String {
+            let lo = cell(c + "_min"), hi = cell(c + "_max")
+            guard (Int(cell("repeats")) ?? 1) > 1, !lo.isEmpty, !hi.isEmpty else { return cell(c) }
+            return "\(cell(c)) (\(lo)–\(hi))"
+        }
+    }
+
+    /// The rows by phase and operation, in first-seen order, with the best ops/s of each group.
+    public static func groups(_ rows: [Row]) -> [(phase: String, operation: String, members: [Row], bestOpsPerSecond: Double)] {
+        var keys: [(phase: String, op: String)] = []
+        for r in rows where !keys.contains(where: { $0.phase == r.cell("phase") && $0.op == r.cell("operation") }) {
+            keys.append((r.cell("phase"), r.cell("operation")))
+        }
+        return keys.map { k in
+            let members = rows.filter { $0.cell("phase") == k.phase && $0.cell("operation") == k.op }
+            return (k.phase, k.op, members, members.compactMap { Double($0.cell("ops_per_s")) }.max() ?? 0)
+        }
     }
 
     public static func rows(_ runs: [ResultsDirectory]) throws -> [Row] {
@@ -47,22 +65,12 @@ public enum Report {
         out += "Runs: " + runs.map { "`\($0.runId)`" + ($0.workload.isEmpty ? "" : " (workload \($0.workload))") }.joined(separator: ", ") + ".\n"
         out += "Figures from each run's summary.csv (medians over its repeats where it had repeats; the range is min–max).\n"
         out += "`vs best`: ops/s as a fraction of the fastest row of the table.\n"
-        var groups: [(phase: String, op: String)] = []
-        for r in rows where !groups.contains(where: { $0.phase == r.cell("phase") && $0.op == r.cell("operation") }) {
-            groups.append((r.cell("phase"), r.cell("operation")))
-        }
-        for g in groups {
-            let members = rows.filter { $0.cell("phase") == g.phase && $0.cell("operation") == g.op }
-            let best = members.compactMap { Double($0.cell("ops_per_s")) }.max() ?? 0
-            out += "\n## \(g.phase): \(g.op)\n\n"
+        for (phase, op, members, best) in groups(rows) {
+            out += "\n## \(phase): \(op)\n\n"
             out += "| run | backend | durability | repeats | count | ops/s | vs best | µs/op | p50 µs | p99 µs | p99.9 µs | max µs | errors |\n"
             out += "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
             for r in members {
-                func range(_ c: String) -> String {
-                    let lo = r.cell(c + "_min"), hi = r.cell(c + "_max")
-                    guard (Int(r.cell("repeats")) ?? 1) > 1, !lo.isEmpty, !hi.isEmpty else { return r.cell(c) }
-                    return "\(r.cell(c)) (\(lo)–\(hi))"
-                }
+                let range = r.withRange
                 let ops = Double(r.cell("ops_per_s")) ?? 0
                 let vs = best > 0 ? formatDouble(ops / best, decimals: 2) + "×" : ""
                 out += "| \(r.runId) | \(r.cell("backend")) | \(r.cell("durability")) | \(r.cell("repeats")) | \(r.cell("count")) | "

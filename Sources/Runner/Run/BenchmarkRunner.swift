@@ -91,13 +91,24 @@ public struct BenchmarkRunner: Sendable {
             PhaseClock(runStart: start, intervalNanos: intervalNanos, phaseStart: phaseStart, collector: collector)
         }
 
+        // Cost per operation: the process's CPU, context switches and I/O over each phase.
+        let device = engine.dataDirectory.flatMap { ResourceUsage.device(of: $0) }
+        var costs: [PhaseCost] = []
+        func measured(_ phase: String, _ body: () -> PhaseResult) -> PhaseResult {
+            let before = ResourceUsage.now(device: device)
+            let r = body()
+            let ops = r.recorders.reduce(0) { n, rec in OperationType.allCases.reduce(n) { $0 + Int(rec.counters($1).count) } }
+            if ops > 0 { costs.append(PhaseCost(phase: phase, operations: ops, usage: ResourceUsage.now(device: device).since(before))) }
+            return r
+        }
+
         // Load phase.
         var load = PhaseResult(recorders: [], start: start, end: start)
-        if w.load && w.recordCount > 0 {
-            load = runPhase(ops: [.load], name: "orbit-load", collector: collector, prepare: { _ in () }) { t, rec, _, phaseStart in
+        if w.load && w.recordCount > 0 { load = measured("load") {
+            runPhase(ops: [.load], name: "orbit-load", collector: collector, prepare: { _ in () }) { t, rec, _, phaseStart in
                 executor.load(thread: t, recorder: rec, progress: progress[t], clock: clock(phaseStart))
             } started: { phaseStart.store($0, ordering: .relaxed) }
-        }
+        } }
 
         // Warm-up: a separate stream, so the measured stream is the same whatever the warm-up did.
         let warmStart = MeterClock.shared.nanoseconds()
@@ -127,14 +138,14 @@ public struct BenchmarkRunner: Sendable {
         let runOps = w.runPhase ? Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue } : []
         let afterLoad = MeterClock.shared.nanoseconds()
         var run = PhaseResult(recorders: [], start: afterLoad, end: afterLoad)
-        if w.runPhase {
-            run = runPhase(ops: runOps, name: "orbit-run", collector: collector, openLoop: w.targetOpsPerSecond > 0,
-                           prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
+        if w.runPhase { run = measured("run") {
+            runPhase(ops: runOps, name: "orbit-run", collector: collector, openLoop: w.targetOpsPerSecond > 0,
+                     prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
                 let (d, late) = executor.run(thread: t, state: &state, recorder: rec, progress: progress[t], clock: clock(begun))
                 digests.withLock { $0[t] = d }
                 behind.withLock { $0[t] = late }
             } started: { phaseStart.store($0, ordering: .relaxed) }
-        }
+        } }
         monitor.stop()
         monitorRunning = false
         sampler.stop()
@@ -174,6 +185,7 @@ public struct BenchmarkRunner: Sendable {
                                 behindNanos: behind.withLock { $0.max() ?? 0 })
                 : nil)
         result.server = ((engine as AnyObject) as? any ServerBackedEngine)?.serverDescription
+        result.costs = costs
         return result
     }
 

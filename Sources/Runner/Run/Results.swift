@@ -98,6 +98,9 @@ public struct BackendRun: Sendable {
     public var cpuSeconds: Double = 0
     /// Wall time from opening the engine to closing it, s (0 when the caller opened the engine).
     public var wallSeconds: Double = 0
+    /// Per phase (load, run): the process's CPU time, context switches and I/O, and the operations
+    /// they were spent on (summary.csv's cost-per-operation columns).
+    public var costs: [PhaseCost] = []
     /// The memory cgroup the backend ran in (`memory_limit_mb`) and what it used; nil: no limit.
     public var memory: MemoryCgroup.Usage? = nil
     /// Highest process heap (jemalloc stats.allocated) seen in stats.csv, bytes.
