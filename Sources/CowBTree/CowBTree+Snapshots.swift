@@ -126,6 +126,8 @@ extension CowBTree {
         s.freePages = f.freePages
         // Writers waiting for a checkpoint to finish: cow's write stall.
         s.stallMillis = Double(f.checkpointWaitNanos) / 1e6
+        // Pages read from the page file on cache misses (tree and overflow pages).
+        s.pagesRead = cache.pagesRead.load(ordering: .relaxed)
         if s.totalSizeBytes > 0 { s.spaceAmplification = Double(fileSize) / Double(s.totalSizeBytes) }
         s.extra = [
             .init("page_size", Double(f.pageSize)),
