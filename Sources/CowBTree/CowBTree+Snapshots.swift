@@ -39,7 +39,7 @@ extension CowBTree {
                                             keys: UInt64(t.keys), keyBytes: UInt64(t.keyBytes), valueBytes: UInt64(t.valueBytes)))
             snapshots.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
             if let root = t.root { snapshotRoots[name] = root }
-            TreeWriter.pageNumbers(of: t.root, into: &t.pinned)
+            do { try t.pageNumbers(of: t.root, into: &t.pinned) } catch { failure = poisoned(error); throw error }
             snapshotsChanged = true
             do { try checkpointNow(sync: true) } catch { failure = poisoned(error); throw error }
         }
@@ -53,9 +53,9 @@ extension CowBTree {
         }
     }
 
-    func recomputePins() -> Set<UInt64> {
+    func recomputePins() throws -> Set<UInt64> {
         var pins: Set<UInt64> = []
-        for s in snapshots { TreeWriter.pageNumbers(of: snapshotRoots[s.name], into: &pins) }
+        for s in snapshots { try tree.pageNumbers(of: snapshotRoots[s.name], into: &pins) }
         return pins
     }
 
@@ -64,13 +64,17 @@ extension CowBTree {
             guard let i = snapshots.firstIndex(where: { $0.name == name }) else {
                 throw OrbitError(.notFound, "no snapshot '\(name)'", at: path, hint: "see listSnapshots()")
             }
+            // Every page read first: a read error changes nothing.
+            let t = tree
+            let keep = snapshots.filter { $0.name != name }
+            var pins: Set<UInt64> = []
+            for s in keep { try t.pageNumbers(of: snapshotRoots[s.name], into: &pins) }
+            var live: Set<UInt64> = []
+            try t.pageNumbers(of: t.root, into: &live)
             snapshots.remove(at: i)
             snapshotRoots.removeValue(forKey: name)
-            let t = tree
             let old = t.pinned
-            t.pinned = recomputePins()
-            var live: Set<UInt64> = []
-            TreeWriter.pageNumbers(of: t.root, into: &live)
+            t.pinned = pins
             for no in old where !t.pinned.contains(no) && !live.contains(no) { t.release(no) }
             snapshotsChanged = true
             do { try checkpointNow(sync: true) } catch { failure = poisoned(error); throw error }
@@ -84,13 +88,14 @@ extension CowBTree {
             }
             let t = tree
             var abandoned: Set<UInt64> = []
-            TreeWriter.pageNumbers(of: t.root, into: &abandoned)
+            try t.pageNumbers(of: t.root, into: &abandoned)
             let root = snapshotRoots[name]
+            // Freed by the restoring transaction: the published version still refers to them.
+            t.txn += 1
             for no in abandoned where !t.pinned.contains(no) { t.release(no) }
             t.root = root
             t.height = Int(record.height)
             t.keys = Int64(record.keys); t.keyBytes = Int64(record.keyBytes); t.valueBytes = Int64(record.valueBytes)
-            t.txn += 1
             do { try checkpointNow(sync: true) } catch { failure = poisoned(error); throw error }
         }
     }
@@ -114,11 +119,15 @@ extension CowBTree {
         let walSize: Int64? = options.wal ? f.walLiveBytes : nil
         let spareCount = walSpares.withLock { $0.spares.count }
         s.diskUsageBytes = UInt64(max(0, fileSize)) + UInt64(max(0, walSize ?? 0))
-        s.memoryUsageBytes = f.usedPages * UInt64(f.pageSize)
+        // Pages in memory: the cache's and the dirty ones (pinned until a checkpoint writes them).
+        let cached = cache.count
+        s.memoryUsageBytes = UInt64(cached + f.dirtyPages) * UInt64(f.pageSize)
         s.treeHeight = UInt64(v.height)
         s.freePages = f.freePages
         // Writers waiting for a checkpoint to finish: cow's write stall.
         s.stallMillis = Double(f.checkpointWaitNanos) / 1e6
+        // Pages read from the page file on cache misses (tree and overflow pages).
+        s.pagesRead = cache.pagesRead.load(ordering: .relaxed)
         if s.totalSizeBytes > 0 { s.spaceAmplification = Double(fileSize) / Double(s.totalSizeBytes) }
         s.extra = [
             .init("page_size", Double(f.pageSize)),
@@ -138,6 +147,14 @@ extension CowBTree {
             .init("wal_segments_created_by_writer", Double(f.walSegmentsCreatedByWriter)),
             .init("snapshots", Double(f.snapshots)),
             .init("pinned_pages", Double(f.pinnedPages)),
+            .init("cache_capacity_pages", Double(cache.capacity)),
+            .init("cache_pages", Double(cached)),
+            .init("cache_hits", Double(cache.hits.load(ordering: .relaxed))),
+            .init("cache_misses", Double(cache.misses.load(ordering: .relaxed))),
+            .init("cache_evictions", Double(cache.evictions.load(ordering: .relaxed))),
+            .init("pages_read", Double(cache.pagesRead.load(ordering: .relaxed))),
+            .init("bytes_read", Double(cache.bytesRead)),
+            .init("retired_pages", Double(f.retiredPages)),
         ]
         return s
     }
@@ -149,8 +166,8 @@ extension CowBTree {
         let t = tree
         let f = CowFigures(
             pageSize: meta.pageSize, pageCount: t.pageCount,
-            usedPages: t.pageCount - UInt64(t.free.count), freePages: UInt64(t.free.count + t.pending.count),
-            dirtyPages: t.dirty.count, pinnedPages: t.pinned.count,
+            usedPages: t.pageCount - UInt64(t.free.count), freePages: UInt64(t.free.count + t.pending.count + t.retired.count),
+            dirtyPages: t.dirty.count, pinnedPages: t.pinned.count, retiredPages: t.retired.count,
             pagesWritten: pagesWritten, commits: commitCount, checkpoints: checkpointCount,
             checkpointNanos: checkpointNanos, checkpointWaitNanos: checkpointWaitNanos,
             checkpointInFlight: inflight != nil, walLiveBytes: walLiveBytes,
@@ -177,6 +194,7 @@ struct CowFigures: Sendable, Equatable {
     var freePages: UInt64 = 0
     var dirtyPages = 0
     var pinnedPages = 0
+    var retiredPages = 0
     var pagesWritten: UInt64 = 0
     var commits: UInt64 = 0
     var checkpoints: UInt64 = 0
@@ -199,6 +217,7 @@ final class PublishedCowFigures: Sendable {
     private let freePages = Atomic<UInt64>(0)
     private let dirtyPages = Atomic<Int>(0)
     private let pinnedPages = Atomic<Int>(0)
+    private let retiredPages = Atomic<Int>(0)
     private let pagesWritten = Atomic<UInt64>(0)
     private let commits = Atomic<UInt64>(0)
     private let checkpoints = Atomic<UInt64>(0)
@@ -217,6 +236,7 @@ final class PublishedCowFigures: Sendable {
         freePages.store(f.freePages, ordering: .relaxed)
         dirtyPages.store(f.dirtyPages, ordering: .relaxed)
         pinnedPages.store(f.pinnedPages, ordering: .relaxed)
+        retiredPages.store(f.retiredPages, ordering: .relaxed)
         pagesWritten.store(f.pagesWritten, ordering: .relaxed)
         commits.store(f.commits, ordering: .relaxed)
         checkpoints.store(f.checkpoints, ordering: .relaxed)
@@ -237,6 +257,7 @@ final class PublishedCowFigures: Sendable {
             freePages: freePages.load(ordering: .relaxed),
             dirtyPages: dirtyPages.load(ordering: .relaxed),
             pinnedPages: pinnedPages.load(ordering: .relaxed),
+            retiredPages: retiredPages.load(ordering: .relaxed),
             pagesWritten: pagesWritten.load(ordering: .relaxed),
             commits: commits.load(ordering: .relaxed),
             checkpoints: checkpoints.load(ordering: .relaxed),

@@ -1,7 +1,8 @@
 import OrbitCore
 import Synchronization
 
-/// A published, immutable view of the tree: what readers see.
+/// A published, immutable view of the tree: what readers see. While one is alive its txid is in
+/// the reader table, and no page it may reach by number is reused (`TreeWriter.retired`).
 final class Version: Sendable {
     let root: Page?
     let height: Int
@@ -10,11 +11,17 @@ final class Version: Sendable {
     let valueBytes: Int64
     let txid: UInt64
     let closed: Bool
+    let readers: ReaderTable?
 
-    init(root: Page?, height: Int, keys: Int64, keyBytes: Int64, valueBytes: Int64, txid: UInt64, closed: Bool = false) {
+    init(root: Page?, height: Int, keys: Int64, keyBytes: Int64, valueBytes: Int64, txid: UInt64, closed: Bool = false,
+         readers: ReaderTable? = nil) {
         self.root = root; self.height = height; self.keys = keys; self.keyBytes = keyBytes
         self.valueBytes = valueBytes; self.txid = txid; self.closed = closed
+        self.readers = readers
+        readers?.register(txid)
     }
+
+    deinit { readers?.unregister(txid) }
 }
 
 /// The `cow` backend: a hand-written copy-on-write B+tree, paged on disk through the file layer.
@@ -27,7 +34,8 @@ final class Version: Sendable {
 /// **Opens.** Read-write creates a store only in a missing or empty directory and refuses one that
 /// holds anything but cow files; read-only (`access: .readOnly`) replays the WAL into memory and
 /// writes, renames, truncates and removes nothing. Either decides the store is sound (meta page,
-/// every page, WAL replay and its checks) before anything is changed.
+/// free list, snapshot list, root page, the whole tree when the page file is short, WAL replay and
+/// its checks) before anything is changed; other pages are verified when they are first read.
 ///
 /// **Two designs.** With `cow.wal=true` (default) a commit writes one checksummed record into the
 /// current WAL segment and syncs it per the durability mode; the changed pages stay in memory and a
@@ -58,12 +66,19 @@ final class Version: Sendable {
 /// before the WAL segments it covers are reused). A torn meta write fails its checksum and the
 /// other meta wins.
 ///
-/// **Memory.** Every live page is held in memory (the store must fit in RAM): pages are read and
-/// verified once at open, and reads never touch the disk, as with LMDB's map of a store that fits.
+/// **Memory.** Pages are read on demand through a bounded cache of clean pages (`PageCache`,
+/// `cow.cache_mb` or `cow.cache_pages`; CLOCK eviction, pages in use pinned), verified at every
+/// read from disk. Branch pages refer to children by page number; pages written since the last
+/// checkpoint are linked in memory and pinned until the checkpoint that writes them completes (a
+/// checkpoint is also due when they reach the cache's size). Open reads the meta pages, the free
+/// list, the snapshot list and the root, and replays the WAL: its time does not grow with the
+/// store. A read error or checksum failure during a get or scan is an error naming the page.
 ///
 /// **Thread safety.** One writer at a time (a mutex); any number of readers, which take the
-/// published root (one short mutex hold) and walk immutable pages with no lock, so readers never
-/// block the writer and see one consistent commit for a whole get or scan. A reader's reference to
+/// published root (one short mutex hold) and walk immutable pages (the cache's mutex held for each
+/// lookup by number), so readers never block the writer and see one consistent commit for a whole
+/// get or scan; a page a version refers to by number is reused only once no reader of a version
+/// older than the transaction that freed it is left (`ReaderTable`). A reader's reference to
 /// the published `Version` is what keeps its pages immutable: while no reader holds it, a WAL-mode
 /// commit changes the pages it created since then in place, holding the publish mutex until it has
 /// published (a reader arriving meanwhile waits that long); otherwise it copies the changed path
@@ -94,6 +109,10 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
 
     // Published view.
     let current: Lock<Version>
+    /// Clean pages by number (readers and writer).
+    let cache: PageCache
+    /// The live versions' txids: what page reuse waits for.
+    let readers = ReaderTable()
 
     // Writer state: everything below is used only under `writeLock`.
     let writeLock = Lock<Void>(())
@@ -172,8 +191,8 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// in memory). A directory with files no cow store has is refused before anything is written.
     ///
     /// Order (issue 13/14): recognise the directory, create it if new (syncing its parent), take the
-    /// store lock, decide whether the store is sound (meta page, every page, WAL replay and its
-    /// checks) — and only then write, truncate or remove anything.
+    /// store lock, decide whether the store is sound (meta page, free list, snapshot list, root,
+    /// WAL replay and its checks; `load`) — and only then write, truncate or remove anything.
     public init(path: String, options: CowOptions, durability: DurabilityMode, fileSystem: FS, access: StoreAccess = .readWrite) throws {
         try options.check(durability: durability, ranges: false)
         self.path = path
@@ -223,6 +242,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             throw error   // deinit releases ioBuffer (`opened` is false: it does not close)
         }
         self.tree = TreeWriter(pageSize: chosen.0.pageSize, maxKeysPerNode: options.maxKeysPerNode)
+        let pageSize = chosen.0.pageSize
+        self.cache = PageCache(pageSize: pageSize, capacity: options.cachePageCount, filePath: file.path,
+                               maxTxid: chosen.0.txid, pageCount: chosen.0.pageCount) { no, buffer in
+            try file.readExactly(into: buffer, at: Int64(no) * Int64(pageSize))
+        }
+        tree.cache = cache
         self.current = Lock(Version(root: nil, height: 0, keys: 0, keyBytes: 0, valueBytes: 0, txid: chosen.0.txid))
         do {
             try load()
@@ -399,25 +424,40 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         }
     }
 
-    /// Loads the tree, free list and snapshots of the chosen meta page.
+    /// Opens the tree, free list and snapshots of the chosen meta page: reads the root page, the
+    /// free-list and snapshot-list chains (and, with snapshots, their trees' page numbers); the
+    /// rest is read on demand. A page file shorter than the meta page's page count, with a page
+    /// past its end that the free list does not list (checkpoints keep the file that long; older
+    /// builds left only never-written free pages past the end), is verified whole first: a
+    /// truncated file is refused here, before anything is written, not found page by page later.
     func load() throws {
         let pf = PageFile(file: dataFile, pageSize: meta.pageSize, maxTxid: meta.txid, pageCount: meta.pageCount)
-        var loaded: [UInt64: Page] = [:]
-        if meta.root != 0 { tree.root = try pf.loadTree(meta.root, loaded: &loaded) }
+        let freePages = try pf.loadChain(meta.freeListPage, type: .freeList)
+        freeListPages = freePages.map(\.pageNo)
+        tree.free = try pf.freeListEntries(freePages)
+        let filePages = UInt64(max(0, try dataFile.size())) / UInt64(meta.pageSize)
+        if filePages < meta.pageCount {
+            let free = Set(tree.free)
+            if (max(filePages, Layout.firstDataPage)..<meta.pageCount).contains(where: { !free.contains($0) }) {
+                var visited: Set<UInt64> = []
+                if meta.root != 0 { try pf.verifyTree(meta.root, visited: &visited) }
+                for s in try pf.snapshotRecords(try pf.loadChain(meta.snapshotPage, type: .snapshotList)) where s.root != 0 {
+                    try pf.verifyTree(s.root, visited: &visited)
+                }
+            }
+        }
+        if meta.root != 0 { tree.root = try cache.page(meta.root) }
         tree.height = Int(meta.height)
         tree.keys = Int64(meta.keys); tree.keyBytes = Int64(meta.keyBytes); tree.valueBytes = Int64(meta.valueBytes)
         tree.pageCount = meta.pageCount
         tree.txn = meta.txid
-        let freePages = try pf.loadChain(meta.freeListPage, type: .freeList)
-        freeListPages = freePages.map(\.pageNo)
-        tree.free = try pf.freeListEntries(freePages)
         let snapPages = try pf.loadChain(meta.snapshotPage, type: .snapshotList)
         snapshotListPages = snapPages.map(\.pageNo)
         snapshots = try pf.snapshotRecords(snapPages)
         for s in snapshots {
-            let root = s.root == 0 ? nil : try pf.loadTree(s.root, loaded: &loaded)
+            let root = s.root == 0 ? nil : try cache.page(s.root)
             if let root { snapshotRoots[s.name] = root }
-            TreeWriter.pageNumbers(of: root, into: &tree.pinned)
+            try tree.pageNumbers(of: root, into: &tree.pinned)
         }
         checkpointCount = meta.checkpoints
         publish()
@@ -433,7 +473,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     @inline(__always)
     func makeVersion(closed: Bool = false) -> Version {
         Version(root: tree.root, height: tree.height, keys: tree.keys, keyBytes: tree.keyBytes,
-                valueBytes: tree.valueBytes, txid: tree.txn, closed: closed)
+                valueBytes: tree.valueBytes, txid: tree.txn, closed: closed, readers: readers)
     }
 
     /// Applies a WAL-mode transaction to the tree and publishes it.
@@ -446,22 +486,34 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// published pages: a new epoch starts, and the transaction copies every page it changes (the
     /// path from the root) before publishing without holding the lock. A fill with no concurrent
     /// reader thus copies each page once per epoch (checkpoint) instead of once per commit.
+    ///
+    /// `inPlace: false` (a batch of several operations): always a new epoch. An operation that
+    /// throws (a page it needed could not be read) has changed nothing, but a batch's earlier
+    /// operations have: a batch is never applied to pages a published version shows.
     @inline(__always)
-    func applyAndPublish(_ apply: (TreeWriter) -> Void) {
-        let done = current.withLock { v -> Bool in
+    func applyAndPublish(inPlace: Bool = true, _ apply: (TreeWriter) throws -> Void) throws {
+        let done = try inPlace && current.withLock { v throws -> Bool in
             guard isKnownUniquelyReferenced(&v) else { return false }
             // Every reader that held `v` has let go of it (an uninstrumented reference count says
             // so): their walks happen before these in-place changes. Stated for ThreadSanitizer.
             TSan.acquire(v)
-            apply(tree)
+            try apply(tree)
             v = makeVersion()
             return true
         }
         if !done {
             tree.epoch &+= 1
-            apply(tree)
+            try apply(tree)
             publish()
         }
+    }
+
+    /// Child `i` of branch `p` for a reader: its link, or the page found by number through the
+    /// cache (read from disk on a miss; a read error or corruption throws, naming the page).
+    @inline(__always)
+    func child(_ p: Page, _ i: Int) throws -> Page {
+        if let c = p.link(i) { return c }
+        return try cache.page(p.branchChildNo(i))
     }
 
     @inline(__always)
@@ -481,10 +533,10 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             // The reader's end of the hand-off `applyAndPublish` takes in place (see `TSan`).
             defer { TSan.release(v) }
             guard var p = v.root else { return try body(nil) }
-            while !p.isLeaf { p = p.child(p.branchSearch(key)) }
+            while !p.isLeaf { p = try child(p, p.branchSearch(key)) }
             let (i, found) = p.leafSearch(key)
             guard found else { return try body(nil) }
-            return try p.withLeafValue(i) { try body($0) }
+            return try p.withLeafValue(i, cache: cache) { try body($0) }
         }
     }
 
@@ -500,7 +552,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         while !p.isLeaf {
             let c = start.map { p.branchSearch($0) } ?? 0
             stack.append((p, c))
-            p = p.child(c)
+            p = try child(p, c)
         }
         var i = start.map { p.leafSearch($0).index } ?? 0
         var n = 0
@@ -509,7 +561,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
                 let k = p.leafKey(i)
                 if let end, compareBytes(k, end) >= 0 { return n }
                 n += 1
-                let more = try p.withLeafValue(i) { try visit(k, $0) }
+                let more = try p.withLeafValue(i, cache: cache) { try visit(k, $0) }
                 if !more || (limit > 0 && n >= limit) { return n }
                 i += 1
             }
@@ -517,10 +569,10 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             while let (b, c) = stack.last, c + 1 >= b.count { _ = stack.popLast() }
             guard let (b, c) = stack.popLast() else { return n }
             stack.append((b, c + 1))
-            p = b.child(c + 1)
+            p = try child(b, c + 1)
             while !p.isLeaf {
                 stack.append((p, 0))
-                p = p.child(0)
+                p = try child(p, 0)
             }
             i = 0
         }
@@ -543,7 +595,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         try commit { w in
             WALFormat.appendPut(&w.walBuffer, key, value)
         } apply: { t in
-            t.put(key, value)
+            try t.put(key, value)
         }
     }
 
@@ -552,7 +604,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
         try commit { w in
             WALFormat.appendDelete(&w.walBuffer, key)
         } apply: { t in
-            t.delete(key)
+            try t.delete(key)
         }
     }
 
@@ -570,12 +622,12 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             throw OrbitError(.invalidArgument, "a batch of \(payload) bytes is too large for one cow commit",
                              at: path, hint: "a batch's operations (9 bytes each plus keys and values) are at most \(UInt32.max) bytes; split it")
         }
-        try commit { w in
+        try commit(single: batch.count == 1) { w in
             batch.forEach { op, k, v in
                 if op == .put { WALFormat.appendPut(&w.walBuffer, k, v) } else { WALFormat.appendDelete(&w.walBuffer, k) }
             }
         } apply: { t in
-            batch.forEach { op, k, v in if op == .put { t.put(k, v) } else { t.delete(k) } }
+            try batch.forEach { op, k, v in if op == .put { try t.put(k, v) } else { try t.delete(k) } }
         }
     }
 
@@ -602,14 +654,18 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
     /// durable as the mode promises before returning. In `group` mode the transaction is published
     /// only once the shared sync covers it (`syncWAL`): readers never see a write that is not
     /// durable yet, nor one whose sync failed.
+    ///
+    /// Applying can fail (a page the transaction needs cannot be read): the record is in the WAL
+    /// by then, so the store refuses further writes (poisoned) and publishes nothing of it.
     @inline(__always)
-    func commit(log: (CowBTree) -> Void, apply: (TreeWriter) -> Void) throws {
+    func commit(single: Bool = true, log: (CowBTree) -> Void, apply: (TreeWriter) throws -> Void) throws {
         let lsn: UInt64 = try withWriteLock {
             // Not `view()`: the writer must not hold a reference to the published version.
             if _slowPath(current.withLock({ $0.closed })) { throw OrbitError(.closed, "cow engine is closed", at: path) }
             if let failure { throw failure }
             if let f = walSyncFailure.withLock({ $0 }) { failure = f; throw f }
             try finishInflightCheckpoint(wait: false)
+            if !tree.retired.isEmpty { tree.promote(oldest: readers.oldest()) }
             let txid = tree.txn + 1
             var lsn: UInt64 = 0
             if var seg = walCurrent {
@@ -651,21 +707,25 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             if !options.wal {
                 // Every commit is a checkpoint, whose freeze starts a new epoch: the pages this one
                 // changes in place were created after the last published version.
-                apply(tree)
-                do { try checkpointNow(sync: durability != .none) } catch { failure = poisoned(error); throw error }
+                do {
+                    try apply(tree)
+                    try checkpointNow(sync: durability != .none)
+                } catch { failure = poisoned(error); throw error }
             } else {
                 if durability == .group {
                     // Visible only after the sync (`syncWAL` publishes it). A new epoch: the pages
                     // of this unpublished version must not change under a later commit.
                     tree.epoch &+= 1
-                    apply(tree)
+                    do { try apply(tree) } catch { failure = poisoned(error); throw error }
                     let v = makeVersion()
                     pendingVersions.withLock { $0.append((lsn, v)) }
                 } else {
-                    applyAndPublish(apply)
+                    do { try applyAndPublish(inPlace: single, apply) } catch { failure = poisoned(error); throw error }
                 }
+                // Dirty pages are pinned in memory until a checkpoint writes them: one is due when
+                // they reach the cache's size.
                 if (options.snapshotInterval > 0 && commitsSinceCheckpoint >= options.snapshotInterval)
-                    || walBytes >= options.checkpointBytes {
+                    || walBytes >= options.checkpointBytes || tree.dirty.count >= cache.capacity {
                     do { try startBackgroundCheckpoint() } catch { failure = poisoned(error); throw error }
                 }
             }
@@ -800,6 +860,7 @@ public final class CowBTree<FS: FileSystem>: StorageEngine, @unchecked Sendable 
             defer {
                 publish(closed: true)
                 background?.stop()
+                cache.removeAll()
                 try? dataFile.close()
                 closeSegments()
                 storeLock?.release()

@@ -31,7 +31,8 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
 
     public static func limits(_ options: CowOptions) -> EngineLimits { options.limits }
 
-    /// 512-byte pages, 64 KiB WAL segments, a checkpoint every 8 commits or 8 KiB of WAL.
+    /// 512-byte pages, 64 KiB WAL segments, a checkpoint every 8 commits or 8 KiB of WAL, a page
+    /// cache of 64 pages (every test that stresses cow evicts and reuses pages).
     public static var stressOptions: CowOptions { stressed(CowOptions(), checkpointBytes: 8192, snapshotInterval: 8) }
 
     /// `options` with the crash lab's small pages and segments, a checkpoint every 16 commits or 8 KiB.
@@ -39,9 +40,15 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         stressed(options, checkpointBytes: 8192, snapshotInterval: 16)
     }
 
-    /// `options` with the crash lab's small pages, segments and these checkpoint intervals.
+    /// The page cache of stressed stores, in pages: a tiny one, so eviction, reads on demand and
+    /// page reuse under readers are exercised by every test and sweep that stresses cow.
+    public static let stressCachePages = 64
+
+    /// `options` with the crash lab's small pages, segments, a tiny page cache (unless
+    /// `cow.cache_pages` is set) and these checkpoint intervals.
     public static func stressed(_ options: CowOptions, checkpointBytes: Int, snapshotInterval: Int) -> CowOptions {
         var o = options
+        if o.cachePages == 0 { o.cachePages = stressCachePages }
         o.pageSize = 512
         o.walSegmentSize = 65_536
         o.walBufferSize = 4096
@@ -75,11 +82,14 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
         StoreGrowth(pageFile: CowEngine.pageFileName, pageSize: options.pageSize, unitsPerTable: 4)
     }
 
-    /// Pure copy-on-write commits (cow.wal=false).
+    /// Pure copy-on-write commits (cow.wal=false); and the stress options with the default page
+    /// cache (256 MiB: every page stays cached), beside the tiny one of `stressOptions`.
     public static var variants: [(suffix: String, options: CowOptions)] {
         var o = stressOptions
         o.wal = false
-        return [("nowal", o)]
+        var cached = stressOptions
+        cached.cachePages = 0
+        return [("nowal", o), ("cached", cached)]
     }
 
     public static func inspect(directory: String) throws -> EngineInspection {
@@ -99,6 +109,7 @@ extension CowDescriptor {
         var o = CowOptions()
         o.wal = durability == .none || store % 2 == 0
         o.pageSize = rng.below(2) == 0 ? 512 : 1024
+        o.cachePages = rng.below(2) == 0 ? stressCachePages : 0
         o.maxKeysPerNode = rng.below(2) == 0 ? 0 : 6
         o.walSegmentSize = 65_536
         o.walBufferSize = 4096
@@ -108,7 +119,7 @@ extension CowDescriptor {
     }
 
     public static func crashLabel(_ o: CowOptions) -> String {
-        "wal=\(o.wal) page=\(o.pageSize) max_keys=\(o.maxKeysPerNode) interval=\(o.snapshotInterval)"
+        "wal=\(o.wal) page=\(o.pageSize) max_keys=\(o.maxKeysPerNode) interval=\(o.snapshotInterval) cache_pages=\(o.cachePages)"
     }
 
     public static func durabilityQualifier(_ o: CowOptions) -> String? { o.wal ? nil : "wal=false" }

@@ -22,8 +22,15 @@ public struct CowOptions: TableDrivenOptions, Hashable {
     public var checkpointBytes: Int = 64 << 20
     /// Whether snapshot create/restore/list/drop are allowed.
     public var enableSnapshots: Bool = true
+    /// MiB of clean pages the page cache holds (pages read on demand, CLOCK eviction).
+    public var cacheMB: Int = 256
+    /// Pages the page cache holds; 0 = `cacheMB` decides (tests use a few dozen).
+    public var cachePages: Int = 0
 
     public init() {}
+
+    /// The page cache's capacity in pages.
+    var cachePageCount: Int { cachePages > 0 ? cachePages : max(8, Int(clamping: (UInt64(cacheMB) << 20) / UInt64(pageSize))) }
 
     public static let optionTable = OptionTable<CowOptions>(engine: CowDescriptor.name, [
         .int("page_size", \.pageSize, 512...65_536,
@@ -44,6 +51,10 @@ public struct CowOptions: TableDrivenOptions, Hashable {
              "checkpoint when the WAL passes this many bytes (WAL mode)"),
         .bool("enable_snapshots", \.enableSnapshots,
               "allow snapshot create/restore/list/drop (false: they fail with 'unsupported')"),
+        .int("cache_mb", \.cacheMB, 1...1_048_576,
+             "MiB of the page cache: clean pages read on demand and evicted by CLOCK (pages written since the last checkpoint are held apart until it writes them, and a checkpoint is due when they reach this size)"),
+        .int("cache_pages", \.cachePages, 0...1_073_741_824,
+             "the page cache's size in pages (0 = cow.cache_mb decides; at least 8)"),
     ])
 }
 

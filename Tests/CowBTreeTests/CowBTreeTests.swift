@@ -346,7 +346,7 @@ struct CowBTreeTests {
             // Leaf entry: 7 B header + 11 B key + 100 B value + 2 B slot = 120 B; 33 per 4 KiB page.
             let perLeaf = (4096 - Layout.headerSize) / 120
             var pages: Set<UInt64> = []
-            TreeWriter.pageNumbers(of: e.tree.root, into: &pages)
+            try e.tree.pageNumbers(of: e.tree.root, into: &pages)
             #expect(pages.count <= n / perLeaf * 11 / 10, "\(pages.count) pages for \(n) keys (\(perLeaf) per leaf)")
             try e.close()
             e = try CowEngine(path: dir, options: Self.options(wal: true), durability: .none)

@@ -53,7 +53,7 @@ import Testing
         for step in 0..<3000 {
             let k = rng.below(2000)
             let v = rng.bytes(rng.below(20) == 0 ? pageSize : Int(rng.below(40)))
-            Self.key(k).withUnsafeBytes { k in v.withUnsafeBytes { w.put(k, $0) } }
+            try Self.key(k).withUnsafeBytes { k in try v.withUnsafeBytes { try w.put(k, $0) } }
             model[k] = v
             if step % 500 == 499 { Self.check(w, model, "after \(step + 1) puts") }
         }
@@ -61,11 +61,11 @@ import Testing
         #expect(grown >= (pageSize == 512 ? 3 : 2), "height \(grown)")
         // Values read back, overflow ones included.
         for (k, v) in model.prefix(200) {
-            let got = Self.key(k).withUnsafeBytes { key -> [UInt8]? in
+            let got = try Self.key(k).withUnsafeBytes { key throws -> [UInt8]? in
                 var p = w.root!
                 while !p.isLeaf { p = p.child(p.branchSearch(key)) }
                 let (i, found) = p.leafSearch(key)
-                return found ? p.withLeafValue(i) { [UInt8]($0) } : nil
+                return found ? try p.withLeafValue(i, cache: nil) { [UInt8]($0) } : nil
             }
             #expect(got == v, "key \(k)")
         }
@@ -73,14 +73,14 @@ import Testing
         var keys = Array(model.keys)
         for i in stride(from: keys.count - 1, to: 0, by: -1) { keys.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
         for (n, k) in keys.dropLast(10).enumerated() {
-            #expect(Self.key(k).withUnsafeBytes { w.delete($0) })
+            #expect(try Self.key(k).withUnsafeBytes { try w.delete($0) })
             model[k] = nil
             if n % 400 == 0 { Self.check(w, model, "after \(n + 1) deletes") }
         }
         Self.check(w, model, "10 keys left")
         #expect(w.height < grown, "height \(w.height) after deletes, \(grown) before")
-        #expect(!Self.key(999_999).withUnsafeBytes { w.delete($0) })
-        for k in keys.suffix(10) { #expect(Self.key(k).withUnsafeBytes { w.delete($0) }) }
+        #expect(try !Self.key(999_999).withUnsafeBytes { try w.delete($0) })
+        for k in keys.suffix(10) { #expect(try Self.key(k).withUnsafeBytes { try w.delete($0) }) }
         #expect(w.root == nil && w.height == 0 && w.keys == 0)
         print("[cow page] page \(pageSize), max keys \(maxKeys): height \(grown) at 2000 keys")
     }

@@ -41,7 +41,9 @@ struct KillSweepTests {
 
     /// CI: 20 kill cycles per durable engine, every acknowledged write back, every promise held.
     @Test func ciSweepTwentyCyclesPerDurableEngine() throws {
-        let r = try Self.crash(["--set", "cycles=20", "--set", "record_count=500", "--set", "kill_after_ops.max=30", "--seed", "42"])
+        // cow with a page cache of 8 pages, smaller than its store: kills while pages are read on demand.
+        let r = try Self.crash(["--set", "cycles=20", "--set", "record_count=500", "--set", "kill_after_ops.max=30",
+                                "--set", "cow.cache_pages=8", "--seed", "42"])
         defer { try? FileManager.default.removeItem(atPath: r.dir) }
         #expect(r.status == 0, "seed 42\n\(r.out)\n\(r.err)")
         let rows = try Self.records(r.dir)

@@ -11,7 +11,7 @@ struct EngineOptionsTests {
         rocksdb.bloom_bits_per_key rocksdb.wal rocksdb.max_open_files rocksdb.statistics rocksdb.count_read_bytes \
         rocksdb.wal_recovery_mode lmdb.map_size_mb lmdb.max_readers lmdb.no_readahead lmdb.write_map cow.page_size \
         cow.max_keys_per_node cow.wal cow.wal_buffer_size cow.wal_segment_size cow.snapshot_interval cow.checkpoint_bytes \
-        cow.enable_snapshots lsm.memtable_size_mb lsm.max_memtables lsm.max_levels lsm.level_size_multiplier \
+        cow.enable_snapshots cow.cache_mb cow.cache_pages lsm.memtable_size_mb lsm.max_memtables lsm.max_levels lsm.level_size_multiplier \
         lsm.compaction_threshold lsm.l0_slowdown_writes_trigger lsm.l0_stop_writes_trigger lsm.delayed_write_rate_mb \
         lsm.compaction_threads lsm.sstable_block_size_kb lsm.enable_bloom_filters lsm.bloom_filter_bits_per_key \
         lsm.block_cache_mb lsm.enable_compression lsm.paranoid lsm.max_open_files

@@ -15,8 +15,9 @@ final class CheckpointJob: @unchecked Sendable {
     let snapshotListPages: [UInt64]
     let meta: MetaPage
     let slot: Int
-    /// Pages the durable meta page references and the new one does not: free once it is durable.
-    let pending: [UInt64]
+    /// Pages the durable meta page references and the new one does not: free once it is durable
+    /// (and no reader older than the transaction that freed each is left).
+    let pending: [FreedPage]
     let started: UInt64
     /// `none` mode: syncs the header of the WAL segment the meta page names (and the directory
     /// entry), which no commit synced, before the meta page is written — a durable meta page never
@@ -28,7 +29,7 @@ final class CheckpointJob: @unchecked Sendable {
     var error: (any Error)?
 
     init(txid: UInt64, sync: Bool, dirty: [UInt64: Dirty], freeList: [UInt64], freeListPages: [UInt64],
-         snapshots: [SnapshotRecord]?, snapshotListPages: [UInt64], meta: MetaPage, slot: Int, pending: [UInt64], started: UInt64) {
+         snapshots: [SnapshotRecord]?, snapshotListPages: [UInt64], meta: MetaPage, slot: Int, pending: [FreedPage], started: UInt64) {
         self.txid = txid; self.sync = sync; self.dirty = dirty; self.freeList = freeList; self.freeListPages = freeListPages
         self.snapshots = snapshots; self.snapshotListPages = snapshotListPages; self.meta = meta; self.slot = slot
         self.pending = pending; self.started = started
@@ -125,10 +126,12 @@ extension CowBTree {
             for _ in 0..<pages { snapshotListPages.append(t.allocate()) }
         }
         let perPage = (meta.pageSize - Layout.headerSize) / 8
-        let needed = (t.free.count + t.pending.count + perPage - 1) / perPage
+        let needed = (t.free.count + t.pending.count + t.retired.count + perPage - 1) / perPage
         for _ in 0..<needed { freeListPages.append(t.allocate()) }
+        // Pages waiting for readers are free on disk: a reopen has no readers.
         var freeList = t.free
-        freeList.append(contentsOf: t.pending)
+        freeList.append(contentsOf: t.pending.lazy.map(\.no))
+        freeList.append(contentsOf: t.retired.lazy.map(\.no))
 
         // The WAL: records after this point go to a segment this checkpoint does not cover.
         var walSeq = walNextSeq
@@ -186,6 +189,11 @@ extension CowBTree {
             try writeDirtyPages(job.dirty, txid: job.txid, written: &written)
             written += try writeFreeList(job.freeList, pages: job.freeListPages, txid: job.txid)
             if let s = job.snapshots { written += try writeSnapshotList(s, pages: job.snapshotListPages, txid: job.txid) }
+            // The file spans the meta page's page count (a page allocated and freed before it was
+            // written leaves a hole at the end otherwise): open takes a shorter file for a
+            // truncated one and verifies it whole.
+            let end = Int64(job.meta.pageCount) * Int64(tree.pageSize)
+            if try dataFile.size() < end { try dataFile.truncate(to: end) }
             try fs.crashPoint("cow.checkpoint.after-page-writes")
             if job.sync { try dataFile.fdatasync() }
             try fs.crashPoint("cow.checkpoint.after-page-sync")
@@ -207,7 +215,22 @@ extension CowBTree {
         try fs.crashPoint("cow.checkpoint.before-wal-recycle")
         meta = job.meta
         metaSlot = job.slot
-        tree.free.append(contentsOf: job.pending)
+        // What it wrote is clean: found by number through the cache from here on (copies drop
+        // their links to it), so it stops being pinned in memory.
+        cache.maxTxid.store(job.txid, ordering: .relaxed)
+        cache.pageCount.store(job.meta.pageCount, ordering: .relaxed)
+        for d in job.dirty.values {
+            switch d {
+            case .page(let p): p.clean = true
+            case .overflow(let ov, _): ov.clean = true
+            }
+        }
+        // The root itself, if nothing changed it since the freeze, becomes an unlinked copy (pages
+        // the writer made have owner >= 1; copies and pages read from disk, 0).
+        if let r = tree.root, r.clean, r.owner != 0 { tree.root = r.unlinkedCopy() }
+        for (name, r) in snapshotRoots where r.clean && r.owner != 0 { snapshotRoots[name] = r.unlinkedCopy() }
+        tree.retired.append(contentsOf: job.pending)
+        tree.promote(oldest: readers.oldest())
         checkpointCount += 1
         pagesWritten += UInt64(job.written)
         checkpointNanos += MonotonicClock.nanoseconds() &- job.started

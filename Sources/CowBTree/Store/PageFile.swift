@@ -1,6 +1,7 @@
 import OrbitCore
 
-/// Reads and verifies pages of a cow page file (`cow.db`), and loads whole trees into memory.
+/// Reads and verifies pages of a cow page file (`cow.db`) outside the cache: open's chains, the
+/// inspector, and the full check of a short page file.
 ///
 /// Every page read is checked: checksum, stored page number, type, txid not newer than the meta
 /// page in use, and a structurally sound slot array. A failure is `OrbitError(.corruption)` naming
@@ -28,28 +29,15 @@ struct PageFile<File: FileHandleProtocol> {
     }
 
     func verify(_ p: Page, _ no: UInt64, expect: PageType?) throws {
-        guard Page.checksumIsValid(p.bytes, pageSize) else { throw corruption(no, "checksum mismatch") }
-        let stored = p.bytes.u64(Layout.pageNoOffset)
-        guard stored == no else { throw corruption(no, "holds page number \(stored) (misdirected write)") }
-        guard let type = p.type else { throw corruption(no, "unknown page type \(p.bytes.load(fromByteOffset: 4, as: UInt8.self))") }
-        if let expect, type != expect { throw corruption(no, "is a \(type) page where a \(expect) page was expected") }
-        let txid = p.bytes.u64(Layout.txidOffset)
-        guard txid <= maxTxid else { throw corruption(no, "written by txid \(txid), newer than the meta page's \(maxTxid)") }
-        if type == .leaf || type == .branch {
-            let n = p.count
-            guard Layout.headerSize + n * 2 <= p.upper, p.upper <= pageSize else { throw corruption(no, "slot array overlaps the entry heap") }
-            for i in 0..<n {
-                let o = p.slot(i)
-                guard o >= p.upper, o + (type == .leaf ? Layout.leafEntryHeader : Layout.branchEntryHeader) <= pageSize,
-                      o + p.entrySize(at: o) <= pageSize else { throw corruption(no, "entry \(i) at offset \(o) runs off the page") }
-            }
-        }
+        if let problem = pageProblem(p, no, expect: expect, pageSize: pageSize, maxTxid: maxTxid) { throw corruption(no, problem) }
     }
 
-    /// Loads the tree under `root` (all of it: the engine serves reads from memory), sharing pages
-    /// already in `loaded`.
-    func loadTree(_ root: UInt64, loaded: inout [UInt64: Page], depth: Int = 0) throws -> Page {
-        if let p = loaded[root] { return p }
+    /// Reads and verifies every page of the tree under `root` and its overflow chains, keeping
+    /// none (`visited` holds the page numbers checked, shared between trees). Open runs it only
+    /// when the page file is shorter than its meta page's page count (a store from an older build,
+    /// or a truncated file): otherwise pages are read on demand (`PageCache`).
+    func verifyTree(_ root: UInt64, visited: inout Set<UInt64>, depth: Int = 0) throws {
+        guard visited.insert(root).inserted else { return }
         guard depth < 64 else { throw corruption(root, "tree deeper than 64 levels (a cycle?)") }
         let p = Page(size: pageSize, pageNo: root)
         guard root >= Layout.firstDataPage, root < pageCount else { throw corruption(root, "page number out of range (page count \(pageCount))") }
@@ -59,19 +47,14 @@ struct PageFile<File: FileHandleProtocol> {
         case .leaf:
             for i in 0..<p.count {
                 let v = p.leafValue(i)
-                if v.overflow {
-                    let first = p.bytes.u64(v.offset)
-                    p.overflow[first] = try loadOverflow(first, length: v.length)
-                }
+                if v.overflow { _ = try loadOverflow(p.bytes.u64(v.offset), length: v.length) }
             }
         case .branch:
             guard p.count >= 1 else { throw corruption(root, "branch page with no children") }
-            for i in 0..<p.count { p.appendChild(try loadTree(p.branchChildNo(i), loaded: &loaded, depth: depth + 1)) }
+            for i in 0..<p.count { try verifyTree(p.branchChildNo(i), visited: &visited, depth: depth + 1) }
         default:
             throw corruption(root, "is a \(p.type.map { "\($0)" } ?? "?") page where a tree page was expected")
         }
-        loaded[root] = p
-        return p
     }
 
     func loadOverflow(_ first: UInt64, length: Int) throws -> OverflowValue {
@@ -157,6 +140,28 @@ struct PageFile<File: FileHandleProtocol> {
         }
         return out
     }
+}
+
+/// What is wrong with page `no` as read (nil: nothing): checksum, stored page number, type, txid
+/// not newer than the meta page in use, and a structurally sound slot array.
+func pageProblem(_ p: Page, _ no: UInt64, expect: PageType?, pageSize: Int, maxTxid: UInt64) -> String? {
+    guard Page.checksumIsValid(p.bytes, pageSize) else { return "checksum mismatch" }
+    let stored = p.bytes.u64(Layout.pageNoOffset)
+    guard stored == no else { return "holds page number \(stored) (misdirected write)" }
+    guard let type = p.type else { return "unknown page type \(p.bytes.load(fromByteOffset: 4, as: UInt8.self))" }
+    if let expect, type != expect { return "is a \(type) page where a \(expect) page was expected" }
+    let txid = p.bytes.u64(Layout.txidOffset)
+    guard txid <= maxTxid else { return "written by txid \(txid), newer than the meta page's \(maxTxid)" }
+    if type == .leaf || type == .branch {
+        let n = p.count
+        guard Layout.headerSize + n * 2 <= p.upper, p.upper <= pageSize else { return "slot array overlaps the entry heap" }
+        for i in 0..<n {
+            let o = p.slot(i)
+            guard o >= p.upper, o + (type == .leaf ? Layout.leafEntryHeader : Layout.branchEntryHeader) <= pageSize,
+                  o + p.entrySize(at: o) <= pageSize else { return "entry \(i) at offset \(o) runs off the page" }
+        }
+    }
+    return nil
 }
 
 /// Reads both meta pages of a page file: (slot, meta or why it is not valid).

@@ -259,7 +259,7 @@ extension CowBTree {
                 }
                 tree.txn = r.txid
                 try WALFormat.forEachOperation(payload, at: at) { put, k, v in
-                    if put { tree.put(k, v) } else { tree.delete(k) }
+                    if put { try tree.put(k, v) } else { try tree.delete(k) }
                 }
                 n += 1
             }

@@ -4,10 +4,11 @@
 /// retains every child (~150 for 4 KiB pages) and the old version later releases them all. Here a
 /// copy shares the chunks, and replacing one child copies only the chunk array and one chunk.
 /// Inserting or removing (splits and merges, far rarer than replacements) re-chunks the list.
+/// A nil child is one the branch does not link: it is found by its page number (`PageCache`).
 struct ChildList: RandomAccessCollection {
     final class Chunk {
-        var items: [Page]
-        init(_ items: [Page]) { self.items = items }
+        var items: [Page?]
+        init(_ items: [Page?]) { self.items = items }
     }
     static let shift = 4
     static let size = 1 << shift
@@ -19,7 +20,7 @@ struct ChildList: RandomAccessCollection {
     var endIndex: Int { count }
 
     @inline(__always)
-    subscript(i: Int) -> Page {
+    subscript(i: Int) -> Page? {
         get { chunks[i >> Self.shift].items[i & (Self.size - 1)] }
         set {
             let c = i >> Self.shift
@@ -28,9 +29,9 @@ struct ChildList: RandomAccessCollection {
         }
     }
 
-    mutating func append(_ p: Page) {
+    mutating func append(_ p: Page?) {
         if count & (Self.size - 1) == 0 {
-            var items: [Page] = []
+            var items: [Page?] = []
             items.reserveCapacity(Self.size)
             items.append(p)
             chunks.append(Chunk(items))
@@ -43,12 +44,12 @@ struct ChildList: RandomAccessCollection {
     }
 
     /// Re-chunks from a flat list: one allocation per chunk, no per-child uniqueness checks.
-    private mutating func rebuild(_ all: [Page]) {
+    private mutating func rebuild(_ all: [Page?]) {
         chunks.removeAll(keepingCapacity: true)
         var s = 0
         while s < all.count {
             let e = Swift.min(s + Self.size, all.count)
-            var items: [Page] = []
+            var items: [Page?] = []
             items.reserveCapacity(Self.size)
             items.append(contentsOf: all[s..<e])
             chunks.append(Chunk(items))
@@ -58,8 +59,8 @@ struct ChildList: RandomAccessCollection {
     }
 
     /// Every child in order, gathered chunk by chunk.
-    private func flattened() -> [Page] {
-        var all: [Page] = []
+    private func flattened() -> [Page?] {
+        var all: [Page?] = []
         all.reserveCapacity(count)
         for c in chunks { all.append(contentsOf: c.items) }
         return all
@@ -68,7 +69,7 @@ struct ChildList: RandomAccessCollection {
     /// Inserts at `i` by shifting within chunks: the chunk at `i` takes the child, and each full chunk
     /// passes its last child on to the next (every chunk but the last stays full). Copies only the
     /// chunks it changes that are shared with another version.
-    mutating func insert(_ p: Page, at i: Int) {
+    mutating func insert(_ p: Page?, at i: Int) {
         if i == count { append(p); return }
         var carry = p
         var c = i >> Self.shift
@@ -82,7 +83,7 @@ struct ChildList: RandomAccessCollection {
             c += 1
             at = 0
         }
-        var items: [Page] = []
+        var items: [Page?] = []
         items.reserveCapacity(Self.size)
         items.append(carry)
         chunks.append(Chunk(items))
@@ -99,6 +100,21 @@ struct ChildList: RandomAccessCollection {
         chunks.removeAll(keepingCapacity: keepingCapacity)
         count = 0
     }
+
+    /// `n` unlinked children (a branch read from disk, before its first change).
+    init(unlinked n: Int) {
+        var s = 0
+        while s < n {
+            let e = Swift.min(s + Self.size, n)
+            var items: [Page?] = Array(repeating: nil, count: e - s)
+            items.reserveCapacity(Self.size)
+            chunks.append(Chunk(items))
+            s = e
+        }
+        count = n
+    }
+
+    init() {}
 
     mutating func reserveCapacity(_ n: Int) { chunks.reserveCapacity((n + Self.size - 1) >> Self.shift) }
 }

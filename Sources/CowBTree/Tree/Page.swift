@@ -5,16 +5,25 @@ import Darwin
 #endif
 import OrbitCore
 
-/// A value too large for a leaf, kept whole in memory and on disk in a chain of overflow pages.
+/// A value too large for a leaf, on disk in a chain of overflow pages; held in memory by the leaf
+/// that links it until a checkpoint has written it (`clean`), then read on demand.
 /// Immutable once created; `pages` are its page numbers in chain order.
 final class OverflowValue: @unchecked Sendable {
     let bytes: [UInt8]
     let pages: [UInt64]
+    /// Written by a completed checkpoint (writer state): a copy of its leaf drops the link.
+    var clean = false
     init(bytes: [UInt8], pages: [UInt64]) { self.bytes = bytes; self.pages = pages }
 }
 
 /// One B+tree page in memory: the page's bytes exactly as they are (or will be) on disk, plus the
 /// in-memory links a reader follows (a branch's child pages, a leaf's overflow values).
+///
+/// **Links and numbers.** A branch refers to each child by page number (in its entry); it links
+/// the child's `Page` only while that child is not on disk yet (written since the last checkpoint),
+/// or was linked then and not dropped since. An unlinked child is found by number through the page
+/// cache (`CowBTree.child`). Copies drop links to pages a completed checkpoint wrote (`clean`), so
+/// what stays in memory outside the cache is what the last checkpoint intervals changed.
 ///
 /// **Invariant (copy-on-write).** A page is mutable only while `owner` equals the writer's current
 /// epoch (`TreeWriter.epoch`): it was created after the last version a reader may hold, and after the
@@ -26,12 +35,16 @@ final class Page: @unchecked Sendable {
     let size: Int
     var pageNo: UInt64
     var owner: UInt64
-    /// Branch pages: the child of each slot. Holds the strong references (keeping children alive);
-    /// change it only through `setChild`/`appendChild`/`insertChild`/`removeChild`.
+    /// On disk, written by a completed checkpoint or read from the page file (writer state, and
+    /// set before a page read from disk is shared).
+    var clean = false
+    /// Branch pages: the linked child of each slot (nil: found by number). Holds the strong
+    /// references (keeping children alive); change it only through
+    /// `setChild`/`appendChild`/`insertChild`/`removeChild`.
     private(set) var children = ChildList()
-    /// The same children as unowned pointers in one flat buffer, for readers: one load per level,
-    /// no reference counting. Valid while `children` holds them.
-    private var childPointers: UnsafeMutablePointer<Unmanaged<Page>>?
+    /// The same links as unowned pointers in one flat buffer, for readers: one load per level,
+    /// no reference counting. Valid while `children` holds them; nil for a page read from disk.
+    private var childPointers: UnsafeMutablePointer<Unmanaged<Page>?>?
     /// Leaf pages: the overflow values of entries flagged overflow, by their first page number.
     var overflow: [UInt64: OverflowValue] = [:]
 
@@ -62,27 +75,35 @@ final class Page: @unchecked Sendable {
     /// Room for as many children as a branch page can hold (every entry is at least 12 bytes).
     private var childCapacity: Int { (size - Layout.headerSize) / (Layout.branchEntryHeader + Layout.slotSize) + 1 }
 
-    private func ensureChildPointers() -> UnsafeMutablePointer<Unmanaged<Page>> {
+    private func ensureChildPointers() -> UnsafeMutablePointer<Unmanaged<Page>?> {
         if let c = childPointers { return c }
-        let c = UnsafeMutablePointer<Unmanaged<Page>>.allocate(capacity: childCapacity)
+        let c = UnsafeMutablePointer<Unmanaged<Page>?>.allocate(capacity: childCapacity)
+        c.initialize(repeating: nil, count: childCapacity)
         childPointers = c
         return c
     }
 
-    /// Child `i` of a branch page (no reference counting: the page keeps it alive).
+    /// The linked child `i` of a branch page, or nil when it is found by number (no reference
+    /// counting: the page keeps it alive).
     @inline(__always)
-    func child(_ i: Int) -> Page { childPointers.unsafelyUnwrapped[i].takeUnretainedValue() }
+    func link(_ i: Int) -> Page? {
+        guard let c = childPointers else { return nil }
+        return c[i]?.takeUnretainedValue()
+    }
 
-    func appendChild(_ p: Page) {
-        ensureChildPointers()[children.count] = Unmanaged.passUnretained(p)
+    /// Child `i` of a branch page built in memory (every child linked; tests).
+    func child(_ i: Int) -> Page { link(i)! }
+
+    func appendChild(_ p: Page?) {
+        ensureChildPointers()[children.count] = p.map { Unmanaged.passUnretained($0) }
         children.append(p)
     }
 
-    func insertChild(_ p: Page, at i: Int) {
+    func insertChild(_ p: Page?, at i: Int) {
         let c = ensureChildPointers()
         let n = children.count
         if i < n { (c + i + 1).update(from: c + i, count: n - i) }
-        c[i] = Unmanaged.passUnretained(p)
+        c[i] = p.map { Unmanaged.passUnretained($0) }
         children.insert(p, at: i)
     }
 
@@ -99,11 +120,39 @@ final class Page: @unchecked Sendable {
         p.bytes.copyMemory(from: bytes, byteCount: size)
         p.bytes.setU64(Layout.pageNoOffset, pageNo)
         p.owner = owner
-        p.children = children
-        if let src = childPointers, children.count > 0 {
-            p.ensureChildPointers().update(from: src, count: children.count)
+        if !isLeaf && children.count != count {
+            // Read from disk: no child linked yet.
+            p.children = ChildList(unlinked: count)
+            _ = p.ensureChildPointers()
+        } else {
+            p.children = children
+            if let src = childPointers, children.count > 0 {
+                p.ensureChildPointers().update(from: src, count: children.count)
+            }
         }
         p.overflow = overflow
+        return p
+    }
+
+    /// Drops the links to children and overflow values a completed checkpoint wrote: they are
+    /// found by number from here on, and stop being held in memory by this page.
+    func dropCleanLinks() {
+        if let c = childPointers {
+            for i in 0..<children.count where children[i]?.clean == true {
+                c[i] = nil
+                children[i] = nil
+            }
+        }
+        if !overflow.isEmpty {
+            for (k, v) in overflow where v.clean { overflow.removeValue(forKey: k) }
+        }
+    }
+
+    /// A copy of this clean page's bytes with no links (what a reader finds by number).
+    func unlinkedCopy() -> Page {
+        let p = Page(size: size, pageNo: pageNo)
+        p.bytes.copyMemory(from: bytes, byteCount: size)
+        p.clean = true
         return p
     }
 
@@ -140,13 +189,16 @@ final class Page: @unchecked Sendable {
                 o + Layout.leafEntryHeader + klen)
     }
 
-    /// Calls `body` with leaf entry `i`'s value bytes.
+    /// Calls `body` with leaf entry `i`'s value bytes: inline, a linked overflow value, or one
+    /// read from its overflow pages through `cache` (a read error or corruption throws).
     @inline(__always)
-    func withLeafValue<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    func withLeafValue<R>(_ i: Int, cache: PageCache?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let v = leafValue(i)
         if !v.overflow { return try body(UnsafeRawBufferPointer(start: bytes + v.offset, count: v.length)) }
         let first = bytes.u64(v.offset)
-        return try overflow[first]!.bytes.withUnsafeBytes { try body($0) }
+        if let ov = overflow[first] { return try ov.bytes.withUnsafeBytes { try body($0) } }
+        guard let cache else { throw OrbitError(.corruption, "page \(pageNo): overflow value at page \(first) is not in memory") }
+        return try cache.overflow(first, length: v.length).bytes.withUnsafeBytes { try body($0) }
     }
 
     /// The raw bytes of entry `i` (header, key and inline value or overflow reference).
@@ -238,10 +290,10 @@ final class Page: @unchecked Sendable {
         bytes.setU32(Layout.deadOffset, 0)
     }
 
-    /// Points branch slot `i` at `child`.
+    /// Points branch slot `i` at `child` (linked).
     func setChild(_ i: Int, _ child: Page) {
         bytes.setU64(slot(i), child.pageNo)
-        childPointers.unsafelyUnwrapped[i] = Unmanaged.passUnretained(child)
+        ensureChildPointers()[i] = Unmanaged.passUnretained(child)
         children[i] = child
     }
 

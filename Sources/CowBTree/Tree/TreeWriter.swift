@@ -14,8 +14,13 @@ enum Dirty {
 /// page is on disk and referenced by the durable meta page, so its new version gets a new number and
 /// the old number goes to `pending`, reusable only after the next checkpoint's meta page is durable
 /// (a crash before that falls back to the durable meta, whose pages must be intact). Numbers in
-/// `pinned` (reachable from a snapshot) are never released. Readers never look pages up by number:
-/// they follow in-memory links from the root they started with, so number reuse cannot touch them.
+/// `pinned` (reachable from a snapshot) are never released.
+///
+/// **Readers find clean pages by number** (through the page cache), so a number is reused only
+/// when no reader can still be walking the version that referred to it: a page the checkpoint has
+/// made free goes to `retired`, tagged with the transaction that freed it, and on to `free` once
+/// no live version is older than that transaction (`promote`, `ReaderTable`). A dirty page freed
+/// before any checkpoint wrote it is reused at once: readers reach such a page only by its link.
 ///
 /// **Page objects** (distinct from numbers): a page is changed in place only when its `owner` is
 /// the current `epoch` (see `epoch` and `CowBTree.applyAndPublish`); otherwise `mutable` copies it.
@@ -42,7 +47,13 @@ final class TreeWriter {
 
     var pageCount: UInt64 = Layout.firstDataPage
     var free: [UInt64] = []
-    var pending: [UInt64] = []
+    /// Pages the durable meta page references and the tree no longer does, with the transaction
+    /// that freed each: free once the next checkpoint is durable (and the readers allow).
+    var pending: [FreedPage] = []
+    /// Pages free on disk, waiting for the readers older than their freeing transaction to go.
+    var retired: [FreedPage] = []
+    /// Where clean pages are found by number (nil: a tree built in memory only, in tests).
+    var cache: PageCache?
     var dirty: [UInt64: Dirty] = [:]
     var pinned: Set<UInt64> = []
     var scratch: [UInt8] = []
@@ -66,7 +77,41 @@ final class TreeWriter {
 
     func release(_ no: UInt64) {
         if dirty.removeValue(forKey: no) != nil { free.append(no) }
-        else if pinned.isEmpty || !pinned.contains(no) { pending.append(no) }
+        else if pinned.isEmpty || !pinned.contains(no) { pending.append(FreedPage(no: no, txid: txn)) }
+    }
+
+    /// Moves the retired pages no live version can reach (freed by a transaction no older than
+    /// the oldest live version, `oldest`; nil: none live) to `free`, dropping them from the cache.
+    func promote(oldest: UInt64?) {
+        let limit = oldest ?? UInt64.max
+        var n = 0
+        while n < retired.count && retired[n].txid <= limit { n += 1 }
+        guard n > 0 else { return }
+        let moved = retired[0..<n].map(\.no)
+        retired.removeFirst(n)
+        cache?.remove(moved)
+        free.append(contentsOf: moved)
+    }
+
+    /// Child `i` of branch `p`: its link, or the page found by number through the cache.
+    @inline(__always)
+    func child(_ p: Page, _ i: Int) throws -> Page {
+        if let c = p.link(i) { return c }
+        return try resolve(p.branchChildNo(i))
+    }
+
+    func resolve(_ no: UInt64) throws -> Page {
+        guard let cache else { throw OrbitError(.corruption, "page \(no) is not in memory and there is no page file") }
+        return try cache.page(no)
+    }
+
+    /// The page numbers of leaf `p`'s entry `i`'s overflow value (linked, or read from its chain).
+    func overflowPages(_ p: Page, _ i: Int) throws -> [UInt64] {
+        let v = p.leafValue(i)
+        let first = p.bytes.u64(v.offset)
+        if let o = p.overflow[first] { return o.pages }
+        guard let cache else { return [] }
+        return try cache.overflow(first, length: v.length).pages
     }
 
     func newPage(_ type: PageType) -> Page {
@@ -83,6 +128,7 @@ final class TreeWriter {
         let no: UInt64
         if case .page? = dirty[page.pageNo] { no = page.pageNo } else { no = allocate(); release(page.pageNo) }
         let p = page.copy(pageNo: no, owner: epoch)
+        p.dropCleanLinks()
         dirty[no] = .page(p)
         return p
     }
@@ -111,7 +157,9 @@ final class TreeWriter {
 
     // MARK: Put
 
-    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+    /// Every page read (a throw: a read error or corruption) happens on the way down, before the
+    /// first change: a put that throws has changed nothing.
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         var ov: OverflowValue? = nil
         scratch.removeAll(keepingCapacity: true)
         if Layout.leafEntryHeader + key.count + value.count + Layout.slotSize > inlineLimit {
@@ -129,7 +177,7 @@ final class TreeWriter {
             scratch.append(contentsOf: key)
             scratch.append(contentsOf: value)
         }
-        scratch.withUnsafeBytes { entry in
+        try scratch.withUnsafeBytes { entry in
             guard let r = root else {
                 let leaf = newPage(.leaf)
                 _ = leaf.insertEntry(entry, at: 0)
@@ -139,7 +187,7 @@ final class TreeWriter {
                 keys += 1; keyBytes += Int64(key.count); valueBytes += Int64(value.count)
                 return
             }
-            let (newRoot, split) = insert(r, key, entry, Int64(value.count), ov, rightEdge: true)
+            let (newRoot, split) = try insert(r, key, entry, Int64(value.count), ov, rightEdge: true)
             if let split { grow(newRoot, split) } else { root = newRoot }
         }
     }
@@ -154,10 +202,10 @@ final class TreeWriter {
         height += 1
     }
 
-    private func appendBranchEntry(_ b: Page, child: Page, key: UnsafeRawBufferPointer) {
+    private func appendBranchEntry(_ b: Page, child: Page?, number: UInt64? = nil, key: UnsafeRawBufferPointer) {
         var e: [UInt8] = []
         e.reserveCapacity(Layout.branchEntryHeader + key.count)
-        e.appendU64(child.pageNo)
+        e.appendU64(child?.pageNo ?? number!)
         e.appendU16(key.count)
         e.append(contentsOf: key)
         let ok = e.withUnsafeBytes { b.insertEntry($0, at: b.count) }
@@ -167,16 +215,18 @@ final class TreeWriter {
 
     /// `rightEdge`: `page` is the last page of its level (every ancestor's last child).
     private func insert(_ page: Page, _ key: UnsafeRawBufferPointer, _ entry: UnsafeRawBufferPointer,
-                        _ valueLength: Int64, _ ov: OverflowValue?, rightEdge: Bool) -> (Page, Split?) {
+                        _ valueLength: Int64, _ ov: OverflowValue?, rightEdge: Bool) throws -> (Page, Split?) {
         if page.isLeaf {
             let (i, found) = page.leafSearch(key)
+            // The replaced value's pages, read before anything changes.
+            let oldPages = found && page.leafValue(i).overflow ? try overflowPages(page, i) : []
             let p = mutable(page)
             if found {
                 let old = p.leafValue(i)
                 valueBytes -= Int64(old.length)
                 if old.overflow {
-                    let first = p.bytes.u64(old.offset)
-                    if let o = p.overflow.removeValue(forKey: first) { releaseOverflow(o) }
+                    p.overflow.removeValue(forKey: p.bytes.u64(old.offset))
+                    for no in oldPages { release(no) }
                 }
                 p.removeEntry(at: i)
             } else {
@@ -189,9 +239,9 @@ final class TreeWriter {
             return split(p, insertAt: i, entry: entry, child: nil, rightEdge: rightEdge)
         }
         let c = page.branchSearch(key)
-        let (child, childSplit) = insert(page.child(c), key, entry, valueLength, ov, rightEdge: rightEdge && c == page.count - 1)
+        let (child, childSplit) = try insert(try self.child(page, c), key, entry, valueLength, ov, rightEdge: rightEdge && c == page.count - 1)
         let p = mutable(page)
-        if p.child(c) !== child { p.setChild(c, child) }
+        if p.link(c) !== child { p.setChild(c, child) }
         guard let childSplit else { return (p, nil) }
         var e: [UInt8] = []
         e.reserveCapacity(Layout.branchEntryHeader + childSplit.separator.count)
@@ -215,19 +265,20 @@ final class TreeWriter {
     /// left page stays full and the right one starts with the new entry, so ascending inserts leave
     /// full pages behind rather than half-full ones (LMDB's and SQLite's append split).
     private func split(_ p: Page, insertAt at: Int, entry: UnsafeRawBufferPointer, child: Page?, rightEdge: Bool) -> (Page, Split?) {
+        // Children are carried as links (nil: found by number, the number in the entry).
         let leaf = p.isLeaf
         let n = p.count + 1
         // Copy the old page: p is rebuilt in place.
         let old = p.copy(pageNo: p.pageNo, owner: p.owner)
         var entries: [UnsafeRawBufferPointer] = []
         entries.reserveCapacity(n)
-        var kids: [Page] = []
+        var kids: [Page?] = []
         for i in 0..<p.count {
-            if i == at { entries.append(entry); if let child { kids.append(child) } }
+            if i == at { entries.append(entry); if !leaf { kids.append(child) } }
             entries.append(old.entryBytes(i))
             if !leaf { kids.append(old.children[i]) }
         }
-        if at == p.count { entries.append(entry); if let child { kids.append(child) } }
+        if at == p.count { entries.append(entry); if !leaf { kids.append(child) } }
 
         // Split point: balance bytes, respect the entry cap, keep both sides non-empty.
         let total = entries.reduce(0) { $0 + $1.count + Layout.slotSize }
@@ -261,7 +312,7 @@ final class TreeWriter {
             let e = entries[m]
             let klen = Int(e[8]) | Int(e[9]) << 8
             separator = [UInt8](UnsafeRawBufferPointer(rebasing: e[Layout.branchEntryHeader..<(Layout.branchEntryHeader + klen)]))
-            appendBranchEntry(right, child: kids[m], key: UnsafeRawBufferPointer(start: nil, count: 0))
+            appendBranchEntry(right, child: kids[m], number: e.u64(0), key: UnsafeRawBufferPointer(start: nil, count: 0))
             for i in (m + 1)..<n {
                 _ = right.insertEntry(entries[i], at: right.count)
                 right.appendChild(kids[i])
@@ -274,13 +325,16 @@ final class TreeWriter {
     // MARK: Delete
 
     /// Removes `key`; returns whether it was there.
+    /// Every page the delete needs is read before its first change; the pages read after it
+    /// (a sibling to merge with, the only child of a root to collapse) are optional: when one
+    /// cannot be read the tree stays as it is, valid (an underfull page, a one-child root).
     @discardableResult
-    func delete(_ key: UnsafeRawBufferPointer) -> Bool {
-        guard let r = root, let newRoot = remove(r, key) else { return false }
+    func delete(_ key: UnsafeRawBufferPointer) throws -> Bool {
+        guard let r = root, let newRoot = try remove(r, key) else { return false }
         root = newRoot
         // Collapse: a branch with one child gives way to it; an empty leaf root means an empty tree.
-        while let top = root, !top.isLeaf, top.count == 1 {
-            root = top.children[0]
+        while let top = root, !top.isLeaf, top.count == 1, let only = try? child(top, 0) {
+            root = only
             release(top.pageNo)
             height -= 1
         }
@@ -294,23 +348,27 @@ final class TreeWriter {
 
     private var underflowBytes: Int { (pageSize - Layout.headerSize) / 4 }
 
-    private func remove(_ page: Page, _ key: UnsafeRawBufferPointer) -> Page? {
+    private func remove(_ page: Page, _ key: UnsafeRawBufferPointer) throws -> Page? {
         if page.isLeaf {
             let (i, found) = page.leafSearch(key)
             guard found else { return nil }
+            let oldPages = page.leafValue(i).overflow ? try overflowPages(page, i) : []
             let p = mutable(page)
             let v = p.leafValue(i)
             keys -= 1
             keyBytes -= Int64(key.count)
             valueBytes -= Int64(v.length)
-            if v.overflow, let o = p.overflow.removeValue(forKey: p.bytes.u64(v.offset)) { releaseOverflow(o) }
+            if v.overflow {
+                p.overflow.removeValue(forKey: p.bytes.u64(v.offset))
+                for no in oldPages { release(no) }
+            }
             p.removeEntry(at: i)
             return p
         }
         let c = page.branchSearch(key)
-        guard let child = remove(page.child(c), key) else { return nil }
+        guard let child = try remove(try self.child(page, c), key) else { return nil }
         let p = mutable(page)
-        if p.child(c) !== child { p.setChild(c, child) }
+        if p.link(c) !== child { p.setChild(c, child) }
         if child.used < underflowBytes && p.count >= 2 { mergeChild(p, c) }
         return p
     }
@@ -319,32 +377,34 @@ final class TreeWriter {
     private func mergeChild(_ p: Page, _ c: Int) {
         let l = c > 0 ? c - 1 : c
         let r = l + 1
-        let left = p.children[l], right = p.children[r]
+        // The sibling may have to be read: if it cannot be, no merge (the tree stays valid).
+        guard let left = try? child(p, l), let right = try? child(p, r) else { return }
         let leaf = left.isLeaf
         let sepLen = leaf ? 0 : p.branchKey(r).count
         guard left.used + right.used + sepLen <= pageSize - Layout.headerSize,
               left.count + right.count <= maxEntries else { return }
+        // The right page's unlinked overflow values keep their pages (found by number).
         let m = mutable(left)
         if leaf {
             for i in 0..<right.count {
                 let ok = m.insertEntry(right.entryBytes(i), at: m.count)
                 precondition(ok, "merged leaf overflows its page")
                 let v = right.leafValue(i)
-                if v.overflow { let first = right.bytes.u64(v.offset); m.overflow[first] = right.overflow[first] }
+                if v.overflow, let o = right.overflow[right.bytes.u64(v.offset)] { m.overflow[o.pages[0]] = o }
             }
         } else {
             // The right page's first child comes under the parent's separator for it.
             var e: [UInt8] = []
-            e.appendU64(right.children[0].pageNo)
+            e.appendU64(right.branchChildNo(0))
             let sep = p.branchKey(r)
             e.appendU16(sep.count)
             e.append(contentsOf: sep)
             let ok = e.withUnsafeBytes { m.insertEntry($0, at: m.count) }
             precondition(ok, "merged branch overflows its page")
-            m.appendChild(right.children[0])
+            m.appendChild(right.link(0))
             for i in 1..<max(1, right.count) {
                 _ = m.insertEntry(right.entryBytes(i), at: m.count)
-                m.appendChild(right.children[i])
+                m.appendChild(right.link(i))
             }
         }
         release(right.pageNo)
@@ -355,14 +415,28 @@ final class TreeWriter {
 
     // MARK: Walks
 
-    /// Every page number of the tree under `root` (tree pages and overflow pages).
-    static func pageNumbers(of root: Page?, into set: inout Set<UInt64>) {
+    /// Every page number of the tree under `root` (tree pages and overflow pages), reading the
+    /// pages not in memory through the cache.
+    /// - Complexity: O(pages of the tree): snapshot operations and an open of a store with snapshots.
+    func pageNumbers(of root: Page?, into set: inout Set<UInt64>) throws {
         guard let root else { return }
         set.insert(root.pageNo)
         if root.isLeaf {
-            for ov in root.overflow.values { for n in ov.pages { set.insert(n) } }
+            for i in 0..<root.count where root.leafValue(i).overflow {
+                for n in try overflowPages(root, i) { set.insert(n) }
+            }
         } else {
-            for c in root.children { pageNumbers(of: c, into: &set) }
+            for i in 0..<root.count {
+                let no = root.branchChildNo(i)
+                if set.contains(no) { continue }   // shared with a tree already walked
+                try pageNumbers(of: try child(root, i), into: &set)
+            }
         }
     }
+}
+
+/// A page number freed by transaction `txid` (the first whose tree no longer refers to it).
+struct FreedPage: Equatable {
+    var no: UInt64
+    var txid: UInt64
 }

@@ -51,6 +51,17 @@ struct WriteHistory {
 
     static func key(_ k: Int) -> [UInt8] { Array("key\(1_000_000 + k)".utf8) }
 
+    /// The index `key(_:)` was made from (nil: not such a key).
+    static func index(ofKey key: UnsafeRawBufferPointer) -> Int? {
+        guard key.count > 3, key[0] == 0x6B, key[1] == 0x65, key[2] == 0x79 else { return nil }
+        var n = 0
+        for c in key.dropFirst(3) {
+            guard c >= 0x30 && c <= 0x39 else { return nil }
+            n = n * 10 + Int(c - 0x30)
+        }
+        return n >= 1_000_000 ? n - 1_000_000 : nil
+    }
+
     func value(_ id: Int) -> [UInt8] {
         var v = [UInt8](repeating: 0, count: valueSize)
         var x = UInt64(id)
