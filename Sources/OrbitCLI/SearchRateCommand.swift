@@ -29,6 +29,9 @@ struct SearchRateCommand: ParsableCommand {
     @Option(name: .long, help: "Most probes (the closed-loop one included).")
     var maxProbes = 12
 
+    @Option(name: .long, help: "Times a failing probe is run again (it passes if any run passes).")
+    var retries = 1
+
     @Option(name: .long, help: "Results directory (default results/<stamp>-search-rate-<workload>): probe-<k>/ per probe, search-rate.csv.")
     var out: String?
 
@@ -47,6 +50,7 @@ struct SearchRateCommand: ParsableCommand {
             search.warmupSeconds = warmupSeconds
             search.tolerance = tolerance
             search.maxProbes = maxProbes
+            search.retries = retries
             search.outputDirectory = out
             search.overwrite = overwrite
             search.showStatus = status

@@ -19,16 +19,16 @@ struct RateSearchTests {
         return c
     }
 
-    /// A server of 200 ops/s (5 ms per operation; 16 client threads, so that threads woken late on a
-    /// loaded machine never leave it idle) asked for 400: the backlog grows every interval, operations
-    /// start late, and the run is SATURATED; asked for 100 it keeps the schedule.
+    /// A server of 100 ops/s (10 ms per operation; 8 client threads) asked for 200: the backlog grows
+    /// every interval, operations start late, and the run is SATURATED; asked for 50 it keeps the
+    /// schedule.
     @Test func aGrowingBacklogIsSaturated() throws {
-        for (target, saturated) in [(400.0, true), (100.0, false)] {
-            let c = try Self.configuration(["threads=16", "duration_s=2.5", "operation_count=0", "interval_s=0.5",
+        for (target, saturated) in [(200.0, true), (50.0, false)] {
+            let c = try Self.configuration(["threads=8", "duration_s=2.5", "operation_count=0", "interval_s=0.5",
                                             "target_ops_s=\(Int(target))"])
             let w = try Workload(settings: c.settings)
             let r = try BenchmarkRunner(workload: w, settings: c.settings, showStatus: false)
-                .run(engine: PacedEngine(costNanos: 5_000_000), backend: PacedDescriptor.name)
+                .run(engine: PacedEngine(costNanos: 10_000_000), backend: PacedDescriptor.name)
             let t = try #require(r.target)
             let rows = r.timeseries.filter { $0.schedule != nil }
             print("target \(target): achieved \(t.achieved), backlogs \(t.backlogs), late \(t.lateOps), lag \(t.maxLagNanos) ns")
@@ -36,12 +36,12 @@ struct RateSearchTests {
             #expect(rows.count >= 5)
             #expect(rows.allSatisfy { $0.targetOpsPerSecond == target })
             if saturated {
-                #expect(t.backlogs.dropLast().last! >= 150)
+                #expect(t.backlogs.dropLast().last! >= 100)
                 #expect(t.lateOps >= 100)
                 #expect(t.maxLagNanos >= 100_000_000)
                 #expect(t.achieved < 0.8 * target)
             } else {
-                #expect(t.backlogs.dropLast().last! <= 16)
+                #expect(t.backlogs.dropLast().last! <= 8)
             }
             // Closed-loop load rows carry no schedule, only the achieved rate.
             #expect(r.timeseries.filter { $0.operation == .load }.allSatisfy { $0.schedule == nil && $0.targetOpsPerSecond == 0 })
@@ -67,25 +67,28 @@ struct RateSearchTests {
         }
     }
 
-    /// `search-rate` on a server of known capacity (200 ops/s: 5 ms per operation, served in turn, 16
-    /// client threads) finds a rate within 10% of it. The SLO is loose (p99 ≤ 250 ms) because on a
-    /// loaded machine a sleeping thread wakes tens of milliseconds late; above the capacity the probe
-    /// achieves less than 95% of its target, and 10% over it for 3 s builds a backlog of 300 ms.
+    /// `search-rate` on a server of known capacity (50 ops/s: 20 ms per operation, served in turn)
+    /// finds a rate within 10% of it. Few threads (4) and one interval per probe keep the harness's own
+    /// CPU (merging interval histograms, slow in a debug build) small, so that on a loaded machine its
+    /// threads still wake on time; the SLO is loose (p99 ≤ 500 ms): above the capacity a probe
+    /// achieves less than 95% of its target (it cannot do more than the server), and a failing probe
+    /// is run once more, so one slow spell of the machine does not end the search low.
     @Test func searchRateFindsTheKnownLimit() throws {
-        let c = try Self.configuration(["threads=16", "paced.cost_us=5000"])
-        var search = RateSearch(configuration: c, slo: try LatencySLO(parsing: "p99<=250ms"))
+        let c = try Self.configuration(["threads=4", "paced.cost_us=20000", "record_count=20", "interval_s=3"])
+        var search = RateSearch(configuration: c, slo: try LatencySLO(parsing: "p99<=500ms"))
         search.probeSeconds = 3
         search.warmupSeconds = 0.3
-        search.tolerance = 0.03
-        search.maxProbes = 10
+        search.tolerance = 0.05
+        search.maxProbes = 14
+        search.retries = 1
         let out = NSTemporaryDirectory() + "orbit-search-rate-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: out) }
         search.outputDirectory = out
         var lines: [String] = []
         let outcome = try search.run { print($0); lines.append($0) }
         let answer = try #require(outcome.answer)
-        print("search-rate found \(answer) ops/s against a true limit of 200 (\(outcome.probes.count) probes)")
-        #expect(abs(answer - 200) <= 20)
+        print("search-rate found \(answer) ops/s against a true limit of 50 (\(outcome.probes.count) probes)")
+        #expect(abs(answer - 50) <= 5)
         #expect(lines.count == outcome.probes.count + 1)
         #expect(outcome.probes.first?.target == 0)
         let csv = try String(contentsOfFile: out + "/search-rate.csv", encoding: .utf8)

@@ -205,7 +205,10 @@ public struct BenchmarkRunner: Sendable {
         var target: TargetOutcome?
         if w.targetOpsPerSecond > 0 && w.runPhase {
             let count = operations.filter { $0.phase == "run" }.reduce(0) { $0 + $1.count }
-            target = TargetOutcome(target: w.targetOpsPerSecond, achieved: runSeconds > 0 ? Double(count) / runSeconds : 0,
+            // Over the schedule's window: with duration_s the schedule ends there, and the threads' last
+            // publishes and joins after it are no part of the rate the backend kept.
+            let window = w.durationSeconds > 0 ? min(runSeconds, w.durationSeconds) : runSeconds
+            target = TargetOutcome(target: w.targetOpsPerSecond, achieved: window > 0 ? Double(count) / window : 0,
                                    behindNanos: behind.withLock { $0.max() ?? 0 }, threads: w.threads)
             // One schedule per interval (every operation type's row carries the same figures).
             var seen = Set<Double>()

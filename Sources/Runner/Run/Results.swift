@@ -82,7 +82,7 @@ public struct TargetOutcome: Sendable {
     /// Client threads of the run.
     public var threads = 1
     /// The backlog grew through the run: the system does not sustain the target.
-    public var saturated: Bool { Self.saturated(backlogs: backlogs, target: target, threads: threads, reached: reached) }
+    public var saturated: Bool { Self.saturated(backlogs: backlogs, target: target, threads: threads) }
 
     public init(target: Double, achieved: Double, behindNanos: UInt64, threads: Int = 1) {
         self.target = target
@@ -94,9 +94,9 @@ public struct TargetOutcome: Sendable {
     /// Saturated: over the run's intervals but the last (cut by the end of the run; 3 or more) the
     /// backlog ends at 100 ms worth of operations at the target rate or more (and more than one per
     /// thread), above where it started, and the second half of the run holds more of it than the
-    /// first. With fewer intervals: the target was not reached.
-    public static func saturated(backlogs: [UInt64], target: Double, threads: Int, reached: Bool) -> Bool {
-        guard backlogs.count >= 4 else { return !reached }
+    /// first. Fewer intervals are too few to tell (not saturated; `reached` still says how it went).
+    public static func saturated(backlogs: [UInt64], target: Double, threads: Int) -> Bool {
+        guard backlogs.count >= 4 else { return false }
         let b = backlogs.dropLast()
         let half = b.count / 2
         let first = b.prefix(half).reduce(0, +), second = b.suffix(half).reduce(0, +)
