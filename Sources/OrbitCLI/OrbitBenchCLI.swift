@@ -14,7 +14,7 @@ public struct OrbitBenchCLI: ParsableCommand {
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self, ValidateCommand.self, CheckCommand.self,
-                      PlotCommand.self, ReportCommand.self, CompareCommand.self, ReproCommand.self, ReproWorkerCommand.self,
+                      PlotCommand.self, ReportCommand.self, CompareCommand.self, SearchRateCommand.self, ReplayCommand.self, ReproCommand.self, ReproWorkerCommand.self,
                       CrashCommand.self, CrashWorkerCommand.self, CrashLabChildCommand.self])
 
     /// ArgumentParser exits 64 (EX_USAGE) for a bad argument; orbit-bench's contract is 2 for every
@@ -119,12 +119,16 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Draw the plots (gnuplot) into <out>/plots after the run (the `plots` knob).")
     var plot = false
 
+    @Option(name: .long, help: ArgumentHelp("Write every operation (time, thread, op, key, value size) to this new trace file (the `record_trace` knob; docs/formats/trace.md); `orbit-bench replay` replays it.", valueName: "file"))
+    var recordTrace: String?
+
     func run() throws {
         try guarded {
             var flags: [(flag: String, knob: String, value: String)] = []
             if let r = `repeat` { flags.append(("--repeat \(r)", "repeat", String(r))) }
             if let w = warmupRepeats { flags.append(("--warmup-repeats \(w)", "warmup_repeats", String(w))) }
             if plot { flags.append(("--plot", "plots", "true")) }
+            if let t = recordTrace { flags.append(("--record-trace \(t)", "record_trace", t)) }
             var c = try options.build(workload: workload.workload, propertyFiles: workload.propertyFiles,
                                       properties: workload.properties, knobFlags: flags)
             // YCSB's habit: `run` of a property file on a --data-dir is the transaction phase only (as

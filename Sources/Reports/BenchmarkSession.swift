@@ -57,6 +57,17 @@ public struct BenchmarkSession {
                 throw located
             }
         }
+        if let trace = workload.recordTrace {
+            let source = "record_trace from \(s.source("record_trace"))"
+            guard configuration.backends.count == 1, workload.repeats + workload.warmupRepeats == 1 else {
+                throw OrbitError(.invalidArgument, "a trace records one run of one backend (\(configuration.backends.count) backends, \(workload.repeats + workload.warmupRepeats) repeats given)",
+                                 at: source, hint: "give one --backend and no repeats; replay the trace on the others")
+            }
+            guard !FileManager.default.fileExists(atPath: trace) else {
+                throw OrbitError(.invalidArgument, "the trace file exists; a trace never replaces a file", at: "\(source): \(trace)",
+                                 hint: "give a new path, or move the old trace away")
+            }
+        }
         try ResultsGuard.prepare(out, overwrite: overwrite, remove: false)
         if dataPolicy == .reuse, workload.load, workload.runPhase {
             throw OrbitError(.invalidArgument, "--reuse with the load phase on would load the records again over the store",

@@ -45,6 +45,10 @@ public enum ResultsWriter {
     ]
     public static let timeseriesColumns = [
         "elapsed_s", "backend", "operation", "count", "ops_per_s", "p50_us", "p95_us", "p99_us", "p999_us", "max_us",
+        // Extensions (schema 1, open loop): every operation type's rate in the interval beside the target
+        // (0: closed loop); open loop only, how late the latest operation started, how many started more
+        // than 1 ms late, and how many were due and not started at the interval's end.
+        "achieved_ops_s", "target_ops_s", "schedule_lag_ms", "late_ops", "backlog_ops",
     ]
     public static let statsColumns = ["elapsed_s", "backend"] + StorageStats.csvColumns + ["process_heap_bytes"]
         + StorageStats.internalsColumns
@@ -156,6 +160,12 @@ public enum ResultsWriter {
                 } else {
                     cells += ["", "", "", "", ""]  // no operation completed: no latency, not a zero one
                 }
+                cells += [formatDouble(t.achievedOpsPerSecond, decimals: 1), formatDouble(t.targetOpsPerSecond, decimals: 1)]
+                if let f = t.schedule {
+                    cells += [formatDouble(Double(f.lagNanos) / 1e6, decimals: 3), String(f.lateOps), String(f.backlogOps)]
+                } else {
+                    cells += ["", "", ""]  // closed loop: no schedule to keep
+                }
                 out += CSV.row(cells)
             }
         }
@@ -244,6 +254,13 @@ public enum ResultsWriter {
                 d["server"] = ["mode": s.mode, "endpoint": s.endpoint, "version": s.version,
                                "settings": s.settings.map { ["name": $0.name, "value": $0.value] }] as [String: Any]
             }
+            if let wu = b.warmup {
+                var j: [String: Any] = ["mode": wu.mode, "ended_s": wu.seconds, "reason": wu.reason]
+                if let c = wu.relativeChange { j["relative_change"] = c }
+                if let r = wu.opsPerSecond { j["window_ops_s"] = r }
+                if let a = wu.settings { j["window_s"] = a.windowSeconds; j["bound"] = a.bound; j["max_s"] = a.maxSeconds }
+                d["warmup"] = j
+            }
             d["cpu_s"] = b.cpuSeconds
             d["wall_s"] = b.wallSeconds
             d["cost"] = b.costs.map { c -> [String: Any] in
@@ -284,7 +301,9 @@ public enum ResultsWriter {
             }
             if let t = b.target {
                 d["target"] = ["target_ops_s": t.target, "achieved_ops_s": t.achieved, "behind_schedule_ms": Double(t.behindNanos) / 1e6,
-                               "reached": t.reached] as [String: Any]
+                               "reached": t.reached, "saturated": t.saturated, "late_ops": t.lateOps,
+                               "max_schedule_lag_ms": Double(t.maxLagNanos) / 1e6,
+                               "backlog_ops": t.backlogs] as [String: Any]
             }
             return d
         }

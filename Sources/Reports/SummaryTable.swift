@@ -71,6 +71,9 @@ public enum SummaryTable {
                 out += t.reached
                     ? "  open loop: target \(formatDouble(t.target, decimals: 0)) ops/s reached (\(formatDouble(t.achieved, decimals: 0)) ops/s)\n"
                     : "  TARGET NOT REACHED: \(formatDouble(t.target, decimals: 0)) ops/s asked, \(formatDouble(t.achieved, decimals: 0)) ops/s achieved; \(behind) ms behind schedule at the end — latencies are those of an overloaded system\n"
+                if t.saturated {
+                    out += "  SATURATED: the backlog grew through the run (\(t.backlogs.first ?? 0) → \(t.backlogs.dropLast().last ?? t.backlogs.last ?? 0) operations due and not started; \(t.lateOps) started over 1 ms late, lag up to \(formatDouble(Double(t.maxLagNanos) / 1e6, decimals: 1)) ms): \(b.backend) does not sustain \(formatDouble(t.target, decimals: 0)) ops/s\n"
+                }
             }
         }
         if r.environment.buildConfiguration == "debug" {

@@ -43,6 +43,8 @@ public struct Workload: Sendable {
     public var durationSeconds: Double
     public var warmupOps: Int
     public var warmupSeconds: Double
+    /// `warmup: auto`: warm up until throughput is steady (nil: fixed, by warmup_ops / warmup_s).
+    public var autoWarmup: AutoWarmup?
     public var threads: Int
     public var seed: UInt64
     public var keySize: Int
@@ -80,6 +82,8 @@ public struct Workload: Sendable {
     public var warmupRepeats: Int
     /// Draw the run's plots after writing the results.
     public var plots: Bool
+    /// `record_trace`: the trace file to write (nil: none).
+    public var recordTrace: String?
     /// Each backend's run inside a memory cgroup of this many MiB (0: no limit).
     public var memoryLimitMB: Int
     /// Operations and their proportions (only those > 0), in a fixed order.
@@ -100,6 +104,9 @@ public struct Workload: Sendable {
         if durationSeconds > 0, s.source("operation_count") == .builtinDefault { operationCount = 0 }
         warmupOps = s.int("warmup_ops")
         warmupSeconds = s.double("warmup_s")
+        autoWarmup = s.string("warmup") == "auto"
+            ? AutoWarmup(windowSeconds: s.double("warmup_window_s"), bound: s.double("warmup_bound"), maxSeconds: s.double("warmup_max_s"))
+            : nil
         threads = s.int("threads")
         seed = UInt64(s.int("seed"))
         keySize = s.int("key_size")
@@ -141,6 +148,11 @@ public struct Workload: Sendable {
         warmupRepeats = s.int("warmup_repeats")
         plots = s.bool("plots")
         memoryLimitMB = s.int("memory_limit_mb")
+        recordTrace = s.string("record_trace").isEmpty ? nil : s.string("record_trace")
+        if recordTrace != nil, !metering {
+            throw OrbitError(.invalidWorkload, "record_trace needs metering (it records each operation's start time)",
+                             at: s.source("metering").location ?? "metering from \(s.source("metering"))", hint: "drop metering: false")
+        }
         if insertStart + insertCount > recordCount {
             throw OrbitError(.invalidWorkload,
                              "insert_start \(insertStart) + insert_count \(insertCount) is more than record_count \(recordCount)",
@@ -215,5 +227,44 @@ public struct Workload: Sendable {
             throw OrbitError(.invalidWorkload, "lease operations and key-value operations cannot be mixed in one workload",
                              at: mixLocation, hint: "use either lease_* proportions or read/update/insert/delete/scan/read_modify_write")
         }
+        if recordTrace != nil, usesLeases {
+            throw OrbitError(.invalidWorkload, "record_trace records key-value operations; lease workloads are not traced",
+                             at: mixLocation, hint: "drop record_trace (--record-trace) for this workload")
+        }
+    }
+}
+
+/// `warmup: auto` (fio's `ss=iops_slope`): throughput is sampled every tenth of the window; the warm-up
+/// ends once the least-squares slope over the last window's samples, times the window, is below
+/// `bound` times their mean, or after `maxSeconds`.
+public struct AutoWarmup: Sendable, Hashable {
+    public var windowSeconds: Double
+    public var bound: Double
+    public var maxSeconds: Double
+
+    public init(windowSeconds: Double, bound: Double, maxSeconds: Double) {
+        self.windowSeconds = windowSeconds
+        self.bound = bound
+        self.maxSeconds = maxSeconds
+    }
+
+    /// Samples per window.
+    public static let samples = 10
+
+    /// The fitted change of throughput over the window as a fraction of its mean (|slope| · window /
+    /// mean), for `rates` sampled evenly over the window; nil with fewer than 2 or a mean of 0.
+    public static func relativeChange(_ rates: [Double]) -> Double? {
+        let n = Double(rates.count)
+        guard rates.count >= 2 else { return nil }
+        let mean = rates.reduce(0, +) / n
+        guard mean > 0 else { return nil }
+        let xm = (n - 1) / 2
+        var sxy = 0.0, sxx = 0.0
+        for (i, r) in rates.enumerated() {
+            sxy += (Double(i) - xm) * (r - mean)
+            sxx += (Double(i) - xm) * (Double(i) - xm)
+        }
+        let slopePerSample = sxy / sxx
+        return abs(slopePerSample) * n / mean
     }
 }

@@ -44,7 +44,7 @@ struct EndToEndTests {
         #expect(try Self.lines(out + "/metrics.csv")[0]
             == "timestamp_ns,backend,thread,operation,latency_ns,intended_latency_ns,memory_used_bytes,disk_bytes_read,disk_bytes_written,success,net_bytes_sent,net_bytes_received")
         #expect(try Self.lines(out + "/timeseries.csv")[0]
-            == "elapsed_s,backend,operation,count,ops_per_s,p50_us,p95_us,p99_us,p999_us,max_us")
+            == "elapsed_s,backend,operation,count,ops_per_s,p50_us,p95_us,p99_us,p999_us,max_us,achieved_ops_s,target_ops_s,schedule_lag_ms,late_ops,backlog_ops")
         #expect(try Self.lines(out + "/stats.csv")[0].hasPrefix(
             "elapsed_s,backend,total_keys,total_size_bytes,memory_usage_bytes,disk_usage_bytes,average_key_size,average_value_size,"))
         for backend in ["memory", "rocksdb"] {

@@ -16,6 +16,7 @@ public enum ResultsGuard {
     static let files: Set<String> = [
         "summary.json", "summary.csv", "metrics.csv", "timeseries.csv", "stats.csv", "crash.csv", "crash-summary.txt",
         "corruption.csv", "report.md", "report.csv", "table.md", "table.csv", "environment.txt",
+        "search-rate.csv",
     ]
     static let directories: Set<String> = ["repeats", "plots", "crash-data"]
 
@@ -23,6 +24,7 @@ public enum ResultsGuard {
     public static func isResultsEntry(_ name: String) -> Bool {
         if files.contains(name) || directories.contains(name) { return true }
         if name.hasPrefix("run-") { return true }  // repro's per-durability results
+        if name.hasPrefix("probe-") { return true }  // search-rate's probes
         for (prefix, suffix) in [("latency-", ".hgrm"), ("interval-", ".csv"), ("ycsb-", ".txt")]
         where name.hasPrefix(prefix) && name.hasSuffix(suffix) { return true }
         return false

@@ -50,6 +50,8 @@ final class ThreadRecorder: @unchecked Sendable {
     /// Exact for any rate (0.7 samples 7 of 10), deterministic, one add and compare per operation.
     let sampleStep: UInt64
     @exclusivity(unchecked) var sampleAccumulator: UInt64
+    /// Open loop: this thread's schedule and how it is kept (nil in closed-loop phases).
+    @exclusivity(unchecked) var schedule: ScheduleKeeping?
 
     init(thread: Int, ops: [OperationType], sampleRate: Double, seed: UInt64, openLoop: Bool = false) {
         self.thread = thread
@@ -156,7 +158,9 @@ final class ThreadRecorder: @unchecked Sendable {
     /// Moves the interval's counts into histograms, adds them to the phase totals, hands them to the
     /// collector and starts a new interval. Must be called at the end of a phase too, or the last
     /// interval is missing from the totals.
-    func publishInterval(_ index: Int, to collector: IntervalCollector) {
+    ///
+    /// `at`: the interval's end (or the phase's, for its last interval), for the open-loop backlog.
+    func publishInterval(_ index: Int, to collector: IntervalCollector, at end: UInt64 = 0) {
         for i in intervalHistograms.indices where intervalHistograms[i] != nil {
             intervalHistograms[i]!.reset()
             meters[i].drain(into: &intervalHistograms[i]!)
@@ -167,8 +171,65 @@ final class ThreadRecorder: @unchecked Sendable {
                 if intendedIntervalHistograms[i]!.totalCount > 0 { intendedHistograms[i]!.add(intendedIntervalHistograms[i]!) }
             }
         }
+        var figures: ScheduleFigures?
+        if schedule != nil { figures = schedule!.drain(at: end) }
         collector.publish(interval: index, thread: thread, histograms: intervalHistograms,
-                          intended: openLoop ? intendedIntervalHistograms : [])
+                          intended: openLoop ? intendedIntervalHistograms : [], schedule: figures)
+    }
+}
+
+/// One client thread's open-loop schedule (operation k due at `firstDue + k·period`, `quota` of them)
+/// and how it kept it in the current interval. Lateness is counted in the interval the operation
+/// ended in, as its latency is.
+struct ScheduleKeeping {
+    let firstDue: Double
+    let period: Double
+    let quota: Int
+    /// Operations started so far in the phase.
+    var started = 0
+    /// Operations of this interval that started more than `lateNanos` after they were due.
+    var late: UInt64 = 0
+    /// How late the thread's most recent operation started, ns (0: on time).
+    var latestLag: UInt64 = 0
+
+    /// An operation starting more than this after its due time is late (the sleep wakes within
+    /// tens of microseconds; a millisecond is a real delay).
+    static let lateNanos: UInt64 = 1_000_000
+
+    @inline(__always)
+    mutating func noteStart(lag: UInt64) {
+        latestLag = lag
+        if lag > Self.lateNanos { late &+= 1 }
+    }
+
+    /// Operations due by `time` (at most `quota`).
+    func due(by time: UInt64) -> Int {
+        let t = Double(time)
+        guard t >= firstDue else { return 0 }
+        return min(quota, Int(((t - firstDue) / period).rounded(.down)) + 1)
+    }
+
+    /// This interval's figures, and a new interval.
+    mutating func drain(at end: UInt64) -> ScheduleFigures {
+        defer { late = 0 }
+        return ScheduleFigures(lateOps: late, lagNanos: latestLag, backlogOps: UInt64(max(0, due(by: end) - started)))
+    }
+}
+
+/// How the open-loop schedule was kept in one interval (timeseries.csv's last columns): summed, or for
+/// the lag the largest, over the threads that published the interval.
+public struct ScheduleFigures: Sendable, Hashable {
+    /// Operations that started more than 1 ms after they were due.
+    public var lateOps: UInt64
+    /// How late the latest operation started, ns (the largest over the threads).
+    public var lagNanos: UInt64
+    /// Operations due by the interval's end that had not started.
+    public var backlogOps: UInt64
+
+    mutating func merge(_ o: ScheduleFigures) {
+        lateOps += o.lateOps
+        lagNanos = Swift.max(lagNanos, o.lagNanos)
+        backlogOps += o.backlogOps
     }
 }
 
@@ -222,6 +283,8 @@ public final class IntervalCollector: Sendable {
         var lastPublished: [Int] = []
         var latestAll: IntervalSummary?
         var latestByOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = []
+        var schedule: [Int: ScheduleFigures] = [:]
+        var latestSchedule: ScheduleFigures?
     }
     private let state = Lock(State())
 
@@ -277,13 +340,18 @@ public final class IntervalCollector: Sendable {
                     s.latestAll = all
                     s.latestByOperation = r.byOperation
                 }
+                if let f = s.schedule[r.index] { s.latestSchedule = f }
             }
         }
     }
 
     /// `intended`: open-loop runs' intended-latency histograms (empty in closed-loop runs).
-    func publish(interval: Int, thread: Int, histograms: [LatencyHistogram?], intended: [LatencyHistogram?] = []) {
+    func publish(interval: Int, thread: Int, histograms: [LatencyHistogram?], intended: [LatencyHistogram?] = [],
+                 schedule: ScheduleFigures? = nil) {
         state.withLock { s in
+            if let schedule {
+                if s.schedule[interval] == nil { s.schedule[interval] = schedule } else { s.schedule[interval]!.merge(schedule) }
+            }
             func merge(_ into: inout [Int: [LatencyHistogram?]], _ hs: [LatencyHistogram?]) {
                 var slot = into[interval] ?? Array(repeating: nil, count: hs.count)
                 for (i, h) in hs.enumerated() {
@@ -307,6 +375,12 @@ public final class IntervalCollector: Sendable {
     func latestByOperation() -> [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] {
         state.withLock { $0.latestByOperation }
     }
+
+    /// Open loop: the schedule figures of the most recent complete interval (status line).
+    func latestSchedule() -> ScheduleFigures? { state.withLock { $0.latestSchedule } }
+
+    /// Open loop: the schedule figures of every interval, by index.
+    func scheduleFigures() -> [Int: ScheduleFigures] { state.withLock { $0.schedule } }
 
     /// Figures of every complete interval, by index and operation.
     func summaries() -> [Int: [OperationType: IntervalSummary]] { state.withLock { $0.done } }

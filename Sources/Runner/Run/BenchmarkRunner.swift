@@ -57,7 +57,12 @@ public struct BenchmarkRunner: Sendable {
         let collector = IntervalCollector()
         let heap = HeapGauge()
         let values = ValuePool(maxLength: max(w.valueSize.upperBound, 1), seed: w.seed)
-        let executor = Executor(engine: engine, workload: w, values: values, heap: heap)
+        let trace = w.recordTrace.map { _ in
+            TraceSink(threads: w.threads, expectedRecordsPerThread: (w.recordCount + max(w.operationCount, 0)) / w.threads + 1)
+        }
+        var built = Executor(engine: engine, workload: w, values: values, heap: heap)
+        built.trace = trace
+        let executor = built
         let status = StatusLine(enabled: showStatus, periodSeconds: w.statusIntervalSeconds,
                                 ycsb: w.ycsbOutput ? w.measurementInterval : nil)
         let phaseLabel = Lock("\(backend) load")
@@ -78,7 +83,8 @@ public struct BenchmarkRunner: Sendable {
             let done = progress.reduce(0) { $0 + $1.value.load(ordering: .relaxed) }
             status.update(label: phaseLabel.withLock { $0 }, done: done, total: phaseTotal.load(ordering: .relaxed),
                           now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latest(),
-                          byOperation: status.ycsb != nil ? collector.latestByOperation() : [])
+                          byOperation: status.ycsb != nil ? collector.latestByOperation() : [],
+                          schedule: collector.latestSchedule().map { (w.targetOpsPerSecond, $0) })
         }
         var monitorRunning = true
         defer {
@@ -112,16 +118,46 @@ public struct BenchmarkRunner: Sendable {
 
         // Warm-up: a separate stream, so the measured stream is the same whatever the warm-up did.
         let warmStart = MeterClock.shared.nanoseconds()
-        if w.runPhase && (w.warmupOps > 0 || w.warmupSeconds > 0) {
+        var warmup: WarmupOutcome?
+        if w.runPhase && (w.warmupOps > 0 || w.warmupSeconds > 0 || w.autoWarmup != nil) {
             phaseLabel.withLock { $0 = "\(backend) warm-up" }
             for p in progress { p.value.store(0, ordering: .relaxed) }
-            phaseTotal.store(w.warmupOps * w.threads, ordering: .relaxed)
+            let auto = w.autoWarmup
+            phaseTotal.store(auto == nil ? w.warmupOps * w.threads : 0, ordering: .relaxed)
             let outcomes = Lock<[(ops: Int, failures: Int, firstError: String?)]>([])
+            let stop = StopFlag()
+            let begunAt = Atomic<UInt64>(0)
+            let steady = auto.map { SteadyState($0) }
+            // warmup: auto — throughput sampled every tenth of the window, on its own thread.
+            let watcher = try steady.map { st in
+                try PeriodicTask(periodMillis: max(20, Int(st.settings.windowSeconds * 100)), name: "orbit-steady") {
+                    let begun = begunAt.load(ordering: .relaxed)
+                    guard begun > 0 else { return }
+                    let done = progress.reduce(0) { $0 + $1.value.load(ordering: .relaxed) }
+                    if st.sample(done: done, at: MeterClock.shared.nanoseconds(), begun: begun) { stop.raise() }
+                }
+            }
+            let ops = auto == nil ? w.warmupOps : 0
+            let seconds = auto?.maxSeconds ?? w.warmupSeconds
             _ = runPhase(ops: [], name: "orbit-warmup", collector: collector, prepare: { executor.makeState(thread: $0, warmUp: true) }) { t, _, state, begun in
-                let r = executor.warmUp(thread: t, state: &state, progress: progress[t],
-                                        until: begun + UInt64(w.warmupSeconds * 1e9))
+                let r = executor.warmUp(thread: t, state: &state, progress: progress[t], ops: ops,
+                                        until: begun + UInt64(seconds * 1e9), stop: stop)
                 outcomes.withLock { $0.append((r.ops, r.failures, r.firstError.map { "\($0)" })) }
-            } started: { phaseStart.store($0, ordering: .relaxed) }
+            } started: {
+                begunAt.store($0, ordering: .relaxed)
+                phaseStart.store($0, ordering: .relaxed)
+            }
+            watcher?.stop()
+            let ended = Double(MeterClock.shared.nanoseconds() - warmStart) / 1e9
+            if let steady {
+                let (change, rate) = steady.last()
+                warmup = WarmupOutcome(mode: "auto", seconds: ended, reason: stop.raised ? "steady" : "max",
+                                       relativeChange: change, opsPerSecond: rate, settings: auto)
+            } else {
+                warmup = WarmupOutcome(mode: "fixed", seconds: ended, reason: w.warmupSeconds > 0 && w.warmupOps > 0
+                                       ? "warmup_ops and warmup_s done" : (w.warmupOps > 0 ? "warmup_ops done" : "warmup_s done"),
+                                       relativeChange: nil, opsPerSecond: nil, settings: nil)
+            }
             let failed = outcomes.withLock { $0.filter { $0.failures > 0 } }
             if let first = failed.first {
                 errors.append("warm-up: \(failed.reduce(0) { $0 + $1.failures }) operations failed; first: \(first.firstError ?? "?")")
@@ -160,55 +196,78 @@ public struct BenchmarkRunner: Sendable {
 
         let loadSeconds = Double(load.end - load.start) / 1e9
         let runSeconds = Double(run.end - run.start) / 1e9
-        var operations = summarize(load.recorders, phase: "load", seconds: loadSeconds)
-        operations += summarize(run.recorders, phase: "run", seconds: runSeconds)
+        var operations = Self.summarize(load.recorders, phase: "load", seconds: loadSeconds)
+        operations += Self.summarize(run.recorders, phase: "run", seconds: runSeconds)
         for rec in load.recorders + run.recorders {
             if let e = rec.firstError { errors.append("thread \(rec.thread): \(e)") }
+        }
+        if let trace, let path = w.recordTrace {
+            do { try TraceFile.write(trace, seed: w.seed, to: path) } catch { errors.append("record_trace: \(error)") }
         }
         var samples = (load.recorders + run.recorders).flatMap(\.samples)
         samples.sort { $0.timestampNanos < $1.timestampNanos }
 
         var timeseries = timeseriesRows(collector, phase: (load.start, load.end), ops: load.recorders.isEmpty ? [] : [.load], origin: start)
-        timeseries += timeseriesRows(collector, phase: (run.start, run.end), ops: runOps, origin: start)
+        let runRows = timeseriesRows(collector, phase: (run.start, run.end), ops: runOps, origin: start,
+                                     target: w.targetOpsPerSecond)
+        timeseries += runRows
         timeseries.sort { ($0.elapsedSeconds, $0.operation.rawValue) < ($1.elapsedSeconds, $1.operation.rawValue) }
 
+        var target: TargetOutcome?
+        if w.targetOpsPerSecond > 0 && w.runPhase {
+            let count = operations.filter { $0.phase == "run" }.reduce(0) { $0 + $1.count }
+            // Over the schedule's window: with duration_s the schedule ends there, and the threads' last
+            // publishes and joins after it are no part of the rate the backend kept.
+            let window = w.durationSeconds > 0 ? min(runSeconds, w.durationSeconds) : runSeconds
+            target = TargetOutcome(target: w.targetOpsPerSecond, achieved: window > 0 ? Double(count) / window : 0,
+                                   behindNanos: behind.withLock { $0.max() ?? 0 }, threads: w.threads)
+            // One schedule per interval (every operation type's row carries the same figures).
+            var seen = Set<Double>()
+            for row in runRows where seen.insert(row.elapsedSeconds).inserted {
+                let f = row.schedule ?? ScheduleFigures(lateOps: 0, lagNanos: 0, backlogOps: 0)
+                target!.backlogs.append(f.backlogOps)
+                target!.maxLagNanos = max(target!.maxLagNanos, f.lagNanos)
+                target!.lateOps += f.lateOps
+            }
+        }
         var result = BackendRun(
             backend: backend, durability: engine.durability, promise: E.durabilityPromise(for: engine.durability),
             dataDirectory: engine.dataDirectory, openSeconds: openSeconds, loadSeconds: loadSeconds,
             warmupSeconds: warmupSeconds, runSeconds: runSeconds, operations: operations,
             statsRows: sampler.rows, timeseries: timeseries, samples: samples,
             opStreamDigest: OpStream.combine(digests.withLock { $0 }, workload: w),
-            opStreamReproducible: w.durationSeconds == 0, finalStats: finalStats, errors: errors,
-            target: w.targetOpsPerSecond > 0 && w.runPhase
-                ? TargetOutcome(target: w.targetOpsPerSecond,
-                                achieved: runSeconds > 0 ? Double(operations.filter { $0.phase == "run" }.reduce(0) { $0 + $1.count }) / runSeconds : 0,
-                                behindNanos: behind.withLock { $0.max() ?? 0 })
-                : nil)
+            opStreamReproducible: w.durationSeconds == 0, finalStats: finalStats, errors: errors, target: target)
         result.server = ((engine as AnyObject) as? any ServerBackedEngine)?.serverDescription
         result.costs = costs
+        result.warmup = warmup
         return result
     }
 
     /// Rows of timeseries.csv for one phase: every interval the phase overlaps, for every operation type
     /// of the phase (zero-count rows included, so a stall shows), each rate over the part of the interval
-    /// the phase really ran.
+    /// the phase really ran. Every row of an interval carries the interval's achieved rate over all
+    /// operation types, the target, and (open loop) how the schedule was kept.
     func timeseriesRows(_ collector: IntervalCollector, phase: (start: UInt64, end: UInt64), ops: [OperationType],
-                        origin: UInt64) -> [TimeseriesRow] {
+                        origin: UInt64, target: Double = 0) -> [TimeseriesRow] {
         guard phase.end > phase.start, !ops.isEmpty else { return [] }
         let i = UInt64(workload.intervalSeconds * 1e9)
         let first = Int((phase.start - origin) / i), last = Int((phase.end - 1 - origin) / i)
         let byKey = collector.summaries()
         let intended = collector.intendedSummaries()
+        let schedule = target > 0 ? collector.scheduleFigures() : [:]
         var out: [TimeseriesRow] = []
         for idx in first...last {
             let lo = max(origin + UInt64(idx) * i, phase.start), hi = min(origin + UInt64(idx + 1) * i, phase.end)
             let length = Double(hi - lo) / 1e9
+            let all = ops.reduce(0) { $0 + (byKey[idx]?[$1]?.count ?? 0) }
             for op in ops {
                 let figures = byKey[idx]?[op]
                 let count = figures?.count ?? 0
                 out.append(TimeseriesRow(elapsedSeconds: Double(hi - origin) / 1e9, operation: op, count: count,
                                          opsPerSecond: length > 0 ? Double(count) / length : 0, latency: figures,
-                                         intendedLatency: intended[idx]?[op], lengthSeconds: length))
+                                         intendedLatency: intended[idx]?[op], lengthSeconds: length,
+                                         achievedOpsPerSecond: length > 0 ? Double(all) / length : 0, targetOpsPerSecond: target,
+                                         schedule: target > 0 ? schedule[idx] ?? ScheduleFigures(lateOps: 0, lagNanos: 0, backlogOps: 0) : nil))
             }
         }
         return out
@@ -246,7 +305,7 @@ public struct BenchmarkRunner: Sendable {
     }
 
     /// Merges per-thread histograms and counters into one summary per operation type.
-    func summarize(_ recorders: [ThreadRecorder], phase: String, seconds: Double) -> [OperationSummary] {
+    static func summarize(_ recorders: [ThreadRecorder], phase: String, seconds: Double) -> [OperationSummary] {
         var out: [OperationSummary] = []
         for op in OperationType.allCases {
             let i = Int(op.rawValue)
@@ -277,5 +336,40 @@ public struct BenchmarkRunner: Sendable {
             out.append(s)
         }
         return out
+    }
+}
+
+/// `warmup: auto`'s judge: throughput per sample period over the last window, and whether it is steady.
+final class SteadyState: Sendable {
+    let settings: AutoWarmup
+    private struct State {
+        var lastDone = 0
+        var lastNanos: UInt64 = 0
+        var rates: [Double] = []
+        var change: Double?
+    }
+    private let state = Lock(State())
+
+    init(_ settings: AutoWarmup) { self.settings = settings }
+
+    /// Takes one sample (`done` operations so far); true once the last window's throughput is steady.
+    func sample(done: Int, at now: UInt64, begun: UInt64) -> Bool {
+        state.withLock { s in
+            if s.lastNanos == 0 { s.lastNanos = begun }
+            let dt = Double(now &- s.lastNanos) / 1e9
+            guard dt > 0 else { return false }
+            s.rates.append(Double(done - s.lastDone) / dt)
+            s.lastDone = done
+            s.lastNanos = now
+            if s.rates.count > AutoWarmup.samples { s.rates.removeFirst(s.rates.count - AutoWarmup.samples) }
+            guard s.rates.count == AutoWarmup.samples, let c = AutoWarmup.relativeChange(s.rates) else { return false }
+            s.change = c
+            return c < settings.bound
+        }
+    }
+
+    /// The last window's relative change and mean throughput.
+    func last() -> (change: Double?, rate: Double?) {
+        state.withLock { s in (s.change, s.rates.isEmpty ? nil : s.rates.reduce(0, +) / Double(s.rates.count)) }
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import Leases
 import OrbitCore
 import Workloads
@@ -25,6 +26,8 @@ struct Executor<E: StorageEngine>: Sendable {
     let meter = MeterClock.shared
     /// A server backend counts wire bytes per call (ThreadIO's net counters): read around every op.
     let countsNet: Bool
+    /// `record_trace`: every load- and run-phase operation is appended to its thread's buffer.
+    var trace: TraceSink?
 
     init(engine: E, workload: Workload, values: ValuePool, heap: HeapGauge) {
         self.engine = engine
@@ -72,6 +75,7 @@ struct Executor<E: StorageEngine>: Sendable {
                 if let leases { try leases.store(record: record, thread: t) } else { try engine.put(key, value) }
             }
             rec.record(.load, latency: t1 - t0, success: ok, found: true, bytes: key.count + length)
+            if let trace { trace.buffers[t].append(time: t0 &- clock.phaseStart, op: .load, key: key, valueSize: length) }
             if countsNet { accountNet(rec, .load, io0) }
             if sample { takeSample(rec, .load, t0: t0, t1: t1, clock: clock, io0: io0, ok: ok) }
             done += 1
@@ -83,13 +87,14 @@ struct Executor<E: StorageEngine>: Sendable {
 
     /// Unmeasured operations from a separate stream (inserts become updates, so the measured stream's
     /// record numbering is untouched). Returns (operations, failures, first failure).
-    func warmUp(thread t: Int, state: inout ThreadState, progress: ProgressCounter, until deadline: UInt64)
-        -> (ops: Int, failures: Int, firstError: (any Error)?) {
+    /// Runs until both `ops` operations and `deadline` have passed, or `stop` is raised (`warmup: auto`).
+    func warmUp(thread t: Int, state: inout ThreadState, progress: ProgressCounter, ops: Int, until deadline: UInt64,
+                stop: StopFlag) -> (ops: Int, failures: Int, firstError: (any Error)?) {
         let keys = KeyFormatter(style: workload.keyStyle)
         let existing = UInt64(max(workload.recordCount, 1))
         var done = 0, failures = 0
         var first: (any Error)?
-        while done < workload.warmupOps || meter.nanoseconds() < deadline {
+        while (done < ops || meter.nanoseconds() < deadline) && !stop.raised {
             var op = state.stream.next()
             if op.type == .insert { op.type = .update; op.record %= existing }
             if op.type == .leaseStore { op.type = .leaseRenew; op.record %= existing }
@@ -111,7 +116,8 @@ struct Executor<E: StorageEngine>: Sendable {
     /// Open loop (`target_ops_s` > 0): thread t's k-th operation is due at phase start + (t/T + k)·period,
     /// period = threads / target. The thread sleeps until an operation is due; a late operation starts at
     /// once and does not move later ones (no coordinated omission). Its intended latency is completion -
-    /// due time; its service time is completion - actual start.
+    /// due time; its service time is completion - actual start. With `duration_s`, the schedule ends
+    /// there: operations due later are not issued.
     func run(thread t: Int, state: inout ThreadState, recorder rec: ThreadRecorder, progress: ProgressCounter,
              clock: PhaseClock) -> (digest: UInt64, behindNanos: UInt64) {
         let w = workload
@@ -125,6 +131,7 @@ struct Executor<E: StorageEngine>: Sendable {
         var behind: UInt64 = 0
         var boundary = clock.nextBoundary(after: meter.nanoseconds())
         var done = 0
+        if openLoop && w.metering { rec.schedule = ScheduleKeeping(firstDue: firstDue, period: period, quota: quota) }
         while done < quota {
             let op = state.stream.next()
             guard op.record < keyLimit else {
@@ -143,7 +150,10 @@ struct Executor<E: StorageEngine>: Sendable {
             }
             if openLoop {
                 due = UInt64(firstDue + period * Double(done))
+                // The schedule ends at duration_s: an operation due after it is not part of the run.
+                if due >= deadline { break }
                 sleep(until: due)
+                rec.schedule!.started = done + 1
             }
             let sample = rec.shouldSample()
             let io0 = sample || countsNet ? ThreadIO.current() : ThreadIO.Counters()
@@ -156,8 +166,17 @@ struct Executor<E: StorageEngine>: Sendable {
                 rec.record(op.type, latency: t1 - t0, intended: intended, success: ok, found: moved >= 0,
                            bytes: key.count + max(moved, 0))
                 behind = t0 > due ? t0 - due : 0
+                rec.schedule!.noteStart(lag: behind)
             } else {
                 rec.record(op.type, latency: t1 - t0, success: ok, found: moved >= 0, bytes: key.count + max(moved, 0))
+            }
+            if let trace {
+                let size = switch op.type {
+                case .rangeQuery: op.count
+                case .insert, .update, .readModifyWrite: op.valueLength
+                default: 0
+                }
+                trace.buffers[t].append(time: t0 &- clock.phaseStart, op: op.type, key: key, valueSize: size)
             }
             if countsNet { accountNet(rec, op.type, io0) }
             if sample { takeSample(rec, op.type, t0: t0, t1: t1, intended: intended, clock: clock, io0: io0, ok: ok) }
@@ -165,7 +184,8 @@ struct Executor<E: StorageEngine>: Sendable {
             progress.value.store(done, ordering: .relaxed)
             if t1 >= deadline { break }
         }
-        rec.publishInterval(clock.interval(containing: meter.nanoseconds()), to: clock.collector)
+        let end = meter.nanoseconds()
+        rec.publishInterval(clock.interval(containing: end), to: clock.collector, at: end)
         return (state.stream.digest, behind)
     }
 
@@ -185,7 +205,7 @@ struct Executor<E: StorageEngine>: Sendable {
         }
         let t1 = meter.nanoseconds()
         if t1 >= boundary {
-            rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector)
+            rec.publishInterval(clock.interval(endingAt: boundary), to: clock.collector, at: boundary)
             boundary = clock.nextBoundary(after: t1)
         }
         return (t0, t1, ok, result)
@@ -262,6 +282,13 @@ struct Executor<E: StorageEngine>: Sendable {
         rec.samples.append(MetricSample(timestampNanos: t1 - clock.runStart, thread: rec.thread, metrics: m,
                                         intendedLatencyNanos: intended ?? (t1 - t0)))
     }
+}
+
+/// Raised once to end a phase early (`warmup: auto`, when throughput is steady); read once per operation.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var raised: Bool { value.load(ordering: .relaxed) }
+    func raise() { value.store(true, ordering: .relaxed) }
 }
 
 /// The interval grid of one backend's run (shared by all phases) and the phase's own start.

@@ -55,6 +55,12 @@ public struct TimeseriesRow: Sendable {
     public var intendedLatency: IntervalSummary? = nil
     /// The part of the interval the phase ran, s.
     public var lengthSeconds: Double = 0
+    /// Operations of every type completed in the interval, per second of it.
+    public var achievedOpsPerSecond: Double = 0
+    /// The phase's target_ops_s (0: closed loop).
+    public var targetOpsPerSecond: Double = 0
+    /// Open loop: how the schedule was kept in the interval (nil in closed-loop phases).
+    public var schedule: ScheduleFigures? = nil
 }
 
 /// How an open-loop run kept its schedule.
@@ -67,6 +73,52 @@ public struct TargetOutcome: Sendable {
     public var behindNanos: UInt64
     /// Reached: at least 98% of the target over the run, and no thread ended more than 100 ms behind.
     public var reached: Bool { achieved >= 0.98 * target && behindNanos <= 100_000_000 }
+    /// The backlog (operations due and not started) at the end of each complete interval of the run.
+    public var backlogs: [UInt64] = []
+    /// The largest schedule lag of any interval, ns.
+    public var maxLagNanos: UInt64 = 0
+    /// Operations that started more than 1 ms late, over the run.
+    public var lateOps: UInt64 = 0
+    /// Client threads of the run.
+    public var threads = 1
+    /// The backlog grew through the run: the system does not sustain the target.
+    public var saturated: Bool { Self.saturated(backlogs: backlogs, target: target, threads: threads) }
+
+    public init(target: Double, achieved: Double, behindNanos: UInt64, threads: Int = 1) {
+        self.target = target
+        self.achieved = achieved
+        self.behindNanos = behindNanos
+        self.threads = threads
+    }
+
+    /// Saturated: over the run's intervals but the last (cut by the end of the run; 3 or more) the
+    /// backlog ends at 100 ms worth of operations at the target rate or more (and more than one per
+    /// thread), above where it started, and the second half of the run holds more of it than the
+    /// first. Fewer intervals are too few to tell (not saturated; `reached` still says how it went).
+    public static func saturated(backlogs: [UInt64], target: Double, threads: Int) -> Bool {
+        guard backlogs.count >= 4 else { return false }
+        let b = backlogs.dropLast()
+        let half = b.count / 2
+        let first = b.prefix(half).reduce(0, +), second = b.suffix(half).reduce(0, +)
+        let floor = max(UInt64(threads) + 1, UInt64(target * 0.1))
+        return b.last! >= floor && b.last! > b.first! && second > first
+    }
+}
+
+/// How and why the warm-up ended (summary.json `warmup`).
+public struct WarmupOutcome: Sendable {
+    /// `fixed` (warmup_ops / warmup_s) or `auto`.
+    public var mode: String
+    /// When it ended, s after it started.
+    public var seconds: Double
+    /// `steady` (auto: throughput steady over the window), `max` (auto: warmup_max_s reached), or
+    /// which of warmup_ops / warmup_s ended a fixed warm-up.
+    public var reason: String
+    /// auto: the last window's fitted change of throughput as a fraction of its mean.
+    public var relativeChange: Double?
+    /// auto: the last window's mean throughput, ops/s.
+    public var opsPerSecond: Double?
+    public var settings: AutoWarmup?
 }
 
 /// Everything measured on one backend.
@@ -92,6 +144,8 @@ public struct BackendRun: Sendable {
     public var server: ServerDescription? = nil
     /// Open-loop runs: the target and how far it was met (nil in closed-loop runs).
     public var target: TargetOutcome? = nil
+    /// The warm-up: when and why it ended (nil: none).
+    public var warmup: WarmupOutcome? = nil
     /// CPU time (user + system, all threads of the process) from opening the engine to closing it, s;
     /// with `wallSeconds` the CPU usage of the backend's run (background flushes and compactions
     /// included). 0 when the caller opened the engine itself.

@@ -30,7 +30,8 @@ final class StatusLine: @unchecked Sendable {
 
     /// Called from the monitor thread; prints when a period has passed.
     func update(label: String, done: Int, total: Int?, now: UInt64, start: UInt64, latest: IntervalSummary?,
-                byOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = []) {
+                byOperation: [(op: OperationType, service: IntervalSummary, intended: IntervalSummary?)] = [],
+                schedule: (target: Double, figures: ScheduleFigures)? = nil) {
         guard enabled else { return }
         if start != phaseStart {
             // A new phase: restart the rate and wait a full period before the first line.
@@ -53,6 +54,11 @@ final class StatusLine: @unchecked Sendable {
         var s = "[\(label)] \(done) ops  \(Int(rate)) ops/s"
         if let l = latest, l.count > 0 {
             s += "  p50 \(us(l.p50))  p99 \(us(l.p99))"
+        }
+        if let sc = schedule, sc.target > 0, label.hasSuffix(" run") {
+            let (target, f) = (sc.target, sc.figures)
+            // Open loop: the target beside the achieved rate, and how the schedule is kept.
+            s += "  target \(Int(target)) ops/s  lag \(formatDouble(Double(f.lagNanos) / 1e6, decimals: 1))ms  late \(f.lateOps)  backlog \(f.backlogOps)"
         }
         if let total, total > 0, rate > 0 {
             let eta = Double(max(0, total - done)) / rate
