@@ -23,7 +23,7 @@ public enum ResultsGuard {
     public static func isResultsEntry(_ name: String) -> Bool {
         if files.contains(name) || directories.contains(name) { return true }
         if name.hasPrefix("run-") { return true }  // repro's per-durability results
-        for (prefix, suffix) in [("latency-", ".hgrm"), ("interval-", ".csv"), ("ycsb-", ".txt")]
+        for (prefix, suffix) in [("latency-", ".hgrm"), ("interval-", ".csv"), ("interval-", ".hlog"), ("ycsb-", ".txt")]
         where name.hasPrefix(prefix) && name.hasSuffix(suffix) { return true }
         return false
     }
