@@ -10,7 +10,8 @@ struct CompareNoiseTests {
     /// 10 pairs of identical small runs compare with 0 regressions at the default 5% threshold.
     ///
     /// Each pair comes from one session of 10 repeats split into the odd and the even ones (each half
-    /// written as its own results directory, 5 repeats), so that the two runs of a pair are
+    /// written as its own results directory, 5 repeats: the summary.csv and summary.json compare
+    /// reads), so that the two runs of a pair are
     /// interleaved in time, as a careful experimenter runs them, and a burst of load from another
     /// process hits both alike.
     @Test func identicalRunsCompareClean() throws {
@@ -22,7 +23,7 @@ struct CompareNoiseTests {
             defer { try? FileManager.default.removeItem(atPath: dir) }
             var c = Configuration()
             try c.applyWorkloadFile(path: "workloads/read-heavy.yaml")
-            try c.applyFlags(sets: ["record_count=500", "operation_count=3000", "warmup_ops=200", "seed=\(seed)", "repeat=10",
+            try c.applyFlags(sets: ["record_count=100", "operation_count=1000", "warmup_ops=100", "seed=\(seed)", "repeat=10",
                                     "warmup_repeats=1"],
                              backends: ["memory"], dataDir: nil)
             var s = BenchmarkSession(configuration: c)
@@ -37,7 +38,9 @@ struct CompareNoiseTests {
                 half.backends = half.repeats[0].backends
                 half.runId = r.runId + "-\(parity)"
                 let path = dir + "/half-\(parity)"
-                try ResultsWriter.write(half, to: path)
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                try ResultsWriter.summaryCSV(half).write(toFile: path + "/summary.csv", atomically: true, encoding: .utf8)
+                try ResultsWriter.summaryJSON(half).write(toFile: path + "/summary.json", atomically: true, encoding: .utf8)
                 halves.append(try ResultsDirectory.read(path))
             }
             let o = try Compare.compare(halves[0], halves[1], threshold: 0.05)
