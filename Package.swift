@@ -38,7 +38,7 @@ let package = Package(
         // C libraries from Debian's -dev packages.
         .systemLibrary(name: "CRocksDB", path: "Sources/CRocksDB", providers: [.apt(["librocksdb-dev"])]),
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
-        // zlib: only the plot tests use it, to inflate PNG image data and check a plot is not blank.
+        // zlib: Reports deflates the histograms of interval-*.hlog; the plot tests inflate PNG image data to check a plot is not blank.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", providers: [.apt(["liblz4-dev"])]),
@@ -89,7 +89,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(
             name: "Reports",
-            dependencies: ["OrbitCore", "Runner", "Workloads", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["OrbitCore", "Runner", "Workloads", "CZlib", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict),
         // Plots: gnuplot scripts and pictures from results directories (gnuplot-nox, run as a subprocess).
         .target(name: "Plots", dependencies: ["OrbitCore", "Reports"], swiftSettings: strict),

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(librocksdb-dev libjemalloc-dev rocksdb-tools liblmdb-dev lmdb-utils liblz4-dev gnuplot-nox zlib1g-dev
           postgresql redis-server libpq-dev libhiredis-dev etcd-server etcd-client
-          chromium)
+          chromium python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,4 +15,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update
   $sudo apt-get install -y "${missing[@]}"
+fi
+# hdrhistogram (PyPI): the .hlog test decodes orbit-bench's interval logs with it (scripts/hlog-decode.py).
+if ! python3 -c 'import hdrh' 2>/dev/null; then
+  python3 -m pip install hdrhistogram || python3 -m pip install --break-system-packages hdrhistogram
 fi

@@ -71,8 +71,10 @@ struct ReportCommand: ParsableCommand {
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Each metric's ratio B/A with its spread across repeats; exit status 1 when any metric regressed beyond the threshold.",
-        discussion: "Exit status: 0 no regression; 1 a regression (higher latency or lower throughput beyond --threshold); 2 bad input.")
+        abstract: "Each metric's ratio B/A with its spread and confidence intervals; exit status 1 when any metric regressed.",
+        discussion: "A regression: higher latency or lower throughput beyond --threshold and, with repeats, 95% confidence intervals "
+            + "of the medians that do not overlap. Refuses runs of different workloads or durability modes, or with no row in common, "
+            + "unless --force. Exit status: 0 no regression; 1 a regression; 2 bad input or a refused comparison.")
 
     @Argument(help: "Baseline results directory.")
     var a: String
@@ -86,6 +88,9 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Also write the comparison as CSV to this file.")
     var csv: String?
 
+    @Flag(name: .long, help: "Compare even runs of different workloads or durability modes, or with no row in common.")
+    var force = false
+
     func run() throws {
         var regressions = 0
         try guarded {
@@ -94,7 +99,7 @@ struct CompareCommand: ParsableCommand {
                                  hint: "a percentage from 0 to 1000, e.g. --threshold 5")
             }
             let ra = try ResultsDirectory.read(a), rb = try ResultsDirectory.read(b)
-            let outcome = try Compare.compare(ra, rb, threshold: threshold / 100)
+            let outcome = try Compare.compare(ra, rb, threshold: threshold / 100, force: force)
             print(Compare.markdown(outcome, a: ra, b: rb), terminator: "")
             if let csv { try write(Compare.csv(outcome), to: csv) }
             regressions = outcome.regressions

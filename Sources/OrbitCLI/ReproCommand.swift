@@ -51,7 +51,7 @@ struct LatencyTableCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace an earlier table in --out (only the files orbit-bench writes there).")
     var overwrite = false
 
-    @Flag(name: .long, help: "Leave out repeats/, metrics.csv and interval-*.csv once the table and plots are made (a small set to commit).")
+    @Flag(name: .long, help: "Leave out repeats/, metrics.csv and interval-*.csv/.hlog once the table and plots are made (a small set to commit).")
     var slim = false
 
     func run() throws {

@@ -5,7 +5,7 @@ import OrbitCore
 /// the median of each figure, and its min and max. A single run is one repeat (median = min = max).
 public struct SummaryRow: Sendable {
     /// The figures of summary.csv, in its column order (after backend, workload, durability, operation).
-    public enum Figure: Int, CaseIterable, Sendable {
+    public enum Figure: Int, CaseIterable, Sendable, Hashable {
         case count, microsPerOp, opsPerSecond, mbPerSecond, p50, p75, p99, p999, p9999, max
         case errors, notFound, intendedP50, intendedP99, intendedP999, intendedMax
         case netBytesSent, netBytesReceived
@@ -20,6 +20,14 @@ public struct SummaryRow: Sendable {
     public var median: [Double]
     public var min: [Double]
     public var max: [Double]
+    /// The 95% bootstrap confidence interval of the median of each figure in `Figure.withInterval`
+    /// (nil with fewer than two repeats).
+    public var interval: [Figure: Bootstrap.Interval] = [:]
+
+    /// The figures summary.csv gives a confidence interval for, in its column order.
+    public static let intervalFigures: [(figure: Figure, column: String)] = [
+        (.opsPerSecond, "ops_per_s"), (.microsPerOp, "micros_per_op"), (.p50, "p50_us"), (.p99, "p99_us"), (.p999, "p999_us"),
+    ]
 
     public func median(_ f: Figure) -> Double { median[f.rawValue] }
     public func min(_ f: Figure) -> Double { min[f.rawValue] }
@@ -55,12 +63,17 @@ public struct SummaryRow: Sendable {
                     return rep[i].operations.first { $0.phase == key.phase && $0.operation == key.op }.map(figures)
                 }
                 let n = Figure.allCases.count
-                out.append(SummaryRow(
+                var row = SummaryRow(
                     backend: b.backend, durability: b.durability.description, phase: key.phase, operation: key.op.name,
                     repeats: samples.count,
                     median: (0..<n).map { f in Self.median(samples.map { $0[f] }) },
                     min: (0..<n).map { f in samples.map { $0[f] }.min() ?? 0 },
-                    max: (0..<n).map { f in samples.map { $0[f] }.max() ?? 0 }))
+                    max: (0..<n).map { f in samples.map { $0[f] }.max() ?? 0 })
+                for (f, column) in intervalFigures {
+                    let seed = Bootstrap.seed(result.workload.seed, "\(b.backend) \(key.phase) \(key.op.name) \(column)")
+                    row.interval[f] = Bootstrap.medianInterval(samples.map { $0[f.rawValue] }, seed: seed)
+                }
+                out.append(row)
             }
         }
         return out

@@ -34,7 +34,10 @@ public enum ResultsWriter {
         // kernel gives no figure; a server backend's server is not counted (its own process).
         "cpu_user_us_per_op", "cpu_system_us_per_op", "context_switches_per_op",
         "process_read_bytes_per_op", "process_write_bytes_per_op", "device_read_bytes_per_op", "device_write_bytes_per_op",
-    ]
+        // Extensions (schema 1, statistics): with repeats, the 95% bootstrap confidence interval of the
+        // median of each of these figures (2,000 resamples, seeded from the run's seed); empty for a
+        // single run. `compare` calls a change a regression only when these intervals separate.
+    ] + SummaryRow.intervalFigures.flatMap { [$0.column + "_ci_low", $0.column + "_ci_high"] }
     /// Columns of interval-<backend>-<op>.csv: each interval's HdrHistogram as (value, count) buckets.
     public static let intervalColumns = ["elapsed_s", "length_s", "latency", "value_ns", "count"]
     public static let metricsColumns = [
@@ -68,7 +71,9 @@ public enum ResultsWriter {
                 }
             }
             for op in Set(b.timeseries.map(\.operation)).sorted(by: { $0.rawValue < $1.rawValue }) {
-                try writeFile(directory + "/interval-\(b.backend)-\(op.name).csv", intervalCSV(b.timeseries.filter { $0.operation == op }))
+                let rows = b.timeseries.filter { $0.operation == op }
+                try writeFile(directory + "/interval-\(b.backend)-\(op.name).csv", intervalCSV(rows))
+                try writeFile(directory + "/interval-\(b.backend)-\(op.name).hlog", IntervalLog.render(rows, startMillis: result.startedAtMillis))
             }
             if result.workload.ycsbOutput {
                 try writeFile(directory + "/ycsb-\(b.backend).txt", YCSBOutput.render(b, measurementInterval: result.workload.measurementInterval))
@@ -122,7 +127,11 @@ public enum ResultsWriter {
                 us(row.min(.p999)), us(row.max(.p999)),
                 int(.netBytesSent), int(.netBytesReceived),
                 String(r.workload.memoryLimitMB), memory[row.backend].map { String($0.peakBytes) } ?? "",
-            ] + costCells(costs[row.backend + "\u{0}" + row.phase]))
+            ] + costCells(costs[row.backend + "\u{0}" + row.phase])
+              + SummaryRow.intervalFigures.flatMap { f, _ -> [String] in
+                guard let ci = row.interval[f] else { return ["", ""] }
+                return f == .opsPerSecond ? [formatDouble(ci.low, decimals: 1), formatDouble(ci.high, decimals: 1)] : [us(ci.low), us(ci.high)]
+            })
         }
         return out
     }

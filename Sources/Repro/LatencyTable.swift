@@ -188,7 +188,7 @@ public struct LatencyTable {
         if slim {
             for dir in dirs {
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-                for f in files where f == "repeats" || f == "metrics.csv" || (f.hasPrefix("interval-") && f.hasSuffix(".csv")) {
+                for f in files where f == "repeats" || f == "metrics.csv" || (f.hasPrefix("interval-") && (f.hasSuffix(".csv") || f.hasSuffix(".hlog"))) {
                     try POSIXFileSystem().removeTree(dir + "/" + f)
                 }
             }

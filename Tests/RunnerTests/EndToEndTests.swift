@@ -40,7 +40,9 @@ struct EndToEndTests {
         #expect(try Self.lines(out + "/summary.csv")[0]
             == "backend,workload,durability,operation,count,micros_per_op,ops_per_s,mb_per_s,p50_us,p75_us,p99_us,p999_us,p9999_us,max_us,phase,errors,not_found,intended_p50_us,intended_p99_us,intended_p999_us,intended_max_us,"
             + "repeats,micros_per_op_min,micros_per_op_max,ops_per_s_min,ops_per_s_max,p50_us_min,p50_us_max,p99_us_min,p99_us_max,p999_us_min,p999_us_max,net_bytes_sent,net_bytes_received,memory_limit_mb,peak_memory_bytes,"
-            + "cpu_user_us_per_op,cpu_system_us_per_op,context_switches_per_op,process_read_bytes_per_op,process_write_bytes_per_op,device_read_bytes_per_op,device_write_bytes_per_op")
+            + "cpu_user_us_per_op,cpu_system_us_per_op,context_switches_per_op,process_read_bytes_per_op,process_write_bytes_per_op,device_read_bytes_per_op,device_write_bytes_per_op,"
+            + "ops_per_s_ci_low,ops_per_s_ci_high,micros_per_op_ci_low,micros_per_op_ci_high,p50_us_ci_low,p50_us_ci_high,"
+            + "p99_us_ci_low,p99_us_ci_high,p999_us_ci_low,p999_us_ci_high")
         #expect(try Self.lines(out + "/metrics.csv")[0]
             == "timestamp_ns,backend,thread,operation,latency_ns,intended_latency_ns,memory_used_bytes,disk_bytes_read,disk_bytes_written,success,net_bytes_sent,net_bytes_received")
         #expect(try Self.lines(out + "/timeseries.csv")[0]

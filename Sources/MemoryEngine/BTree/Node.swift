@@ -87,8 +87,10 @@ final class Node: ManagedBuffer<NodeHeader, Slot> {
     static let maxEntries = 64
     /// Slots allocated per node: one more than `maxEntries`, held for the moment before a split.
     static let capacity = maxEntries + 1
-    /// A leaf with more than one entry also splits above this many live key+value bytes.
-    static let maxLeafBytes = 16 * 1024
+    /// A leaf with more than one entry also splits above this many live key+value bytes. 8 KiB: every
+    /// write copies the leaf it changes (MemoryEngine publishes immutable trees), so its size is the
+    /// write's main cost.
+    static let maxLeafBytes = 8 * 1024
     /// Garbage below this is never worth a compaction.
     static let minCompactionBytes = 4096
     static let fenceStride = 8
@@ -301,11 +303,24 @@ final class Node: ManagedBuffer<NodeHeader, Slot> {
         refreshFence()
     }
 
-    /// An unshared copy: same entries (arena compacted), same children (retained once more).
+    /// An unshared copy: same entries, same children (retained once more). The slots and the arena
+    /// are copied whole (two memcpys: writers copy a node on every write, MemoryEngine's readers
+    /// need it), unless the arena holds over `minCompactionBytes` of dead bytes: then it is compacted.
     func copy() -> Node {
         let node = Node.make(isLeaf: isLeaf)
-        node.reserveArena(header.liveBytes + 256)
-        node.appendEntries(from: self, 0..<header.count)
+        let h = header
+        if h.arenaCount - h.liveBytes <= Node.minCompactionBytes {
+            node.reserveArena(h.arenaCount + 512)
+            if h.arenaCount > 0 { node.header.arena.unsafelyUnwrapped.copyMemory(from: h.arena.unsafelyUnwrapped, byteCount: h.arenaCount) }
+            node.slots.update(from: slots, count: h.count)
+            node.header.count = h.count
+            node.header.arenaCount = h.arenaCount
+            node.header.liveBytes = h.liveBytes
+            node.header.fence = h.fence
+        } else {
+            node.reserveArena(h.liveBytes + 512)
+            node.appendEntries(from: self, 0..<h.count)
+        }
         if let c = header.children {
             let n = header.childCount
             for i in 0..<n { _ = c[i].retain() }

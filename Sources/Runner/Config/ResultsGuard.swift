@@ -25,7 +25,7 @@ public enum ResultsGuard {
         if files.contains(name) || directories.contains(name) { return true }
         if name.hasPrefix("run-") { return true }  // repro's per-durability results
         if name.hasPrefix("probe-") { return true }  // search-rate's probes
-        for (prefix, suffix) in [("latency-", ".hgrm"), ("interval-", ".csv"), ("ycsb-", ".txt")]
+        for (prefix, suffix) in [("latency-", ".hgrm"), ("interval-", ".csv"), ("interval-", ".hlog"), ("ycsb-", ".txt")]
         where name.hasPrefix(prefix) && name.hasSuffix(suffix) { return true }
         return false
     }

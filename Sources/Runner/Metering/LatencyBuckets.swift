@@ -9,7 +9,7 @@ public import Histogram
 /// and goes through two copy-on-write uniqueness checks (the histogram in its array, the counts in
 /// the histogram). Here a record is an index computation, one increment and a min/max update.
 /// A test records the same values both ways and requires identical histograms.
-enum LatencyBuckets {
+public enum LatencyBuckets {
     static let subBucketHalfCountMagnitude = 10
     static let subBucketHalfCount = 1 << subBucketHalfCountMagnitude
     static let subBucketMask: UInt64 = (1 << (subBucketHalfCountMagnitude + 1)) - 1
@@ -20,7 +20,7 @@ enum LatencyBuckets {
 
     /// The counts index of `value` (1 ... maxTrackableLatency).
     @inline(__always)
-    static func index(_ value: UInt64) -> Int {
+    public static func index(_ value: UInt64) -> Int {
         let bucket = leadingZeroCountBase &- (value | subBucketMask).leadingZeroBitCount
         let sub = Int(truncatingIfNeeded: value &>> UInt64(truncatingIfNeeded: bucket))
         return ((bucket &+ 1) &<< subBucketHalfCountMagnitude) &+ sub &- subBucketHalfCount
