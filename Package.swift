@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -57,6 +58,10 @@ let package = Package(
         .target(name: "PostgresEngine", dependencies: ["OrbitCore", "ServerSupport", "CLibpq"], swiftSettings: strict),
         .target(name: "RedisEngine", dependencies: ["OrbitCore", "ServerSupport", "CHiredis"], swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
+        // A Redis-protocol (RESP2) server over any engine: a pure parser/encoder, the command table, and a swift-nio listener.
+        .target(name: "RESPServer",
+                dependencies: ["OrbitCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+                swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         // The registry's composition point: the one line listing the engines of this build.
         .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree",
@@ -84,7 +89,7 @@ let package = Package(
         .target(
             name: "OrbitCLI",
             dependencies: [
-                "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "Plots", "Repro",
+                "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "Plots", "Repro", "RESPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -103,6 +108,7 @@ let package = Package(
         .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "Workloads", "OrbitCore", "CowBTree", "LSMTree", "OrbitTestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
+        .testTarget(name: "RESPServerTests", dependencies: ["RESPServer", "OrbitCLI", "OrbitCore", "Runner", "ServerSupport", "MemoryEngine", "LSMTree", "OrbitTestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "LSMTree", "OrbitTestSupport", histogram]),
     ]
 )
