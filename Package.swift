@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "Workloads", "OrbitCore", "CowBTree", "LSMTree", "OrbitTestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
-        .testTarget(name: "RESPServerTests", dependencies: ["RESPServer", "OrbitCLI", "OrbitCore", "Runner", "ServerSupport", "MemoryEngine", "LSMTree", "OrbitTestSupport"]),
+        .testTarget(name: "RESPServerTests", dependencies: ["RESPServer", "OrbitCLI", "OrbitCore", "Runner", "ServerSupport", "MemoryEngine", "LSMTree", "CowBTree", "OrbitTestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "LSMTree", "OrbitTestSupport", histogram]),
     ]
 )

@@ -77,7 +77,7 @@ public enum ServeTool {
         let thread = try OrbitThread(name: "orbit-serve") {
             do {
                 try Engines.withEngine(backend, directory: dir, settings: settings, access: .readWrite,
-                                       Body(options: options, running: running))
+                                       Body(options: options, running: running, limits: StoreGuard.limits(backend, settings: settings)))
                 running.finish(nil)
             } catch {
                 running.finish(error)
@@ -102,8 +102,9 @@ public enum ServeTool {
     struct Body: EngineBody {
         let options: RESPServerOptions
         let running: RunningServe
+        let limits: EngineLimits
         func run<E: StorageEngine>(_ engine: E) throws {
-            let keyspace = RESPKeyspace(engine: engine, clock: SystemWallClock())
+            let keyspace = RESPKeyspace(engine: engine, clock: SystemWallClock(), limits: limits)
             let server = try RESPListener.start(keyspace, options: options)
             running.serving(port: server.port, durability: "\(engine.durability)")
             running.waitForStopRequest()

@@ -1,3 +1,4 @@
+import CowBTree
 import Foundation
 import LSMTree
 import MemoryEngine
@@ -107,6 +108,21 @@ func startServe(_ backend: String, _ dir: String, extra: [String] = []) throws -
         #expect(bad == "-ERR Protocol error: expected '$', got '+'\r\n")
         let big = try rawExchange(server.port, Array("*1\r\n$999999999999\r\n".utf8))
         #expect(big == "-ERR Protocol error: invalid bulk length\r\n")
+        expectReply(server.port, ["PING"], "PONG")
+    }
+
+    @Test func writesOverTheEngineLimitsAreRefused() throws {
+        let tmp = try TemporaryDirectory(prefix: "orbit-serve")
+        defer { tmp.remove() }
+        let backend = CowDescriptor.name  // a key limit of a few hundred bytes
+        let limit = StoreGuard.limits(backend, settings: Configuration().settings).maxKeySize
+        guard limit < 1 << 20 else { return }
+        let server = try startServe(backend, tmp.path)
+        defer { try? server.stop() }
+        let long = String(repeating: "k", count: limit + 1)
+        let reply = try cli(server.port, "SET", long, "v")
+        #expect(reply.hasPrefix("ERR key of \(limit + 1) bytes is longer than"), "\(reply)")
+        expectReply(server.port, ["GET", long], "")
         expectReply(server.port, ["PING"], "PONG")
     }
 

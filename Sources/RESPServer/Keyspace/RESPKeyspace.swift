@@ -72,9 +72,14 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
 
     static var maxCursors: Int { 4096 }
 
-    public init(engine: E, clock: C) {
+    /// The engine's key and value limits (`EngineDescriptor.limits`): a write over them is refused
+    /// with an error reply, never handed to the engine; a read of a longer key finds nothing.
+    public let limits: EngineLimits
+
+    public init(engine: E, clock: C, limits: EngineLimits = .unlimited) {
         self.engine = engine
         self.clock = clock
+        self.limits = limits
         startMillis = clock.nowMillis()
     }
 
@@ -98,16 +103,25 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
         lock.lock(); defer { lock.unlock() }
         return command.bytes.withUnsafeBytes { raw in
             let args = Arguments(raw: raw, bounds: command.bounds)
+            // A command that fails replies with its error only (a reply it had begun is dropped).
+            let mark = out.bytes.count
             do {
                 return try run(args, &out, &session)
+            } catch let e as LimitError {
+                out.bytes.removeSubrange(mark...)
+                out.error("ERR " + e.message)
             } catch let e as OrbitError {
+                out.bytes.removeSubrange(mark...)
                 out.error("ERR \(e)")
             } catch {
+                out.bytes.removeSubrange(mark...)
                 out.error("ERR \(error)")
             }
             return true
         }
     }
+
+    struct LimitError: Error { let message: String }
 
     struct Arguments {
         let raw: UnsafeRawBufferPointer
@@ -146,8 +160,8 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
             if try lookup(a[1], now: now) != nil { payload(&out) } else { out.nullBulk() }
         case .getdel:
             if try lookup(a[1], now: now) != nil {
-                payload(&out)
                 try engine.delete(a[1])
+                payload(&out)
             } else { out.nullBulk() }
         case .set: try set(a, now: now, &out)
         case .del:
@@ -178,6 +192,7 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
             while i < a.count {
                 StoredValue.startEncoding(expiry: 0, into: &encoded)
                 encoded.append(contentsOf: a[i + 1])
+                try checkLimits(a[i], encoded.count)
                 encoded.withUnsafeBytes { batch.put(a[i], $0) }
                 i += 2
             }
@@ -198,7 +213,7 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
             StoredValue.startEncoding(expiry: expiry ?? 0, into: &encoded)
             if expiry != nil { encoded.append(contentsOf: value[StoredValue.headerSize...]) }
             encoded.append(contentsOf: a[2])
-            try encoded.withUnsafeBytes { try engine.put(a[1], $0) }
+            try putEncoded(a[1])
             out.integer(Int64(encoded.count - StoredValue.headerSize))
         case .strlen:
             out.integer(try lookup(a[1], now: now) != nil ? Int64(value.count - StoredValue.headerSize) : 0)
@@ -260,6 +275,7 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
     /// Reads `key` into `value`; returns its expiry (0: none), or nil when absent or expired (an
     /// expired key is deleted here).
     private func lookup(_ key: UnsafeRawBufferPointer, now: Int64) throws -> Int64? {
+        guard key.count <= limits.maxKeySize else { return nil }
         guard try engine.get(key, into: &value) else { return nil }
         guard let expiry = value.withUnsafeBytes({ StoredValue.expiry($0) }) else { throw StoredValue.corrupt(key, value.count) }
         if expiry != 0 && expiry <= now {
@@ -278,7 +294,22 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
     private func put(_ key: UnsafeRawBufferPointer, expiry: Int64, _ payload: UnsafeRawBufferPointer) throws {
         StoredValue.startEncoding(expiry: expiry, into: &encoded)
         encoded.append(contentsOf: payload)
+        try putEncoded(key)
+    }
+
+    /// Writes `encoded` under `key`, after checking both against the engine's limits.
+    private func putEncoded(_ key: UnsafeRawBufferPointer) throws {
+        try checkLimits(key, encoded.count)
         try encoded.withUnsafeBytes { try engine.put(key, $0) }
+    }
+
+    private func checkLimits(_ key: UnsafeRawBufferPointer, _ storedCount: Int) throws {
+        if key.count > limits.maxKeySize {
+            throw LimitError(message: "key of \(key.count) bytes is longer than the \(engine.backendName) engine stores (at most \(limits.maxKeySize) bytes)")
+        }
+        if storedCount > limits.maxValueSize {
+            throw LimitError(message: "value of \(storedCount - StoredValue.headerSize) bytes is larger than the \(engine.backendName) engine stores (at most \(limits.maxValueSize - StoredValue.headerSize) bytes)")
+        }
     }
 
     /// Rewrites the value last looked up (for `key`) with a new expiry.
@@ -346,13 +377,14 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
             return
         }
         if keepTTL, let old { expiry = old }
-        if get { if old != nil { payload(&out) } else { out.nullBulk() } } else { out.ok() }
+        // The reply goes out after the write (GET's old value is still in `value`: put encodes into `encoded`).
         if expiry != 0 && expiry <= now {
             // An absolute time in the past: Redis stores nothing (the key is gone).
             try engine.delete(a[1])
-            return
+        } else {
+            try put(a[1], expiry: expiry, a[2])
         }
-        try put(a[1], expiry: expiry, a[2])
+        if get { if old != nil { payload(&out) } else { out.nullBulk() } } else { out.ok() }
     }
 
     // MARK: INCR
@@ -371,7 +403,7 @@ public final class RESPKeyspace<E: StorageEngine, C: WallClock>: @unchecked Send
         guard !overflow else { out.error("ERR increment or decrement would overflow"); return }
         StoredValue.startEncoding(expiry: expiry ?? 0, into: &encoded)
         RESPBytes.appendDecimal(sum, to: &encoded)
-        try encoded.withUnsafeBytes { try engine.put(a[1], $0) }
+        try putEncoded(a[1])
         out.integer(sum)
     }
 
