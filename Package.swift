@@ -72,6 +72,10 @@ let package = Package(
                                .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
+        // A Redis-protocol (RESP2) server over any engine: a pure parser/encoder, the command table, and a swift-nio listener.
+        .target(name: "RESPServer",
+                dependencies: ["OrbitCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+                swiftSettings: strict),
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         // The registry's composition point: the one line listing the engines of this build.
         .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree",
@@ -99,7 +103,7 @@ let package = Package(
         .target(
             name: "OrbitCLI",
             dependencies: [
-                "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "Plots", "Repro",
+                "OrbitCore", "Runner", "Reports", "Workloads", "CrashLab", "Plots", "Repro", "RESPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -121,6 +125,7 @@ let package = Package(
         .testTarget(name: "EtcdEngineTests", dependencies: ["EtcdEngine", "OrbitCore", "ServerSupport", "OrbitTestSupport",
                                                             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                                                             .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "RESPServerTests", dependencies: ["RESPServer", "OrbitCLI", "OrbitCore", "Runner", "ServerSupport", "MemoryEngine", "LSMTree", "CowBTree", "OrbitTestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "LSMTree", "OrbitTestSupport", histogram]),
     ]
 )

@@ -3,7 +3,7 @@
 # Idempotent; uses sudo when not root.
 set -euo pipefail
 packages=(librocksdb-dev libjemalloc-dev rocksdb-tools liblmdb-dev lmdb-utils liblz4-dev gnuplot-nox zlib1g-dev
-          postgresql redis-server libpq-dev libhiredis-dev etcd-server etcd-client
+          postgresql redis-server redis-tools libpq-dev libhiredis-dev etcd-server etcd-client
           chromium python3-pip)
 missing=()
 for p in "${packages[@]}"; do

@@ -13,7 +13,7 @@ public struct OrbitBenchCLI: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "orbit-bench",
         abstract: "Storage-engine benchmarking and research harness.",
-        subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self, ValidateCommand.self, CheckCommand.self,
+        subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, ServeCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self, ValidateCommand.self, CheckCommand.self,
                       PlotCommand.self, ReportCommand.self, CompareCommand.self, SearchRateCommand.self, ReplayCommand.self, ReproCommand.self, ReproWorkerCommand.self,
                       CrashCommand.self, CrashWorkerCommand.self, CrashLabChildCommand.self])
 
