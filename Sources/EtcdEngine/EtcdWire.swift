@@ -1,4 +1,3 @@
-import OrbitCore
 /// The hot path's protobuf, by hand: PutRequest, RangeRequest and DeleteRangeRequest are encoded
 /// straight from the caller's key and value into a connection's reusable buffer, and RangeResponse,
 /// PutResponse and DeleteRangeResponse are read in place from the bytes gRPC received (no message
@@ -15,7 +14,14 @@ struct WireEncoder {
     mutating func reset() { bytes.removeAll(keepingCapacity: true) }
 
     @inline(__always)
-    mutating func varint(_ v: UInt64) { Varint.append(v, to: &bytes) }
+    mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
 
     /// A varint field (wire type 0); zero is left out, as proto3 encoders do.
     @inline(__always)

@@ -362,8 +362,10 @@ extension LSMTree {
         guard recovered.logs.tracked else { return onDisk.filter { $0 >= recovered.logNumber }.sorted() }
         let live = recovered.logs.logs.keys.sorted()
         for n in live where !onDisk.contains(n) {
-            throw OrbitError(.corruption, "log \(padded(n)).log is missing, but the manifest records it live (it may hold "
-                             + "acknowledged writes)", at: logPath(directory, n),
+            // Name the manifest too: the log may be gone because the manifest is not the store's newest
+            // (an older generation put back), and either file is where to look.
+            throw OrbitError(.corruption, "log \(padded(n)).log is missing, but the manifest \(Manifest<FS>.name(recovered.manifestNumber)) "
+                             + "records it live (it may hold acknowledged writes)", at: logPath(directory, n),
                              hint: "the store is damaged; nothing was changed. Run `orbit-bench inspect lsm DIR`")
         }
         for n in live { next = max(next, n + 1) }

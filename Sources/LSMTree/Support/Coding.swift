@@ -13,7 +13,11 @@ import OrbitCore
     putFixed32(&out, UInt32(truncatingIfNeeded: v)); putFixed32(&out, UInt32(truncatingIfNeeded: v >> 32))
 }
 
-@inline(__always) func putVarint(_ out: inout [UInt8], _ value: UInt64) { Varint.append(value, to: &out) }
+@inline(__always) func putVarint(_ out: inout [UInt8], _ value: UInt64) {
+    var v = value
+    while v >= 0x80 { out.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
+    out.append(UInt8(v))
+}
 
 @inline(__always) func loadFixed32(_ p: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
     UInt32(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self))
@@ -24,7 +28,18 @@ import OrbitCore
 }
 
 /// Decodes a varint at `pos` (advanced past it); nil when truncated or longer than 10 bytes.
-@inline(__always) func getVarint(_ p: UnsafeRawBufferPointer, _ pos: inout Int) -> UInt64? { Varint.read(p, &pos) }
+@inline(__always) func getVarint(_ p: UnsafeRawBufferPointer, _ pos: inout Int) -> UInt64? {
+    var result: UInt64 = 0
+    var shift: UInt64 = 0
+    while pos < p.count && shift <= 63 {
+        let b = p[pos]
+        pos += 1
+        result |= UInt64(b & 0x7f) << shift
+        if b < 0x80 { return result }
+        shift += 7
+    }
+    return nil
+}
 
 /// A cursor over bytes for decoding records; every read checks bounds.
 struct ByteReader {

@@ -201,7 +201,14 @@ struct TraceBuffer {
     var inRun = false
 
     @inline(__always)
-    mutating func varint(_ v: UInt64) { Varint.append(v, to: &bytes) }
+    mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
 
     /// Appends one operation that started `time` ns after its phase started.
     @inline(__always)
