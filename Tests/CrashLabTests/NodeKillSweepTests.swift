@@ -56,4 +56,23 @@ struct NodeKillSweepTests {
             #expect(e.code == .invalidConfig && e.description.contains("members=3"), "\(e)")
         }
     }
+
+    /// The summary's unavailability: nearest-rank p50 and p99, the max, violations counted, per engine.
+    @Test func unavailabilityPercentilesAreNearestRank() {
+        let records = (1...10).map { i -> CrashRecord in
+            var r = CrashRecord(cycle: i, engine: "e", durability: "every-write", method: .nodeKill, crashPointOrTime: "t=1ms leader",
+                                opsAcknowledged: 1, opsSynced: 1, opsRecovered: 1, lostSynced: 0, lostUnsynced: 0, resurrected: 0,
+                                recoveryMs: 1, verdict: i == 3 ? .broken : .ok, storeBytes: 0)
+            r.unavailableWriteMs = Double(i * 10)
+            r.unavailableReadMs = Double(i)
+            return r
+        }
+        let u = CrashExperiment.unavailability(records)
+        #expect(u.count == 1)
+        #expect(u[0].cycles == 10 && u[0].violations == 1)
+        #expect(u[0].write.p50 == 50 && u[0].write.p99 == 100 && u[0].write.max == 100)
+        #expect(u[0].read.p50 == 5 && u[0].read.max == 10)
+        #expect(CrashExperiment.nodeKillLines(records).contains("10 kills, 1 violations"))
+        #expect(CrashRecord.csvColumns.suffix(2) == ["unavailable_write_ms", "unavailable_read_ms"])
+    }
 }
