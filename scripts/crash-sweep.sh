@@ -11,6 +11,8 @@
 #                not the client) per server backend of SERVER_BACKENDS (default: postgres redis) under
 #                each of every-write, periodic and none; 2 writer threads. Lost acknowledged writes are
 #                a violation where the mode's promise keeps them over a process crash, else reported
+#   node-kill    NODE_KILL_CYCLES (default 50) failovers per replicated cluster: etcd with 3 members
+#                (the leader, then a follower, in turn); every-write, 2 writers and a reader; 0 violations
 #   power-loss   POWER_LOSS_STATES (default 10000) simulated power-loss states per hand-written engine
 #   corruption   one corruption sweep per engine (lsm, cow gate the exit status; rocksdb, lmdb reported)
 #   io-error     one I/O-error sweep per engine
@@ -37,6 +39,7 @@ KILL_CYCLES=${KILL_CYCLES:-1000}
 KILL_MODE_CYCLES=${KILL_MODE_CYCLES:-250}
 SERVER_KILL_CYCLES=${SERVER_KILL_CYCLES:-200}
 SERVER_BACKENDS=${SERVER_BACKENDS:-postgres redis}
+NODE_KILL_CYCLES=${NODE_KILL_CYCLES:-50}
 POWER_LOSS_STATES=${POWER_LOSS_STATES:-10000}
 CORRUPTION_PROBES=${CORRUPTION_PROBES:-2000}
 IO_ERROR_FAULTS=${IO_ERROR_FAULTS:-10000}
@@ -49,7 +52,7 @@ DIFFERENTIAL_STREAMS=${DIFFERENTIAL_STREAMS:-1000}
 DIFFERENTIAL_OPS=${DIFFERENTIAL_OPS:-10000}
 BACKENDS=${BACKENDS:-rocksdb lsm cow lmdb}
 SEED=${SEED:-42}
-ALL_METHODS="kill server-kill power-loss corruption io-error file-damage concurrent-open resource-limits fsync-failure concurrent-history differential"
+ALL_METHODS="kill server-kill power-loss corruption io-error file-damage concurrent-open resource-limits fsync-failure concurrent-history differential node-kill"
 METHODS=" ${METHODS:-$ALL_METHODS} "
 wants() { case $METHODS in *" $1 "*) return 0;; *) return 1;; esac; }
 for m in $METHODS; do
@@ -101,6 +104,13 @@ if wants server-kill; then
     RUN_BACKENDS="$SERVER_BACKENDS" run "server-kill-$mode" workloads/crash-recovery.yaml --set crash_methods=server-kill \
       --set durability="$mode" --set cycles="$SERVER_KILL_CYCLES" --set crash.server_writers=2
   done
+fi
+
+# Failovers: one node of a replicated cluster SIGKILLed while clients write (unavailability per
+# cycle in crash.csv, p50/p99/max in crash-summary.txt and summary.json's node_kill).
+if wants node-kill; then
+  RUN_BACKENDS=etcd run node-kill-etcd-3 workloads/crash-recovery.yaml --set crash_methods=node-kill \
+    --set durability=every-write --set cycles="$NODE_KILL_CYCLES" --set crash.server_writers=2 --set etcd.members=3
 fi
 
 # Simulated power loss (hand-written engines: every write reordered/dropped/torn as a disk may).

@@ -155,6 +155,7 @@ public struct CrashExperiment: Sendable {
             text += "  \(r.engine) \(r.durability): \(Engines.durabilityPromise(r.engine, mode)) — \(broken == 0 ? "held" : "BROKEN")\n"
         }
         text += Self.serverKillLines(rows, records)
+        text += Self.nodeKillLines(records)
         if !corruptionSummaries.isEmpty {
             text += "\ncorruption sweep (every probe in corruption.csv; detection rate over checksummed regions):\n"
             text += CorruptionSummary.renderTable(corruptionSummaries)
@@ -204,12 +205,62 @@ public struct CrashExperiment: Sendable {
                 return d
             },
             "promises_held": !o.anyBroken,
+            "node_kill": Self.unavailability(o.records).map { u -> [String: Any] in
+                ["engine": u.engine, "durability": u.durability, "cycles": u.cycles, "violations": u.violations,
+                 "unavailable_write_p50_ms": u.write.p50, "unavailable_write_p99_ms": u.write.p99, "unavailable_write_max_ms": u.write.max,
+                 "unavailable_read_p50_ms": u.read.p50, "unavailable_read_p99_ms": u.read.p99, "unavailable_read_max_ms": u.read.max]
+            },
         ]
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
         try (String(decoding: data, as: UTF8.self) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     static func timestamp() -> String { RunStamp.now() }
+
+    /// node-kill's unavailability per engine and mode: p50, p99 (nearest rank) and max of the
+    /// kill-to-write and kill-to-read times of its cycles, and the cycles with a violation.
+    struct Unavailability {
+        var engine: String
+        var durability: String
+        var cycles: Int
+        var violations: Int
+        var write: (p50: Double, p99: Double, max: Double)
+        var read: (p50: Double, p99: Double, max: Double)
+    }
+
+    static func unavailability(_ records: [CrashRecord]) -> [Unavailability] {
+        var order: [String] = []
+        var groups: [String: [CrashRecord]] = [:]
+        for r in records where r.method == .nodeKill {
+            let k = r.engine + "|" + r.durability
+            if groups[k] == nil { order.append(k) }
+            groups[k, default: []].append(r)
+        }
+        func stats(_ v: [Double]) -> (p50: Double, p99: Double, max: Double) {
+            let s = v.sorted()
+            guard !s.isEmpty else { return (0, 0, 0) }
+            func rank(_ q: Double) -> Double { s[min(s.count - 1, max(0, Int((q * Double(s.count)).rounded(.up)) - 1))] }
+            return (rank(0.5), rank(0.99), s.last!)
+        }
+        return order.map { k in
+            let rs = groups[k]!
+            return Unavailability(engine: rs[0].engine, durability: rs[0].durability, cycles: rs.count,
+                                  violations: rs.filter { $0.verdict == .broken }.count,
+                                  write: stats(rs.compactMap(\.unavailableWriteMs)), read: stats(rs.compactMap(\.unavailableReadMs)))
+        }
+    }
+
+    static func nodeKillLines(_ records: [CrashRecord]) -> String {
+        let u = unavailability(records)
+        guard !u.isEmpty else { return "" }
+        func f(_ v: Double) -> String { formatDouble(v, decimals: 1) }
+        var text = "\nnode kills (unavailability: from the kill to the first acknowledged write / successful read begun after it, ms):\n"
+        for x in u {
+            text += "  \(x.engine) \(x.durability): \(x.cycles) kills, \(x.violations) violations; write p50 \(f(x.write.p50)) p99 \(f(x.write.p99)) max \(f(x.write.max)); "
+                + "read p50 \(f(x.read.p50)) p99 \(f(x.read.p99)) max \(f(x.read.max))\n"
+        }
+        return text
+    }
 
     /// The server-kill rows' losses: acknowledged writes lost (records and operations), batches lost
     /// whole, and the oldest lost write's age at the kill (from each record's `detail`).

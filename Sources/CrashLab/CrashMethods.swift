@@ -14,6 +14,7 @@ public enum CrashMethods {
         case .fsyncFailure: FsyncFailureSweep.self
         case .concurrentHistory: ConcurrentHistorySweep.self
         case .differential: DifferentialSweep.self
+        case .nodeKill: NodeKillSweep.self
         }
     }
 

@@ -30,6 +30,8 @@ public struct CrashRecord: Sendable, Hashable {
         case concurrentHistory = "concurrent-history"
         /// One seeded op stream on every engine, states compared.
         case differential
+        /// One node of a replicated cluster SIGKILLed while clients write (a failover).
+        case nodeKill = "node-kill"
     }
 
     /// Whether the engine kept its promise in this cycle.
@@ -60,6 +62,9 @@ public struct CrashRecord: Sendable, Hashable {
     public var storeBytes: Int64
     /// Free text: what was broken, the error a reopen reported, the corruption detection outcome.
     public var detail: String
+    /// node-kill: from the kill to the next acknowledged write / successful read begun after it, ms.
+    public var unavailableWriteMs: Double?
+    public var unavailableReadMs: Double?
 
     public init(cycle: Int, engine: String, durability: String, method: Method, crashPointOrTime: String,
                 opsAcknowledged: Int, opsSynced: Int, opsRecovered: Int, lostSynced: Int, lostUnsynced: Int,
@@ -85,7 +90,7 @@ public struct CrashRecord: Sendable, Hashable {
     public static let csvColumns: [String] = [
         "cycle", "engine", "durability", "method", "crash_point_or_time", "ops_acknowledged", "ops_synced",
         "ops_recovered", "lost_synced", "lost_unsynced", "resurrected", "recovery_ms", "verdict",
-        "store_bytes", "detail",
+        "store_bytes", "detail", "unavailable_write_ms", "unavailable_read_ms",
     ]
 
     public var csvCells: [String] {
@@ -93,6 +98,7 @@ public struct CrashRecord: Sendable, Hashable {
             String(cycle), engine, durability, method.rawValue, crashPointOrTime, String(opsAcknowledged),
             String(opsSynced), String(opsRecovered), String(lostSynced), String(lostUnsynced), String(resurrected),
             formatMs(recoveryMs), verdict.rawValue, String(storeBytes), detail,
+            unavailableWriteMs.map(formatMs) ?? "", unavailableReadMs.map(formatMs) ?? "",
         ]
     }
 

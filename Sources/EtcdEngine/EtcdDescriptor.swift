@@ -24,6 +24,11 @@ public enum EtcdDescriptor: EngineDescriptor {
     public static func validate(settings: Settings) throws {
         let o = try EtcdOptions.validated(from: settings)
         if !o.endpoints.isEmpty { _ = try EtcdEngine.parse(endpoints: o.endpoints) }
+        if o.members > 1, !o.endpoints.isEmpty {
+            throw OrbitError(.invalidConfig, "etcd.members=\(o.members) asks for a managed cluster, etcd.endpoints for an existing one",
+                             at: "etcd.members from \(settings.source("etcd.members")), etcd.endpoints from \(settings.source("etcd.endpoints"))",
+                             hint: "give one of them (an existing cluster's members go in etcd.endpoints)")
+        }
         if o.prefix.isEmpty {
             throw OrbitError(.invalidConfig, "etcd.prefix: bad value ''", at: "etcd.prefix from \(settings.source("etcd.prefix"))",
                              hint: "a non-empty key prefix (etcd refuses an empty key)")
@@ -33,7 +38,14 @@ public enum EtcdDescriptor: EngineDescriptor {
     public static func recognizeStore(at directory: String) -> StoreRecognition {
         ServerStoreDirectory.recognize(directory, backend: name)
     }
-    public static func isStoreEntry(_ name: String) -> Bool { EtcdServer.entries.contains(name) }
+    public static func isStoreEntry(_ name: String) -> Bool { EtcdServer.entries.contains(name) || EtcdCluster.entries(upTo: 7).contains(name) }
+
+    /// A three-member cluster on loopback (`etcd-3`).
+    public static var variants: [(suffix: String, options: EtcdOptions)] {
+        var o = EtcdOptions()
+        o.members = 3
+        return [("3", o)]
+    }
 
     public static func externalInspectHint(directory: String) -> String? {
         "the managed member's data directory is \(directory)/server: etcdctl snapshot status / etcd-dump-logs read it"

@@ -26,12 +26,20 @@ public final class EtcdEngine: ServerSessionEngine, @unchecked Sendable {
         "etcd's only snapshot is a backup of the whole member (Maintenance.Snapshot), restored by etcdutl into a new data directory of a stopped member; old revisions are history that compaction removes, not named states"
 
     static let scanChunk = 1024
+    /// The managed cluster (`etcd.members` > 1), nil for one member or an external etcd.
+    let cluster: EtcdCluster?
 
     init(directory: String, options: EtcdOptions, durability: DurabilityMode, access: StoreAccess) throws {
         self.options = options
         dataDirectory = directory
         let endpoints: [(host: String, port: Int)], server: ManagedServer?, log: String?, endpoint: String
-        if options.endpoints.isEmpty {
+        var cluster: EtcdCluster?
+        if options.endpoints.isEmpty, options.members > 1 {
+            let c = try EtcdCluster.start(directory: directory, options: options, access: access)
+            cluster = c
+            (endpoints, server, log) = (c.members.map { ("127.0.0.1", $0.clientPort) }, nil, nil)
+            endpoint = endpoints.map { "\($0.host):\($0.port)" }.joined(separator: ",")
+        } else if options.endpoints.isEmpty {
             let (s, l) = try EtcdServer.start(directory: directory, options: options, access: access)
             (endpoints, server, log) = ([("127.0.0.1", s.port)], s, l)
             endpoint = "127.0.0.1:\(s.port)"
@@ -49,15 +57,24 @@ public final class EtcdEngine: ServerSessionEngine, @unchecked Sendable {
         let credentials = EtcdCredentials.fromEnvironment()
         let countNet = options.countNetBytes
         let turn = Lock(0)
+        self.cluster = cluster
         session = ServerSession(backend: EtcdDescriptor.name, durability: durability, access: access, server: server,
-                                temporaryLog: log, endpoint: endpoint) {
+                                temporaryLog: log, endpoint: endpoint) { [cluster] in
+            // Client threads take the endpoints in turn; in a managed cluster, those of the members
+            // that run now (a killed member's clients reconnect to the others).
+            let live = cluster?.liveEndpoints ?? endpoints
+            let choices = live.isEmpty ? endpoints : live
             let i = turn.withLock { n -> Int in
                 defer { n += 1 }
-                return n % endpoints.count
+                return n % choices.count
             }
-            let e = endpoints[i]
+            let e = choices[i]
             return try EtcdConnection(host: e.host, port: e.port, credentials: credentials, countNetBytes: countNet,
                                       what: "\(e.host):\(e.port)")
+        }
+        if let cluster {
+            session.stopCluster = { cluster.stop() }
+            session.description.mode = "managed"
         }
         do {
             try session.finishOpening {
@@ -65,7 +82,7 @@ public final class EtcdEngine: ServerSessionEngine, @unchecked Sendable {
                 let status: Etcdserverpb_StatusResponse = try c.message("Status", Etcdserverpb_Maintenance.Method.Status.descriptor,
                                                                         Etcdserverpb_StatusRequest())
                 session.description.version = status.version.isEmpty ? "?" : status.version
-                let managed = server != nil
+                let managed = server != nil || cluster != nil
                 session.description.settings = [
                     .init("wal_fsync", "before every acknowledged write (etcd has no setting that relaxes it)"),
                     .init("reads", options.serializableReads ? "serializable" : "linearizable"),
@@ -75,7 +92,10 @@ public final class EtcdEngine: ServerSessionEngine, @unchecked Sendable {
                     .init("auto-compaction", managed ? "revision, retention 10000" : "the server's"),
                     .init("key_prefix", options.prefix),
                 ]
-                if access == .readWrite, server == nil { try ServerStoreDirectory.prepare(directory, backend: EtcdDescriptor.name) }
+                if let cluster {
+                    session.description.settings.append(.init("members", "\(cluster.members.count) (clients spread over the members in turn; a write to a follower is forwarded to the leader by etcd)"))
+                }
+                if access == .readWrite, server == nil, cluster == nil { try ServerStoreDirectory.prepare(directory, backend: EtcdDescriptor.name) }
             }
         } catch {
             freeKeys()
@@ -298,6 +318,7 @@ public final class EtcdEngine: ServerSessionEngine, @unchecked Sendable {
             if session.server != nil, session.access == .readWrite, let dir = dataDirectory {
                 unlink(joinPath(dir, EtcdServer.pidFile))
             }
+            if let cluster, session.access == .readWrite { for m in cluster.members { unlink(m.pidFile) } }
         }
     }
 

@@ -17,6 +17,9 @@ public struct EtcdOptions: TableDrivenOptions, Hashable {
     public var exactStats: Bool = true
     /// Count each call's bytes on the wire (the HTTP/2 frames on the connection's socket).
     public var countNetBytes: Bool = true
+    /// Members of a managed cluster (1: one member; 3: a cluster that survives one member's loss),
+    /// each with its own ports and data directory under the store directory.
+    public var members: Int = 1
 
     public init() {}
 
@@ -31,5 +34,7 @@ public struct EtcdOptions: TableDrivenOptions, Hashable {
               "stats count keys and bytes exactly (a full range read of the prefix per stats sample); false: the key count and dbSizeInUse"),
         .bool("count_net_bytes", \.countNetBytes,
               "net_bytes_sent/received per call: the HTTP/2 bytes on the connection's socket; false: not counted (0)"),
+        .int("members", \.members, 1...7,
+             "members of a managed etcd cluster on 127.0.0.1 (3: survives one member's loss); client threads are spread over the members in turn"),
     ])
 }

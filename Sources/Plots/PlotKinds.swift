@@ -39,7 +39,7 @@ enum PlotKinds {
 
     static func all(_ c: Context) throws -> [PlotScript] {
         try spectra(c) + throughput(c) + p99OverTime(c) + memory(c) + disk(c) + amplification(c)
-            + crashRecovery(c) + crashLost(c)
+            + crashRecovery(c) + crashLost(c) + nodeKillUnavailability(c)
     }
 
     // MARK: - Latency percentile spectrum
@@ -264,6 +264,35 @@ enum PlotKinds {
             }
         }
         // A tic per cycle while they fit (a sweep of 1,000 kill cycles gets gnuplot's own tics).
+        s.settings = ["set yrange [0:*]"] + (maxCycle <= 30 ? ["set xtics 1"] : []) + ["set offsets 0.5, 0.5, graph 0.05, 0"]
+        return any ? [s] : []
+    }
+
+    /// node-kill: per failover cycle, the time from the kill to the next acknowledged write and to
+    /// the next successful read (crash.csv's unavailable_write_ms, unavailable_read_ms).
+    static func nodeKillUnavailability(_ c: Context) throws -> [PlotScript] {
+        var s = PlotScript(name: "node-kill-unavailability", title: "Unavailability per failover", subtitle: c.subtitle(repeats: false)
+                           + "\nfrom the kill of one node to the first acknowledged write / successful read begun after it (crash.csv)",
+                           xlabel: "failover cycle", ylabel: "unavailable (ms)")
+        var any = false
+        var maxCycle = 0.0
+        for (ri, r) in c.runs.enumerated() {
+            guard let t = r.crash, t.has("unavailable_write_ms") else { continue }
+            for (key, idx) in try crashGroups(t) {
+                for (column, what, dash) in [("unavailable_write_ms", "write", 0), ("unavailable_read_ms", "read", 1)] {
+                    var lines: [String] = []
+                    for i in idx {
+                        guard let x = try t.number(i, "cycle"), let y = try t.number(i, column) else { continue }
+                        maxCycle = max(maxCycle, x)
+                        lines.append("\(fmt(x)) \(fmt(y))")
+                    }
+                    guard !lines.isEmpty else { continue }
+                    any = true
+                    s.addSeries(lines, with: "linespoints \(c.style(key.engine, run: ri + dash, variant: key.variant)) ps 1",
+                                title: crashLabel(c, r, key) + " · " + what)
+                }
+            }
+        }
         s.settings = ["set yrange [0:*]"] + (maxCycle <= 30 ? ["set xtics 1"] : []) + ["set offsets 0.5, 0.5, graph 0.05, 0"]
         return any ? [s] : []
     }

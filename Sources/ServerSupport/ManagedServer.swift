@@ -11,7 +11,9 @@ public final class ManagedServer: @unchecked Sendable {
     public let logFile: String
     public let process: ServerProcess
 
-    private init(name: String, port: Int, logFile: String, process: ServerProcess) {
+    /// A server started by its own protocol (a cluster's member, started beside the others), taken
+    /// over by the harness: stopped by `stop()` like any other.
+    public init(name: String, port: Int, logFile: String, process: ServerProcess) {
         self.name = name
         self.port = port
         self.logFile = logFile
@@ -71,7 +73,7 @@ public final class ManagedServer: @unchecked Sendable {
         return l.contains("address already in use") || l.contains("could not bind")
     }
 
-    static func fileSize(_ path: String) -> Int {
+    public static func fileSize(_ path: String) -> Int {
         var st = stat()
         return stat(path, &st) == 0 ? Int(st.st_size) : 0
     }

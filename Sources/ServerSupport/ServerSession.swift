@@ -21,6 +21,9 @@ public final class ServerSession<Connection: ServerConnection>: @unchecked Senda
     /// Set once, during the engine's open (before any client thread sees the engine).
     public var description: ServerDescription
     private let closed = Atomic<Bool>(false)
+    /// Stops the servers of a managed cluster (more than one process: `server` is nil then); set
+    /// during the engine's open, run by `shutDown`.
+    public var stopCluster: (() -> Void)?
 
     /// A session for an engine of `backend`. `connect` opens a connection (on the thread that will use
     /// it). The managed server, if any, is this session's from here on: `shutDown` stops it.
@@ -80,6 +83,7 @@ public final class ServerSession<Connection: ServerConnection>: @unchecked Senda
     public func shutDown() {
         connections.closeAll()
         if let server { try? server.stop() }
+        stopCluster?()
         if let temporaryLog { unlink(temporaryLog) }
     }
 }

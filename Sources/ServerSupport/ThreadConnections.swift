@@ -64,6 +64,19 @@ public final class ThreadConnections<C: ServerConnection>: @unchecked Sendable {
         return c
     }
 
+    /// Closes the calling thread's connection (a call on it failed: its server was killed), so the
+    /// thread's next `current()` opens a new one.
+    public func dropCurrent() {
+        guard let raw = pthread_getspecific(key) else { return }
+        let slot = Unmanaged<ConnectionSlot>.fromOpaque(raw).takeUnretainedValue()
+        pthread_setspecific(key, nil)
+        if slot.ownerID == ObjectIdentifier(self) {
+            let mine = slots.withLock { $0.live.removeValue(forKey: ObjectIdentifier(slot)) != nil }
+            if mine { slot.disconnect() }
+        }
+        Unmanaged<ConnectionSlot>.fromOpaque(raw).release()
+    }
+
     /// How many connections are open now.
     public var count: Int { slots.withLock { $0.live.count } }
 

@@ -1,0 +1,78 @@
+import Foundation
+import OrbitCore
+import OrbitTestSupport
+import Runner
+import Testing
+@testable import CrashLab
+
+/// Failovers (`node-kill`, issue 18): a 3-member etcd cluster on loopback, its leader and then a
+/// follower SIGKILLed while two writers and a reader use it; every acknowledged write there after
+/// the failover, read-your-writes held, the unavailability measured, the member back before the
+/// next cycle. A cluster of one node is refused naming the setting that makes a cluster.
+@Suite("Node kill sweep", .serialized)
+struct NodeKillSweepTests {
+    /// The server backends whose engine is a cluster once the setting `<name>.members=3` is given.
+    static let clustered: [String] = {
+        let knobs = Set(Engines.allKnobs.map(\.name))
+        return Engines.names(with: .server).filter { knobs.contains("\($0).members") }
+    }()
+
+    static func settings(_ backend: String, _ sets: [String]) throws -> Settings {
+        var c = Configuration()
+        try c.applyWorkloadFile(path: ServerKillSweepTests.repository + "/workloads/crash-recovery.yaml")
+        try c.applyFlags(sets: sets, backends: [backend], dataDir: nil)
+        return c.settings
+    }
+
+    @Test(arguments: clustered) func fourFailoversLoseNothing(_ backend: String) throws {
+        let seed = TestSeed.pick("NodeKillSweepTests.fourFailoversLoseNothing.\(backend)", default: 0x4E0D)
+        try withTemporaryDirectory(prefix: "orbit-node-kill-\(backend)") { dir in
+            let s = try Self.settings(backend, ["durability=every-write", "\(backend).members=3", "crash.server_writers=2",
+                                                "kill_after_ms.min=50", "kill_after_ms.max=150"])
+            let c = CrashSweepContext(engine: backend, durability: .everyWrite, settings: s, seed: seed, count: 4,
+                                      workDirectory: dir, recordCount: 100, valueSize: 100)
+            var records: [CrashRecord] = []
+            try NodeKillSweep.run(c) { records.append($0) }
+            #expect(records.count == 4, "seed \(seed)")
+            for r in records {
+                print("node-kill \(backend) cycle \(r.cycle) \(r.crashPointOrTime): \(r.verdict) acked \(r.opsAcknowledged) "
+                      + "unavailable write \(r.unavailableWriteMs ?? -1) ms read \(r.unavailableReadMs ?? -1) ms; \(r.detail)")
+                #expect(r.verdict == .ok, "seed \(seed) cycle \(r.cycle): \(r.detail)")
+                #expect(r.lostSynced == 0 && r.lostUnsynced == 0 && r.resurrected == 0)
+                #expect(r.unavailableWriteMs != nil && r.unavailableReadMs != nil)
+                #expect(r.detail.contains("rejoin_ms="))
+            }
+            #expect(records.map(\.crashPointOrTime).contains { $0.hasSuffix("leader") })
+            #expect(records.map(\.crashPointOrTime).contains { $0.hasSuffix("follower") })
+        }
+    }
+
+    @Test(arguments: clustered) func oneNodeIsRefused(_ backend: String) throws {
+        try withTemporaryDirectory(prefix: "orbit-node-kill-one-\(backend)") { dir in
+            let s = try Self.settings(backend, ["durability=every-write"])
+            let c = CrashSweepContext(engine: backend, durability: .everyWrite, settings: s, seed: 1, count: 1,
+                                      workDirectory: dir, recordCount: 10, valueSize: 100)
+            let e = try #require(throws: OrbitError.self) { try NodeKillSweep.run(c) { _ in } }
+            #expect(e.code == .invalidConfig && e.description.contains("members=3"), "\(e)")
+        }
+    }
+
+    /// The summary's unavailability: nearest-rank p50 and p99, the max, violations counted, per engine.
+    @Test func unavailabilityPercentilesAreNearestRank() {
+        let records = (1...10).map { i -> CrashRecord in
+            var r = CrashRecord(cycle: i, engine: "e", durability: "every-write", method: .nodeKill, crashPointOrTime: "t=1ms leader",
+                                opsAcknowledged: 1, opsSynced: 1, opsRecovered: 1, lostSynced: 0, lostUnsynced: 0, resurrected: 0,
+                                recoveryMs: 1, verdict: i == 3 ? .broken : .ok, storeBytes: 0)
+            r.unavailableWriteMs = Double(i * 10)
+            r.unavailableReadMs = Double(i)
+            return r
+        }
+        let u = CrashExperiment.unavailability(records)
+        #expect(u.count == 1)
+        #expect(u[0].cycles == 10 && u[0].violations == 1)
+        #expect(u[0].write.p50 == 50 && u[0].write.p99 == 100 && u[0].write.max == 100)
+        #expect(u[0].read.p50 == 5 && u[0].read.max == 10)
+        #expect(CrashExperiment.nodeKillLines(records).contains("10 kills, 1 violations"))
+        #expect(CrashRecord.csvColumns.suffix(2) == ["unavailable_write_ms", "unavailable_read_ms"])
+    }
+}
