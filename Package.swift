@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -70,6 +71,9 @@ let package = Package(
                                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                                .product(name: "NIOCore", package: "swift-nio")],
+                swiftSettings: strict),
+        // S3's REST API signed with SigV4 (swift-crypto), over a blocking HTTP/1.1 client per thread; a managed SeaweedFS cluster.
+        .target(name: "S3Engine", dependencies: ["OrbitCore", "ServerSupport", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         // A Redis-protocol (RESP2) server over any engine: a pure parser/encoder, the command table, and a swift-nio listener.
@@ -127,5 +131,6 @@ let package = Package(
                                                             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "RESPServerTests", dependencies: ["RESPServer", "OrbitCLI", "OrbitCore", "Runner", "ServerSupport", "MemoryEngine", "LSMTree", "CowBTree", "OrbitTestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "LSMTree", "OrbitTestSupport", histogram]),
+        .testTarget(name: "S3EngineTests", dependencies: ["S3Engine", "OrbitCore", "ServerSupport", "OrbitTestSupport"]),
     ]
 )
