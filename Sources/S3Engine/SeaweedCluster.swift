@@ -76,6 +76,16 @@ public final class SeaweedCluster: @unchecked Sendable {
         return status.map { $0 == s } ?? true
     }
 
+    /// The body of GET `path` on 127.0.0.1:port ("" when it does not answer).
+    static func body(_ port: Int, _ path: String) -> String {
+        let c = HTTPConnection(host: "127.0.0.1", port: port, timeoutSeconds: 2)
+        defer { c.disconnect() }
+        c.begin("GET", path)
+        c.header("Host", "127.0.0.1:\(port)")
+        guard (try? c.send(payload: UnsafeRawBufferPointer(start: nil, count: 0))) != nil else { return "" }
+        return c.bodyText
+    }
+
     /// Starts the cluster of the store `directory` (created on first use).
     static func start(directory: String, options: S3Options) throws -> SeaweedCluster {
         let fs = POSIXFileSystem()
@@ -92,16 +102,18 @@ public final class SeaweedCluster: @unchecked Sendable {
         var started: [ManagedServer] = []
         func stopStarted() { for s in started.reversed() { try? s.stop(graceNanos: 10_000_000_000) } }
         do {
+            // Peers are addressed as host:port.grpcPort (SeaweedFS's form; otherwise it assumes port + 10000).
+            var grpc = 0
             let mdir = try dir("master")
             let master = try ManagedServer.start(name: "weed master (\(directory))", logFile: joinPath(data, "master.log"), spec: { port in
                 ServerProcess.Spec(name: "weed-master", executable: weed,
-                                   arguments: ["master", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=\(port)", "-port.grpc=\(try LoopbackPort.free())",
+                                   arguments: ["master", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=\(port)", "-port.grpc=\(try { grpc = try LoopbackPort.free(); return grpc }())",
                                                "-mdir=\(mdir)", "-defaultReplication=\(options.replication)", "-volumeSizeLimitMB=64",
                                                "-volumePreallocate=false"],
                                    workingDirectory: mdir, logFile: joinPath(data, "master.log"))
             }, answers: { answers($0, "/cluster/status", status: 200) })
             started.append(master)
-            let masterAddress = "127.0.0.1:\(master.port)"
+            let masterAddress = "127.0.0.1:\(master.port).\(grpc)"
             var volumes: [ManagedServer] = []
             for i in 1...options.volumeServers {
                 let vdir = try dir("volume-\(i)")
@@ -109,20 +121,31 @@ public final class SeaweedCluster: @unchecked Sendable {
                 let v = try ManagedServer.start(name: "weed volume \(i) (\(directory))", logFile: log, spec: { port in
                     ServerProcess.Spec(name: "weed-volume-\(i)", executable: weed,
                                        arguments: ["volume", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=\(port)", "-port.grpc=\(try LoopbackPort.free())",
-                                                   "-dir=\(vdir)", "-max=16", "-mserver=\(masterAddress)", "-minFreeSpace=1"],
+                                                   "-dir=\(vdir)", "-max=16", "-mserver=\(masterAddress)", "-minFreeSpace=1",
+                                                   "-preStopSeconds=0"],
                                        workingDirectory: vdir, logFile: log)
                 }, answers: { answers($0, "/status", status: 200) })
                 started.append(v)
                 volumes.append(v)
             }
+            // The master knows every volume server (and so every volume's location) before the filer starts.
+            let deadline = MonotonicClock.nanoseconds() &+ 60_000_000_000
+            while !volumes.allSatisfy({ v in body(master.port, "/dir/status").contains("127.0.0.1:\(v.port)") }) {
+                guard MonotonicClock.nanoseconds() < deadline else {
+                    throw OrbitError(.engine, "the SeaweedFS master did not see its \(volumes.count) volume servers within 60 s",
+                                     at: joinPath(data, "master.log"), hint: ServerLog.tailHint(joinPath(data, "master.log")))
+                }
+                usleep(50_000)
+            }
             let fdir = try dir("filer")
             let filer = try ManagedServer.start(name: "weed filer (\(directory))", logFile: joinPath(data, "filer.log"), spec: { port in
                 ServerProcess.Spec(name: "weed-filer", executable: weed,
-                                   arguments: ["filer", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=\(port)", "-port.grpc=\(try LoopbackPort.free())",
+                                   arguments: ["filer", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=\(port)", "-port.grpc=\(try { grpc = try LoopbackPort.free(); return grpc }())",
                                                "-master=\(masterAddress)", "-defaultStoreDir=\(fdir)"],
                                    workingDirectory: fdir, logFile: joinPath(data, "filer.log"))
             }, answers: { answers($0, "/") })
             started.append(filer)
+            let filerAddress = "127.0.0.1:\(filer.port).\(grpc)"
             let credentials = SigV4.Credentials(accessKey: "ORBIT" + randomToken(15, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
                                                 secretKey: randomToken(40, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
             let identity = joinPath(data, identityFile)
@@ -136,7 +159,7 @@ public final class SeaweedCluster: @unchecked Sendable {
             let gateway = try ManagedServer.start(name: "weed s3 (\(directory))", logFile: log, spec: { port in
                 ServerProcess.Spec(name: "weed-s3", executable: weed,
                                    arguments: ["s3", "-ip.bind=127.0.0.1", "-port=\(port)", "-port.grpc=\(try LoopbackPort.free())",
-                                               "-port.iceberg=0", "-port.lance=0", "-filer=127.0.0.1:\(filer.port)", "-config=\(identity)",
+                                               "-port.iceberg=0", "-port.lance=0", "-filer=\(filerAddress)", "-config=\(identity)",
                                                "-domainName=localhost"],
                                    workingDirectory: data, logFile: log)
             }, answers: { answers($0, "/") })
