@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         // The registry's composition point: the one line listing the engines of this build.
         .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree",
-                                                       "PostgresEngine", "RedisEngine", "EtcdEngine"],
+                                                       "PostgresEngine", "RedisEngine", "EtcdEngine", "S3Engine"],
                 swiftSettings: strict),
         .target(
             name: "Runner",

@@ -10,7 +10,7 @@ import Workloads
 struct BatchCapabilityTests {
     @Test func leaseWorkloadIsRefusedWithoutAtomicBatches() throws {
         let without = Engines.names(with: [.durable], without: [.atomicBatches])
-        // Empty until s3 is registered in BuiltinEngines.
+        try #require(!without.isEmpty, "a built-in backend without atomic batches (s3)")
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         for backend in without {
