@@ -113,7 +113,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "OrbitBench", dependencies: ["OrbitCLI"], swiftSettings: strict),
 
-        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "BuiltinEngines"], swiftSettings: strict),
+        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "BuiltinEngines", "S3Engine"], swiftSettings: strict),
         .testTarget(name: "OrbitCoreTests", dependencies: ["OrbitCore", "OrbitTestSupport"]),
         // Also the registry's acceptance test: a toy engine registered with one call is in the suite and
         // in the CLI's commands, run in-process (OrbitCLI).

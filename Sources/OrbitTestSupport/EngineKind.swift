@@ -1,5 +1,6 @@
 import BuiltinEngines
 import OrbitCore
+import S3Engine
 
 /// One engine configuration the conformance suite runs: every registered engine with its stress
 /// options (`EngineDescriptor.stressOptions`: small memtables and checkpoint intervals, so the suite
@@ -96,6 +97,7 @@ private struct HarnessOpener<V: EngineVisitor>: EngineDescriptorVisitor {
     let visitor: V
 
     func visit<D: EngineDescriptor>(_: D.Type) throws -> V.Result {
+        if D.self == S3Descriptor.self { return try SharedS3Cluster.visit(visitor, kind: kind, directory: directory, durability: durability) }
         let options = kind.variant.map { D.variants[$0].options } ?? D.stressOptions
         return try visitor.visit(EngineHarness<D.Engine>(kind: kind, directory: directory, durability: durability) { path, mode in
             try D.open(directory: path, options: options, durability: mode, access: .readWrite)

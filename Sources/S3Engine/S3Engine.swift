@@ -44,8 +44,9 @@ public final class S3Engine: ServerSessionEngine, @unchecked Sendable {
     let retries = Atomic<UInt64>(0)
     public static let snapshotsAbsentBecause = "S3 has no point-in-time copy of a bucket (versioning keeps versions per object, not a snapshot)"
 
-    /// Opens against the endpoint of `options`; `credentials` overrides the environment (tests).
-    init(directory: String, options: S3Options, durability: DurabilityMode, access: StoreAccess,
+    /// Opens against the endpoint of `options`; `credentials` overrides the environment (tests, and a
+    /// program that embeds the engine with keys of its own).
+    public init(directory: String, options: S3Options, durability: DurabilityMode, access: StoreAccess,
          credentials override: SigV4.Credentials? = nil) throws {
         self.options = options
         dataDirectory = directory
