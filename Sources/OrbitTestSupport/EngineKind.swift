@@ -38,6 +38,12 @@ public struct EngineKind: Sendable, Hashable, CustomStringConvertible {
 
     /// What the engine declares it can do (snapshots, ordered scans, ...).
     public var capabilities: EngineCapabilities { descriptor.capabilities }
+
+    /// How many times fewer steps the long randomized and concurrent checks take on this engine: 1,
+    /// but 10 for s3, whose every operation is an HTTP round trip through SeaweedFS's gateway,
+    /// filer and replicated volume servers, and whose scans GET every value listed (a full-size
+    /// model test would be millions of requests).
+    public var testStepDivisor: Int { backend == S3Descriptor.name ? 10 : 1 }
 }
 
 /// How to open one kind of engine, with its concrete type: a test written against

@@ -627,7 +627,7 @@ struct Conformance<Engine: StorageEngine> {
     /// Four threads each write their own keys (singly and in batches) and read them back, while
     /// scanning everything; afterwards every key is there with its value.
     func concurrentWritersAndReaders() throws {
-        let perThread = 500
+        let perThread = 500 / harness.kind.testStepDivisor
         try withEngine { e in
             try runOnThreads(4) { t in
                 var batch = WriteBatch()
@@ -706,10 +706,11 @@ struct Conformance<Engine: StorageEngine> {
 
         // Percentages of steps that put, delete and write a batch; the rest read, and now and then
         // snapshot, restore (churn only, so growth and shrink run their course) or reopen.
+        let d = harness.kind.testStepDivisor
         let phases: [(name: String, steps: Int, put: Int, delete: Int, batch: Int, restores: Bool)] = [
-            ("growth", 2500, 40, 2, 40, false),
-            ("churn", 3000, 25, 20, 15, true),
-            ("shrink", 1500, 3, 57, 30, false),
+            ("growth", 2500 / d, 40, 2, 40, false),
+            ("churn", 3000 / d, 25, 20, 15, true),
+            ("shrink", 1500 / d, 3, 57, 30, false),
         ]
         var step = 0
         for phase in phases {
