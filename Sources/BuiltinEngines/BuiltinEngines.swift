@@ -7,12 +7,13 @@ import MemoryEngine
 import PostgresEngine
 import RedisEngine
 import RocksDBEngine
+import S3Engine
 
 /// The engines of this build: the composition point of the registry (issue 15). A new backend is
 /// its module, its descriptor, and one entry in the line below.
 public enum BuiltinEngines {
     /// In the order `list`, help texts and "allowed: ..." hints show them.
-    public static let descriptors: [any EngineDescriptor.Type] = [MemoryDescriptor.self, RocksDBDescriptor.self, LMDBDescriptor.self, CowDescriptor.self, LSMDescriptor.self, PostgresDescriptor.self, RedisDescriptor.self, EtcdDescriptor.self]
+    public static let descriptors: [any EngineDescriptor.Type] = [MemoryDescriptor.self, RocksDBDescriptor.self, LMDBDescriptor.self, CowDescriptor.self, LSMDescriptor.self, PostgresDescriptor.self, RedisDescriptor.self, EtcdDescriptor.self, S3Descriptor.self]
 
     private static let installed: Void = { for d in descriptors { EngineRegistry.register(d) } }()
 

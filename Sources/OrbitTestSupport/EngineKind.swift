@@ -1,5 +1,6 @@
 import BuiltinEngines
 import OrbitCore
+import S3Engine
 
 /// One engine configuration the conformance suite runs: every registered engine with its stress
 /// options (`EngineDescriptor.stressOptions`: small memtables and checkpoint intervals, so the suite
@@ -37,6 +38,12 @@ public struct EngineKind: Sendable, Hashable, CustomStringConvertible {
 
     /// What the engine declares it can do (snapshots, ordered scans, ...).
     public var capabilities: EngineCapabilities { descriptor.capabilities }
+
+    /// How many times fewer steps the long randomized and concurrent checks take on this engine: 1,
+    /// but 10 for s3, whose every operation is an HTTP round trip through SeaweedFS's gateway,
+    /// filer and replicated volume servers, and whose scans GET every value listed (a full-size
+    /// model test would be millions of requests).
+    public var testStepDivisor: Int { backend == S3Descriptor.name ? 10 : 1 }
 }
 
 /// How to open one kind of engine, with its concrete type: a test written against
@@ -96,6 +103,7 @@ private struct HarnessOpener<V: EngineVisitor>: EngineDescriptorVisitor {
     let visitor: V
 
     func visit<D: EngineDescriptor>(_: D.Type) throws -> V.Result {
+        if D.self == S3Descriptor.self { return try SharedS3Cluster.visit(visitor, kind: kind, directory: directory, durability: durability) }
         let options = kind.variant.map { D.variants[$0].options } ?? D.stressOptions
         return try visitor.visit(EngineHarness<D.Engine>(kind: kind, directory: directory, durability: durability) { path, mode in
             try D.open(directory: path, options: options, durability: mode, access: .readWrite)

@@ -4,7 +4,7 @@ import Testing
 @Suite struct CrashRecordTests {
     @Test func header() {
         #expect(CrashCSV.render([]) ==
-            "cycle,engine,durability,method,crash_point_or_time,ops_acknowledged,ops_synced,ops_recovered,lost_synced,lost_unsynced,resurrected,recovery_ms,verdict,store_bytes,detail\n")
+            "cycle,engine,durability,method,crash_point_or_time,ops_acknowledged,ops_synced,ops_recovered,lost_synced,lost_unsynced,resurrected,recovery_ms,verdict,store_bytes,detail,unavailable_write_ms,unavailable_read_ms\n")
     }
 
     @Test func row() {
@@ -13,6 +13,6 @@ import Testing
                             opsRecovered: 10, lostSynced: 0, lostUnsynced: 0, resurrected: 0, recoveryMs: 1.23456,
                             verdict: .ok, storeBytes: 4096, detail: "a, b")
         #expect(CrashCSV.row(r.csvCells) ==
-            "3,lsm,every-write,power-loss,lsm.flush.after-table-sync,10,10,10,0,0,0,1.235,ok,4096,\"a, b\"\n")
+            "3,lsm,every-write,power-loss,lsm.flush.after-table-sync,10,10,10,0,0,0,1.235,ok,4096,\"a, b\",,\n")
     }
 }

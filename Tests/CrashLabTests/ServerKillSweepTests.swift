@@ -12,7 +12,8 @@ import Testing
 /// modes that may lose acknowledged writes. A server that cannot start fails the test.
 @Suite("Server kill sweep", .serialized)
 struct ServerKillSweepTests {
-    static let servers = Engines.names(with: .server)
+    // The sweep writes atomic batches too: a server without them (s3) is refused by it.
+    static let servers = Engines.names(with: [.server, .atomicBatches])
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 

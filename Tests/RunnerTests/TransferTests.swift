@@ -11,7 +11,7 @@ import Testing
 struct TransferTests {
     /// The built-in durable backends (not an engine another suite registered in this process: the
     /// CLI tests run the executable, which knows only the built-in ones).
-    static let durable = Engines.builtinNames.filter { Engines.capabilities($0)?.contains(.durable) == true }
+    static let durable = Engines.builtinNames.filter { Engines.capabilities($0)?.isSuperset(of: [.durable, .atomicBatches]) == true }
     static let embedded = durable.filter { Engines.capabilities($0)?.contains(.server) == false }
 
     static func settings(_ backend: String, _ dataDir: String) throws -> Settings {

@@ -23,6 +23,13 @@ public struct BenchmarkRunner: Sendable {
 
     /// Opens `backend` with its store in `directory`, runs the workload, closes it.
     public func run(backend: String, directory: String) throws -> BackendRun {
+        // The lease model changes a record and its node-index entry in one atomic batch: refused,
+        // before the engine opens, on a backend that declares atomic batches absent.
+        if workload.usesLeases, let caps = Engines.capabilities(backend), !caps.contains(.atomicBatches) {
+            throw OrbitError(.unsupported, "the \(backend) backend has no atomic multi-key batch, which the lease workload needs",
+                             at: "backend \(backend)",
+                             hint: "run lease workloads on a backend with atomic batches: " + Engines.names(with: .atomicBatches).joined(separator: ", "))
+        }
         let openStart = MeterClock.shared.nanoseconds()
         let cpuStart = ProcessCPU.seconds()
         var result = try Engines.withEngine(backend, directory: directory, settings: settings,
