@@ -5,10 +5,11 @@ import Glibc
 #endif
 
 /// Failovers (`node-kill`): one node of a replicated cluster (`ClusterBackedEngine`: etcd with
-/// `etcd.members=3`; a primary-standby backend would conform the same way) SIGKILLed at a seeded moment while
-/// `crash.server_writers` writer threads and one reader thread use the cluster. The node killed
-/// takes the engine's `nodeKillRoles` in turn (etcd: the leader, then a follower), found by asking the cluster (`clusterNodes`). The harness then does what the cluster
-/// needs to fail over (`failOver`: nothing for etcd, which elects a leader by itself), and the
+/// `etcd.members=3`; a primary-standby backend would conform the same way) SIGKILLed at a seeded
+/// moment while `crash.server_writers` writer threads and one reader thread use the cluster. The
+/// node killed takes the engine's `nodeKillRoles` in turn (etcd: the leader, then a follower), found
+/// by asking the cluster (`clusterNodes`). The harness then does what the cluster needs to fail over
+/// (`failOver`: nothing for etcd, which elects a leader by itself), and the
 /// clients, whose calls fail, reconnect (`reconnectCallingThread`) and go on.
 ///
 /// Measured: the unavailability, from the kill to the first acknowledged write, and to the first
