@@ -27,6 +27,22 @@ public enum PostgresDescriptor: EngineDescriptor {
             throw OrbitError(.invalidConfig, "postgres.table: bad value '\(o.table)'", at: "postgres.table from \(settings.source("postgres.table"))",
                              hint: "1-63 characters from a-z 0-9 _")
         }
+        guard PostgresServer.standbyModes.contains(o.standby) else {
+            throw OrbitError(.invalidConfig, "postgres.standby: bad value '\(o.standby)'", at: "postgres.standby from \(settings.source("postgres.standby"))",
+                             hint: PostgresServer.standbyModes.joined(separator: ", "))
+        }
+        if o.standby != "none", !o.url.isEmpty {
+            throw OrbitError(.invalidConfig, "postgres.standby=\(o.standby) asks for a managed standby, postgres.url for an existing server",
+                             at: "postgres.standby from \(settings.source("postgres.standby")), postgres.url from \(settings.source("postgres.url"))",
+                             hint: "give one of them (an existing server's replication is its own)")
+        }
+    }
+
+    /// A primary with a synchronous streaming standby (`postgres-standby`).
+    public static var variants: [(suffix: String, options: PostgresOptions)] {
+        var o = PostgresOptions()
+        o.standby = "sync"
+        return [("standby", o)]
     }
 
     public static func recognizeStore(at directory: String) -> StoreRecognition {

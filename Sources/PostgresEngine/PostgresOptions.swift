@@ -17,6 +17,10 @@ public struct PostgresOptions: TableDrivenOptions, Hashable {
     public var sharedBuffersMB: Int = 128
     /// Count each call's bytes on the wire (TCP_INFO after every call: one getsockopt per operation).
     public var countNetBytes: Bool = true
+    /// A managed streaming standby beside the primary: `none`, `sync` (a commit waits until the
+    /// standby has flushed its WAL: synchronous_commit=on with synchronous_standby_names) or
+    /// `sync-apply` (until the standby has applied it: synchronous_commit=remote_apply).
+    public var standby: String = "none"
 
     public init() {}
 
@@ -30,5 +34,7 @@ public struct PostgresOptions: TableDrivenOptions, Hashable {
         .int("shared_buffers_mb", \.sharedBuffersMB, 16...65_536, "shared_buffers of a managed server, MiB"),
         .bool("count_net_bytes", \.countNetBytes,
               "net_bytes_sent/received per call from TCP_INFO (one getsockopt per operation); false: not counted (0)"),
+        .string("standby", \.standby,
+                "a managed streaming standby: none, sync (a commit waits for the standby's WAL flush: synchronous_commit=on) or sync-apply (for its replay: remote_apply); every-write and group only wait for it"),
     ])
 }

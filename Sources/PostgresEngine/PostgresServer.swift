@@ -10,9 +10,18 @@ import ServerSupport
 /// (here and in CI) both run inside a user namespace as the `postgres` user (PostgreSQL refuses
 /// root); the files stay the harness's own.
 enum PostgresServer {
-    static let entries = ServerStoreDirectory.entries()
+    static let entries = ServerStoreDirectory.entries(extra: [standbyData, standbyLog])
     /// The superuser initdb creates (trust authentication on loopback only).
     static let user = "orbit"
+    /// The managed standby's data directory and log (`postgres.standby`), beside the primary's.
+    static let standbyData = "server-standby"
+    static let standbyLog = "standby.log"
+    /// The standby's application_name (in synchronous_standby_names) and its physical replication
+    /// slot on the primary (the primary keeps the WAL the standby has not received).
+    static let standbyName = "orbit_standby"
+
+    /// `postgres.standby`'s values.
+    static let standbyModes = ["none", "sync", "sync-apply"]
 
     /// The settings of a mode, as `-c name=value` (and what an external server must show).
     static func settings(_ mode: DurabilityMode) -> [(String, String)] {
@@ -46,14 +55,23 @@ enum PostgresServer {
         return s.isEmpty ? nil : s
     }
 
+    /// The primary (and, with `postgres.standby`, its standby: `Started.standby`).
+    struct Started {
+        var primary: ManagedServer
+        var standby: ManagedServer?
+        var temporaryLog: String?
+    }
+
     static func start(directory: String, options: PostgresOptions, durability: DurabilityMode,
-                      access: StoreAccess) throws -> (ManagedServer, temporaryLog: String?) {
+                      access: StoreAccess) throws -> Started {
         let fs = POSIXFileSystem()
         let bin = try binDir(options)
         let identity = ServerIdentity.unprivileged(preferring: "postgres")
         let data = joinPath(directory, ServerStoreDirectory.serverData)
+        let standbyDir = joinPath(directory, standbyData)
         let temporaryLog: String? = access == .readOnly ? "/tmp/orbit-postgres-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).log" : nil
         let log = temporaryLog ?? joinPath(directory, ServerStoreDirectory.log)
+        var withStandby = options.standby != "none"
         if access == .readWrite {
             try ServerStoreDirectory.prepare(directory, backend: PostgresDescriptor.name)
             if !(try fs.exists(joinPath(data, "PG_VERSION"))) {
@@ -65,17 +83,60 @@ enum PostgresServer {
                     name: "initdb", executable: joinPath(bin, "initdb"),
                     arguments: ["-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-instructions"],
                     workingDirectory: directory, logFile: log, innerIdentity: identity))
+            } else if try fs.exists(standbyDir) != withStandby {
+                // A standby made for a store is part of it (its slot holds the primary's WAL): the
+                // setting must say the same as the store, as etcd.members must.
+                throw OrbitError(.invalidConfig,
+                                 withStandby ? "postgres.standby=\(options.standby): the store was made without a standby"
+                                             : "the store was made with a streaming standby (\(standbyDir)); postgres.standby is none",
+                                 at: "postgres.standby", hint: withStandby ? "use another data dir (or --fresh) for a primary with a standby"
+                                                                           : "give postgres.standby=sync or sync-apply, as the store was made")
             }
+        } else {
+            // A read-only look starts the primary alone and writes nothing the standby must confirm.
+            withStandby = false
         }
-        let server = try ManagedServer.start(name: "postgres (\(directory))", logFile: log, spec: { port in
+        let applyWait = options.standby == "sync-apply"
+        let primary = try ManagedServer.start(name: "postgres (\(directory))", logFile: log, spec: { port in
             var args = ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
                         "-c", "max_connections=200", "-c", "shared_buffers=\(options.sharedBuffersMB)MB", "-c", "logging_collector=off"]
-            for (k, v) in settings(durability) { args += ["-c", "\(k)=\(v)"] }
+            for (k, v) in settings(durability) {
+                args += ["-c", "\(k)=\(k == "synchronous_commit" && v == "on" && applyWait ? "remote_apply" : v)"]
+            }
+            if withStandby { args += ["-c", "synchronous_standby_names=\(standbyName)", "-c", "wal_level=replica"] }
             return ServerProcess.Spec(name: "postgres", executable: joinPath(bin, "postgres"), arguments: args,
                                       workingDirectory: directory, logFile: log, innerIdentity: identity, stopSignal: SIGINT)
         }, answers: { port in
             PQping("host=127.0.0.1 port=\(port) dbname=postgres user=\(user) connect_timeout=2") == PQPING_OK
         })
-        return (server, temporaryLog)
+        guard withStandby else { return Started(primary: primary, standby: nil, temporaryLog: temporaryLog) }
+        do {
+            let standbyLogFile = joinPath(directory, standbyLog)
+            if !(try fs.exists(joinPath(standbyDir, "PG_VERSION"))) {
+                if try fs.exists(standbyDir) { try fs.removeTree(standbyDir) }  // a base backup of ours that did not finish
+                // A base backup of the running primary, streaming its WAL; -C -S creates the
+                // physical slot, -R writes standby.signal and primary_slot_name.
+                try ServerProcess.run(ServerProcess.Spec(
+                    name: "pg_basebackup", executable: joinPath(bin, "pg_basebackup"),
+                    arguments: ["-h", "127.0.0.1", "-p", String(primary.port), "-U", user, "-D", standbyDir, "-X", "stream",
+                                "-C", "-S", standbyName, "-R"],
+                    workingDirectory: directory, logFile: standbyLogFile, innerIdentity: identity))
+            }
+            let standby = try ManagedServer.start(name: "postgres standby (\(directory))", logFile: standbyLogFile, spec: { port in
+                var args = ["-D", standbyDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                            "-c", "max_connections=200", "-c", "shared_buffers=\(options.sharedBuffersMB)MB", "-c", "logging_collector=off",
+                            "-c", "hot_standby=on", "-c", "primary_slot_name=\(standbyName)",
+                            "-c", "primary_conninfo=host=127.0.0.1 port=\(primary.port) user=\(user) application_name=\(standbyName)"]
+                for (k, v) in settings(durability) where k == "fsync" { args += ["-c", "\(k)=\(v)"] }
+                return ServerProcess.Spec(name: "postgres-standby", executable: joinPath(bin, "postgres"), arguments: args,
+                                          workingDirectory: directory, logFile: standbyLogFile, innerIdentity: identity, stopSignal: SIGINT)
+            }, answers: { port in
+                PQping("host=127.0.0.1 port=\(port) dbname=postgres user=\(user) connect_timeout=2") == PQPING_OK
+            })
+            return Started(primary: primary, standby: standby, temporaryLog: temporaryLog)
+        } catch {
+            try? primary.stop()
+            throw error
+        }
     }
 }

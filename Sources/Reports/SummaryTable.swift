@@ -54,6 +54,9 @@ public enum SummaryTable {
         for b in r.backends {
             out += "\(b.backend): durability \(b.durability) — promise: \(b.promise.description)\n"
             if let dir = b.dataDirectory { out += "  store: \(dir)\n" }
+            if let replication = b.server?.settings.first(where: { $0.name == "replication" }) {
+                out += "  replication: \(replication.value)\n"
+            }
             for c in b.costs {
                 func bytes(_ v: Double?) -> String { v.map { formatDouble($0, decimals: 0) + " B" } ?? "n/a" }
                 out += "  cost per \(c.phase) op\(b.server == nil ? "" : " (client process only)"): CPU \(formatDouble(c.cpuUserMicrosPerOp, decimals: 2)) µs user + \(formatDouble(c.cpuSystemMicrosPerOp, decimals: 2)) µs system, "

@@ -139,6 +139,64 @@ struct ServerBackendTests {
         }
     }
 
+    /// `postgres.standby=sync-apply`: a managed primary and a streaming standby it waits for; a
+    /// committed put is readable on the standby at once (remote_apply), summary.json's server block
+    /// states the replication, the store reopens with its standby, and a store made with a standby
+    /// opened without one (or the other way round) is refused naming the setting.
+    @Test func postgresStandbyReplicatesSynchronously() throws {
+        try withTemporaryDirectory(prefix: "orbit-pg-standby") { dir in
+            func settings(_ sets: [String]) throws -> Settings {
+                var c = Configuration()
+                try c.applyFlags(sets: ["durability=every-write"] + sets, backends: ["postgres"], dataDir: dir)
+                return c.settings
+            }
+            let store = dir + "/postgres"
+            try Engines.withEngine("postgres", directory: store, settings: try settings(["postgres.standby=sync-apply"]), access: .readWrite,
+                                   StandbyProbe())
+            // Reopened with its standby: the data is there (and on the standby again).
+            try Engines.withEngine("postgres", directory: store, settings: try settings(["postgres.standby=sync-apply"]), access: .readWrite,
+                                   StandbyProbe(expectExisting: true))
+            let e = try #require(throws: OrbitError.self) {
+                try Engines.withEngine("postgres", directory: store, settings: try settings([]), access: .readWrite, Nothing())
+            }
+            #expect(e.code == .invalidConfig && e.description.contains("postgres.standby"), "\(e)")
+            let plain = dir + "/plain"
+            try Engines.withEngine("postgres", directory: plain, settings: try settings([]), access: .readWrite, Nothing())
+            let e2 = try #require(throws: OrbitError.self) {
+                try Engines.withEngine("postgres", directory: plain, settings: try settings(["postgres.standby=sync"]), access: .readWrite, Nothing())
+            }
+            #expect(e2.code == .invalidConfig && e2.description.contains("made without a standby"), "\(e2)")
+            #expect(throws: OrbitError.self) { try Engines.validate("postgres", settings: try settings(["postgres.standby=async"])) }
+        }
+    }
+
+    struct StandbyProbe: EngineBody {
+        var expectExisting = false
+        func run<E: StorageEngine>(_ engine: E) throws {
+            guard let s = (engine as AnyObject) as? any ServerBackedEngine else { Issue.record("not a server engine"); return }
+            let replication = try #require(s.serverDescription.settings.first { $0.name == "replication" }?.value)
+            #expect(replication.contains("sync-apply") && replication.contains("synchronous_commit=remote_apply"), "\(replication)")
+            #expect(s.serverDescription.settings.first { $0.name == "synchronous_standby_names" }?.value == "orbit_standby")
+            // "streaming standby at 127.0.0.1:PORT, ..."
+            let port = try #require(replication.split(separator: ",").first?.split(separator: ":").last.map(String.init))
+            if expectExisting {
+                #expect(try engine.get(Array("k-standby".utf8)) == Array("v1".utf8))
+            }
+            try engine.put(Array("k-standby".utf8), Array("v2".utf8))
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            p.arguments = ["-h", "127.0.0.1", "-p", port, "-U", "orbit", "-d", "postgres", "-Atc",
+                           "SELECT encode(value, 'escape') FROM orbit_kv WHERE key = 'k-standby'::bytea; SELECT pg_is_in_recovery()"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            p.waitUntilExit()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(text == "v2\nt\n", "the standby answered \(text.debugDescription)")
+            try engine.put(Array("k-standby".utf8), Array("v1".utf8))
+        }
+    }
+
     struct Nothing: EngineBody { func run<E: StorageEngine>(_ engine: E) throws {} }
     struct PutGet: EngineBody {
         func run<E: StorageEngine>(_ engine: E) throws {
