@@ -5,7 +5,7 @@ public import OrbitCore
 public enum CrashKnobs {
     /// The crash methods, as `crash_methods` spells them (CrashRecord.Method's raw values).
     public static let methods = ["kill", "server-kill", "power-loss", "corruption", "io-error", "file-damage", "concurrent-open", "resource-limits",
-                                 "fsync-failure", "concurrent-history", "differential"]
+                                 "fsync-failure", "concurrent-history", "differential", "node-kill"]
     /// Planted bugs (hidden, for the tests that show the oracle catches a broken engine).
     public static let plantedBugs = ["none", "drop-last-synced", "stale-value"]
 

@@ -1,4 +1,5 @@
 import Testing
+import Workloads
 @testable import CrashLab
 
 @Suite struct CrashRecordTests {
@@ -14,5 +15,10 @@ import Testing
                             verdict: .ok, storeBytes: 4096, detail: "a, b")
         #expect(CrashCSV.row(r.csvCells) ==
             "3,lsm,every-write,power-loss,lsm.flush.after-table-sync,10,10,10,0,0,0,1.235,ok,4096,\"a, b\",,\n")
+    }
+
+    /// Every method the crash lab runs can be asked for by `crash_methods` (node-kill once was not).
+    @Test func everyMethodIsAKnobValue() {
+        #expect(Set(CrashKnobs.methods) == Set(CrashRecord.Method.allCases.map(\.rawValue)))
     }
 }
