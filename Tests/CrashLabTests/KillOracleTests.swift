@@ -1,6 +1,7 @@
 import Testing
 import OrbitCore
 import Runner
+import OrbitTestSupport
 @testable import CrashLab
 
 /// The oracle of the kill experiment, on hand-made histories: it must pass a faithful recovery and
@@ -112,6 +113,43 @@ import Runner
             #expect(KillOp.version(of: UnsafeRawBufferPointer(rebasing: b[0..<40]), record: 5, size: 64) == nil)
         }
         #expect(KillOp.key(42, size: 8) == Array("00000042".utf8))
+    }
+
+    @Test func recordOfKeyIsTheInverseOfKey() {
+        for (r, size) in [(0, 1), (42, 8), (99_999, 5), (7, 24)] {
+            KillOp.key(r, size: size).withUnsafeBytes { #expect(KillOp.record(ofKey: $0, size: size) == r) }
+        }
+        for bad in ["0042", "00x42", "", "000000042", "99999999999999999999999"] {
+            Array(bad.utf8).withUnsafeBytes { #expect(KillOp.record(ofKey: $0, size: 8) == nil, "\(bad)") }
+        }
+    }
+
+    /// The node-kill sweep judges the key space from one scan; it must see what a get per record sees.
+    @Test func verifyingByScanAgreesWithAGetPerRecord() throws {
+        var c = Configuration()
+        try c.applyWorkloadFile(path: "workloads/crash-recovery.yaml")
+        try c.applyFlags(sets: ["record_count=50"], backends: [], dataDir: nil)
+        let plan = try CrashPlan(settings: c.settings)
+        struct Fill: EngineBody {
+            let plan: CrashPlan
+            func run<E: StorageEngine>(_ engine: E) throws -> (KillSweep.VerifyBody.Result, KillSweep.VerifyBody.Result) {
+                for r in stride(from: 0, to: plan.recordCount, by: 3) {
+                    try engine.put(KillOp.key(r, size: plan.keySize), KillOp.value(record: r, version: r + 1, size: plan.valueSize))
+                }
+                try engine.put(KillOp.key(4, size: plan.keySize), KillOp.value(record: 5, version: 1, size: plan.valueSize))  // foreign
+                try engine.put(Array("zz".utf8), Array("x".utf8))                                            // outside the key space
+                try engine.put(KillOp.key(plan.recordCount + 1, size: plan.keySize), Array("x".utf8))        // beyond it
+                let byGet = try KillSweep.VerifyBody(plan: plan, start: MonotonicClock.nanoseconds(), cache: nil).run(engine)
+                let byScan = try KillSweep.VerifyByScanBody(plan: plan, start: MonotonicClock.nanoseconds()).run(engine)
+                return (byGet, byScan)
+            }
+        }
+        let (byGet, byScan) = try withTemporaryDirectory { dir in
+            try Engines.withEngine("memory", directory: dir + "/store", settings: c.settings, Fill(plan: plan))
+        }
+        #expect(byScan.states == byGet.states)
+        #expect(byScan.states[4] == .foreign && byScan.states[3] == .value(version: 4) && byScan.states[1] == .absent)
+        #expect(byScan.extraKeys == 2 && byGet.extraKeys == 2)
     }
 
     @Test func planRefusesReadsAndAMissingKillPoint() throws {

@@ -35,6 +35,20 @@ public struct KillOp: Sendable, Hashable {
         return [UInt8](repeating: UInt8(ascii: "0"), count: max(0, size - digits.count)) + digits
     }
 
+    /// The record whose key (`key(_:size:)`) `bytes` is exactly: nil for any other key.
+    public static func record(ofKey bytes: UnsafeRawBufferPointer, size: Int) -> Int? {
+        guard bytes.count == size, size > 0 else { return nil }
+        var r = 0
+        for b in bytes {
+            guard b >= 0x30, b <= 0x39 else { return nil }
+            let (times10, o1) = r.multipliedReportingOverflow(by: 10)
+            let (next, o2) = times10.addingReportingOverflow(Int(b - 0x30))
+            guard !o1, !o2 else { return nil }
+            r = next
+        }
+        return key(r, size: size).elementsEqual(bytes) ? r : nil
+    }
+
     public static func value(record: Int, version: Int, size: Int) -> [UInt8] {
         var v = Array("k=\(record);v=\(version);".utf8)
         if v.count < size { v += [UInt8](repeating: UInt8(ascii: "."), count: size - v.count) }

@@ -183,7 +183,7 @@ public enum NodeKillSweep: CrashSweep {
             }
             // The oracle, on the cluster that failed over (before the killed node is back).
             let began = MonotonicClock.nanoseconds()
-            let verified = try retrying(cluster) { try KillSweep.VerifyBody(plan: plan, start: began, cache: nil).run(engine) }
+            let verified = try retrying(cluster) { try KillSweep.VerifyByScanBody(plan: plan, start: began).run(engine) }
             let v = shared.state.withLock { $0.oracle.verifyAndAdopt(verified.states) }
             record.lostSynced = v.lostSynced
             record.lostUnsynced = v.lostUnsynced
