@@ -1,3 +1,5 @@
+import OrbitCore
+
 /// The hot path's protobuf, by hand: PutRequest, RangeRequest and DeleteRangeRequest are encoded
 /// straight from the caller's key and value into a connection's reusable buffer, and RangeResponse,
 /// PutResponse and DeleteRangeResponse are read in place from the bytes gRPC received (no message
@@ -14,14 +16,7 @@ struct WireEncoder {
     mutating func reset() { bytes.removeAll(keepingCapacity: true) }
 
     @inline(__always)
-    mutating func varint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
+    mutating func varint(_ v: UInt64) { LEB128.append(v, to: &bytes) }
 
     /// A varint field (wire type 0); zero is left out, as proto3 encoders do.
     @inline(__always)
@@ -116,15 +111,7 @@ struct WireReader {
 
     @inline(__always)
     mutating func varint() throws -> UInt64 {
-        var v: UInt64 = 0, shift: UInt64 = 0
-        while true {
-            guard at < base.count, shift < 64 else { throw WireError.truncated }
-            let b = base[at]
-            at += 1
-            v |= UInt64(b & 0x7f) << shift
-            if b < 0x80 { return v }
-            shift += 7
-        }
+        do { return try LEB128.decode(base, &at) } catch { throw WireError.truncated }
     }
 
     /// The next field: its number, wire type, and for wire type 2 its bytes, for 0 its value.

@@ -131,20 +131,12 @@ struct RecordView {
 
     static func varint(_ b: UnsafeRawBufferPointer, _ p: inout Int, _ end: Int, _ field: String) throws -> UInt64 {
         let start = p
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard p < end else {
-                throw recordError("varint \(field) starting at byte \(start) runs into the checksum", at: p)
-            }
-            let byte = b[p]
-            if shift == 63 && byte > 1 {
-                throw recordError("varint \(field) starting at byte \(start) overflows 64 bits", at: p)
-            }
-            p += 1
-            result |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return result }
-            shift += 7
+        do {
+            return try LEB128.decode(b, &p, end: end)
+        } catch .truncated {
+            throw recordError("varint \(field) starting at byte \(start) runs into the checksum", at: p)
+        } catch {
+            throw recordError("varint \(field) starting at byte \(start) overflows 64 bits", at: p)
         }
     }
 

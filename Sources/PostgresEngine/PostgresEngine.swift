@@ -20,8 +20,8 @@ public final class PostgresEngine: ServerSessionEngine, @unchecked Sendable {
     let options: PostgresOptions
     public let session: ServerSession<PostgresConnection>
     private let table: String
-    /// The managed streaming standby (`postgres.standby`), stopped after the primary.
-    let standby: ManagedServer?
+    /// The managed primary and streaming standby (`postgres.standby`), nil for one server.
+    let cluster: PostgresCluster?
     public static let snapshotsAbsentBecause =
         "PostgreSQL's snapshots (pg_export_snapshot) live only as long as their transaction"
 
@@ -35,23 +35,28 @@ public final class PostgresEngine: ServerSessionEngine, @unchecked Sendable {
         let conninfo: String, server: ManagedServer?, log: String?, endpoint: String
         if options.url.isEmpty {
             let started = try PostgresServer.start(directory: directory, options: options, durability: durability, access: access)
-            (server, log, endpoint) = (started.primary, started.temporaryLog, "127.0.0.1:\(started.primary.port)")
-            standby = started.standby
-            conninfo = "host=127.0.0.1 port=\(started.primary.port) dbname=postgres user=\(PostgresServer.user)"
+            (server, log, endpoint) = (started.primary, started.temporaryLog, "127.0.0.1:\(started.port)")
+            cluster = started.cluster
+            conninfo = "host=127.0.0.1 port=\(started.port) dbname=postgres user=\(PostgresServer.user)"
         } else {
             try Self.checkURL(options.url)
             (server, log, endpoint, conninfo) = (nil, nil, options.url, options.url)
-            standby = nil
+            cluster = nil
         }
-        let standby = self.standby
+        let cluster = self.cluster
         let (countNet, tableName) = (options.countNetBytes, options.table)
         session = ServerSession(backend: PostgresDescriptor.name, durability: durability, access: access, server: server,
-                                temporaryLog: log, endpoint: endpoint) {
-            try PostgresConnection(conninfo: conninfo, table: tableName, countNetBytes: countNet, what: endpoint)
+                                temporaryLog: log, endpoint: endpoint) { [cluster] in
+            // In a cluster, the primary of now (a failover moves it; client threads reconnect).
+            try PostgresConnection(conninfo: cluster?.primaryConninfo ?? conninfo, table: tableName, countNetBytes: countNet,
+                                   what: cluster.map { "127.0.0.1:\($0.primaryPort)" } ?? endpoint)
+        }
+        if let cluster {
+            session.stopCluster = { cluster.stop() }
+            session.description.mode = "managed"
         }
         // Settings first: a server in the wrong mode is refused before anything is written (here or
         // there); then the table, which must exist before the statements are prepared.
-        do {
         try session.finishOpening {
             let setup = try PostgresConnection.bare(conninfo: conninfo, what: endpoint)
             defer { PQfinish(setup) }
@@ -61,39 +66,19 @@ public final class PostgresEngine: ServerSessionEngine, @unchecked Sendable {
                          "full_page_writes", "shared_buffers", "max_connections", "wal_level", "synchronous_standby_names"] {
                 settings.append(.init(name, try PostgresConnection.value(setup, "SHOW \(name)")))
             }
-            if let standby {
-                try Self.awaitSynchronousStandby(setup, endpoint: endpoint)
-                settings.append(.init("replication", "streaming standby at 127.0.0.1:\(standby.port), \(options.standby) "
-                                      + "(synchronous_commit=\(settings.first { $0.name == "synchronous_commit" }?.value ?? "?"))"))
+            if let cluster, let standbyPort = cluster.standbyPort {
+                settings.append(.init("replication", "streaming standby at 127.0.0.1:\(standbyPort), \(options.standby) "
+                                      + "(synchronous_commit=\(settings.first { $0.name == "synchronous_commit" }?.value ?? "?"); "
+                                      + "primary node \(cluster.primary))"))
             }
             session.description.version = version
             session.description.settings = settings
-            try Self.checkDurability(settings, durability: durability, endpoint: endpoint, external: server == nil)
+            try Self.checkDurability(settings, durability: durability, endpoint: endpoint, external: server == nil && cluster == nil)
             if access == .readWrite {
-                if server == nil { try ServerStoreDirectory.prepare(directory, backend: PostgresDescriptor.name) }
+                if server == nil, cluster == nil { try ServerStoreDirectory.prepare(directory, backend: PostgresDescriptor.name) }
                 try PostgresConnection.run(setup, "CREATE TABLE IF NOT EXISTS \"\(options.table)\" (key bytea PRIMARY KEY, value bytea NOT NULL)")
             }
             _ = try session.connections.current()
-        }
-        } catch {
-            try? standby?.stop()
-            throw error
-        }
-    }
-
-    /// Waits (up to 60 s) until the primary lists the standby as its synchronous one
-    /// (pg_stat_replication.sync_state = 'sync'): until then a commit would wait for it anyway.
-    static func awaitSynchronousStandby(_ c: OpaquePointer, endpoint: String) throws {
-        let deadline = MonotonicClock.nanoseconds() &+ 60_000_000_000
-        let query = "SELECT coalesce((SELECT sync_state FROM pg_stat_replication WHERE application_name = '\(PostgresServer.standbyName)' LIMIT 1), 'absent')"
-        while true {
-            let state = try PostgresConnection.value(c, query)
-            if state == "sync" { return }
-            guard MonotonicClock.nanoseconds() < deadline else {
-                throw OrbitError(.engine, "the standby did not become the primary's synchronous standby within 60 s (sync_state \(state))",
-                                 at: endpoint, hint: "look at standby.log and server.log in the store directory")
-            }
-            usleep(20_000)
         }
     }
 
@@ -311,7 +296,7 @@ public final class PostgresEngine: ServerSessionEngine, @unchecked Sendable {
         return s
     }
 
-    public func close() throws { try session.close(sync: sync) { [standby] in try? standby?.stop() } }
+    public func close() throws { try session.close(sync: sync) }
 }
 
 extension String {

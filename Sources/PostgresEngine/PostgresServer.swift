@@ -10,7 +10,7 @@ import ServerSupport
 /// (here and in CI) both run inside a user namespace as the `postgres` user (PostgreSQL refuses
 /// root); the files stay the harness's own.
 enum PostgresServer {
-    static let entries = ServerStoreDirectory.entries(extra: [standbyData, standbyLog])
+    static let entries = ServerStoreDirectory.entries(extra: [standbyData, standbyLog, PostgresCluster.primaryFile])
     /// The superuser initdb creates (trust authentication on loopback only).
     static let user = "orbit"
     /// The managed standby's data directory and log (`postgres.standby`), beside the primary's.
@@ -55,11 +55,27 @@ enum PostgresServer {
         return s.isEmpty ? nil : s
     }
 
-    /// The primary (and, with `postgres.standby`, its standby: `Started.standby`).
+    /// What a managed server's command line always has.
+    static func commonArguments(data: String, port: Int, options: PostgresOptions) -> [String] {
+        ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+         "-c", "max_connections=200", "-c", "shared_buffers=\(options.sharedBuffersMB)MB", "-c", "logging_collector=off"]
+    }
+
+    /// The mode's settings as `-c` arguments of a primary (`applyWait`: synchronous_commit=remote_apply for on).
+    static func durabilityArguments(_ durability: DurabilityMode, applyWait: Bool) -> [String] {
+        settings(durability).flatMap { k, v in ["-c", "\(k)=\(k == "synchronous_commit" && v == "on" && applyWait ? "remote_apply" : v)"] }
+    }
+
+    static func answers(_ port: Int) -> Bool {
+        PQping("host=127.0.0.1 port=\(port) dbname=postgres user=\(user) connect_timeout=2") == PQPING_OK
+    }
+
+    /// The one server, or (`postgres.standby`) the primary-standby cluster.
     struct Started {
-        var primary: ManagedServer
-        var standby: ManagedServer?
+        var primary: ManagedServer?
+        var cluster: PostgresCluster?
         var temporaryLog: String?
+        var port: Int { primary?.port ?? cluster?.primaryPort ?? 0 }
     }
 
     static func start(directory: String, options: PostgresOptions, durability: DurabilityMode,
@@ -71,7 +87,7 @@ enum PostgresServer {
         let standbyDir = joinPath(directory, standbyData)
         let temporaryLog: String? = access == .readOnly ? "/tmp/orbit-postgres-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).log" : nil
         let log = temporaryLog ?? joinPath(directory, ServerStoreDirectory.log)
-        var withStandby = options.standby != "none"
+        let withStandby = options.standby != "none"
         if access == .readWrite {
             try ServerStoreDirectory.prepare(directory, backend: PostgresDescriptor.name)
             if !(try fs.exists(joinPath(data, "PG_VERSION"))) {
@@ -92,51 +108,19 @@ enum PostgresServer {
                                  at: "postgres.standby", hint: withStandby ? "use another data dir (or --fresh) for a primary with a standby"
                                                                            : "give postgres.standby=sync or sync-apply, as the store was made")
             }
-        } else {
-            // A read-only look starts the primary alone and writes nothing the standby must confirm.
-            withStandby = false
         }
-        let applyWait = options.standby == "sync-apply"
+        let hasStandby = try fs.exists(standbyDir)
+        if withStandby || hasStandby {
+            // A read-only look at a cluster's store starts its primary alone (whichever node that is now).
+            let cluster = try PostgresCluster.start(directory: directory, bin: bin, primaryLog: log, options: options,
+                                                    durability: durability, access: access)
+            return Started(primary: nil, cluster: cluster, temporaryLog: temporaryLog)
+        }
         let primary = try ManagedServer.start(name: "postgres (\(directory))", logFile: log, spec: { port in
-            var args = ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                        "-c", "max_connections=200", "-c", "shared_buffers=\(options.sharedBuffersMB)MB", "-c", "logging_collector=off"]
-            for (k, v) in settings(durability) {
-                args += ["-c", "\(k)=\(k == "synchronous_commit" && v == "on" && applyWait ? "remote_apply" : v)"]
-            }
-            if withStandby { args += ["-c", "synchronous_standby_names=\(standbyName)", "-c", "wal_level=replica"] }
+            let args = commonArguments(data: data, port: port, options: options) + durabilityArguments(durability, applyWait: false)
             return ServerProcess.Spec(name: "postgres", executable: joinPath(bin, "postgres"), arguments: args,
                                       workingDirectory: directory, logFile: log, innerIdentity: identity, stopSignal: SIGINT)
-        }, answers: { port in
-            PQping("host=127.0.0.1 port=\(port) dbname=postgres user=\(user) connect_timeout=2") == PQPING_OK
-        })
-        guard withStandby else { return Started(primary: primary, standby: nil, temporaryLog: temporaryLog) }
-        do {
-            let standbyLogFile = joinPath(directory, standbyLog)
-            if !(try fs.exists(joinPath(standbyDir, "PG_VERSION"))) {
-                if try fs.exists(standbyDir) { try fs.removeTree(standbyDir) }  // a base backup of ours that did not finish
-                // A base backup of the running primary, streaming its WAL; -C -S creates the
-                // physical slot, -R writes standby.signal and primary_slot_name.
-                try ServerProcess.run(ServerProcess.Spec(
-                    name: "pg_basebackup", executable: joinPath(bin, "pg_basebackup"),
-                    arguments: ["-h", "127.0.0.1", "-p", String(primary.port), "-U", user, "-D", standbyDir, "-X", "stream",
-                                "-C", "-S", standbyName, "-R"],
-                    workingDirectory: directory, logFile: standbyLogFile, innerIdentity: identity))
-            }
-            let standby = try ManagedServer.start(name: "postgres standby (\(directory))", logFile: standbyLogFile, spec: { port in
-                var args = ["-D", standbyDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                            "-c", "max_connections=200", "-c", "shared_buffers=\(options.sharedBuffersMB)MB", "-c", "logging_collector=off",
-                            "-c", "hot_standby=on", "-c", "primary_slot_name=\(standbyName)",
-                            "-c", "primary_conninfo=host=127.0.0.1 port=\(primary.port) user=\(user) application_name=\(standbyName)"]
-                for (k, v) in settings(durability) where k == "fsync" { args += ["-c", "\(k)=\(v)"] }
-                return ServerProcess.Spec(name: "postgres-standby", executable: joinPath(bin, "postgres"), arguments: args,
-                                          workingDirectory: directory, logFile: standbyLogFile, innerIdentity: identity, stopSignal: SIGINT)
-            }, answers: { port in
-                PQping("host=127.0.0.1 port=\(port) dbname=postgres user=\(user) connect_timeout=2") == PQPING_OK
-            })
-            return Started(primary: primary, standby: standby, temporaryLog: temporaryLog)
-        } catch {
-            try? primary.stop()
-            throw error
-        }
+        }, answers: answers)
+        return Started(primary: primary, cluster: nil, temporaryLog: temporaryLog)
     }
 }

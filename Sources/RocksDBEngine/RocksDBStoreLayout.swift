@@ -31,17 +31,7 @@ enum RocksDBFormat {
         fileHeaderSize: 0, fileHeaderFields: [])
 
     /// A varint64 (LEB128, as RocksDB's coding.h writes BlockHandle fields) at `pos`, advanced past it.
-    static func varint(_ b: [UInt8], _ pos: inout Int) -> UInt64? {
-        var v: UInt64 = 0, shift: UInt64 = 0
-        while pos < b.count && shift < 64 {
-            let c = b[pos]
-            pos += 1
-            v |= UInt64(c & 0x7f) << shift
-            if c & 0x80 == 0 { return v }
-            shift += 7
-        }
-        return nil
-    }
+    static func varint(_ b: [UInt8], _ pos: inout Int) -> UInt64? { b.withUnsafeBytes { try? LEB128.decode($0, &pos) } }
 }
 
 /// The on-disk layout of a RocksDB store, one file at a time: what CrashLab's corruption sweep

@@ -5,17 +5,21 @@ import Runner
 import Testing
 @testable import CrashLab
 
-/// Failovers (`node-kill`, issue 18): a 3-member etcd cluster on loopback, its leader and then a
-/// follower SIGKILLed while two writers and a reader use it; every acknowledged write there after
-/// the failover, read-your-writes held, the unavailability measured, the member back before the
-/// next cycle. A cluster of one node is refused naming the setting that makes a cluster.
+/// Failovers (`node-kill`, issue 18): a 3-member etcd cluster on loopback (its leader and then a
+/// follower SIGKILLed) and a PostgreSQL primary with a synchronous standby (the primary killed and
+/// the standby promoted, then the standby killed), while two writers and a reader use it; every
+/// acknowledged write there after the failover, read-your-writes held, the unavailability
+/// measured, the node back before the next cycle. A cluster of one node is refused naming the
+/// setting that makes a cluster.
 @Suite("Node kill sweep", .serialized)
 struct NodeKillSweepTests {
-    /// The server backends whose engine is a cluster once the setting `<name>.members=3` is given.
-    static let clustered: [String] = {
-        let knobs = Set(Engines.allKnobs.map(\.name))
-        return Engines.names(with: .server).filter { knobs.contains("\($0).members") }
-    }()
+    /// The server backends with a managed replicated form, the setting that makes it, and the roles
+    /// `node-kill` kills in turn (every `ClusterBackedEngine` backend must be listed here).
+    static let clusters: [String: (setting: String, roles: [String])] = [
+        "etcd": ("etcd.members=3", ["leader", "follower"]),
+        "postgres": ("postgres.standby=sync", ["primary", "standby"]),
+    ]
+    static let clustered: [String] = Engines.names(with: .server).filter { clusters[$0] != nil }
 
     static func settings(_ backend: String, _ sets: [String]) throws -> Settings {
         var c = Configuration()
@@ -27,7 +31,8 @@ struct NodeKillSweepTests {
     @Test(arguments: clustered) func fourFailoversLoseNothing(_ backend: String) throws {
         let seed = TestSeed.pick("NodeKillSweepTests.fourFailoversLoseNothing.\(backend)", default: 0x4E0D)
         try withTemporaryDirectory(prefix: "orbit-node-kill-\(backend)") { dir in
-            let s = try Self.settings(backend, ["durability=every-write", "\(backend).members=3", "crash.server_writers=2",
+            let cluster = try #require(Self.clusters[backend])
+            let s = try Self.settings(backend, ["durability=every-write", cluster.setting, "crash.server_writers=2",
                                                 "kill_after_ms.min=50", "kill_after_ms.max=150"])
             let c = CrashSweepContext(engine: backend, durability: .everyWrite, settings: s, seed: seed, count: 4,
                                       workDirectory: dir, recordCount: 100, valueSize: 100)
@@ -42,8 +47,7 @@ struct NodeKillSweepTests {
                 #expect(r.unavailableWriteMs != nil && r.unavailableReadMs != nil)
                 #expect(r.detail.contains("rejoin_ms="))
             }
-            #expect(records.map(\.crashPointOrTime).contains { $0.hasSuffix("leader") })
-            #expect(records.map(\.crashPointOrTime).contains { $0.hasSuffix("follower") })
+            for role in cluster.roles { #expect(records.map(\.crashPointOrTime).contains { $0.hasSuffix(role) }, "\(role) killed") }
         }
     }
 
@@ -53,7 +57,8 @@ struct NodeKillSweepTests {
             let c = CrashSweepContext(engine: backend, durability: .everyWrite, settings: s, seed: 1, count: 1,
                                       workDirectory: dir, recordCount: 10, valueSize: 100)
             let e = try #require(throws: OrbitError.self) { try NodeKillSweep.run(c) { _ in } }
-            #expect(e.code == .invalidConfig && e.description.contains("members=3"), "\(e)")
+            let setting = try #require(Self.clusters[backend]).setting
+            #expect(e.code == .invalidConfig && e.description.contains(setting), "\(e)")
         }
     }
 

@@ -13,7 +13,7 @@ import Glibc
 /// clients, whose calls fail, reconnect (`reconnectCallingThread`) and go on.
 ///
 /// Measured: the unavailability, from the kill to the first acknowledged write, and to the first
-/// successful read, of an operation begun after the kill. Verified against `KillOracle`, strictly
+/// successful read, of an operation begun after the killed node was gone. Verified against `KillOracle`, strictly
 /// (a sync-replicated cluster loses no acknowledged write when one node dies): every acknowledged
 /// write present after the failover, nothing deleted back, no batch torn; and read-your-writes:
 /// after each acknowledged put or delete, its writer reads the key back and must see that write
@@ -28,18 +28,8 @@ public enum NodeKillSweep: CrashSweep {
     static let failoverTimeoutNanos: UInt64 = 60_000_000_000
 
     public static func run(_ c: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        guard supports(engine: c.engine) else {
-            throw OrbitError(.invalidArgument, "backend \(c.engine) runs no server: a node kill needs a replicated server backend",
-                             at: "backend \(c.engine)", hint: "use " + Engines.names(with: .server).joined(separator: ", "))
-        }
-        var plan = try CrashPlan(settings: c.settings)
-        plan.recordCount = c.recordCount
-        plan.valueSize = c.valueSize
-        var settings = c.settings
-        if settings.durability() != c.durability { settings.set("durability", .string(c.durability.description), from: .flag("durability")) }
-        let writers = max(1, min(c.settings.int("crash.server_writers"), plan.recordCount))
-        let store = c.workDirectory + "/store"
-        try? POSIXFileSystem().removeTree(store)  // this sweep's own scratch store (under the experiment directory)
+        let setup = try ServerSweepSetup(c, needs: "a node kill needs a replicated server backend")
+        let (plan, settings, writers, store) = (setup.plan, setup.settings, setup.writers, setup.store)
         try withoutActuallyEscaping(onRecord) { onRecord in
             let body = Body(context: c, plan: plan, writers: writers, store: store, onRecord: onRecord)
             _ = try Engines.withEngine(c.engine, directory: store, settings: settings, body)
@@ -58,6 +48,10 @@ public enum NodeKillSweep: CrashSweep {
             var stop = false
             /// MonotonicClock ns of the kill (0: none this cycle).
             var killedAt: UInt64 = 0
+            /// MonotonicClock ns when the killed node was gone (only operations begun after it count
+            /// as served after the kill: one begun while the SIGKILL was on its way may still be
+            /// answered by the dying node).
+            var deadAt: UInt64 = 0
             var firstAckAfterKill: UInt64 = 0
             var firstReadAfterKill: UInt64 = 0
             var failedCalls = 0
@@ -112,6 +106,7 @@ public enum NodeKillSweep: CrashSweep {
                 s.acknowledged = 0
                 s.stop = false
                 s.killedAt = 0
+                s.deadAt = 0
                 s.firstAckAfterKill = 0
                 s.firstReadAfterKill = 0
                 s.failedCalls = 0
@@ -151,6 +146,8 @@ public enum NodeKillSweep: CrashSweep {
             var failure: String?
             do {
                 try cluster.killNode(target.index)
+                let deadAt = MonotonicClock.nanoseconds()
+                shared.state.withLock { $0.deadAt = deadAt }
                 try cluster.failOver(afterKilling: target.index)
             } catch {
                 failure = "\(error)"
@@ -263,7 +260,7 @@ public enum NodeKillSweep: CrashSweep {
                 let now = MonotonicClock.nanoseconds()
                 shared.state.withLock { s in
                     if s.oracle.acknowledge(op.index, synced: true, at: now) { s.acknowledged += 1 }
-                    if s.killedAt != 0, begun > s.killedAt, s.firstAckAfterKill == 0 { s.firstAckAfterKill = now }
+                    if s.deadAt != 0, begun > s.deadAt, s.firstAckAfterKill == 0 { s.firstAckAfterKill = now }
                 }
                 shared.state.broadcast()
                 guard !op.isBatch, let e = op.entries.first else { continue }
@@ -287,7 +284,7 @@ public enum NodeKillSweep: CrashSweep {
                 let done = MonotonicClock.nanoseconds()
                 shared.state.withLock { s in
                     s.readsChecked += 1
-                    if s.killedAt != 0, readBegun > s.killedAt, s.firstReadAfterKill == 0 { s.firstReadAfterKill = done }
+                    if s.deadAt != 0, readBegun > s.deadAt, s.firstReadAfterKill == 0 { s.firstReadAfterKill = done }
                     if got != want {
                         s.stale += 1
                         if s.problems.count < 5 { s.problems.append("stale read: record \(e.record) read \(got.map { "\($0)" } ?? "?") after its write \(want) was acknowledged") }
@@ -314,7 +311,7 @@ public enum NodeKillSweep: CrashSweep {
                 }
                 let now = MonotonicClock.nanoseconds()
                 let first = shared.state.withLock { s -> Bool in
-                    guard s.killedAt != 0, begun > s.killedAt, s.firstReadAfterKill == 0 else { return false }
+                    guard s.deadAt != 0, begun > s.deadAt, s.firstReadAfterKill == 0 else { return false }
                     s.firstReadAfterKill = now
                     return true
                 }

@@ -29,19 +29,9 @@ public enum ServerKillSweep: CrashSweep {
     static let writeTimeoutSeconds: UInt64 = 120
 
     public static func run(_ c: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        guard supports(engine: c.engine) else {
-            throw OrbitError(.invalidArgument, "backend \(c.engine) runs no server process: a server kill needs a server backend",
-                             at: "backend \(c.engine)", hint: "use " + Engines.names(with: .server).joined(separator: ", ")
-                                 + "; the kill method crashes the embedded engines")
-        }
-        var plan = try CrashPlan(settings: c.settings)
-        plan.recordCount = c.recordCount
-        plan.valueSize = c.valueSize
-        var settings = c.settings
-        if settings.durability() != c.durability { settings.set("durability", .string(c.durability.description), from: .flag("durability")) }
-        let writers = max(1, min(c.settings.int("crash.server_writers"), plan.recordCount))
-        let store = c.workDirectory + "/store"
-        try? POSIXFileSystem().removeTree(store)  // this sweep's own scratch store (under the experiment directory)
+        let setup = try ServerSweepSetup(c, needs: "a server kill needs a server backend",
+                                         hint: "; the kill method crashes the embedded engines")
+        let (plan, settings, writers, store) = (setup.plan, setup.settings, setup.writers, setup.store)
         let promise = Engines.durabilityPromise(c.engine, c.durability)
         // A kill of the server is a crash of the process that acknowledged: modes that promise at
         // least a process crash must lose nothing acknowledged.

@@ -13,11 +13,7 @@ import OrbitCore
     putFixed32(&out, UInt32(truncatingIfNeeded: v)); putFixed32(&out, UInt32(truncatingIfNeeded: v >> 32))
 }
 
-@inline(__always) func putVarint(_ out: inout [UInt8], _ value: UInt64) {
-    var v = value
-    while v >= 0x80 { out.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
-    out.append(UInt8(v))
-}
+@inline(__always) func putVarint(_ out: inout [UInt8], _ value: UInt64) { LEB128.append(value, to: &out) }
 
 @inline(__always) func loadFixed32(_ p: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
     UInt32(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self))
@@ -27,19 +23,8 @@ import OrbitCore
     UInt64(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt64.self))
 }
 
-/// Decodes a varint at `pos` (advanced past it); nil when truncated or longer than 10 bytes.
-@inline(__always) func getVarint(_ p: UnsafeRawBufferPointer, _ pos: inout Int) -> UInt64? {
-    var result: UInt64 = 0
-    var shift: UInt64 = 0
-    while pos < p.count && shift <= 63 {
-        let b = p[pos]
-        pos += 1
-        result |= UInt64(b & 0x7f) << shift
-        if b < 0x80 { return result }
-        shift += 7
-    }
-    return nil
-}
+/// Decodes a varint at `pos` (advanced past it); nil when truncated or wider than 64 bits.
+@inline(__always) func getVarint(_ p: UnsafeRawBufferPointer, _ pos: inout Int) -> UInt64? { try? LEB128.decode(p, &pos) }
 
 /// A cursor over bytes for decoding records; every read checks bounds.
 struct ByteReader {

@@ -80,16 +80,12 @@ public enum TraceFile {
         }
         func varint(_ what: String) throws -> UInt64 {
             let start = at
-            var v: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                guard at < bytes.count else { throw bad(start, "truncated: \(what)") }
-                let b = bytes[at]
-                at += 1
-                guard shift < 64, shift < 63 || b <= 1 else { throw bad(start, "\(what) is not a varint of at most 64 bits") }
-                v |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { return v }
-                shift += 7
+            do {
+                return try bytes.withUnsafeBytes { p in try LEB128.decode(p, &at) }
+            } catch LEB128.Failure.truncated {
+                throw bad(start, "truncated: \(what)")
+            } catch {
+                throw bad(start, "\(what) is not a varint of at most 64 bits")
             }
         }
         try need(headerSize, "the header")
@@ -201,14 +197,7 @@ struct TraceBuffer {
     var inRun = false
 
     @inline(__always)
-    mutating func varint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
+    mutating func varint(_ v: UInt64) { LEB128.append(v, to: &bytes) }
 
     /// Appends one operation that started `time` ns after its phase started.
     @inline(__always)

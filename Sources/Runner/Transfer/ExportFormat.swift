@@ -54,11 +54,7 @@ public enum ExportFormat {
         withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
     }
 
-    static func appendVarint(_ v: Int, to out: inout [UInt8]) {
-        var x = UInt64(v)
-        while x >= 0x80 { out.append(UInt8(truncatingIfNeeded: x) | 0x80); x >>= 7 }
-        out.append(UInt8(x))
-    }
+    static func appendVarint(_ v: Int, to out: inout [UInt8]) { LEB128.append(UInt64(v), to: &out) }
 
     static func load<T: FixedWidthInteger>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer, _ at: Int) -> T {
         var v: T = 0
