@@ -97,6 +97,30 @@ import OrbitTestSupport
         #expect(v.tornBatches == 1 && !v.isClean, "\(v.problems)")
     }
 
+    /// A writer that goes on after a failed call (node-kill) writes the records of its in-flight
+    /// batch again: the batch is judged on the entries no later op wrote, and is torn only there.
+    @Test func inFlightBatchWrittenAgainIsJudgedOnItsOtherEntries() {
+        var o = KillOracle(recordCount: 4)
+        let batch = KillOp(index: 7, entries: (0..<4).map { .init(record: $0, put: true) }, isBatch: true)
+        o.begin(batch)
+        o.begin(KillOp(index: 9, entries: [.init(record: 0, put: true), .init(record: 1, put: true)], isBatch: true))
+        o.acknowledge(9, synced: true)
+        o.begin(KillOp(index: 11, entries: [.init(record: 2, put: true)], isBatch: false))  // in flight too
+        var applied = o
+        let a = applied.verifyAndAdopt([.value(version: 9), .value(version: 9), .value(version: 11), .value(version: 7)])
+        #expect(a.isClean, "\(a.problems)")
+        var notApplied = o
+        let n = notApplied.verifyAndAdopt([.value(version: 9), .value(version: 9), .absent, .absent])
+        #expect(n.isClean, "\(n.problems)")
+        // Both records the batch alone wrote must agree.
+        var o2 = KillOracle(recordCount: 4)
+        o2.begin(batch)
+        o2.begin(KillOp(index: 9, entries: [.init(record: 0, put: true), .init(record: 1, put: true)], isBatch: true))
+        o2.acknowledge(9, synced: true)
+        let t = o2.verifyAndAdopt([.value(version: 9), .value(version: 9), .value(version: 7), .absent])
+        #expect(t.tornBatches == 1, "\(t.problems)")
+    }
+
     @Test func pipeLinesRoundTrip() throws {
         let op = KillOp(index: 12, entries: [.init(record: 5, put: true), .init(record: 9, put: false)], isBatch: true)
         let line = op.beginLine

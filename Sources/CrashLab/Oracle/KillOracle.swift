@@ -184,6 +184,15 @@ public struct KillOracle: Sendable {
                 note("record \(r): \(g) (expected \(e.state))")
             }
         }
+        // The newest in-flight op per record: an entry of an in-flight batch that a later op wrote
+        // again (acknowledged, or in flight) no longer shows whether the batch applied. A crashed
+        // process's in-flight batch is its writer's last; a writer that goes on after a failed call
+        // (node-kill) writes its records again.
+        var newestFlying: [Int: Int] = [:]
+        for op in flying { for e in op.entries where e.record < recordCount { newestFlying[e.record] = max(newestFlying[e.record] ?? -1, op.index) } }
+        func observable(_ e: KillOp.Entry, of op: KillOp) -> Bool {
+            e.record < recordCount && entries[e.record].op < op.index && (newestFlying[e.record] ?? -1) <= op.index
+        }
         // An in-flight batch is all or nothing.
         for op in flying where op.isBatch && recoveredFlying.contains(op.index) {
             if acknowledgedMayBeLost {
@@ -193,7 +202,7 @@ public struct KillOracle: Sendable {
                 // that value or a deleted record holding one (no later op touches them: the batch is
                 // its writer's last).
                 var applied = 0, notApplied = 0
-                for e in op.entries where e.record < recordCount {
+                for e in op.entries where observable(e, of: op) {
                     let g = recovered[e.record]
                     if e.put {
                         if g == .value(version: op.index) { applied += 1 } else { notApplied += 1 }
@@ -209,12 +218,14 @@ public struct KillOracle: Sendable {
                 }
                 continue
             }
-            let applied = op.entries.filter { e in
-                e.record < recordCount && recovered[e.record] == (e.put ? State.value(version: op.index) : .absent)
-            }.count
-            if applied != op.entries.count {
+            let seen = op.entries.filter { observable($0, of: op) }
+            let applied = seen.filter { e in recovered[e.record] == (e.put ? State.value(version: op.index) : .absent) }.count
+            if applied != seen.count {
                 v.tornBatches += 1
-                if v.problems.count < 5 { v.problems.append("batch op \(op.index): \(applied) of \(op.entries.count) entries recovered") }
+                if v.problems.count < 5 {
+                    v.problems.append("batch op \(op.index): \(applied) of \(seen.count) entries recovered"
+                                      + (seen.count < op.entries.count ? " (\(op.entries.count - seen.count) written again since)" : ""))
+                }
             }
         }
         if acknowledgedMayBeLost {

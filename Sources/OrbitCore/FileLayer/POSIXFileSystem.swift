@@ -55,19 +55,7 @@ public final class POSIXFileSystem: FileSystem {
         let fd: Int32
         do { fd = try system_open(path, O_RDWR | O_CREAT) } catch { throw error.orbitError("open (lock) failed", at: path) }
         do {
-            // A child this process is spawning holds a copy of every descriptor, CLOEXEC ones too,
-            // between its fork and its exec: a lock this process has just released can look held
-            // for that moment. So a lock whose holder note names this process is retried for a while.
-            var attempt = 0
-            while true {
-                do {
-                    try system_flock_exclusive(fd)
-                    break
-                } catch where error.rawValue == EWOULDBLOCK && attempt < 50 && Self.lockNote(fd) == "pid \(getpid())" {
-                    attempt += 1
-                    usleep(10_000)
-                }
-            }
+            try Self.flockRetryingOwnSpawns(fd, system_flock_exclusive)
         } catch {
             defer { try? system_close(fd) }
             if error.rawValue == EWOULDBLOCK {
@@ -82,6 +70,23 @@ public final class POSIXFileSystem: FileSystem {
         _ = try? system_ftruncate(fd, 0)
         _ = note.withUnsafeBytes { try? system_pwrite(fd, $0, 0) }
         return FileLock(path: path) { try? system_close(fd) }
+    }
+
+    /// A child this process is spawning (a server, pg_config through popen) holds a copy of every
+    /// descriptor, CLOEXEC ones too, between its fork and its exec: a lock this process has just
+    /// released can look held for that moment (longer on a loaded machine). So a refusal whose
+    /// holder note names this process is retried, for up to two seconds.
+    static func flockRetryingOwnSpawns(_ fd: Int32, _ flock: (Int32) throws(Errno) -> Void) throws(Errno) {
+        var attempt = 0
+        while true {
+            do {
+                try flock(fd)
+                return
+            } catch where error.rawValue == EWOULDBLOCK && attempt < 200 && lockNote(fd) == "pid \(getpid())" {
+                attempt += 1
+                usleep(10_000)
+            }
+        }
     }
 
     /// flock(2) LOCK_EX on `path` (created if missing, never written): for a lock file whose bytes
@@ -113,7 +118,7 @@ public final class POSIXFileSystem: FileSystem {
     public func lockShared(_ path: String) throws -> FileLock {
         let fd: Int32
         do { fd = try system_open(path, O_RDONLY) } catch { throw error.orbitError("open (shared lock) failed", at: path) }
-        do { try system_flock_shared(fd) } catch {
+        do { try Self.flockRetryingOwnSpawns(fd, system_flock_shared) } catch {
             defer { try? system_close(fd) }
             if error.rawValue == EWOULDBLOCK {
                 throw FileLock.heldError(path, holder: Self.lockNote(fd).flatMap { $0.isEmpty ? nil : "process \($0)" })
