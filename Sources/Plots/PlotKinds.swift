@@ -88,12 +88,19 @@ enum PlotKinds {
         for (ri, r) in c.runs.enumerated() {
             guard let t = r.timeseries else { continue }
             any = true
+            // The phases: timeseries.csv's `phase` column (multi-phase runs name each), else load and run.
+            var phases = ["load", "run"]
+            if t.has("phase") {
+                phases = []
+                for i in t.rows.indices { let p = try t.string(i, "phase"); if !phases.contains(p) { phases.append(p) } }
+            }
             for (bi, b) in r.backends.enumerated() {
-                for phase in ["load", "run"] {
+                for phase in phases {
                     var sums: [(x: Double, y: Double)] = []
                     for i in t.rows.indices where try t.string(i, "backend") == b {
                         let op = try t.string(i, "operation")
-                        guard (op == "load") == (phase == "load"), let x = try t.number(i, "elapsed_s") else { continue }
+                        let inPhase = try t.has("phase") ? t.string(i, "phase") == phase : (op == "load") == (phase == "load")
+                        guard inPhase, let x = try t.number(i, "elapsed_s") else { continue }
                         let y = try t.number(i, "ops_per_s") ?? 0
                         if let last = sums.last, last.x == x { sums[sums.count - 1].y += y } else { sums.append((x, y)) }
                     }
