@@ -27,7 +27,7 @@ struct PhasesRunTests {
             mix: {scan: 1}
             scan_length: 5
           - name: readers
-            mix: {read: 0.9, update: 0.1}
+            mix: {read: 0.9, read_modify_write: 0.1}
             operation_count: 3000
             threads: 2
         """
@@ -78,8 +78,10 @@ struct PhasesRunTests {
             let rows = b.timeseries.filter { $0.phase == phase }
             #expect(rows.reduce(0) { $0 + Int($1.count) } == Self.count(b, phase), "\(phase) timeseries counts")
         }
-        // Inserts of the writers are new records (none overwrote a loaded one): the store holds them all.
-        #expect(b.finalStats.totalKeys == 500 + UInt64(b.operations.first { $0.phase == "writers" && $0.operation == .insert }!.count))
+        // Inserts of the writers are new records (none overwrote a loaded one): the store holds them all
+        // (the readers' read-modify-writes may add records in the gaps the writers' threads left).
+        let inserted = UInt64(b.operations.first { $0.phase == "writers" && $0.operation == .insert }!.count)
+        #expect(b.finalStats.totalKeys >= 500 + inserted)
 
         // The files: phase columns, per-phase latency and interval files.
         let out = EndToEndTests.tempDir("phases")
@@ -94,7 +96,7 @@ struct PhasesRunTests {
         #expect(timeseries[0].hasSuffix(",phase"))
         #expect(Set(timeseries.dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false).last!) })
             == ["load", "writers", "scans", "readers"])
-        for (phase, op) in [("writers", "insert"), ("scans", "scan"), ("readers", "get")] {
+        for (phase, op) in [("writers", "insert"), ("scans", "range_query"), ("readers", "get")] {
             #expect(FileManager.default.fileExists(atPath: out + "/phases/\(phase)/latency-memory-\(op).hgrm"), "\(phase) \(op) hgrm")
             #expect(FileManager.default.fileExists(atPath: out + "/phases/\(phase)/interval-memory-\(op).csv"), "\(phase) \(op) interval")
         }
@@ -136,6 +138,6 @@ struct PhasesRunTests {
             #expect(FileManager.default.fileExists(atPath: out + "/latency-memory-\(op).hgrm"), "\(op)")
         }
         let summary = try EndToEndTests.lines(out + "/summary.csv").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        #expect(summary.map { "\($0[14]) \($0[3])" } == ["load load", "run get", "run update", "run insert"])
+        #expect(summary.map { "\($0[14]) \($0[3])" } == ["load load", "run insert", "run update", "run get"])
     }
 }

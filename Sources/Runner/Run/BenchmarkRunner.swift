@@ -370,11 +370,16 @@ public struct BenchmarkRunner: Sendable {
                                    collector: collectors[mi])
             let (d, late) = members[mi].executor.run(thread: t, state: &states[g].value, recorder: recorders[mi][t], progress: progress[g],
                                                      clock: clock, stop: mi == fg ? nil : stop)
-            let end = MeterClock.shared.nanoseconds()
+            var end = MeterClock.shared.nanoseconds()
+            if mi == fg, foregroundLeft.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                // The foreground phase ends here: the background threads stop before their next operation
+                // (what each has in flight when this is raised completes after the end).
+                stop.raise()
+                end = MeterClock.shared.nanoseconds()
+            }
             digests.withLock { $0[mi][t] = d }
             behind.withLock { $0[mi][t] = late }
             ends.withLock { $0[mi] = max($0[mi], end) }
-            if mi == fg, foregroundLeft.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { stop.raise() }
         }
         for c in collectors { c.endPhase() }
         let phaseStart = begun.load(ordering: .relaxed)
