@@ -83,6 +83,20 @@ struct PhasesRunTests {
         let inserted = UInt64(b.operations.first { $0.phase == "writers" && $0.operation == .insert }!.count)
         #expect(b.finalStats.totalKeys >= 500 + inserted)
 
+        // The op stream: the foreground phases' streams as documented (phase k's thread t draws stream
+        // (k-1)·2048 + t; inserts numbered from above the records before, slot = place among the threads
+        // running together); the background phase's is cut by timing and not in the digest.
+        let w = r.workload
+        var writerStreams = (0..<2).map { t in OpStream(workload: w.phases[0].workload, thread: t, stream: t, recordBase: 500, slot: t, slots: 2) }
+        for t in 0..<2 { for _ in 0..<500 { _ = writerStreams[t].next() } }
+        let base = 500 + 2 * writerStreams.map(\.inserted).max()!
+        var readerStreams = (0..<2).map { t in
+            OpStream(workload: w.phases[2].workload, thread: t, stream: 2 * 2048 + t, recordBase: base, slot: 1 + t, slots: 3)
+        }
+        for t in 0..<2 { for _ in 0..<1500 { _ = readerStreams[t].next() } }
+        #expect(b.opStreamDigest == OpStream.combine((writerStreams + readerStreams).map(\.digest), workload: w))
+        #expect(b.opStreamReproducible)
+
         // The files: phase columns, per-phase latency and interval files.
         let out = EndToEndTests.tempDir("phases")
         defer { try? FileManager.default.removeItem(atPath: out) }

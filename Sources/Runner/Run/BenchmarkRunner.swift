@@ -286,8 +286,13 @@ public struct BenchmarkRunner: Sendable {
             dataDirectory: engine.dataDirectory, openSeconds: openSeconds, loadSeconds: loadSeconds,
             warmupSeconds: warmupSeconds, runSeconds: runSeconds, operations: operations,
             statsRows: sampler.rows, timeseries: timeseries, samples: samples,
-            opStreamDigest: OpStream.combine(runs.flatMap(\.digests), workload: w),
-            opStreamReproducible: phases.allSatisfy { $0.workload.durationSeconds == 0 && !$0.background },
+            // A background phase's stream is cut where the phase beside it ends: the digest is the
+            // foreground phases' (reproducible unless a duration cuts one, or a background phase inserts
+            // and so moves the record numbers of the inserts after it).
+            opStreamDigest: OpStream.combine(runs.filter { !$0.phase.background }.flatMap(\.digests), workload: w),
+            opStreamReproducible: phases.allSatisfy { p in
+                p.background ? !p.workload.mix.contains { $0.op == .insert } : p.workload.durationSeconds == 0
+            },
             finalStats: finalStats, errors: errors, target: target)
         result.server = ((engine as AnyObject) as? any ServerBackedEngine)?.serverDescription
         result.costs = costs
