@@ -63,6 +63,14 @@ struct PhasesTests {
         #expect(w.runPhases[0].workload.operationCount == 10 && !w.runPhases[0].background)
     }
 
+    @Test func aYCSBPropertyFileIsOnePhase() throws {
+        var c = Configuration()
+        try c.applyPropertyFiles(["workloads/ycsb/workloada"])
+        let w = try Workload(settings: c.settings, path: "workloads/ycsb/workloada")
+        #expect(!w.isMultiPhase && w.runPhases.map(\.name) == ["run"])
+        #expect(w.runPhases[0].workload.mix.map(\.op) == w.mix.map(\.op))
+    }
+
     static let cases: [(name: String, yaml: String, error: String)] = [
         ("unknown field in a phase", "name: t\nmix: {read: 1}\nphases:\n  - name: a\n    mixx: {read: 1}\n",
          "w.yaml:5:5: unknown field 'mixx' in phase 1; allowed in a phase: name, background, mix, key_distribution, target_ops_s, duration_s, operation_count, threads, value_size, scan_length; the other fields are the workload's, for every phase"),
