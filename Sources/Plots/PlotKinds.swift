@@ -60,7 +60,7 @@ enum PlotKinds {
                     let pts = f.points.filter { $0.inverse.isFinite && $0.value > 0 }
                     guard !pts.isEmpty else { continue }
                     maxInverse = max(maxInverse, pts.map(\.inverse).max() ?? 1)
-                    let label = c.label(r, h.backend, h.intended ? "intended" : "")
+                    let label = c.label(r, h.backend, ([h.phase.map { "phase " + $0 } ?? "", h.intended ? "intended" : ""]).filter { !$0.isEmpty }.joined(separator: " "))
                     s.addSeries(pts.map { "\(fmt($0.inverse)) \(fmt($0.value))" }, with: "lines \(c.style(h.backend, run: ri + (h.intended ? 1 : 0), points: false))", title: label)
                 }
             }

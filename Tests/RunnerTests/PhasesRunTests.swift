@@ -115,6 +115,10 @@ struct PhasesRunTests {
             #expect(FileManager.default.fileExists(atPath: out + "/phases/\(phase)/interval-memory-\(op).csv"), "\(phase) \(op) interval")
         }
         #expect(FileManager.default.fileExists(atPath: out + "/latency-memory-load.hgrm"))
+        // Read back (plot, report, compare, thresholds): the run phases' histograms with their phase.
+        let read = try ResultsDirectory.read(out)
+        #expect(Set(read.histograms.compactMap(\.phase)) == ["writers", "scans", "readers"])
+        #expect(read.histograms.filter { $0.phase == nil }.map(\.operation) == ["load"])
         #expect(!FileManager.default.fileExists(atPath: out + "/latency-memory-get.hgrm"))
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
         let backend = (json["backends"] as! [[String: Any]])[0]
