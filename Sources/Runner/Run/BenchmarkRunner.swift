@@ -365,6 +365,8 @@ public struct BenchmarkRunner: Sendable {
         let gate = StartGate(parties: total)
         let begun = Atomic<UInt64>(0)
         let owners = owner
+        // The status line counts the foreground phase's operations (against its operation_count).
+        let backgroundProgress = owner.map { _ in ProgressCounter() }
         let joined = runThreads(total, name: "orbit-run", gate: gate, onOpen: {
             let t = MeterClock.shared.nanoseconds()
             begun.store(t, ordering: .relaxed)
@@ -373,7 +375,8 @@ public struct BenchmarkRunner: Sendable {
             let (mi, t) = owners[g]
             let clock = PhaseClock(runStart: runStart, intervalNanos: intervalNanos, phaseStart: begun.load(ordering: .relaxed),
                                    collector: collectors[mi])
-            let (d, late) = members[mi].executor.run(thread: t, state: &states[g].value, recorder: recorders[mi][t], progress: progress[g],
+            let (d, late) = members[mi].executor.run(thread: t, state: &states[g].value, recorder: recorders[mi][t],
+                                                     progress: mi == fg ? progress[t] : backgroundProgress[g],
                                                      clock: clock, stop: mi == fg ? nil : stop)
             var end = MeterClock.shared.nanoseconds()
             if mi == fg, foregroundLeft.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
