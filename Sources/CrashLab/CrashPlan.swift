@@ -23,6 +23,10 @@ public struct CrashPlan: Sendable {
     public var plantedBug: PlantedBug
 
     public init(settings s: Settings) throws {
+        if let first = s.phases.first {
+            throw OrbitError(.invalidWorkload, "a crash experiment runs one operation mix; this workload has phases",
+                             at: first.source.location, hint: "drop 'phases' from a crash workload")
+        }
         cycles = s.int("cycles")
         methods = s.string("crash_methods").split(separator: ",").map { CrashRecord.Method(rawValue: String($0))! }
         recordCount = s.int("record_count")

@@ -60,7 +60,7 @@ enum PlotKinds {
                     let pts = f.points.filter { $0.inverse.isFinite && $0.value > 0 }
                     guard !pts.isEmpty else { continue }
                     maxInverse = max(maxInverse, pts.map(\.inverse).max() ?? 1)
-                    let label = c.label(r, h.backend, h.intended ? "intended" : "")
+                    let label = c.label(r, h.backend, ([h.phase.map { "phase " + $0 } ?? "", h.intended ? "intended" : ""]).filter { !$0.isEmpty }.joined(separator: " "))
                     s.addSeries(pts.map { "\(fmt($0.inverse)) \(fmt($0.value))" }, with: "lines \(c.style(h.backend, run: ri + (h.intended ? 1 : 0), points: false))", title: label)
                 }
             }
@@ -88,12 +88,19 @@ enum PlotKinds {
         for (ri, r) in c.runs.enumerated() {
             guard let t = r.timeseries else { continue }
             any = true
+            // The phases: timeseries.csv's `phase` column (multi-phase runs name each), else load and run.
+            var phases = ["load", "run"]
+            if t.has("phase") {
+                phases = []
+                for i in t.rows.indices { let p = try t.string(i, "phase"); if !phases.contains(p) { phases.append(p) } }
+            }
             for (bi, b) in r.backends.enumerated() {
-                for phase in ["load", "run"] {
+                for phase in phases {
                     var sums: [(x: Double, y: Double)] = []
                     for i in t.rows.indices where try t.string(i, "backend") == b {
                         let op = try t.string(i, "operation")
-                        guard (op == "load") == (phase == "load"), let x = try t.number(i, "elapsed_s") else { continue }
+                        let inPhase = try t.has("phase") ? t.string(i, "phase") == phase : (op == "load") == (phase == "load")
+                        guard inPhase, let x = try t.number(i, "elapsed_s") else { continue }
                         let y = try t.number(i, "ops_per_s") ?? 0
                         if let last = sums.last, last.x == x { sums[sums.count - 1].y += y } else { sums.append((x, y)) }
                     }

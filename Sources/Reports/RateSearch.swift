@@ -126,6 +126,11 @@ public struct RateSearch {
         }
         let backend = backends[0]
         let workload = try Workload(settings: configuration.settings, path: configuration.workloadPath)
+        if workload.isMultiPhase {
+            throw OrbitError(.invalidArgument, "search-rate probes one run phase at a time; this workload has phases",
+                             at: configuration.settings.phases[0].source.location ?? configuration.workloadPath,
+                             hint: "give search-rate a workload without 'phases'")
+        }
         let out = outputDirectory ?? "results/\(RunStamp.now())-search-rate-\(workload.name)"
         try ResultsGuard.prepare(out, overwrite: overwrite, remove: false)
         // Every probe's configuration is checked before the first one runs.

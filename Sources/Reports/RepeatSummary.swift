@@ -92,7 +92,7 @@ public struct SummaryRow: Sendable {
 public enum Representative {
     /// Mean service time of the backend's run phase (the load phase when there is no run phase), ns.
     public static func meanLatency(_ b: BackendRun) -> Double {
-        let run = b.operations.filter { $0.phase == "run" }
+        let run = b.operations.filter { $0.phase != "load" }
         let ops = run.isEmpty ? b.operations : run
         let n = ops.reduce(0) { $0 + $1.count }
         return n == 0 ? 0 : Double(ops.reduce(0) { $0 + $1.latencySumNanos }) / Double(n)

@@ -45,6 +45,8 @@ public enum ResultsWriter {
         "disk_bytes_read", "disk_bytes_written", "success",
         // Extensions (schema 1, server backends): the call's bytes on the wire.
         "net_bytes_sent", "net_bytes_received",
+        // Extensions (schema 1, multi-phase workloads): load, run, or the run phase's name.
+        "phase",
     ]
     public static let timeseriesColumns = [
         "elapsed_s", "backend", "operation", "count", "ops_per_s", "p50_us", "p95_us", "p99_us", "p999_us", "max_us",
@@ -52,6 +54,8 @@ public enum ResultsWriter {
         // (0: closed loop); open loop only, how late the latest operation started, how many started more
         // than 1 ms late, and how many were due and not started at the interval's end.
         "achieved_ops_s", "target_ops_s", "schedule_lag_ms", "late_ops", "backlog_ops",
+        // Extensions (schema 1, multi-phase workloads): load, run, or the run phase's name.
+        "phase",
     ]
     public static let statsColumns = ["elapsed_s", "backend"] + StorageStats.csvColumns + ["process_heap_bytes"]
         + StorageStats.internalsColumns
@@ -64,16 +68,31 @@ public enum ResultsWriter {
         try writeFile(directory + "/timeseries.csv", timeseriesCSV(result))
         try writeFile(directory + "/stats.csv", statsCSV(result))
         for b in result.backends {
-            for op in b.operations where op.phase == "run" || op.operation == .load {
-                try writeFile(directory + "/latency-\(b.backend)-\(op.operation.name).hgrm", hgrm(op.histogram))
+            // A workload with phases: the load phase's files here, each run phase's in phases/<name>/.
+            let multi = result.workload.isMultiPhase
+            func place(_ phase: String) throws -> String {
+                guard multi, phase != "load" else { return directory }
+                let dir = directory + "/phases/" + phase
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                return dir
+            }
+            for op in b.operations where op.phase != "load" || op.operation == .load {
+                let dir = try place(op.phase)
+                try writeFile(dir + "/latency-\(b.backend)-\(op.operation.name).hgrm", hgrm(op.histogram))
                 if let ih = op.intendedHistogram {
-                    try writeFile(directory + "/latency-\(b.backend)-\(op.operation.name)-intended.hgrm", hgrm(ih))
+                    try writeFile(dir + "/latency-\(b.backend)-\(op.operation.name)-intended.hgrm", hgrm(ih))
                 }
             }
-            for op in Set(b.timeseries.map(\.operation)).sorted(by: { $0.rawValue < $1.rawValue }) {
-                let rows = b.timeseries.filter { $0.operation == op }
-                try writeFile(directory + "/interval-\(b.backend)-\(op.name).csv", intervalCSV(rows))
-                try writeFile(directory + "/interval-\(b.backend)-\(op.name).hlog", IntervalLog.render(rows, startMillis: result.startedAtMillis))
+            var keys: [(phase: String, op: OperationType)] = []
+            for t in b.timeseries where !keys.contains(where: { $0.op == t.operation && (!multi || $0.phase == t.phase) }) {
+                keys.append((t.phase, t.operation))
+            }
+            keys.sort { $0.op.rawValue < $1.op.rawValue }
+            for key in keys {
+                let rows = b.timeseries.filter { $0.operation == key.op && (!multi || $0.phase == key.phase) }
+                let dir = try place(key.phase)
+                try writeFile(dir + "/interval-\(b.backend)-\(key.op.name).csv", intervalCSV(rows))
+                try writeFile(dir + "/interval-\(b.backend)-\(key.op.name).hlog", IntervalLog.render(rows, startMillis: result.startedAtMillis))
             }
             if result.workload.ycsbOutput {
                 try writeFile(directory + "/ycsb-\(b.backend).txt", YCSBOutput.render(b, measurementInterval: result.workload.measurementInterval))
@@ -152,7 +171,7 @@ public enum ResultsWriter {
                 out += [String(s.timestampNanos), b.backend, String(s.thread), m.operationType.name, String(m.latencyNanos),
                         String(s.intendedLatencyNanos), String(m.memoryUsedBytes), String(m.diskBytesRead),
                         String(m.diskBytesWritten), m.success ? "true" : "false",
-                        String(m.netBytesSent), String(m.netBytesReceived)].joined(separator: ",") + "\n"
+                        String(m.netBytesSent), String(m.netBytesReceived), s.phase].joined(separator: ",") + "\n"
             }
         }
         return out
@@ -175,6 +194,7 @@ public enum ResultsWriter {
                 } else {
                     cells += ["", "", ""]  // closed loop: no schedule to keep
                 }
+                cells.append(t.phase)
                 out += CSV.row(cells)
             }
         }
@@ -231,6 +251,15 @@ public enum ResultsWriter {
                 "mix": Dictionary(uniqueKeysWithValues: r.workload.mix.map { ($0.op.name, $0.proportion) }),
                 "key_distribution": r.workload.keyDistribution.name,
                 "target_ops_s": r.workload.targetOpsPerSecond, "table": r.workload.table,
+                "phases": r.workload.runPhases.map { p -> [String: Any] in
+                    let pw = p.workload
+                    return ["name": p.name, "background": p.background, "threads": pw.threads,
+                            "operation_count": pw.operationCount, "duration_s": pw.durationSeconds,
+                            "target_ops_s": pw.targetOpsPerSecond, "key_distribution": pw.keyDistribution.name,
+                            "mix": Dictionary(uniqueKeysWithValues: pw.mix.map { ($0.op.name, $0.proportion) }),
+                            "value_size": [pw.valueSize.lowerBound, pw.valueSize.upperBound],
+                            "scan_length": [pw.scanLength.lowerBound, pw.scanLength.upperBound]]
+                },
             ] as [String: Any],
             "seed": r.workload.seed,
             "op_stream_digest": r.backends.first.map { hex($0.opStreamDigest) } ?? NSNull(),
@@ -308,16 +337,24 @@ public enum ResultsWriter {
                     ]
                 }
             }
-            if let t = b.target {
-                d["target"] = ["target_ops_s": t.target, "achieved_ops_s": t.achieved, "behind_schedule_ms": Double(t.behindNanos) / 1e6,
-                               "reached": t.reached, "saturated": t.saturated, "late_ops": t.lateOps,
-                               "max_schedule_lag_ms": Double(t.maxLagNanos) / 1e6,
-                               "backlog_ops": t.backlogs] as [String: Any]
+            if let t = b.target { d["target"] = targetJSON(t) }
+            d["phases"] = b.phases.map { p -> [String: Any] in
+                var x: [String: Any] = ["name": p.name, "background": p.background, "threads": p.threads,
+                                        "start_s": p.startSeconds, "end_s": p.endSeconds, "operations": p.operations]
+                if let t = p.target { x["target"] = targetJSON(t) }
+                return x
             }
             return d
         }
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func targetJSON(_ t: TargetOutcome) -> [String: Any] {
+        ["target_ops_s": t.target, "achieved_ops_s": t.achieved, "behind_schedule_ms": Double(t.behindNanos) / 1e6,
+         "reached": t.reached, "saturated": t.saturated, "late_ops": t.lateOps,
+         "max_schedule_lag_ms": Double(t.maxLagNanos) / 1e6,
+         "backlog_ops": t.backlogs]
     }
 
     static func operationJSON(_ op: OperationSummary) -> [String: Any] {

@@ -69,13 +69,24 @@ public enum SummaryTable {
                     + (m.oomKills > 0 ? ", OOM KILLS \(m.oomKills)" : "") + "\n"
             }
             for e in b.errors { out += "  ERROR \(e)\n" }
-            if let t = b.target {
+            // Open loop: the run's target, or (phases) each open-loop phase's.
+            let targets: [(label: String, target: TargetOutcome)] = r.workload.isMultiPhase
+                ? b.phases.compactMap { p in p.target.map { ("phase \(p.name): ", $0) } }
+                : b.target.map { [("", $0)] } ?? []
+            if r.workload.isMultiPhase {
+                let list = b.phases.map { p in
+                    "\(p.name)\(p.background ? " (background)" : "") \(formatDouble(p.startSeconds, decimals: 1))–\(formatDouble(p.endSeconds, decimals: 1)) s, \(p.threads) thread\(p.threads == 1 ? "" : "s"), \(p.operations) ops"
+                }
+                out += "  phases: " + list.joined(separator: "; ") + "\n"
+            }
+            for (label, t) in targets {
                 let behind = formatDouble(Double(t.behindNanos) / 1e6, decimals: 1)
+                out += "  " + label
                 out += t.reached
-                    ? "  open loop: target \(formatDouble(t.target, decimals: 0)) ops/s reached (\(formatDouble(t.achieved, decimals: 0)) ops/s)\n"
-                    : "  TARGET NOT REACHED: \(formatDouble(t.target, decimals: 0)) ops/s asked, \(formatDouble(t.achieved, decimals: 0)) ops/s achieved; \(behind) ms behind schedule at the end — latencies are those of an overloaded system\n"
+                    ? "open loop: target \(formatDouble(t.target, decimals: 0)) ops/s reached (\(formatDouble(t.achieved, decimals: 0)) ops/s)\n"
+                    : "TARGET NOT REACHED: \(formatDouble(t.target, decimals: 0)) ops/s asked, \(formatDouble(t.achieved, decimals: 0)) ops/s achieved; \(behind) ms behind schedule at the end — latencies are those of an overloaded system\n"
                 if t.saturated {
-                    out += "  SATURATED: the backlog grew through the run (\(t.backlogs.first ?? 0) → \(t.backlogs.dropLast().last ?? t.backlogs.last ?? 0) operations due and not started; \(t.lateOps) started over 1 ms late, lag up to \(formatDouble(Double(t.maxLagNanos) / 1e6, decimals: 1)) ms): \(b.backend) does not sustain \(formatDouble(t.target, decimals: 0)) ops/s\n"
+                    out += "  \(label)SATURATED: the backlog grew through the run (\(t.backlogs.first ?? 0) → \(t.backlogs.dropLast().last ?? t.backlogs.last ?? 0) operations due and not started; \(t.lateOps) started over 1 ms late, lag up to \(formatDouble(Double(t.maxLagNanos) / 1e6, decimals: 1)) ms): \(b.backend) does not sustain \(formatDouble(t.target, decimals: 0)) ops/s\n"
                 }
             }
         }

@@ -20,7 +20,7 @@ import OrbitCore
 /// `[READ]` lines), intended latencies (`intended`, `[Intended-READ]`) or both.
 public enum YCSBOutput {
     public static func render(_ b: BackendRun, measurementInterval: String) -> String {
-        let runOps = b.operations.filter { $0.phase == "run" }
+        let runOps = b.operations.filter { $0.phase != "load" }
         let ops = runOps.isEmpty ? b.operations.filter { $0.phase == "load" } : runOps
         let seconds = runOps.isEmpty ? b.loadSeconds : b.runSeconds
         let total = ops.reduce(0) { $0 + $1.count + $1.errors }

@@ -20,6 +20,8 @@ public struct Op: Sendable, Hashable {
 /// `digest` hashes every operation drawn (word-wise FNV-1a with a xor-shift), recorded in summary.json: same seed, same digest.
 public struct OpStream: Sendable {
     public let thread: Int
+    /// Inserts of this stream use record numbers recordCount + slot + k*threads.
+    let slot: UInt64
     let threads: UInt64
     let recordCount: UInt64
     var rng: SeededRNG
@@ -34,11 +36,15 @@ public struct OpStream: Sendable {
     public private(set) var digest: UInt64 = 0xCBF2_9CE4_8422_2325
     public private(set) var drawn: UInt64 = 0
 
-    public init(workload w: Workload, thread: Int) {
+    /// `stream` picks the random stream (default: `thread`); inserts use record numbers
+    /// `recordBase` (default record_count) + `slot` + k·`slots` (default: `thread`, the workload's threads):
+    /// the phases of a multi-phase run draw their own streams and number their inserts apart.
+    public init(workload w: Workload, thread: Int, stream: Int? = nil, recordBase: UInt64? = nil, slot: Int? = nil, slots: Int? = nil) {
         self.thread = thread
-        threads = UInt64(w.threads)
-        recordCount = UInt64(w.recordCount)
-        rng = SeededRNG(seed: w.seed, stream: thread)
+        self.slot = UInt64(slot ?? thread)
+        threads = UInt64(slots ?? w.threads)
+        recordCount = recordBase ?? UInt64(w.recordCount)
+        rng = SeededRNG(seed: w.seed, stream: stream ?? thread)
         chooser = KeyChooser(w.keyDistribution, records: w.recordCount, thread: thread, threads: w.threads)
         var acc = 0.0
         var cum: [(Double, OperationType)] = []
@@ -70,7 +76,7 @@ public struct OpStream: Sendable {
         var op = Op(type: type, record: 0, valueLength: 0, count: 0, salt: rng.next())
         switch type {
         case .insert, .leaseStore:
-            op.record = recordCount &+ UInt64(thread) &+ inserted &* threads
+            op.record = recordCount &+ slot &+ inserted &* threads
             inserted &+= 1
         case .leaseListNode:
             op.count = Int(rng.below(UInt64(leaseNodes)))

@@ -89,11 +89,61 @@ public struct Workload: Sendable {
     /// Operations and their proportions (only those > 0), in a fixed order.
     public var mix: [(op: OperationType, proportion: Double)]
 
+    /// `phases:` — the run phases in order (empty: the run is one phase, `runPhases`' "run").
+    public var phases: [Phase] = []
+    /// A phase that runs until the next one ends (a background phase without operation_count or duration_s).
+    public var unbounded = false
+
     public var usesLeases: Bool { mix.contains { $0.op.name.hasPrefix("lease_") } }
+
+    /// One run phase: its name, whether it runs beside the next phase (and stops when that one ends),
+    /// and the workload it runs (the workload's fields with the phase's own over them).
+    public struct Phase: Sendable {
+        public var name: String
+        public var background: Bool
+        public var workload: Workload
+    }
+
+    /// Whether the workload has `phases:` (results then name each run phase; without, the one phase is "run").
+    public var isMultiPhase: Bool { !phases.isEmpty }
+
+    /// The run phases in order: `phases`, or the workload itself as the one phase "run".
+    public var runPhases: [Phase] {
+        phases.isEmpty ? [Phase(name: "run", background: false, workload: self)] : phases
+    }
 
     /// Reads and cross-checks the workload fields of `settings`. Errors name the source of the
     /// offending setting (file:line:col, flag or variable).
     public init(settings s: Settings, path: String? = nil) throws {
+        try self.init(settings: s, path: path, unbounded: false)
+        guard !s.phases.isEmpty else { return }
+        let at = s.phases[0].source.location ?? path
+        if recordTrace != nil {
+            throw OrbitError(.invalidWorkload, "record_trace records a one-phase run; this workload has phases", at: at,
+                             hint: "drop record_trace (--record-trace), or 'phases'")
+        }
+        if usesLeases {
+            throw OrbitError(.invalidWorkload, "lease workloads run one phase; this workload has phases", at: at,
+                             hint: "drop 'phases' for a lease workload")
+        }
+        for overlay in s.phases {
+            let unbounded = overlay.background && overlay.values.contains { $0.knob == "operation_count" && $0.source == overlay.backgroundSource }
+            let phase = try Workload(settings: overlay.applied(to: s), path: path, unbounded: unbounded)
+            if phase.usesLeases {
+                throw OrbitError(.invalidWorkload, "phase '\(overlay.name)' has lease operations; lease workloads run one phase",
+                                 at: overlay.source.location ?? path, hint: "use read/update/insert/delete/scan/read_modify_write in phases")
+            }
+            if dataIntegrity, phase.valueSize != valueSize {
+                throw OrbitError(.invalidWorkload, "phase '\(overlay.name)' changes value_size under data_integrity",
+                                 at: overlay.values.first { $0.knob.hasPrefix("value_size") }?.source.location ?? overlay.source.location ?? path,
+                                 hint: "data_integrity checks every read against the one value size; leave value_size out of the phases")
+            }
+            phases.append(Phase(name: overlay.name, background: overlay.background, workload: phase))
+        }
+    }
+
+    init(settings s: Settings, path: String?, unbounded: Bool) throws {
+        self.unbounded = unbounded
         name = s.string("name")
         description = s.string("description")
         self.path = path
@@ -209,7 +259,7 @@ public struct Workload: Sendable {
             keyDistribution = .scrambledZipfian(constant: c, keySpace: UInt64(max(insertCount, 1)) + expectedNew)
         }
 
-        guard !runPhase || operationCount > 0 || durationSeconds > 0 else {
+        guard !runPhase || operationCount > 0 || durationSeconds > 0 || unbounded else {
             throw OrbitError(.invalidWorkload, "the run phase has neither operation_count nor duration_s",
                              at: s.source("operation_count").location ?? path,
                              hint: "set operation_count > 0 or duration_s > 0")

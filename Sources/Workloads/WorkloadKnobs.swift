@@ -96,6 +96,11 @@ public enum WorkloadKnobs {
     static let rangeFields: Set<String> = ["value_size", "scan_length", "kill_after_ops", "kill_after_ms"]
     /// Fields that take either a scalar (the type) or a mapping with `type` and parameters.
     static let typedFields: [String: String] = ["key_distribution": "type"]
+    /// Fields a phase of `phases:` may set (besides `name` and `background`): the run section's.
+    public static let phaseFields = ["mix", "key_distribution", "target_ops_s", "duration_s", "operation_count", "threads",
+                                     "value_size", "scan_length"]
+    /// The most phases a workload may have.
+    public static let maxPhases = 64
     /// Nested sections whose children are knobs.
     static let sections: Set<String> = ["mix", "lease", "value_size", "scan_length", "key_distribution", "crash", "kill_after_ops", "kill_after_ms", "thresholds"]
 }

@@ -44,9 +44,9 @@ struct EndToEndTests {
             + "ops_per_s_ci_low,ops_per_s_ci_high,micros_per_op_ci_low,micros_per_op_ci_high,p50_us_ci_low,p50_us_ci_high,"
             + "p99_us_ci_low,p99_us_ci_high,p999_us_ci_low,p999_us_ci_high")
         #expect(try Self.lines(out + "/metrics.csv")[0]
-            == "timestamp_ns,backend,thread,operation,latency_ns,intended_latency_ns,memory_used_bytes,disk_bytes_read,disk_bytes_written,success,net_bytes_sent,net_bytes_received")
+            == "timestamp_ns,backend,thread,operation,latency_ns,intended_latency_ns,memory_used_bytes,disk_bytes_read,disk_bytes_written,success,net_bytes_sent,net_bytes_received,phase")
         #expect(try Self.lines(out + "/timeseries.csv")[0]
-            == "elapsed_s,backend,operation,count,ops_per_s,p50_us,p95_us,p99_us,p999_us,max_us,achieved_ops_s,target_ops_s,schedule_lag_ms,late_ops,backlog_ops")
+            == "elapsed_s,backend,operation,count,ops_per_s,p50_us,p95_us,p99_us,p999_us,max_us,achieved_ops_s,target_ops_s,schedule_lag_ms,late_ops,backlog_ops,phase")
         #expect(try Self.lines(out + "/stats.csv")[0].hasPrefix(
             "elapsed_s,backend,total_keys,total_size_bytes,memory_usage_bytes,disk_usage_bytes,average_key_size,average_value_size,"))
         for backend in ["memory", "rocksdb"] {
@@ -73,7 +73,7 @@ struct EndToEndTests {
         // Sampled metrics: about 10% of 10,000 operations, each row well-formed.
         let metrics = try Self.lines(out + "/metrics.csv").dropFirst()
         #expect(metrics.count > 700 && metrics.count < 1300)
-        #expect(metrics.allSatisfy { $0.split(separator: ",").count == 12 && $0.hasSuffix(",true,0,0") })
+        #expect(metrics.allSatisfy { $0.split(separator: ",").count == 13 && ($0.hasSuffix(",true,0,0,load") || $0.hasSuffix(",true,0,0,run")) })
         // RocksDB's writes count the WAL bytes they produced.
         let split: [[Substring]] = metrics.map { $0.split(separator: ",") }
         let rocksWrites = split.filter { f in f[1] == "rocksdb" && (f[3] == "update" || f[3] == "load") }

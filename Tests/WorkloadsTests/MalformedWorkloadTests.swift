@@ -8,7 +8,7 @@ import Workloads
 struct MalformedWorkloadTests {
     static let cases: [(name: String, yaml: String, error: String)] = [
         ("unknown field", "name: t\nrecordcount: 10\nmix: {read: 1}\n",
-         "w.yaml:2:1: unknown field 'recordcount'; allowed fields: name, description, record_count, operation_count, duration_s, warmup_ops, warmup_s, warmup, warmup_window_s, warmup_bound, warmup_max_s, threads, seed, key_size, value_size, key_distribution, scan_length, load_order, load, lease, metrics_sample_rate, metrics_all, interval_s, key_format, insert_order, zero_padding, insert_start, insert_count, run, target_ops_s, measurement_interval, status_interval_s, ycsb_output, table, data_integrity, metering, repeat, warmup_repeats, record_trace, plots, memory_limit_mb, mix, cycles, crash_methods, kill_after_ops, kill_after_ms, crash, corruption_stride, thresholds, backends, durability, config"),
+         "w.yaml:2:1: unknown field 'recordcount'; allowed fields: name, description, record_count, operation_count, duration_s, warmup_ops, warmup_s, warmup, warmup_window_s, warmup_bound, warmup_max_s, threads, seed, key_size, value_size, key_distribution, scan_length, load_order, load, lease, metrics_sample_rate, metrics_all, interval_s, key_format, insert_order, zero_padding, insert_start, insert_count, run, target_ops_s, measurement_interval, status_interval_s, ycsb_output, table, data_integrity, metering, repeat, warmup_repeats, record_trace, plots, memory_limit_mb, mix, cycles, crash_methods, kill_after_ops, kill_after_ms, crash, corruption_stride, thresholds, backends, durability, config, phases"),
         ("wrong type", "name: t\nrecord_count: lots\nmix: {read: 1}\n",
          "w.yaml:2:15: 'record_count' has the wrong type: 'lots'; allowed: an integer in 0...2000000000"),
         ("quoted number", "name: t\nthreads: \"4\"\nmix: {read: 1}\n",
@@ -92,7 +92,7 @@ struct MalformedWorkloadTests {
     }
 
     @Test func everyBundledWorkloadParses() throws {
-        for name in ["write-heavy", "read-heavy", "mixed", "scan-heavy", "lease-churn"] {
+        for name in ["write-heavy", "read-heavy", "mixed", "scan-heavy", "lease-churn", "phased"] {
             var c = Configuration()
             try c.applyWorkloadFile(path: "workloads/\(name).yaml")
             let w = try Workload(settings: c.settings, path: "workloads/\(name).yaml")

@@ -7,6 +7,8 @@ public struct Settings: Sendable {
     private var index: [String: Int]
     private var values: [KnobValue]
     private var sources: [ConfigSource]
+    /// A workload file's `phases:`, in order: each phase's own settings over these (empty: the run is one phase).
+    public var phases: [PhaseOverlay] = []
 
     public init(knobs: [Knob]) {
         self.knobs = knobs
@@ -98,5 +100,33 @@ public struct Settings: Sendable {
     /// (name, value, source) for every knob, in registration order.
     public var entries: [(name: String, value: KnobValue, source: ConfigSource)] {
         knobs.indices.map { (knobs[$0].name, values[$0], sources[$0]) }
+    }
+}
+
+/// One phase of a multi-phase workload (`phases:`): its name, whether it runs beside the next phase,
+/// and the knob values it sets over the workload's (each with the source that set it).
+public struct PhaseOverlay: Sendable {
+    public var name: String
+    /// Where the phase's mapping (or its `name`) is, for errors.
+    public var source: ConfigSource
+    public var background: Bool
+    public var backgroundSource: ConfigSource
+    public var values: [(knob: String, value: KnobValue, source: ConfigSource)]
+
+    public init(name: String, source: ConfigSource, background: Bool, backgroundSource: ConfigSource,
+                values: [(knob: String, value: KnobValue, source: ConfigSource)]) {
+        self.name = name
+        self.source = source
+        self.background = background
+        self.backgroundSource = backgroundSource
+        self.values = values
+    }
+
+    /// `settings` with this phase's values set over them (and no phases of its own).
+    public func applied(to settings: Settings) -> Settings {
+        var s = settings
+        s.phases = []
+        for v in values { s.set(v.knob, v.value, from: v.source) }
+        return s
     }
 }

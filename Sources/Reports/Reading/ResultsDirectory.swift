@@ -11,6 +11,8 @@ public struct ResultsDirectory: Sendable {
         public var operation: String
         public var intended: Bool
         public var path: String
+        /// A multi-phase run's run phase (the file is in `phases/<phase>/`); nil for the top level's.
+        public var phase: String? = nil
     }
 
     public var path: String
@@ -75,12 +77,23 @@ public struct ResultsDirectory: Sendable {
             }
         }
         // latency-<backend>-<op>[-intended].hgrm; backend names hold no '-', operation names none either.
-        for f in files.sorted() where f.hasPrefix("latency-") && f.hasSuffix(".hgrm") {
-            var parts = f.dropFirst("latency-".count).dropLast(".hgrm".count).split(separator: "-").map(String.init)
-            let intended = parts.last == "intended"
-            if intended { parts.removeLast() }
-            guard parts.count == 2 else { continue }
-            r.histograms.append(Histogram(backend: parts[0], operation: parts[1], intended: intended, path: path + "/" + f))
+        // A multi-phase run's run phases have theirs in phases/<phase>/.
+        var places: [(dir: String, phase: String?, files: [String])] = [(path, nil, files)]
+        if files.contains("phases") {
+            for phase in ((try? FileManager.default.contentsOfDirectory(atPath: path + "/phases")) ?? []).sorted() {
+                let dir = path + "/phases/" + phase
+                places.append((dir, phase, (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []))
+            }
+        }
+        for place in places {
+            for f in place.files.sorted() where f.hasPrefix("latency-") && f.hasSuffix(".hgrm") {
+                var parts = f.dropFirst("latency-".count).dropLast(".hgrm".count).split(separator: "-").map(String.init)
+                let intended = parts.last == "intended"
+                if intended { parts.removeLast() }
+                guard parts.count == 2 else { continue }
+                r.histograms.append(Histogram(backend: parts[0], operation: parts[1], intended: intended,
+                                              path: place.dir + "/" + f, phase: place.phase))
+            }
         }
         guard r.summary != nil || r.timeseries != nil || r.stats != nil || r.crash != nil || !r.histograms.isEmpty else {
             throw OrbitError(.invalidArgument, "no results files in the directory", at: path,

@@ -19,6 +19,8 @@ public struct MetricSample: Sendable {
     public var metrics: PersistenceMetrics
     /// Completion minus intended start; equals the latency in closed-loop runs.
     public var intendedLatencyNanos: UInt64
+    /// The phase of the operation ("load", "run" or the run phase's name); set when the phase is summarised.
+    public var phase: String = ""
 }
 
 /// The metering layer's per-thread state: per operation type, counters and the current interval's

@@ -63,7 +63,8 @@ public struct BenchmarkRunner: Sendable {
         let intervalNanos = UInt64(w.intervalSeconds * 1e9)
         let collector = IntervalCollector()
         let heap = HeapGauge()
-        let values = ValuePool(maxLength: max(w.valueSize.upperBound, 1), seed: w.seed)
+        let phases = w.runPhases
+        let values = ValuePool(maxLength: max(phases.map(\.workload.valueSize.upperBound).max() ?? 0, w.valueSize.upperBound, 1), seed: w.seed)
         let trace = w.recordTrace.map { _ in
             TraceSink(threads: w.threads, expectedRecordsPerThread: (w.recordCount + max(w.operationCount, 0)) / w.threads + 1)
         }
@@ -73,7 +74,11 @@ public struct BenchmarkRunner: Sendable {
         let status = StatusLine(enabled: showStatus, periodSeconds: w.statusIntervalSeconds,
                                 ycsb: w.ycsbOutput ? w.measurementInterval : nil)
         let phaseLabel = Lock("\(backend) load")
-        let progress = (0..<w.threads).map { _ in ProgressCounter() }
+        let groups = Self.phaseGroups(phases)
+        let mostThreads = groups.map { $0.reduce(0) { $0 + phases[$1].workload.threads } }.max() ?? 0
+        let progress = (0..<max(w.threads, mostThreads)).map { _ in ProgressCounter() }
+        // The collectors the monitor reduces (the run phases each have their own) and the status line's target.
+        let active = Lock((collectors: [collector], target: w.targetOpsPerSecond))
         let phaseTotal = Atomic<Int>(w.recordCount)
         let phaseStart = Atomic<UInt64>(start)
 
@@ -85,13 +90,15 @@ public struct BenchmarkRunner: Sendable {
         defer { sampler.stop() }
         let monitor = try PeriodicTask(periodMillis: 100, name: "orbit-monitor") {
             heap.refresh()
-            collector.reduceCompleteIntervals()
+            let (collectors, target) = active.withLock { $0 }
+            for c in collectors { c.reduceCompleteIntervals() }
+            let shown = collectors.last!
             let now = MeterClock.shared.nanoseconds()
             let done = progress.reduce(0) { $0 + $1.value.load(ordering: .relaxed) }
             status.update(label: phaseLabel.withLock { $0 }, done: done, total: phaseTotal.load(ordering: .relaxed),
-                          now: now, start: phaseStart.load(ordering: .relaxed), latest: collector.latest(),
-                          byOperation: status.ycsb != nil ? collector.latestByOperation() : [],
-                          schedule: collector.latestSchedule().map { (w.targetOpsPerSecond, $0) })
+                          now: now, start: phaseStart.load(ordering: .relaxed), latest: shown.latest(),
+                          byOperation: status.ycsb != nil ? shown.latestByOperation() : [],
+                          schedule: shown.latestSchedule().map { (target, $0) })
         }
         var monitorRunning = true
         defer {
@@ -123,14 +130,17 @@ public struct BenchmarkRunner: Sendable {
             } started: { phaseStart.store($0, ordering: .relaxed) }
         } }
 
-        // Warm-up: a separate stream, so the measured stream is the same whatever the warm-up did.
+        // Warm-up: a separate stream, so the measured stream is the same whatever the warm-up did. With
+        // phases, the first phase's mix and threads (the warm-up is before the first phase only).
         let warmStart = MeterClock.shared.nanoseconds()
+        let first = phases[0].workload
+        let warmExecutor = w.isMultiPhase ? Executor(engine: engine, workload: first, values: values, heap: heap) : executor
         var warmup: WarmupOutcome?
         if w.runPhase && (w.warmupOps > 0 || w.warmupSeconds > 0 || w.autoWarmup != nil) {
             phaseLabel.withLock { $0 = "\(backend) warm-up" }
             for p in progress { p.value.store(0, ordering: .relaxed) }
             let auto = w.autoWarmup
-            phaseTotal.store(auto == nil ? w.warmupOps * w.threads : 0, ordering: .relaxed)
+            phaseTotal.store(auto == nil ? w.warmupOps * first.threads : 0, ordering: .relaxed)
             let outcomes = Lock<[(ops: Int, failures: Int, firstError: String?)]>([])
             let stop = StopFlag()
             let begunAt = Atomic<UInt64>(0)
@@ -146,8 +156,9 @@ public struct BenchmarkRunner: Sendable {
             }
             let ops = auto == nil ? w.warmupOps : 0
             let seconds = auto?.maxSeconds ?? w.warmupSeconds
-            _ = runPhase(ops: [], name: "orbit-warmup", collector: collector, prepare: { executor.makeState(thread: $0, warmUp: true) }) { t, _, state, begun in
-                let r = executor.warmUp(thread: t, state: &state, progress: progress[t], ops: ops,
+            _ = runPhase(ops: [], name: "orbit-warmup", collector: collector, threads: first.threads,
+                         prepare: { warmExecutor.makeState(thread: $0, warmUp: true) }) { t, _, state, begun in
+                let r = warmExecutor.warmUp(thread: t, state: &state, progress: progress[t], ops: ops,
                                         until: begun + UInt64(seconds * 1e9), stop: stop)
                 outcomes.withLock { $0.append((r.ops, r.failures, r.firstError.map { "\($0)" })) }
             } started: {
@@ -172,23 +183,33 @@ public struct BenchmarkRunner: Sendable {
         }
         let warmupSeconds = Double(MeterClock.shared.nanoseconds() - warmStart) / 1e9
 
-        // Run phase.
-        phaseLabel.withLock { $0 = "\(backend) run" }
-        for p in progress { p.value.store(0, ordering: .relaxed) }
-        phaseTotal.store(w.operationCount, ordering: .relaxed)
-        let digests = Lock([UInt64](repeating: 0, count: w.threads))
-        let behind = Lock([UInt64](repeating: 0, count: w.threads))
-        let runOps = w.runPhase ? Array(Set(w.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue } : []
+        // Run phases, in order: a background phase starts with the next phase and stops when that one
+        // ends. Each phase has its own recorders, interval collector, op streams and results rows.
         let afterLoad = MeterClock.shared.nanoseconds()
-        var run = PhaseResult(recorders: [], start: afterLoad, end: afterLoad)
-        if w.runPhase { run = measured("run") {
-            runPhase(ops: runOps, name: "orbit-run", collector: collector, openLoop: w.targetOpsPerSecond > 0,
-                     prepare: { executor.makeState(thread: $0) }) { t, rec, state, begun in
-                let (d, late) = executor.run(thread: t, state: &state, recorder: rec, progress: progress[t], clock: clock(begun))
-                digests.withLock { $0[t] = d }
-                behind.withLock { $0[t] = late }
-            } started: { phaseStart.store($0, ordering: .relaxed) }
-        } }
+        var runs: [PhaseRun] = []
+        if w.runPhase {
+            var recordBase = UInt64(w.recordCount)
+            for group in groups {
+                let fg = phases[group.last!]
+                let label = w.isMultiPhase ? fg.name + (group.count > 1 ? " + background" : "") : "run"
+                phaseLabel.withLock { $0 = "\(backend) \(label)" }
+                for p in progress { p.value.store(0, ordering: .relaxed) }
+                phaseTotal.store(fg.workload.operationCount, ordering: .relaxed)
+                let members = group.map { i in
+                    GroupMember(index: i, phase: phases[i],
+                                executor: w.isMultiPhase ? Executor(engine: engine, workload: phases[i].workload, values: values, heap: heap) : executor)
+                }
+                let before = ResourceUsage.now(device: device)
+                let (groupRuns, next) = runGroup(members, recordBase: recordBase, runStart: start, intervalNanos: intervalNanos,
+                                                 progress: progress, active: active) { phaseStart.store($0, ordering: .relaxed) }
+                recordBase = next
+                // A group's cost is the foreground phase's (its background phases' operations included).
+                let ops = groupRuns.reduce(0) { n, r in n + r.result.recorders.reduce(0) { n, rec in OperationType.allCases.reduce(n) { $0 + Int(rec.counters($1).count) } } }
+                if ops > 0 { costs.append(PhaseCost(phase: fg.name, operations: ops, usage: ResourceUsage.now(device: device).since(before))) }
+                runs += groupRuns
+            }
+        }
+        active.withLock { $0.collectors = [collector] }
         monitor.stop()
         monitorRunning = false
         sampler.stop()
@@ -202,52 +223,185 @@ public struct BenchmarkRunner: Sendable {
         errors += sampler.errors
 
         let loadSeconds = Double(load.end - load.start) / 1e9
-        let runSeconds = Double(run.end - run.start) / 1e9
+        let runStart = runs.map(\.result.start).min() ?? afterLoad
+        let runEnd = runs.map(\.result.end).max() ?? afterLoad
+        let runSeconds = Double(runEnd - runStart) / 1e9
         var operations = Self.summarize(load.recorders, phase: "load", seconds: loadSeconds)
-        operations += Self.summarize(run.recorders, phase: "run", seconds: runSeconds)
-        for rec in load.recorders + run.recorders {
+        for r in runs {
+            operations += Self.summarize(r.result.recorders, phase: r.phase.name, seconds: Double(r.result.end - r.result.start) / 1e9)
+        }
+        for rec in load.recorders + runs.flatMap(\.result.recorders) {
             if let e = rec.firstError { errors.append("thread \(rec.thread): \(e)") }
         }
         if let trace, let path = w.recordTrace {
             do { try TraceFile.write(trace, seed: w.seed, to: path) } catch { errors.append("record_trace: \(error)") }
         }
-        var samples = (load.recorders + run.recorders).flatMap(\.samples)
+        var samples = load.recorders.flatMap(\.samples).map { s in var s = s; s.phase = "load"; return s }
+        for r in runs {
+            samples += r.result.recorders.flatMap(\.samples).map { s in var s = s; s.phase = r.phase.name; return s }
+        }
         samples.sort { $0.timestampNanos < $1.timestampNanos }
 
         var timeseries = timeseriesRows(collector, phase: (load.start, load.end), ops: load.recorders.isEmpty ? [] : [.load], origin: start)
-        let runRows = timeseriesRows(collector, phase: (run.start, run.end), ops: runOps, origin: start,
-                                     target: w.targetOpsPerSecond)
-        timeseries += runRows
-        timeseries.sort { ($0.elapsedSeconds, $0.operation.rawValue) < ($1.elapsedSeconds, $1.operation.rawValue) }
-
-        var target: TargetOutcome?
-        if w.targetOpsPerSecond > 0 && w.runPhase {
-            let count = operations.filter { $0.phase == "run" }.reduce(0) { $0 + $1.count }
-            // Over the schedule's window: with duration_s the schedule ends there, and the threads' last
-            // publishes and joins after it are no part of the rate the backend kept.
-            let window = w.durationSeconds > 0 ? min(runSeconds, w.durationSeconds) : runSeconds
-            target = TargetOutcome(target: w.targetOpsPerSecond, achieved: window > 0 ? Double(count) / window : 0,
-                                   behindNanos: behind.withLock { $0.max() ?? 0 }, threads: w.threads)
-            // One schedule per interval (every operation type's row carries the same figures).
-            var seen = Set<Double>()
-            for row in runRows where seen.insert(row.elapsedSeconds).inserted {
-                let f = row.schedule ?? ScheduleFigures(lateOps: 0, lagNanos: 0, backlogOps: 0)
-                target!.backlogs.append(f.backlogOps)
-                target!.maxLagNanos = max(target!.maxLagNanos, f.lagNanos)
-                target!.lateOps += f.lateOps
+        for i in timeseries.indices { timeseries[i].phase = "load" }
+        var phaseOrder = ["load": 0]
+        var outcomes: [PhaseOutcome] = []
+        for (k, r) in runs.enumerated() {
+            let pw = r.phase.workload
+            phaseOrder[r.phase.name] = k + 1
+            var rows = timeseriesRows(r.collector, phase: (r.result.start, r.result.end), ops: r.ops, origin: start,
+                                      target: pw.targetOpsPerSecond)
+            for i in rows.indices { rows[i].phase = r.phase.name }
+            timeseries += rows
+            let seconds = Double(r.result.end - r.result.start) / 1e9
+            let count = operations.filter { $0.phase == r.phase.name }.reduce(0) { $0 + Int($1.count) }
+            var outcome = PhaseOutcome(name: r.phase.name, background: r.phase.background, threads: pw.threads,
+                                       startSeconds: Double(r.result.start - start) / 1e9, endSeconds: Double(r.result.end - start) / 1e9,
+                                       operations: count)
+            if pw.targetOpsPerSecond > 0 {
+                // Over the schedule's window: with duration_s the schedule ends there, and the threads' last
+                // publishes and joins after it are no part of the rate the backend kept.
+                let window = pw.durationSeconds > 0 ? min(seconds, pw.durationSeconds) : seconds
+                var target = TargetOutcome(target: pw.targetOpsPerSecond, achieved: window > 0 ? Double(count) / window : 0,
+                                           behindNanos: r.behind.max() ?? 0, threads: pw.threads)
+                // One schedule per interval (every operation type's row carries the same figures).
+                var seen = Set<Double>()
+                for row in rows where seen.insert(row.elapsedSeconds).inserted {
+                    let f = row.schedule ?? ScheduleFigures(lateOps: 0, lagNanos: 0, backlogOps: 0)
+                    target.backlogs.append(f.backlogOps)
+                    target.maxLagNanos = max(target.maxLagNanos, f.lagNanos)
+                    target.lateOps += f.lateOps
+                }
+                outcome.target = target
             }
+            outcomes.append(outcome)
         }
+        timeseries.sort {
+            ($0.elapsedSeconds, $0.operation.rawValue, phaseOrder[$0.phase] ?? 0) < ($1.elapsedSeconds, $1.operation.rawValue, phaseOrder[$1.phase] ?? 0)
+        }
+        // Without phases, the run's target outcome is the one phase's (as before phases).
+        let target = w.isMultiPhase ? nil : outcomes.first?.target
         var result = BackendRun(
             backend: backend, durability: engine.durability, promise: E.durabilityPromise(for: engine.durability),
             dataDirectory: engine.dataDirectory, openSeconds: openSeconds, loadSeconds: loadSeconds,
             warmupSeconds: warmupSeconds, runSeconds: runSeconds, operations: operations,
             statsRows: sampler.rows, timeseries: timeseries, samples: samples,
-            opStreamDigest: OpStream.combine(digests.withLock { $0 }, workload: w),
-            opStreamReproducible: w.durationSeconds == 0, finalStats: finalStats, errors: errors, target: target)
+            // A background phase's stream is cut where the phase beside it ends: the digest is the
+            // foreground phases' (reproducible unless a duration cuts one, or a background phase inserts
+            // and so moves the record numbers of the inserts after it).
+            opStreamDigest: OpStream.combine(runs.filter { !$0.phase.background }.flatMap(\.digests), workload: w),
+            opStreamReproducible: phases.allSatisfy { p in
+                p.background ? !p.workload.mix.contains { $0.op == .insert } : p.workload.durationSeconds == 0
+            },
+            finalStats: finalStats, errors: errors, target: target)
         result.server = ((engine as AnyObject) as? any ServerBackedEngine)?.serverDescription
         result.costs = costs
         result.warmup = warmup
+        result.phases = outcomes
         return result
+    }
+
+    /// The run phases in the groups that run together: background phases with the next phase after them.
+    static func phaseGroups(_ phases: [Workload.Phase]) -> [[Int]] {
+        var groups: [[Int]] = []
+        var pending: [Int] = []
+        for (i, p) in phases.enumerated() {
+            pending.append(i)
+            if !p.background { groups.append(pending); pending = [] }
+        }
+        if !pending.isEmpty { groups.append(pending) }
+        return groups
+    }
+
+    struct GroupMember<E: StorageEngine>: Sendable {
+        let index: Int
+        let phase: Workload.Phase
+        let executor: Executor<E>
+    }
+
+    /// One run phase's threads' results.
+    struct PhaseRun {
+        var phase: Workload.Phase
+        var ops: [OperationType]
+        var collector: IntervalCollector
+        var result: PhaseResult
+        var digests: [UInt64]
+        var behind: [UInt64]
+    }
+
+    /// Runs a group of phases together: all their threads start at one gate; the last member is the
+    /// foreground phase, and when its last thread ends the others (background) are told to stop.
+    /// Inserts of the group's threads are numbered from `recordBase` apart (slot = the thread's place
+    /// among all the group's threads); returns the phases' results and the next group's record base.
+    func runGroup<E: StorageEngine>(_ members: [GroupMember<E>], recordBase: UInt64, runStart: UInt64, intervalNanos: UInt64,
+                                    progress: [ProgressCounter], active: Lock<(collectors: [IntervalCollector], target: Double)>,
+                                    started: @escaping @Sendable (UInt64) -> Void) -> (runs: [PhaseRun], nextBase: UInt64) {
+        let w = workload
+        let rate = w.metricsAll ? 1.0 : w.metricsSampleRate
+        let opsOf = members.map { m in Array(Set(m.phase.workload.mix.map(\.op))).sorted { $0.rawValue < $1.rawValue } }
+        var owner: [(member: Int, thread: Int)] = []
+        for (mi, m) in members.enumerated() { for t in 0..<m.phase.workload.threads { owner.append((mi, t)) } }
+        let total = owner.count
+        let collectors = members.map { _ in IntervalCollector() }
+        let recorders = members.enumerated().map { mi, m in
+            (0..<m.phase.workload.threads).map {
+                ThreadRecorder(thread: $0, ops: opsOf[mi], sampleRate: rate, seed: w.seed, openLoop: m.phase.workload.targetOpsPerSecond > 0)
+            }
+        }
+        for (mi, m) in members.enumerated() { collectors[mi].beginPhase(threads: m.phase.workload.threads) }
+        active.withLock { $0 = (collectors, members.last!.phase.workload.targetOpsPerSecond) }
+        // Phase i's thread t draws random stream t (phase 0, as a one-phase run) or i·2048 + t.
+        let states = owner.enumerated().map { g, o in
+            let m = members[o.member]
+            return UncheckedBox(m.executor.makeState(thread: o.thread, stream: m.index * 2048 + o.thread, recordBase: recordBase,
+                                                     slot: g, slots: total))
+        }
+        let fg = members.count - 1
+        let stop = StopFlag()
+        let foregroundLeft = Atomic<Int>(members[fg].phase.workload.threads)
+        let ends = Lock([UInt64](repeating: 0, count: members.count))
+        let digests = Lock(members.map { [UInt64](repeating: 0, count: $0.phase.workload.threads) })
+        let behind = Lock(members.map { [UInt64](repeating: 0, count: $0.phase.workload.threads) })
+        let gate = StartGate(parties: total)
+        let begun = Atomic<UInt64>(0)
+        let owners = owner
+        // The status line counts the foreground phase's operations (against its operation_count).
+        let backgroundProgress = owner.map { _ in ProgressCounter() }
+        let joined = runThreads(total, name: "orbit-run", gate: gate, onOpen: {
+            let t = MeterClock.shared.nanoseconds()
+            begun.store(t, ordering: .relaxed)
+            started(t)
+        }) { g in
+            let (mi, t) = owners[g]
+            let clock = PhaseClock(runStart: runStart, intervalNanos: intervalNanos, phaseStart: begun.load(ordering: .relaxed),
+                                   collector: collectors[mi])
+            let (d, late) = members[mi].executor.run(thread: t, state: &states[g].value, recorder: recorders[mi][t],
+                                                     progress: mi == fg ? progress[t] : backgroundProgress[g],
+                                                     clock: clock, stop: mi == fg ? nil : stop)
+            var end = MeterClock.shared.nanoseconds()
+            if mi == fg, foregroundLeft.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                // The foreground phase ends here: the background threads stop before their next operation
+                // (what each has in flight when this is raised completes after the end).
+                stop.raise()
+                end = MeterClock.shared.nanoseconds()
+            }
+            digests.withLock { $0[mi][t] = d }
+            behind.withLock { $0[mi][t] = late }
+            ends.withLock { $0[mi] = max($0[mi], end) }
+        }
+        for c in collectors { c.endPhase() }
+        let phaseStart = begun.load(ordering: .relaxed)
+        let endTimes = ends.withLock { $0 }
+        var runs: [PhaseRun] = []
+        for (mi, m) in members.enumerated() {
+            // One phase alone ends when its threads are joined (as the run phase before phases).
+            let end = members.count == 1 ? joined : max(endTimes[mi], phaseStart)
+            runs.append(PhaseRun(phase: m.phase, ops: opsOf[mi], collector: collectors[mi],
+                                 result: PhaseResult(recorders: recorders[mi], start: phaseStart, end: end),
+                                 digests: digests.withLock { $0[mi] }, behind: behind.withLock { $0[mi] }))
+        }
+        let inserted = states.map(\.value.stream.inserted).max() ?? 0
+        return (runs, recordBase + UInt64(total) * inserted)
     }
 
     /// Rows of timeseries.csv for one phase: every interval the phase overlaps, for every operation type
@@ -290,18 +444,19 @@ public struct BenchmarkRunner: Sendable {
     /// this thread; then all threads start together at a gate, and the phase's clock starts when the
     /// gate opens (so set-up is never measured). `started` is told the start time.
     func runPhase<State>(ops: [OperationType], name: String, collector: IntervalCollector, openLoop: Bool = false,
-                         prepare: (Int) -> State,
+                         threads: Int? = nil, prepare: (Int) -> State,
                          _ body: @escaping @Sendable (Int, ThreadRecorder, inout State, UInt64) -> Void,
                          started: @escaping @Sendable (UInt64) -> Void) -> PhaseResult {
         let w = workload
+        let threads = threads ?? w.threads
         let rate = w.metricsAll ? 1.0 : w.metricsSampleRate
-        let recorders = (0..<w.threads).map { ThreadRecorder(thread: $0, ops: ops, sampleRate: rate, seed: w.seed, openLoop: openLoop) }
-        collector.beginPhase(threads: w.threads)
+        let recorders = (0..<threads).map { ThreadRecorder(thread: $0, ops: ops, sampleRate: rate, seed: w.seed, openLoop: openLoop) }
+        collector.beginPhase(threads: threads)
         defer { collector.endPhase() }
-        let states = (0..<w.threads).map { UncheckedBox(prepare($0)) }
-        let gate = StartGate(parties: w.threads)
+        let states = (0..<threads).map { UncheckedBox(prepare($0)) }
+        let gate = StartGate(parties: threads)
         let begun = Atomic<UInt64>(0)
-        let end = runThreads(w.threads, name: name, gate: gate, onOpen: {
+        let end = runThreads(threads, name: name, gate: gate, onOpen: {
             let t = MeterClock.shared.nanoseconds()
             begun.store(t, ordering: .relaxed)
             started(t)

@@ -51,6 +51,15 @@ struct Executor<E: StorageEngine>: Sendable {
         return ThreadState(stream: OpStream(workload: workload, thread: warmUp ? thread + 1_000_000 : thread), scratch: scratch)
     }
 
+    /// A run phase's thread state in a multi-phase run: its own random stream, its inserts numbered
+    /// from `recordBase` in slot `slot` of `slots` (every thread of the phases running together).
+    func makeState(thread: Int, stream: Int, recordBase: UInt64, slot: Int, slots: Int) -> ThreadState {
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(workload.valueSize.upperBound)
+        return ThreadState(stream: OpStream(workload: workload, thread: thread, stream: stream, recordBase: recordBase,
+                                            slot: slot, slots: slots), scratch: scratch)
+    }
+
     /// Inserts this thread's share of the records: positions t, t+T, t+2T, ... of the load order.
     func load(thread t: Int, recorder rec: ThreadRecorder, progress: ProgressCounter, clock: PhaseClock) {
         let w = workload
@@ -118,8 +127,11 @@ struct Executor<E: StorageEngine>: Sendable {
     /// once and does not move later ones (no coordinated omission). Its intended latency is completion -
     /// due time; its service time is completion - actual start. With `duration_s`, the schedule ends
     /// there: operations due later are not issued.
+    ///
+    /// `stop` (a background phase): the loop ends once it is raised, checked before every operation
+    /// and while waiting for a due time.
     func run(thread t: Int, state: inout ThreadState, recorder rec: ThreadRecorder, progress: ProgressCounter,
-             clock: PhaseClock) -> (digest: UInt64, behindNanos: UInt64) {
+             clock: PhaseClock, stop: StopFlag? = nil) -> (digest: UInt64, behindNanos: UInt64) {
         let w = workload
         let keys = KeyFormatter(style: w.keyStyle)
         let quota = w.operationCount == 0 ? Int.max : w.operationCount / w.threads + (t < w.operationCount % w.threads ? 1 : 0)
@@ -133,6 +145,7 @@ struct Executor<E: StorageEngine>: Sendable {
         var done = 0
         if openLoop && w.metering { rec.schedule = ScheduleKeeping(firstDue: firstDue, period: period, quota: quota) }
         while done < quota {
+            if let stop, stop.raised { break }
             let op = state.stream.next()
             guard op.record < keyLimit else {
                 rec.noteError(OrbitError(.invalidArgument, "record \(op.record) does not fit in key_size \(w.keySize) digits",
@@ -152,7 +165,13 @@ struct Executor<E: StorageEngine>: Sendable {
                 due = UInt64(firstDue + period * Double(done))
                 // The schedule ends at duration_s: an operation due after it is not part of the run.
                 if due >= deadline { break }
-                sleep(until: due)
+                if let stop {
+                    // A background phase waits in slices, so it stops soon after the phase beside it.
+                    while !stop.raised, meter.nanoseconds() < due { sleep(until: min(due, meter.nanoseconds() &+ 10_000_000)) }
+                    if stop.raised { break }
+                } else {
+                    sleep(until: due)
+                }
                 rec.schedule!.started = done + 1
             }
             let sample = rec.shouldSample()

@@ -61,6 +61,23 @@ public struct TimeseriesRow: Sendable {
     public var targetOpsPerSecond: Double = 0
     /// Open loop: how the schedule was kept in the interval (nil in closed-loop phases).
     public var schedule: ScheduleFigures? = nil
+    /// The phase the row is of: "load", "run" (a workload without phases) or the run phase's name.
+    public var phase: String = ""
+}
+
+/// One run phase of a backend's run (summary.json `phases`): when it ran, and how an open-loop phase
+/// kept its schedule.
+public struct PhaseOutcome: Sendable {
+    public var name: String
+    public var background: Bool
+    public var threads: Int
+    /// Start and end, s after the backend's run started (the origin of elapsed_s).
+    public var startSeconds: Double
+    public var endSeconds: Double
+    /// Operations the phase completed (every type).
+    public var operations: Int
+    /// Open loop: the phase's target and how far it was met (nil: closed loop).
+    public var target: TargetOutcome? = nil
 }
 
 /// How an open-loop run kept its schedule.
@@ -146,6 +163,8 @@ public struct BackendRun: Sendable {
     public var target: TargetOutcome? = nil
     /// The warm-up: when and why it ended (nil: none).
     public var warmup: WarmupOutcome? = nil
+    /// The run phases in the order they started ("run" alone for a workload without phases).
+    public var phases: [PhaseOutcome] = []
     /// CPU time (user + system, all threads of the process) from opening the engine to closing it, s;
     /// with `wallSeconds` the CPU usage of the backend's run (background flushes and compactions
     /// included). 0 when the caller opened the engine itself.

@@ -8,7 +8,7 @@ import Yams
 /// names file:line:column and what is allowed, and nothing is applied.
 public enum WorkloadFile {
     /// Top-level keys beyond the workload knobs.
-    static let extraTopLevel = ["backends", "durability", "config"]
+    static let extraTopLevel = ["backends", "durability", "config", "phases"]
 
     public static func apply(path: String, to settings: inout Settings) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -51,6 +51,8 @@ public enum WorkloadFile {
                 try applyLeaf("durability", value, path, &staged)
             case "config":
                 try applyConfig(value, path, &staged)
+            case "phases":
+                try applyPhases(value, path, &staged)
             default:
                 if WorkloadKnobs.sections.contains(key) {
                     try applySection(key, value, path, &staged)
@@ -166,6 +168,109 @@ public enum WorkloadFile {
                 try applyLeaf(engine + "." + key, value, path, &s)
             }
         }
+    }
+
+    // MARK: - Phases
+
+    /// `phases:` — a list of mappings, each the run-section fields of one phase (`phaseFields`) plus
+    /// `name` (default phase-N) and `background: true` (runs beside the next phase, stops when it ends).
+    /// A phase's values are kept apart (`Settings.phases`); what a phase leaves out it takes from the
+    /// workload, except that a phase's `mix` replaces the whole mix, and its `operation_count` or
+    /// `duration_s` is its whole length (the other is not taken from the workload).
+    static func applyPhases(_ node: Node, _ path: String, _ s: inout Settings) throws {
+        let allowed = ["name", "background"] + WorkloadKnobs.phaseFields
+        guard case .sequence(let seq) = node else {
+            throw OrbitError(.invalidWorkload, "'phases' must be a list of phase mappings, found \(kindName(node))",
+                             at: loc(path, node), hint: "e.g. phases: [{name: writers, mix: {update: 1}, operation_count: 1000}]")
+        }
+        guard !seq.isEmpty else {
+            throw OrbitError(.invalidWorkload, "'phases' is empty", at: loc(path, node),
+                             hint: "give at least one phase, or leave 'phases' out for a one-phase run")
+        }
+        guard seq.count <= WorkloadKnobs.maxPhases else {
+            throw OrbitError(.invalidWorkload, "'phases' has \(seq.count) phases, more than \(WorkloadKnobs.maxPhases)", at: loc(path, node))
+        }
+        var phases: [PhaseOverlay] = []
+        for (i, item) in seq.enumerated() {
+            guard case .mapping(let m) = item else {
+                throw OrbitError(.invalidWorkload, "phase \(i + 1) must be a mapping of run fields, found \(kindName(item))",
+                                 at: loc(path, item), hint: "allowed in a phase: " + allowed.joined(separator: ", "))
+            }
+            var name = "phase-\(i + 1)"
+            var background = false
+            var backgroundSource = source(path, item)
+            var scratch = s
+            let before = scratch.entries.map(\.source)
+            var seen: [String: Node] = [:]
+            for (keyNode, value) in m {
+                let key = try keyString(keyNode, path)
+                guard seen[key] == nil else {
+                    throw OrbitError(.invalidWorkload, "field '\(key)' appears twice in phase \(i + 1)", at: loc(path, keyNode))
+                }
+                seen[key] = value
+                switch key {
+                case "name":
+                    guard case .scalar(let sc) = value else {
+                        throw OrbitError(.invalidWorkload, "a phase's 'name' must be a word, found \(kindName(value))", at: loc(path, value))
+                    }
+                    name = sc.string
+                    let ok = !name.isEmpty && name.count <= 64
+                        && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+                    guard ok, name != "load" else {
+                        throw OrbitError(.invalidWorkload, "phase name '\(name)' is not allowed", at: loc(path, value),
+                                         hint: "a phase name is 1-64 letters, digits, '-' or '_', and not 'load' (the load phase's name)")
+                    }
+                case "background":
+                    guard case .scalar(let sc) = value, sc.style != .singleQuoted, sc.style != .doubleQuoted, let b = value.bool else {
+                        throw OrbitError(.invalidWorkload, "a phase's 'background' must be true or false, found \(kindName(value))",
+                                         at: loc(path, value))
+                    }
+                    background = b
+                    backgroundSource = source(path, value)
+                default:
+                    guard WorkloadKnobs.phaseFields.contains(key) else {
+                        throw OrbitError(.invalidWorkload, "unknown field '\(key)' in phase \(i + 1)", at: loc(path, keyNode),
+                                         hint: "allowed in a phase: " + allowed.joined(separator: ", ")
+                                            + "; the other fields are the workload's, for every phase")
+                    }
+                    if key == "mix" {
+                        // A phase's mix is its whole mix: proportions it leaves out are 0, not the workload's.
+                        for (k, _) in WorkloadKnobs.mixEntries { scratch.set("mix." + k, .double(0), from: source(path, value)) }
+                    }
+                    if WorkloadKnobs.sections.contains(key) {
+                        try applySection(key, value, path, &scratch)
+                    } else {
+                        try applyLeaf(key, value, path, &scratch)
+                    }
+                }
+            }
+            // The phase's length: its operation_count or duration_s alone, else (a background phase) until
+            // the next phase ends, else the workload's.
+            switch (seen["operation_count"], seen["duration_s"]) {
+            case (let count?, nil): scratch.set("duration_s", .double(0), from: source(path, count))
+            case (nil, let duration?): scratch.set("operation_count", .int(0), from: source(path, duration))
+            case (nil, nil) where background:
+                scratch.set("operation_count", .int(0), from: backgroundSource)
+                scratch.set("duration_s", .double(0), from: backgroundSource)
+            default: break
+            }
+            var values: [(knob: String, value: KnobValue, source: ConfigSource)] = []
+            for (j, e) in scratch.entries.enumerated() where e.source != before[j] {
+                values.append((e.name, e.value, e.source))
+            }
+            guard !phases.contains(where: { $0.name == name }) else {
+                throw OrbitError(.invalidWorkload, "phase name '\(name)' appears twice", at: loc(path, seen["name"] ?? item),
+                                 hint: "give every phase its own name")
+            }
+            phases.append(PhaseOverlay(name: name, source: source(path, seen["name"] ?? item), background: background,
+                                       backgroundSource: backgroundSource, values: values))
+        }
+        if let last = phases.last, last.background {
+            throw OrbitError(.invalidWorkload, "the last phase ('\(last.name)') cannot be a background phase",
+                             at: last.backgroundSource.location ?? path,
+                             hint: "a background phase runs beside the next phase and stops when it ends; the last phase has no next one")
+        }
+        s.phases = phases
     }
 
     // MARK: - Leaves
