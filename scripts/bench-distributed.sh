@@ -26,8 +26,10 @@ WARMUP=${WARMUP:-2}
 BACKENDS=${BACKENDS:-"postgres etcd s3"}
 THREADS=${THREADS:-"1 8"}
 WORK=${WORK:-$(mktemp -d /tmp/orbit-bench-distributed.XXXXXX)}
-swift build -c release --product orbit-bench >/dev/null
-bin=.build/release/orbit-bench
+# SCRATCH: the build directory (a second one, e.g. .build-release, lets a debug build go on beside it).
+SCRATCH=${SCRATCH:-.build}
+swift build -c release --product orbit-bench --scratch-path "$SCRATCH" >/dev/null
+bin=$SCRATCH/release/orbit-bench
 echo "work directory: $WORK  records: $RECORDS  value: $VALUE B  run: ${SECONDS_PER_RUN} s after ${WARMUP} s warm-up  durability: every-write"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)"
 

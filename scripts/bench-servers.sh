@@ -35,8 +35,10 @@ ETCD_LOOP_OPS=${ETCD_LOOP_OPS:-400}
 # off here unless COUNT_NET_BYTES=true (then the orbit-bench side carries that syscall too).
 COUNT_NET_BYTES=${COUNT_NET_BYTES:-false}
 WORK=${WORK:-$(mktemp -d /tmp/orbit-bench-servers.XXXXXX)}
-swift build -c release --product orbit-bench >/dev/null
-bin=.build/release/orbit-bench
+# SCRATCH: the build directory (a second one, e.g. .build-release, lets a debug build go on beside it).
+SCRATCH=${SCRATCH:-.build}
+swift build -c release --product orbit-bench --scratch-path "$SCRATCH" >/dev/null
+bin=$SCRATCH/release/orbit-bench
 echo "work directory: $WORK  records: $RECORDS  operations per run: $OPS  durability: $DURABILITY  count_net_bytes: $COUNT_NET_BYTES"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)"
 
