@@ -16,6 +16,10 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "The store's directory (e.g. <data_dir>/cow).")
     var directory: String
 
+    @Option(name: .long, help: ArgumentHelp("Key file of an encrypted store (the knob encryption_key_path; default: $ORBIT_ENCRYPTION_KEY_PATH).",
+                                            valueName: "file"))
+    var encryptionKeyPath: String?
+
     func run() throws {
         Engines.install()
         let descriptor = EngineRegistry.descriptor(named: engine)
@@ -26,7 +30,13 @@ struct InspectCommand: ParsableCommand {
         // (exit 2, "not an lsm store"), not corruption; nothing is opened before that.
         try guarded { try Self.requireStore(descriptor.name, directory) }
         let report: EngineInspection
-        do { report = try descriptor.inspect(directory: directory) } catch let e as OrbitError {
+        do {
+            var c = Configuration()
+            try c.applyEnvironment()
+            try c.applyFlags(sets: [], backends: [], dataDir: nil,
+                             knobFlags: encryptionKeyPath.map { [("--encryption-key-path", CoreKnobs.encryptionKeyPath, $0)] } ?? [])
+            report = try Engines.inspect(descriptor, directory: directory, settings: c.settings)
+        } catch let e as OrbitError {
             print("orbit-bench: \(e)")
             throw ExitCode(e.exitStatus)
         }
