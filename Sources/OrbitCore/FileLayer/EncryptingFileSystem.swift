@@ -133,9 +133,41 @@ public final class EncryptedFile<BaseFile: FileHandleProtocol>: FileHandleProtoc
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         precondition(offset >= 0, "negative file offset")
+        if offset > end.load(ordering: .relaxed) && !bytes.isEmpty { try fillGap(before: offset, upTo: offset + Int64(bytes.count)) }
         try writeEncrypted(bytes, at: offset)
         guard !bytes.isEmpty else { return }
         raiseFileEnd(end, to: offset + Int64(bytes.count))
+    }
+
+    /// A write past the end: the gap must read as zeros, and the disk's zeros are not the
+    /// ciphertext of zeros, so the gap is written as encrypted zeros first. The end is moved past
+    /// the write before the gap is filled (one compare-exchange), so a concurrent append goes
+    /// after it and no two writers fill the same gap.
+    private func fillGap(before offset: Int64, upTo newEnd: Int64) throws {
+        var start = end.load(ordering: .relaxed)
+        let physicalEnd = max(0, try base.size() - EncryptionHeader.size)  // another handle may have extended it
+        while true {
+            guard start < offset else { return }
+            let (exchanged, original) = end.compareExchange(expected: start, desired: newEnd, ordering: .relaxed)
+            if exchanged { break }
+            start = original
+        }
+        try writeZeros(from: max(start, min(physicalEnd, offset)), to: offset)
+    }
+
+    /// Encrypted zeros over logical bytes `from..<to`, 64 KiB at a time.
+    private func writeZeros(from: Int64, to: Int64) throws {
+        guard from < to else { return }
+        let chunk = Int(min(to - from, 1 << 16))
+        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { zeros.deallocate() }
+        zeros.initializeMemory(as: UInt8.self, repeating: 0)
+        var at = from
+        while at < to {
+            let n = Int(min(to - at, Int64(chunk)))
+            try writeEncrypted(UnsafeRawBufferPointer(rebasing: zeros[0..<n]), at: at)
+            at += Int64(n)
+        }
     }
 
     @discardableResult
@@ -154,9 +186,16 @@ public final class EncryptedFile<BaseFile: FileHandleProtocol>: FileHandleProtoc
     public func fsync() throws { try base.fsync() }
     public func fdatasync() throws { try base.fdatasync() }
 
+    /// Cutting is the base's truncate; extending writes encrypted zeros (the disk's zeros would
+    /// decrypt to the key stream).
     public func truncate(to size: Int64) throws {
         precondition(size >= 0, "negative file size")
-        try base.truncate(to: physical(size))
+        let current = max(0, try base.size() - EncryptionHeader.size)
+        if size > current && !empty {
+            try writeZeros(from: current, to: size)
+        } else {
+            try base.truncate(to: physical(size))
+        }
         end.store(size, ordering: .relaxed)
     }
 
