@@ -189,6 +189,53 @@ import Workloads
         #expect(probes.contains { $0.outcome == .detected }, "seed \(seed): nothing detected: the damage missed the plaintext")
     }
 
+    static func cli(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: KillSweepTests.executable)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, o, e)
+    }
+
+    /// `inspect` and `export` take the key (flag or variable); a wrong key or an open key file is
+    /// exit 2 with the reason, and nothing is written.
+    @Test(arguments: engines)
+    func inspectAndExportTakeTheKey(_ engine: String) throws {
+        try withTemporaryDirectory { dir in
+            let key = try Self.keyFile(dir, seed: 1)
+            let wrong = try Self.keyFile(dir, seed: 2)
+            let data = joinPath(dir, "data")
+            let store = joinPath(data, engine)
+            try Engines.withEngine(engine, directory: store, settings: Self.settings(key: key), WriteSecret())
+            let before = DirectorySnapshot.capture(store)
+
+            var r = try Self.cli(["inspect", engine, store, "--encryption-key-path", key])
+            #expect(r.status == 0, "\(r.out)\n\(r.err)")
+            r = try Self.cli(["inspect", engine, store, "--encryption-key-path", wrong])
+            #expect(r.status == 2 && (r.out + r.err).contains("wrong encryption key for"), "\(r.out)\n\(r.err)")
+            r = try Self.cli(["inspect", engine, store])
+            #expect(r.status == 2 && (r.out + r.err).contains("the store is encrypted"), "\(r.out)\n\(r.err)")
+
+            let export = joinPath(dir, "out.export")
+            r = try Self.cli(["export", "--backend", engine, "--data-dir", data, "--output", export, "--encryption-key-path", key])
+            #expect(r.status == 0 && r.out.contains("exported 14001 records"), "\(r.out)\n\(r.err)")
+            let wrongExport = joinPath(dir, "wrong.export")
+            r = try Self.cli(["export", "--backend", engine, "--data-dir", data, "--output", wrongExport, "--set", "encryption_key_path=\(wrong)"])
+            #expect(r.status == 2 && r.err.contains("wrong encryption key for"), "\(r.out)\n\(r.err)")
+            #expect(!FileManager.default.fileExists(atPath: wrongExport))
+            #expect(chmod(key, 0o644) == 0)
+            r = try Self.cli(["export", "--backend", engine, "--data-dir", data, "--output", wrongExport, "--encryption-key-path", key])
+            #expect(r.status == 2 && r.err.contains("group or others") && r.err.contains(key), "\(r.out)\n\(r.err)")
+            #expect(DirectorySnapshot.capture(store).differences(from: before) == [], "\(engine)")
+        }
+    }
+
     /// The kill sweep through the executable, encrypted: every acknowledged write back.
     @Test func killSweepOnEncryptedStores() throws {
         let dir = try TemporaryDirectory(prefix: "kill-enc")
