@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OrbitCore
 import Runner
 
@@ -31,11 +32,14 @@ struct InspectCommand: ParsableCommand {
         try guarded { try Self.requireStore(descriptor.name, directory) }
         let report: EngineInspection
         do {
-            var c = Configuration()
-            try c.applyEnvironment()
-            try c.applyFlags(sets: [], backends: [], dataDir: nil,
-                             knobFlags: encryptionKeyPath.map { [("--encryption-key-path", CoreKnobs.encryptionKeyPath, $0)] } ?? [])
-            report = try Engines.inspect(descriptor, directory: directory, settings: c.settings)
+            // Only the key is read from the environment: inspect takes no other setting.
+            var settings = Configuration().settings
+            if let path = encryptionKeyPath {
+                try settings.set(CoreKnobs.encryptionKeyPath, text: path, from: .flag("--encryption-key-path"))
+            } else if let path = ProcessInfo.processInfo.environment["ORBIT_ENCRYPTION_KEY_PATH"] {
+                try settings.set(CoreKnobs.encryptionKeyPath, text: path, from: .environment(variable: "ORBIT_ENCRYPTION_KEY_PATH"))
+            }
+            report = try Engines.inspect(descriptor, directory: directory, settings: settings)
         } catch let e as OrbitError {
             print("orbit-bench: \(e)")
             throw ExitCode(e.exitStatus)

@@ -189,10 +189,11 @@ import Workloads
         #expect(probes.contains { $0.outcome == .detected }, "seed \(seed): nothing detected: the damage missed the plaintext")
     }
 
-    static func cli(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func cli(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: KillSweepTests.executable)
         p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -219,6 +220,8 @@ import Workloads
             #expect(r.status == 0, "\(r.out)\n\(r.err)")
             r = try Self.cli(["inspect", engine, store, "--encryption-key-path", wrong])
             #expect(r.status == 2 && (r.out + r.err).contains("wrong encryption key for"), "\(r.out)\n\(r.err)")
+            r = try Self.cli(["inspect", engine, store], environment: ["ORBIT_ENCRYPTION_KEY_PATH": key])
+            #expect(r.status == 0, "\(r.out)\n\(r.err)")
             r = try Self.cli(["inspect", engine, store])
             #expect(r.status == 2 && (r.out + r.err).contains("the store is encrypted"), "\(r.out)\n\(r.err)")
 
