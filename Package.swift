@@ -51,7 +51,11 @@ let package = Package(
         // The CPU's timestamp counter (header-only inline functions) for the metering clock.
         .systemLibrary(name: "CTimestamp", path: "Sources/CTimestamp"),
 
-        .target(name: "OrbitCore", dependencies: ["CTimestamp"], swiftSettings: strict),
+        // The file layer's encrypting wrapper uses swift-crypto (AES-256-CTR from CryptoExtras, HKDF, HMAC).
+        .target(name: "OrbitCore",
+                dependencies: ["CTimestamp", .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "CryptoExtras", package: "swift-crypto")],
+                swiftSettings: strict),
         .target(name: "MemoryEngine", dependencies: ["OrbitCore"], swiftSettings: strict),
         .target(name: "RocksDBEngine", dependencies: ["OrbitCore", "CRocksDB"], swiftSettings: strict),
         .target(name: "LMDBEngine", dependencies: ["OrbitCore", "CLMDB"], swiftSettings: strict),

@@ -93,7 +93,11 @@ public enum CowDescriptor: FileLayerEngineDescriptor {
     }
 
     public static func inspect(directory: String) throws -> EngineInspection {
-        let report = try CowInspector.inspect(directory: directory)
+        try inspect(fs: POSIXFileSystem(), directory: directory)
+    }
+
+    public static func inspect<FS: FileSystem>(fs: FS, directory: String) throws -> EngineInspection {
+        let report = try CowInspector.inspect(fs: fs, directory: directory)
         return EngineInspection(lines: report.lines, ok: report.ok)
     }
 }

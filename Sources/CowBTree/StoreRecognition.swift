@@ -21,6 +21,7 @@ extension CowBTree: StoreRecognizing {
             let magic = MetaPage.magic
             if let head = StoreDirectoryListing.head(of: page, in: directory, count: MetaPage.encodedSize), head.count >= 20 {
                 if Array(head[0..<magic.count]) == magic { return .ours(markers: ["\(page) (meta page magic)"]) }
+                if startsWithEncryptionHeader(head) { return .ours(markers: ["\(page) (encrypted: encryption_key_path)"]) }
                 // Page 0 torn: page 1 sits at the page size; page 0's own field may be damaged too,
                 // so try the sizes the engine allows.
                 for shift in 9...16 {

@@ -75,7 +75,11 @@ public enum LSMDescriptor: FileLayerEngineDescriptor {
     }
 
     public static func inspect(directory: String) throws -> EngineInspection {
-        let report = LSMInspector.inspect(fs: POSIXFileSystem(), directory: directory)
+        try inspect(fs: POSIXFileSystem(), directory: directory)
+    }
+
+    public static func inspect<FS: FileSystem>(fs: FS, directory: String) throws -> EngineInspection {
+        let report = LSMInspector.inspect(fs: fs, directory: directory)
         let lines = report.lines + report.problems.map { "CORRUPTION: \($0)" }
             + [report.ok ? "ok: every checksum verified" : "FAILED: \(report.problems.count) problem(s)"]
         return EngineInspection(lines: lines, ok: report.ok)

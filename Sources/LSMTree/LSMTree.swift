@@ -252,6 +252,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     // (docs/architecture.md, "Build settings"): a caller in another module reaches the generic
     // entry, which dispatches to the specialized copy after one type check.
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         try checkLimits(key, value)
         try writeEntries(1, UInt64(key.count + value.count)) { out in
@@ -262,6 +263,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     public func delete(_ key: UnsafeRawBufferPointer) throws {
         try checkLimits(key, UnsafeRawBufferPointer(start: nil, count: 0))
         try writeEntries(1, UInt64(key.count)) { out in
@@ -272,6 +274,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
     }
 
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     public func write(_ batch: WriteBatch) throws {
         guard !batch.isEmpty else { try checkWritable("write"); return }
         var tooLarge: OrbitError?
@@ -515,6 +518,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     /// Makes every acknowledged write durable (nothing to do on a read-only open: nothing is written).
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     public func sync() throws {
         try checkOpen()
         if readOnly { return }
@@ -556,7 +560,9 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     // The runner's gets return Int (a value's length); `get(_:into:)` returns Bool.
     @_specialize(where FS == POSIXFileSystem, R == Int)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>, R == Int)
     @_specialize(where FS == POSIXFileSystem, R == Bool)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>, R == Bool)
     public func get<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try checkOpen()
         let (seq, m, ims, v) = readView()
@@ -595,6 +601,7 @@ public final class LSMTree<FS: FileSystem>: StorageEngine, @unchecked Sendable {
 
     @discardableResult
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     public func scan(from start: UnsafeRawBufferPointer?, to end: UnsafeRawBufferPointer?, limit: Int,
                      _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         try checkOpen()

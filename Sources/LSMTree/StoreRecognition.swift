@@ -19,7 +19,8 @@ extension LSMTree: StoreRecognizing {
         let fs = POSIXFileSystem()
         func startsWithMagic(_ name: String, _ magic: UInt64) -> Bool {
             guard let head = StoreDirectoryListing.head(of: name, in: directory, count: 8), head.count == 8 else { return false }
-            return head.withUnsafeBytes { loadFixed64($0, 0) } == magic
+            // An encrypted store (encryption_key_path): its files begin with the encryption header.
+            return head.withUnsafeBytes { loadFixed64($0, 0) } == magic || startsWithEncryptionHeader(head)
         }
         let manifests = names.filter { $0.hasPrefix("MANIFEST-") }
         var markers: [String] = []

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OrbitCore
 import Runner
 
@@ -16,6 +17,10 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "The store's directory (e.g. <data_dir>/cow).")
     var directory: String
 
+    @Option(name: .long, help: ArgumentHelp("Key file of an encrypted store (the knob encryption_key_path; default: $ORBIT_ENCRYPTION_KEY_PATH).",
+                                            valueName: "file"))
+    var encryptionKeyPath: String?
+
     func run() throws {
         Engines.install()
         let descriptor = EngineRegistry.descriptor(named: engine)
@@ -26,7 +31,16 @@ struct InspectCommand: ParsableCommand {
         // (exit 2, "not an lsm store"), not corruption; nothing is opened before that.
         try guarded { try Self.requireStore(descriptor.name, directory) }
         let report: EngineInspection
-        do { report = try descriptor.inspect(directory: directory) } catch let e as OrbitError {
+        do {
+            // Only the key is read from the environment: inspect takes no other setting.
+            var settings = Configuration().settings
+            if let path = encryptionKeyPath {
+                try settings.set(CoreKnobs.encryptionKeyPath, text: path, from: .flag("--encryption-key-path"))
+            } else if let path = ProcessInfo.processInfo.environment["ORBIT_ENCRYPTION_KEY_PATH"] {
+                try settings.set(CoreKnobs.encryptionKeyPath, text: path, from: .environment(variable: "ORBIT_ENCRYPTION_KEY_PATH"))
+            }
+            report = try Engines.inspect(descriptor, directory: directory, settings: settings)
+        } catch let e as OrbitError {
             print("orbit-bench: \(e)")
             throw ExitCode(e.exitStatus)
         }

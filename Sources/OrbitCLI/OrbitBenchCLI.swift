@@ -51,6 +51,10 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Backend to run (repeatable): memory, rocksdb, lmdb, cow, lsm.")
     var backend: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Key file for encryption at rest (the knob encryption_key_path): 32 bytes or 64 hex digits, mode 0600.",
+                                            valueName: "file"))
+    var encryptionKeyPath: String?
+
     func build(workload: String?, propertyFiles: [String] = [], properties: [String] = [],
                extra: [String] = [], knobFlags: [(flag: String, knob: String, value: String)] = []) throws -> Configuration {
         var c = Configuration()
@@ -67,7 +71,8 @@ struct ConfigOptions: ParsableArguments {
             try c.applyPropertyFiles(files, overrides: properties)
         }
         try c.applyEnvironment()
-        try c.applyFlags(sets: extra + set, backends: backend, dataDir: dataDir, knobFlags: knobFlags)
+        let keyFlag = encryptionKeyPath.map { [(flag: "--encryption-key-path", knob: CoreKnobs.encryptionKeyPath, value: $0)] } ?? []
+        try c.applyFlags(sets: extra + set, backends: backend, dataDir: dataDir, knobFlags: knobFlags + keyFlag)
         return c
     }
 }

@@ -18,7 +18,11 @@ public struct CowInspection: Sendable {
 
 public enum CowInspector {
     public static func inspect(directory: String) throws -> CowInspection {
-        let fs = POSIXFileSystem()
+        try inspect(fs: POSIXFileSystem(), directory: directory)
+    }
+
+    /// As above, reading through `fs` (an encrypted store: `EncryptingFileSystem`).
+    public static func inspect<FS: FileSystem>(fs: FS, directory: String) throws -> CowInspection {
         let path = joinPath(directory, CowEngine.pageFileName)
         guard try fs.exists(path) else {
             throw OrbitError(.notFound, "no cow page file", at: path, hint: "give the directory of a cow store (<data_dir>/cow)")

@@ -21,7 +21,11 @@ struct CorruptionStore: Sendable {
     /// A recovered prefix without the final writes is recognized from them.
     var recentWrites: [(key: [UInt8], before: [UInt8]?, after: [UInt8]?)]
     var operations: Int
+    /// Described from the files' contents: for an encrypted store (`encryption_key_path`), their
+    /// plaintext, whose offset `o` is byte `o + physicalShift[path]` of `files` (the encryption
+    /// header; CTR flips the same plaintext bit a ciphertext flip does).
     var layouts: [FileLayout]
+    var physicalShift: [String: Int] = [:]
 }
 
 /// One engine opened with the settings a sweep builds its stores with: the descriptor's
@@ -46,9 +50,23 @@ struct SweepEngineConfig: Sendable {
 
         func visit<D: EngineDescriptor>(_: D.Type) throws -> B.Result {
             let options = try D.damageStoreOptions(settings: config.settings, variant: config.variant)
+            if let keyPath = Engines.encryptionKeyPath(config.settings), let f = D.self as? any FileLayerEngineDescriptor.Type {
+                return try openEncrypted(f, options: options, keyPath: keyPath)
+            }
             return try ClosingAfter(body).run(D.open(directory: directory, options: options, durability: config.durability,
                                                      access: .readWrite))
         }
+
+        private func openEncrypted<F: FileLayerEngineDescriptor>(_: F.Type, options: any EngineOptions, keyPath: String) throws -> B.Result {
+            let fs = try Engines.encryptingFileSystem(keyPath: keyPath, settings: config.settings)
+            return try F.open(fs: fs, directory: directory, options: options as! F.Options, durability: config.durability,
+                              access: .readWrite, ClosingAfter(body))
+        }
+    }
+
+    /// The encrypting file system of an encrypted sweep store; nil: plain.
+    func encryptingFileSystem() throws -> EncryptingFileSystem<POSIXFileSystem>? {
+        try Engines.encryptionKeyPath(settings).map { try Engines.encryptingFileSystem(keyPath: $0, settings: settings) }
     }
 }
 
@@ -120,6 +138,7 @@ private struct ApplyOps: EngineBody {
             }
         }
         if settleLSM, let lsm = engine as? LSMTree<POSIXFileSystem> { try lsm.compactUntilSettled() }
+        if settleLSM, let lsm = engine as? LSMTree<EncryptingFileSystem<POSIXFileSystem>> { try lsm.compactUntilSettled() }
         guard let dir = copyWhileOpen else { return nil }
         try engine.sync()
         return try CorruptionFiles.read(dir)
@@ -173,9 +192,19 @@ extension CorruptionStore {
             }
         }
         let stored = try files ?? CorruptionFiles.read(directory)
-        // Described as they are in the copy the probes start from.
-        let layouts = try StoreLayout.describe(engine: config.engine, files: stored)
+        // Described as they are in the copy the probes start from (an encrypted file: its plaintext).
+        var contents = stored
+        var shift: [String: Int] = [:]
+        if let fs = try config.encryptingFileSystem() {
+            for (i, f) in stored.enumerated() where startsWithEncryptionHeader(Array(f.bytes.prefix(8))) {
+                try CorruptionFiles.write((directory + "-decrypt"), [f])
+                contents[i].bytes = try fs.readFile(joinPath((directory + "-decrypt"), f.path))
+                shift[f.path] = f.bytes.count - contents[i].bytes.count
+            }
+            try? POSIXFileSystem().removeTree((directory + "-decrypt"))
+        }
+        let layouts = try StoreLayout.describe(engine: config.engine, files: contents)
         return CorruptionStore(variant: variant, files: stored, expected: expected, recentWrites: recent,
-                               operations: count, layouts: layouts)
+                               operations: count, layouts: layouts, physicalShift: shift)
     }
 }

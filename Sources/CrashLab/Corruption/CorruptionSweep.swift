@@ -127,7 +127,7 @@ public enum CorruptionSweep: DurableStoreSweep {
             let mask: UInt8 = n % 2 == 0 ? 0xFF : UInt8(1) << UInt8(rng.below(8))
             var files = store.files
             guard let fi = files.firstIndex(where: { $0.path == layout.path }) else { continue }
-            files[fi].bytes[Int(t.offset)] ^= mask
+            files[fi].bytes[Int(t.offset) + (store.physicalShift[layout.path] ?? 0)] ^= mask
             try CorruptionFiles.write(probeDir, files)
             let check = ReadBack(expected: store.expected, recent: store.recentWrites, inLastRecord: region.hasPrefix("last-"))
             func attempt() -> (CorruptionProbe.Outcome, String) {

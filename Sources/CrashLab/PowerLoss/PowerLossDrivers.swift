@@ -21,18 +21,27 @@ protocol PowerLossDriver {
 
 /// The driver of any file-layer engine: its descriptor states the options, crash points and
 /// persist call (`FileLayerEngineDescriptor`); `E` is its engine type over the fault injector.
+///
+/// With a key (`encryption_key_path`), `E` is the engine over `EncryptingFileSystem<FaultInjectingFileSystem>`:
+/// the power losses tear the ciphertext, and the engine recovers from its decryption.
 struct DescriptorDriver<D: FileLayerEngineDescriptor, E: StorageEngine>: PowerLossDriver {
     var options: D.Options
+    var key: EncryptionKey?
 
-    init(rng: inout SeededRNG, store: Int, durability: DurabilityMode) {
+    init(rng: inout SeededRNG, store: Int, durability: DurabilityMode, key: EncryptionKey? = nil) {
         options = D.powerLossOptions(rng: &rng, store: store, durability: durability)
+        self.key = key
     }
 
     var engineName: String { D.name }
-    var configLabel: String { D.crashLabel(options) }
+    var configLabel: String { D.crashLabel(options) + (key == nil ? "" : " encrypted") }
 
     func open(_ fs: FaultInjectingFileSystem, _ directory: String, _ durability: DurabilityMode) throws -> E {
-        try D.open(as: E.self, fs: fs, directory: directory, options: options, durability: durability)
+        if let key {
+            return try D.open(as: E.self, fs: EncryptingFileSystem(base: fs, key: key), directory: directory, options: options,
+                              durability: durability)
+        }
+        return try D.open(as: E.self, fs: fs, directory: directory, options: options, durability: durability)
     }
 
     func syncedOnAck(_ durability: DurabilityMode) -> Bool { D.syncsOnAck(options, durability: durability) }

@@ -30,7 +30,7 @@ public enum PowerLossSweep: CrashSweep {
     public static let maxOperations = 300
 
     public static func run(_ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
-        try FileLayerEngines.sweep(Body(), context, onRecord: onRecord) {
+        try FileLayerEngines.sweep(Body(), context, encrypts: true, onRecord: onRecord) {
             OrbitError(.invalidArgument, "power-loss sweep: engine '\(context.engine)' does not run on the file layer",
                        hint: "power loss is simulated for the engines that do their I/O through it: "
                            + FileLayerEngines.names.joined(separator: ", "))
@@ -42,7 +42,8 @@ public enum PowerLossSweep: CrashSweep {
         func run<D: FileLayerEngineDescriptor, E: StorageEngine>(_: D.Type, _: E.Type, _ context: CrashSweepContext,
                                                                  _ onRecord: (CrashRecord) throws -> Void) throws {
             let durability = context.durability
-            try sweep(context, onRecord) { rng, store in DescriptorDriver<D, E>(rng: &rng, store: store, durability: durability) }
+            let key = try FileLayerEngines.encryptionKey(context.settings)
+            try sweep(context, onRecord) { rng, store in DescriptorDriver<D, E>(rng: &rng, store: store, durability: durability, key: key) }
         }
     }
 

@@ -36,13 +36,23 @@ enum FileLayerEngines {
         return D.stressed(configured ? ((try? D.Options(settings: settings)) ?? D.Options()) : D.Options())
     }
 
-    /// Calls `visitor` with the file-layer descriptor `d` and its engine type over the fault injector.
-    static func onFaultInjector<V: FileLayerEngineTypeVisitor>(_ d: any FileLayerEngineDescriptor.Type, _ visitor: V) throws -> V.Result {
-        try typed(d, visitor)
+    /// Calls `visitor` with the file-layer descriptor `d` and its engine type over the fault injector
+    /// (`encrypted`: over `EncryptingFileSystem<FaultInjectingFileSystem>`, the engine's files
+    /// encrypted above the simulated disk).
+    static func onFaultInjector<V: FileLayerEngineTypeVisitor>(_ d: any FileLayerEngineDescriptor.Type, encrypted: Bool = false,
+                                                               _ visitor: V) throws -> V.Result {
+        try typed(d, encrypted: encrypted, visitor)
     }
 
-    private static func typed<D: FileLayerEngineDescriptor, V: FileLayerEngineTypeVisitor>(_: D.Type, _ visitor: V) throws -> V.Result {
-        try D.withEngineType(on: FaultInjectingFileSystem.self, Bind<D, V>(visitor: visitor))
+    private static func typed<D: FileLayerEngineDescriptor, V: FileLayerEngineTypeVisitor>(_: D.Type, encrypted: Bool,
+                                                                                           _ visitor: V) throws -> V.Result {
+        encrypted ? try D.withEngineType(on: EncryptingFileSystem<FaultInjectingFileSystem>.self, Bind<D, V>(visitor: visitor))
+            : try D.withEngineType(on: FaultInjectingFileSystem.self, Bind<D, V>(visitor: visitor))
+    }
+
+    /// The key `settings` name (`encryption_key_path`), read and checked; nil: not encrypted.
+    static func encryptionKey(_ settings: Settings) throws -> EncryptionKey? {
+        try Engines.encryptionKeyPath(settings).map { try Engines.encryptingFileSystem(keyPath: $0, settings: settings).key }
     }
 
     private struct Bind<D: FileLayerEngineDescriptor, V: FileLayerEngineTypeVisitor>: EngineTypeVisitor {
@@ -71,11 +81,19 @@ enum FileLayerEngines {
     }
 
     /// Runs `body` as above; `unsupported` is the error for an engine that does its own I/O.
-    static func sweep<B: FileLayerSweepBody>(_ body: B, _ context: CrashSweepContext, onRecord: (CrashRecord) throws -> Void,
-                                             unsupported: () -> OrbitError) throws {
+    /// `encrypts`: the body opens its engines through `EncryptingFileSystem` when the settings name
+    /// a key (the power-loss sweep); otherwise a key in the settings is refused.
+    static func sweep<B: FileLayerSweepBody>(_ body: B, _ context: CrashSweepContext, encrypts: Bool = false,
+                                             onRecord: (CrashRecord) throws -> Void, unsupported: () -> OrbitError) throws {
         guard let d = descriptor(context.engine) else { throw unsupported() }
+        let encrypted = Engines.encryptionKeyPath(context.settings) != nil
+        if encrypted && !encrypts {
+            throw OrbitError(.invalidConfig, "\(CoreKnobs.encryptionKeyPath): this crash method runs only on plain stores",
+                             at: context.settings.source(CoreKnobs.encryptionKeyPath).location,
+                             hint: "the kill, power-loss and corruption sweeps run encrypted; leave the setting empty for the others")
+        }
         try withoutActuallyEscaping(onRecord) { onRecord in
-            try onFaultInjector(d, SweepVisitor(body: body, context: context, onRecord: onRecord))
+            try onFaultInjector(d, encrypted: encrypted, SweepVisitor(body: body, context: context, onRecord: onRecord))
         }
     }
 

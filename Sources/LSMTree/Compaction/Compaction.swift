@@ -158,6 +158,7 @@ extension LSMTree {
 
     /// Writes the merged entries of the job with user keys in [from, to) into output tables.
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     private func merge(_ job: CompactionJob<FS.File>, from: [UInt8]?, to: [UInt8]?) throws -> [FileMeta] {
         let out = job.level + 1
         let newerFirst = job.level == 0 ? Array(job.inputs.reversed()) : job.inputs

@@ -207,6 +207,7 @@ extension LSMTree {
     /// engine does not reach it: `@_specialize` gives the real file system a specialized copy
     /// (unspecialized, every iterator step looked up generic metadata: a quarter of compaction time).
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     func flushLoop() {
         state.lock()
         while true {
@@ -228,6 +229,7 @@ extension LSMTree {
     /// its target, each on tables no other running compaction holds.
     /// Specialized for the real file system (see `flushLoop`).
     @_specialize(where FS == POSIXFileSystem)
+    @_specialize(where FS == EncryptingFileSystem<POSIXFileSystem>)
     func compactionLoop() {
         state.lock()
         while true {

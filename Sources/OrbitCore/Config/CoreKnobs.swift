@@ -1,5 +1,8 @@
 /// Knobs every run has, whatever the engine.
 public enum CoreKnobs {
+    /// The knob naming the encryption key file (empty: stores are not encrypted).
+    public static let encryptionKeyPath = "encryption_key_path"
+
     /// The knobs, with the backends the registry holds now (so an engine a test registers is allowed).
     public static var all: [Knob] { [
         Knob("backends", key: "backend", env: "ORBIT_PERSISTENCE_BACKEND", kind: .list(EngineRegistry.names),
@@ -9,5 +12,8 @@ public enum CoreKnobs {
              help: "directory under which each backend keeps its store (<data_dir>/<backend>); run defaults to <results dir>/data"),
         Knob("durability", env: "ORBIT_DURABILITY", kind: .durability, default: .string("none"),
              help: "when writes are acknowledged: none, every-write, group, periodic[:ms]"),
+        Knob(encryptionKeyPath, env: "ORBIT_ENCRYPTION_KEY_PATH", kind: .string, default: .string(""),
+             help: "encryption at rest for the engines on the file layer: a key file of 32 bytes or 64 hex digits, "
+                 + "mode 0600 (refused when group or others can read it); empty: not encrypted (docs/formats/encryption.md)"),
     ] }
 }

@@ -83,6 +83,13 @@ func system_stat(_ path: String) throws(Errno) -> (size: Int64, isDirectory: Boo
     return (Int64(st.st_size), (st.st_mode & S_IFMT) == S_IFDIR)
 }
 
+/// stat(2): permission bits (and type) and whether the path is a regular file.
+func system_statMode(_ path: String) throws(Errno) -> (mode: UInt32, isRegular: Bool) {
+    var st = stat()
+    _ = try retryingEINTR { path.withCString { stat($0, &st) } }
+    return (UInt32(st.st_mode) & 0o7777, (st.st_mode & S_IFMT) == S_IFREG)
+}
+
 /// lstat(2): whether the path itself (a symbolic link not followed) is a directory; nil when nothing is there.
 func system_lstatIsDirectory(_ path: String) throws(Errno) -> Bool? {
     var st = stat()

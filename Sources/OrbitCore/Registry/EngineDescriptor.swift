@@ -128,6 +128,9 @@ public protocol FileLayerEngineDescriptor: EngineDescriptor {
     /// The engine's own "make it durable" call besides `sync()` (a flush, a checkpoint); returns whether
     /// it made every acknowledged write durable. `engine` is one `open(fs:)` made.
     static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool
+    /// `inspect(directory:)` reading through `fs` (the encrypting file system, for an encrypted
+    /// store); changes no byte. Default: unsupported.
+    static func inspect<FS: FileSystem>(fs: FS, directory: String) throws -> EngineInspection
 }
 
 /// Work generic over an engine type, before any engine is open (`withEngineType`).
@@ -150,6 +153,9 @@ extension FileLayerEngineDescriptor {
     public static func persist<E: StorageEngine>(_ engine: E, _ options: Options, durability: DurabilityMode) throws -> Bool {
         try engine.sync()
         return true
+    }
+    public static func inspect<FS: FileSystem>(fs: FS, directory: String) throws -> EngineInspection {
+        throw OrbitError(.unsupported, "orbit-bench cannot inspect \(name) stores through another file system", at: directory)
     }
 
     /// Opens with `options` on `fs`, typed as `E` (the type `withEngineType(on: FS.self)` named).

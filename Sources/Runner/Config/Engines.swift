@@ -44,7 +44,79 @@ public enum Engines {
         let body: B
 
         func visit<D: EngineDescriptor>(_: D.Type) throws -> B.Result {
-            try ClosingAfter(body).run(D.open(directory: directory, settings: settings, access: access))
+            if let keyPath = Engines.encryptionKeyPath(settings) {
+                guard let f = D.self as? any FileLayerEngineDescriptor.Type else { throw Engines.notOnFileLayer(D.name, settings) }
+                return try openEncrypted(f, keyPath: keyPath)
+            }
+            if D.capabilities.contains(.usesFileLayer) { try Engines.refuseEncryptedStore(directory, isStoreEntry: D.isStoreEntry) }
+            return try ClosingAfter(body).run(D.open(directory: directory, settings: settings, access: access))
+        }
+
+        private func openEncrypted<F: FileLayerEngineDescriptor>(_: F.Type, keyPath: String) throws -> B.Result {
+            let fs = try Engines.encryptingFileSystem(keyPath: keyPath, settings: settings)
+            try fs.verifyKey(directory: directory, isStoreFile: { F.isStoreEntry($0) && !Engines.isLockFile($0) })
+            return try F.open(fs: fs, directory: directory, options: F.Options(settings: settings), durability: settings.durability(),
+                              access: access, ClosingAfter(body))
+        }
+    }
+
+    // MARK: Encryption at rest (`encryption_key_path`; docs/formats/encryption.md)
+
+    /// The key file `settings` names, nil when stores are not encrypted (the knob empty or absent).
+    public static func encryptionKeyPath(_ settings: Settings) -> String? {
+        guard settings.knob(named: CoreKnobs.encryptionKeyPath) != nil else { return nil }
+        let path = settings.string(CoreKnobs.encryptionKeyPath)
+        return path.isEmpty ? nil : path
+    }
+
+    /// The real file system wrapped in encryption under the key in `keyPath` (read, and its mode
+    /// checked, now).
+    public static func encryptingFileSystem(keyPath: String, settings: Settings) throws -> EncryptingFileSystem<POSIXFileSystem> {
+        let source = settings.source(CoreKnobs.encryptionKeyPath)
+        let setting = "\(CoreKnobs.encryptionKeyPath) (\(source))"
+        return EncryptingFileSystem(base: POSIXFileSystem(), key: try EncryptionKey.load(path: keyPath, setting: setting))
+    }
+
+    /// `descriptor.inspect(directory:)`, through the encrypting file system when `settings` name a
+    /// key (checked against the store's files first); an encrypted store without one is refused.
+    public static func inspect(_ descriptor: any EngineDescriptor.Type, directory: String, settings: Settings) throws -> EngineInspection {
+        guard let keyPath = encryptionKeyPath(settings) else {
+            if descriptor.capabilities.contains(.usesFileLayer) {
+                try refuseEncryptedStore(directory, isStoreEntry: descriptor.isStoreEntry)
+            }
+            return try descriptor.inspect(directory: directory)
+        }
+        guard let f = descriptor as? any FileLayerEngineDescriptor.Type else { throw notOnFileLayer(descriptor.name, settings) }
+        return try inspectEncrypted(f, directory: directory, keyPath: keyPath, settings: settings)
+    }
+
+    private static func inspectEncrypted<F: FileLayerEngineDescriptor>(_: F.Type, directory: String, keyPath: String,
+                                                                     settings: Settings) throws -> EngineInspection {
+        let fs = try encryptingFileSystem(keyPath: keyPath, settings: settings)
+        try fs.verifyKey(directory: directory, isStoreFile: { F.isStoreEntry($0) && !isLockFile($0) })
+        return try F.inspect(fs: fs, directory: directory)
+    }
+
+    /// A store's lock file ("LOCK", "cow.lock"): taken through the file system's `lock`, never encrypted.
+    static func isLockFile(_ name: String) -> Bool { name.lowercased().hasSuffix("lock") }
+
+    /// The refusal of `encryption_key_path` for an engine that does its own I/O.
+    static func notOnFileLayer(_ backend: String, _ settings: Settings) -> OrbitError {
+        OrbitError(.invalidConfig, "\(CoreKnobs.encryptionKeyPath): \(backend) does its own I/O, which orbit-bench cannot encrypt",
+                   at: settings.source(CoreKnobs.encryptionKeyPath).location,
+                   hint: "encryption at rest is for the engines on the file layer: "
+                       + names(with: .usesFileLayer).joined(separator: ", ") + "; leave the setting empty for \(backend)")
+    }
+
+    /// Refuses to open an encrypted store without its key: an engine would read ciphertext and
+    /// call it corruption.
+    static func refuseEncryptedStore(_ directory: String, isStoreEntry: (String) -> Bool) throws {
+        let fs = POSIXFileSystem()
+        guard fs.isDirectory(directory), let names = try? fs.list(directory: directory) else { return }
+        for name in names where isStoreEntry(name) && hasEncryptionHeader(fs, joinPath(directory, name)) {
+            throw OrbitError(.invalidConfig, "the store is encrypted, and no key was given", at: joinPath(directory, name),
+                             hint: "set \(CoreKnobs.encryptionKeyPath) (flag --set \(CoreKnobs.encryptionKeyPath)=FILE, "
+                                 + "environment ORBIT_ENCRYPTION_KEY_PATH, JSON \"\(CoreKnobs.encryptionKeyPath)\") to the key it was written with")
         }
     }
 
@@ -52,7 +124,12 @@ public enum Engines {
     /// bad combination is refused up front (exit status 2), naming where each setting came from.
     public static func validate(_ backend: String, settings: Settings) throws {
         install()
-        try EngineRegistry.descriptor(named: backend)?.validate(settings: settings)
+        guard let d = EngineRegistry.descriptor(named: backend) else { return }
+        try d.validate(settings: settings)
+        if let keyPath = encryptionKeyPath(settings) {
+            guard d.capabilities.contains(.usesFileLayer) else { throw notOnFileLayer(d.name, settings) }
+            _ = try encryptingFileSystem(keyPath: keyPath, settings: settings)
+        }
     }
 
     /// Whether the backend keeps its store on disk (an unknown name: assumed so).
