@@ -163,17 +163,7 @@ import Workloads
                 try PowerLossSweep.run(context) { records.append($0) }
                 #expect(records.count == 24)
                 for r in records where r.verdict == .broken {
-                    if engine == "cow" {
-                        // Found by CI at stop 28: a cow WAL segment whose unsynced first write was lost
-                        // reads as key stream (the disk's zeros decrypted), not as zeros, and the reopen
-                        // refuses it as "bad magic". To fix in EncryptingFileSystem (an all-zero cipher
-                        // block read as plaintext zeros) — docs/formats/encryption.md, "Known limits".
-                        withKnownIssue("encrypted cow: a lost unsynced WAL write reads as key stream", isIntermittent: true) {
-                            Issue.record("seed \(seed): \(CrashCSV.row(r.csvCells))")
-                        }
-                    } else {
-                        Issue.record("seed \(seed): \(CrashCSV.row(r.csvCells))")
-                    }
+                    Issue.record("seed \(seed): \(CrashCSV.row(r.csvCells))")
                 }
                 #expect(records.contains { $0.opsAcknowledged > 0 }, "seed \(seed)")
                 #expect(records.allSatisfy { $0.detail.contains("encrypted") }, "seed \(seed): \(records.first?.detail ?? "")")

@@ -124,11 +124,58 @@ public final class EncryptedFile<BaseFile: FileHandleProtocol>: FileHandleProtoc
         precondition(offset >= 0, "negative file offset")
         if empty { return try base.read(into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: 0), at: 0) }
         let n = try base.read(into: buffer, at: physical(offset))
-        if n > 0 {
-            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
-            cipher.apply(UnsafeRawBufferPointer(part), at: offset, into: part)
-        }
+        if n > 0 { try decrypt(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]), at: offset) }
         return n
+    }
+
+    /// Decrypts in place the ciphertext `part` read at logical `offset`, except that a 16-byte
+    /// cipher block that is all zeros on disk reads as 16 plaintext zeros.
+    ///
+    /// A write that was lost (never synced before a power loss) or a hole leaves zeros on the disk,
+    /// and an engine reading plaintext would see zeros there: a WAL segment or page that was never
+    /// written. Decrypted, those zeros would be key stream — garbage an engine's recovery cannot
+    /// tell from damage. The ciphertext of 16 bytes is all zeros with probability 2⁻¹²⁸, so the rule
+    /// changes no written data. Only whole blocks count: a block the read covers in part is decided
+    /// on all its 16 bytes (one more read of the base, only when the part seen is zeros), and a
+    /// block cut short by the end of the file is always decrypted, since a few zero bytes of
+    /// ciphertext are not rare. Runs of non-zero blocks are decrypted with one cipher call each.
+    private func decrypt(_ part: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        let count = part.count
+        var pending = 0  // start of the run of blocks not yet decrypted
+        var i = 0
+        while i < count {
+            let inBlock = Int((offset + Int64(i)) & 15)
+            let length = min(16 - inBlock, count - i)
+            if Self.isZero(UnsafeRawBufferPointer(rebasing: part[i..<(i + length)])),
+               try length == 16 || wholeBlockIsZero(at: offset + Int64(i) - Int64(inBlock)) {
+                if pending < i {
+                    let run = UnsafeMutableRawBufferPointer(rebasing: part[pending..<i])
+                    cipher.apply(UnsafeRawBufferPointer(run), at: offset + Int64(pending), into: run)
+                }
+                pending = i + length
+            }
+            i += length
+        }
+        if pending < count {
+            let run = UnsafeMutableRawBufferPointer(rebasing: part[pending..<count])
+            cipher.apply(UnsafeRawBufferPointer(run), at: offset + Int64(pending), into: run)
+        }
+    }
+
+    /// Whether the 16-byte cipher block at logical `blockOffset` is whole on disk and all zeros.
+    private func wholeBlockIsZero(at blockOffset: Int64) throws -> Bool {
+        var block: (UInt64, UInt64) = (1, 1)
+        let n = try withUnsafeMutableBytes(of: &block) { try base.read(into: $0, at: physical(blockOffset)) }
+        return n == 16 && block.0 | block.1 == 0
+    }
+
+    @inline(__always)
+    private static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if bytes.count == 16 {
+            return bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self) | bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == 0
+        }
+        for b in bytes where b != 0 { return false }
+        return true
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
