@@ -132,7 +132,7 @@ func startServe(_ backend: String, _ dir: String, extra: [String] = []) throws -
         for backend in ServeBackends.both {
             let server = try startServe(backend, tmp.path)
             let r = try runTool("redis-benchmark", ["-h", "127.0.0.1", "-p", "\(server.port)", "-t", "set,get,incr,mset",
-                                                    "-n", "20000", "-c", "20", "-P", "16", "-q"])
+                                                    "-n", "100000", "-c", "50", "-P", "16", "-q"])
             try server.stop()
             print("serve \(backend): redis-benchmark\n\(r.out)")
             #expect(r.status == 0)
