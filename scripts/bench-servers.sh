@@ -9,11 +9,16 @@
 #   postgres  orbit-bench (libpq, prepared statements)  vs  pgbench -M prepared -f <one SELECT / one
 #             UPDATE by key> -c 1 / -c 8 on the same table (orbit_kv), the same managed cluster
 #             restarted with the same settings. orbit-bench's update is its put, an INSERT ... ON
-#             CONFLICT DO UPDATE; pgbench's is a plain UPDATE.
+#             CONFLICT DO UPDATE; pgbench's "update" row is the issue's plain UPDATE, and its "upsert"
+#             row runs orbit-bench's own statement (the same SQL, so that row is the harness's cost).
 #   redis     orbit-bench (hiredis; HGET, and the put script: HSET + ZADD of the key index)  vs
 #             redis-benchmark -t set,get -P 1 -c 1 / -c 8 -r RECORDS -d 100 (keys key:<12 digits>,
 #             16 bytes), on the same server configuration. redis-benchmark's GET and SET are plain
-#             string commands: the difference is what orbit-bench's ordered key space costs.
+#             string commands: the difference is what orbit-bench's ordered key space costs. The
+#             "script" row has redis-benchmark send orbit-bench's own put (EVALSHA of the engine's
+#             put script, loaded from Sources/RedisEngine/RedisScripts.swift, on the same 16-byte
+#             keys: 0000<12 random digits>): the same commands on the server, so that row is the
+#             harness's cost.
 #   etcd      orbit-bench (gRPC v3: Range of one key, linearizable; Put)  vs  etcdctl, the only etcd
 #             tool Debian ships (etcd's own `benchmark` is not packaged): a loop of `etcdctl get` /
 #             `etcdctl put` on the same keys (ETCD_LOOP_OPS of them, one process and one connection
@@ -107,13 +112,16 @@ if [[ " $BACKENDS " == *" postgres "* ]]; then
   printf '\\set k random(0, %d)\nSELECT value FROM orbit_kv WHERE key = lpad(:k::text, 16, %s)::bytea;\n' $((RECORDS - 1)) "'0'" > "$WORK/get.sql"
   printf '\\set k random(0, %d)\nUPDATE orbit_kv SET value = repeat(%s, 100)::bytea WHERE key = lpad(:k::text, 16, %s)::bytea;\n' \
     $((RECORDS - 1)) "'u'" "'0'" > "$WORK/update.sql"
+  printf '\\set k random(0, %d)\nINSERT INTO orbit_kv (key, value) VALUES (lpad(:k::text, 16, %s)::bytea, repeat(%s, 100)::bytea) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;\n' \
+    $((RECORDS - 1)) "'0'" "'u'" > "$WORK/upsert.sql"
   declare -A n
-  for t in 1 8; do for op in get update; do
+  for t in 1 8; do for op in get update upsert; do
     n[$op$t]=$("$pg_bin/pgbench" -h 127.0.0.1 -p "$port" -U orbit -n -M prepared -f "$WORK/$op.sql" -c $t -j $t \
       -t $((OPS / t)) postgres 2>/dev/null | awk '/latency average/ { us = $4 * 1000 } /^tps/ { tps = $3 } END { print us, tps }')
   done; done
   kill -INT $pg_pid; wait $pg_pid || true; trap - EXIT
   for op in get update; do results+=("$(row postgres $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
+  results+=("$(row postgres upsert "${o[update1]}" "${n[upsert1]}" "${o[update8]}" "${n[upsert8]}")")
 fi
 
 if [[ " $BACKENDS " == *" redis "* ]]; then
@@ -125,15 +133,31 @@ if [[ " $BACKENDS " == *" redis "* ]]; then
   r_pid=$!
   trap 'kill $r_pid 2>/dev/null || true' EXIT
   for _ in $(seq 300); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  # The engine's put script, as the engine loads it (the first Swift multi-line literal of RedisScripts.all).
+  put_script=$(python3 - <<'PY'
+import re, textwrap
+s = open("Sources/RedisEngine/RedisScripts.swift").read()
+body = s[s.index('// put(key, value)'):]
+body = body[body.index('"""') + 3:]
+print(textwrap.dedent(body[:body.index('"""')]).strip())
+PY
+)
+  sha=$(redis-cli -p "$port" SCRIPT LOAD "$put_script")
+  value=$(printf 'u%.0s' $(seq 100))
   declare -A n
   for t in 1 8; do
     # "test","rps","avg_latency_ms",...: SET runs before GET (redis-benchmark's order).
     csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -P 1 -c $t -n "$OPS" -r "$RECORDS" -d 100 --csv 2>/dev/null)
     n[update$t]=$(echo "$csv" | awk -F'"' '$2 == "SET" { print $6 * 1000, $4 }')
     n[get$t]=$(echo "$csv" | awk -F'"' '$2 == "GET" { print $6 * 1000, $4 }')
+    # The same put as orbit-bench's, on the loaded keys (__rand_int__ is 12 digits: 0000 + 12 = 16 bytes).
+    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -P 1 -c $t -n "$OPS" -r "$RECORDS" --csv \
+      EVALSHA "$sha" 3 orbit:data orbit:index orbit:meta "0000__rand_int__" "$value" 2>/dev/null)
+    n[script$t]=$(echo "$csv" | awk -F'"' 'NR > 1 && $4 != "" { print $6 * 1000, $4 }' | tail -1)
   done
   kill $r_pid; wait $r_pid || true; trap - EXIT
   for op in get update; do results+=("$(row redis $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
+  results+=("$(row redis script "${o[update1]}" "${n[script1]}" "${o[update8]}" "${n[script8]}")")
 fi
 
 if [[ " $BACKENDS " == *" etcd "* ]]; then
@@ -182,3 +206,5 @@ fi
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "targets: orbit_us@1 / tool_us@1 <= 1.10; orbit_ops@8 / tool_ops@8 >= 0.9 (tools: pgbench -M prepared, redis-benchmark -P 1)"
+echo "rows: update = the issue's plain UPDATE / SET on the tool side (so it includes the design's cost: an upsert, an ordered"
+echo "index); upsert / script = the tool sending orbit-bench's own statement or script (the harness's cost alone)."

@@ -16,7 +16,7 @@ enum RedisScripts {
           redis.call('HINCRBY', KEYS[3], 'keys', 1)
           redis.call('HINCRBY', KEYS[3], 'key_bytes', #ARGV[1])
           redis.call('HINCRBY', KEYS[3], 'value_bytes', #ARGV[2])
-        else
+        elseif #ARGV[2] ~= old then
           redis.call('HINCRBY', KEYS[3], 'value_bytes', #ARGV[2] - old)
         end
         return 1
