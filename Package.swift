@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(name: "LSMTreeTests", dependencies: ["LSMTree", "OrbitCore", "OrbitTestSupport"]),
         .testTarget(name: "LeasesTests", dependencies: ["Leases", "OrbitCore", "MemoryEngine", "RocksDBEngine", "OrbitTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "OrbitCore", "Runner", "OrbitTestSupport", histogram]),
-        .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "Workloads", "OrbitCore", "CowBTree", "LSMTree", "ServerSupport", "OrbitTestSupport"]),
+        .testTarget(name: "CrashLabTests", dependencies: ["CrashLab", "Runner", "Workloads", "OrbitCore", "CowBTree", "LSMTree", "PostgresEngine", "ServerSupport", "OrbitTestSupport"]),
         .testTarget(name: "PlotsTests", dependencies: ["Plots", "Reports", "Repro", "Runner", "OrbitCore", "OrbitTestSupport", "CZlib"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "EtcdEngineTests", dependencies: ["EtcdEngine", "OrbitCore", "ServerSupport", "OrbitTestSupport",

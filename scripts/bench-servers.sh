@@ -191,7 +191,7 @@ if [[ " $BACKENDS " == *" etcd "* ]]; then
   }
   declare -A n
   for t in 1 8; do for op in get update; do n[$op$t]=$(etcd_loop $op $t); done; done
-  perf=$(etcdctl --endpoints "127.0.0.1:$port" check perf --load=s 2>&1 | tr '\n' ' ' || true)
+  perf=$(etcdctl --endpoints "127.0.0.1:$port" check perf --load=s 2>&1 | tr '\r' '\n' | grep -oE '(PASS|FAIL)[^%]*$' | tr '\n' ' ' || true)
   kill $e_pid; wait $e_pid || true; trap - EXIT
   for op in get update; do results+=("$(row etcd $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
 fi
