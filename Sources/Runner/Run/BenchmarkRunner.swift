@@ -14,6 +14,10 @@ public struct BenchmarkRunner: Sendable {
     public let workload: Workload
     public let settings: Settings
     public var showStatus: Bool
+    /// Called after the load phase and the warm-up, right before the run phases (not called when the
+    /// workload has no run phase): `orbit-bench agent` waits there for the coordinator's barrier. A
+    /// throw ends the backend's run with that error.
+    public var beforeRunPhases: (@Sendable () throws -> Void)? = nil
 
     public init(workload: Workload, settings: Settings, showStatus: Bool = true) {
         self.workload = workload
@@ -185,6 +189,7 @@ public struct BenchmarkRunner: Sendable {
 
         // Run phases, in order: a background phase starts with the next phase and stops when that one
         // ends. Each phase has its own recorders, interval collector, op streams and results rows.
+        if w.runPhase, let beforeRunPhases { try beforeRunPhases() }
         let afterLoad = MeterClock.shared.nanoseconds()
         var runs: [PhaseRun] = []
         if w.runPhase {
