@@ -185,7 +185,7 @@ struct AgentTests {
         let log: String
         init(_ args: [String], log: String) throws {
             self.log = log
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.executableURL = URL(fileURLWithPath: args[0])
             process.arguments = Array(args.dropFirst())
             let h = FileHandle(forWritingAtPath: log)!

@@ -41,6 +41,12 @@ public struct RawHistogram: Codable, Sendable, Hashable {
     public var max: UInt64
     public var buckets: [[UInt64]]
 
+    public init(min: UInt64, max: UInt64, buckets: [[UInt64]]) {
+        self.min = min
+        self.max = max
+        self.buckets = buckets
+    }
+
     public init(_ h: LatencyHistogram) {
         min = h.totalCount == 0 ? 0 : h.min
         max = h.maxRecorded
