@@ -77,7 +77,7 @@ struct AgentTests {
     @Test func sharesAreDisjointAndAddUp() throws {
         var c = Configuration()
         for (k, v) in [("record_count", "1000"), ("insert_start", "10"), ("insert_count", "901"), ("operation_count", "7001"),
-                       ("target_ops_s", "3000"), ("threads", "2"), ("seed", "7")] { try c.set(k, v) }
+                       ("target_ops_s", "3000"), ("threads", "2"), ("seed", "7"), ("mix.read", "1")] { try c.set(k, v) }
         let w = try Workload(settings: c.settings, path: nil)
         let shares = AgentCoordinator.shares(w, agents: 3)
         #expect(shares.map(\.insertCount).reduce(0, +) == 901)
