@@ -39,6 +39,11 @@ public enum SummaryTable {
             }.joined(separator: "  ")
         }
         var out = "workload \(r.workload.name)  seed \(r.workload.seed)  threads \(r.workload.threads)  build \(r.environment.buildConfiguration)  run \(r.runId)\n"
+        if let agents = r.backends.first(where: { !$0.agents.isEmpty })?.agents {
+            // run --agents: the figures below are the agents' merged; each agent its share.
+            out += "agents: \(agents.count), merged exactly (raw histograms); per agent \(r.workload.threads) threads, seed \(r.workload.seed) + agent index:"
+                + agents.map { " \($0.address) (\($0.hostname), records \($0.insertStart)..<\($0.insertStart + $0.insertCount))" }.joined(separator: ",") + "\n"
+        }
         if r.workload.threads > 1 {
             out += "thread streams: SeededRNG(seed \(r.workload.seed), stream t) for threads t = 0...\(r.workload.threads - 1)\n"
         }
