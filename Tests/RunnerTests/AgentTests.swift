@@ -324,6 +324,12 @@ struct AgentTests {
             #expect(coordinator.process.terminationStatus == 1)
             #expect(coordinator.output.contains("agent \(agents[1])") && coordinator.output.contains("connection closed"), "\(coordinator.output)")
             #expect(!FileManager.default.fileExists(atPath: killedOut + "/summary.json"))
+            // The other two agents notice their coordinator has gone and stop their run phase early
+            // (duration_s is 20 s), ready for the next coordinator.
+            for survivor in [children[1], children[3]] {
+                let stopped = Self.waitUntil(seconds: 10) { survivor.output.contains("the coordinator went away during the run") }
+                #expect(stopped, "\(survivor.output)")
+            }
         }
     }
 }

@@ -94,7 +94,11 @@ public struct AgentServer: Sendable {
         Self.log("job \(number): agent \(job.index + 1) of \(job.agents), backend \(job.backend), \(workload.threads) threads, "
                  + "records \(workload.insertStart)..<\(workload.insertStart + workload.insertCount), \(workload.operationCount) operations")
         try socket.send(.accepted, try AgentJSON.encode(AgentAccepted(hostname: Self.hostname(), threads: workload.threads)))
-        let heartbeat = try PeriodicTask(periodMillis: 1000, name: "orbit-agent-alive") { try? socket.send(.alive, Array("{}".utf8)) }
+        // A heartbeat that cannot be sent means the coordinator has gone: the run phase stops early.
+        let abort = RunAbort()
+        let heartbeat = try PeriodicTask(periodMillis: 1000, name: "orbit-agent-alive") {
+            do { try socket.send(.alive, Array("{}".utf8)) } catch { abort.raise() }
+        }
         defer { heartbeat.stop() }
 
         /// Waits for the coordinator's `go` of `barrier` (an error frame or a closed connection ends the job).
@@ -125,13 +129,24 @@ public struct AgentServer: Sendable {
         }
         defer { try? FileManager.default.removeItem(atPath: jobDir) }
         var runner = BenchmarkRunner(workload: workload, settings: settings, showStatus: false)
+        runner.abort = abort
         runner.beforeRunPhases = {
             try socket.send(.ready, Array("{}".utf8))
             try pass("run")
         }
         let result: BackendRun
         do { result = try runner.run(backend: job.backend, directory: directory) } catch { throw fail(error) }
+        if abort.raised { throw OrbitError(.io, "the coordinator went away during the run; the run phase stopped early") }
         try socket.send(.result, try AgentJSON.encode(AgentResultMessage(result, hostname: Self.hostname())))
         Self.log("job \(number): done, \(result.operations.reduce(0) { $0 + $1.count }) operations")
     }
+}
+
+/// Ends a run phase early from another thread (`BenchmarkRunner.abort`): raised once, read before
+/// every operation of the phase's foreground threads.
+public final class RunAbort: Sendable {
+    let flag = StopFlag()
+    public init() {}
+    public func raise() { flag.raise() }
+    public var raised: Bool { flag.raised }
 }
