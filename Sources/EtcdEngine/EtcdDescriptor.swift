@@ -13,6 +13,7 @@ public enum EtcdDescriptor: EngineDescriptor {
     public static let displayName = "etcd"
     public static let plotColour: String? = "#419eda"
     public static let capabilities: EngineCapabilities = [.atomicBatches, .orderedScans, .durable, .server]
+    public static let serverAddressKnob: String? = name + ".endpoints"
 
     public static func open(directory: String, options: EtcdOptions, durability: DurabilityMode, access: StoreAccess) throws -> EtcdEngine {
         try EtcdEngine(directory: directory, options: options, durability: durability, access: access)

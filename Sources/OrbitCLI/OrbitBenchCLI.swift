@@ -15,7 +15,7 @@ public struct OrbitBenchCLI: ParsableCommand {
         abstract: "Storage-engine benchmarking and research harness.",
         subcommands: [RunCommand.self, LoadCommand.self, ListCommand.self, KVCommand.self, ServeCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self, ValidateCommand.self, CheckCommand.self,
                       PlotCommand.self, ReportCommand.self, CompareCommand.self, SearchRateCommand.self, ReplayCommand.self, ReproCommand.self, ReproWorkerCommand.self,
-                      CrashCommand.self, CrashWorkerCommand.self, CrashLabChildCommand.self])
+                      CrashCommand.self, CrashWorkerCommand.self, CrashLabChildCommand.self, AgentCommand.self])
 
     /// ArgumentParser exits 64 (EX_USAGE) for a bad argument; orbit-bench's contract is 2 for every
     /// bad input (README "Your stores are safe"), so usage errors are mapped to 2 here. Help and
@@ -127,9 +127,14 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write every operation (time, thread, op, key, value size) to this new trace file (the `record_trace` knob; docs/formats/trace.md); `orbit-bench replay` replays it.", valueName: "file"))
     var recordTrace: String?
 
+    @Option(name: .long, help: ArgumentHelp("Generate the load on these `orbit-bench agent`s, each with its share, and merge their raw histograms (the `agents` knob; server backends with an address only).",
+                                            valueName: "host:port,..."))
+    var agents: String?
+
     func run() throws {
         try guarded {
             var flags: [(flag: String, knob: String, value: String)] = []
+            if let a = agents { flags.append(("--agents \(a)", "agents", a)) }
             if let r = `repeat` { flags.append(("--repeat \(r)", "repeat", String(r))) }
             if let w = warmupRepeats { flags.append(("--warmup-repeats \(w)", "warmup_repeats", String(w))) }
             if plot { flags.append(("--plot", "plots", "true")) }

@@ -11,6 +11,7 @@ public enum PostgresDescriptor: EngineDescriptor {
     public static let summary = "PostgreSQL through libpq (libpq-dev): a managed server on 127.0.0.1 (initdb), or postgres.url; one bytea table"
     public static let plotColour: String? = "#336791"
     public static let capabilities: EngineCapabilities = [.atomicBatches, .orderedScans, .durable, .server]
+    public static let serverAddressKnob: String? = name + ".url"
 
     public static func open(directory: String, options: PostgresOptions, durability: DurabilityMode, access: StoreAccess) throws -> PostgresEngine {
         try PostgresEngine(directory: directory, options: options, durability: durability, access: access)

@@ -11,6 +11,7 @@ public enum RedisDescriptor: EngineDescriptor {
     public static let summary = "Redis through hiredis (libhiredis-dev): a managed redis-server on 127.0.0.1, or redis.url; AOF durability"
     public static let plotColour: String? = "#d62728"
     public static let capabilities: EngineCapabilities = [.atomicBatches, .orderedScans, .durable, .server]
+    public static let serverAddressKnob: String? = name + ".url"
 
     public static func open(directory: String, options: RedisOptions, durability: DurabilityMode, access: StoreAccess) throws -> RedisEngine {
         try RedisEngine(directory: directory, options: options, durability: durability, access: access)

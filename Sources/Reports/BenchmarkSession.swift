@@ -68,6 +68,9 @@ public struct BenchmarkSession {
                                  hint: "give a new path, or move the old trace away")
             }
         }
+        if AgentCoordinator.isDistributed(s) {
+            try AgentCoordinator.validate(settings: s, backends: configuration.backends, workload: workload)
+        }
         try ResultsGuard.prepare(out, overwrite: overwrite, remove: false)
         if dataPolicy == .reuse, workload.load, workload.runPhase {
             throw OrbitError(.invalidArgument, "--reuse with the load phase on would load the records again over the store",
@@ -164,6 +167,11 @@ public struct BenchmarkSession {
                     // Deletes only a store of this engine (StoreGuard), never other files.
                     if clear { try StoreGuard.removeStore(backend, directory: dir) }
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                }
+                if AgentCoordinator.isDistributed(settings) {
+                    // The load comes from the agents (README "Load from several machines"), merged here.
+                    backends.append(try AgentCoordinator(workload: workload, settings: settings).run(backend: backend, directory: dir))
+                    continue
                 }
                 backends.append(try Self.bounded(workload, backend: backend, directory: dir, repeatIndex: k) { try runner.run(backend: backend, directory: dir) })
             }

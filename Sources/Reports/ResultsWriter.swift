@@ -338,6 +338,7 @@ public enum ResultsWriter {
                 }
             }
             if let t = b.target { d["target"] = targetJSON(t) }
+            if !b.agents.isEmpty { d["agents"] = b.agents.map(agentJSON) }
             d["phases"] = b.phases.map { p -> [String: Any] in
                 var x: [String: Any] = ["name": p.name, "background": p.background, "threads": p.threads,
                                         "start_s": p.startSeconds, "end_s": p.endSeconds, "operations": p.operations]
@@ -348,6 +349,24 @@ public enum ResultsWriter {
         }
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// One agent of a `run --agents` run: where, its share, its figures, and its raw histograms
+    /// (docs/formats/agent-protocol.md, "Raw histograms"), from which the merged ones were made.
+    static func agentJSON(_ a: AgentOutcome) -> [String: Any] {
+        func raw(_ h: RawHistogram) -> [String: Any] { ["min_ns": h.min, "max_ns": h.max, "buckets": h.buckets] }
+        return [
+            "address": a.address, "index": a.index, "hostname": a.hostname,
+            "share": ["threads": a.threads, "insert_start": a.insertStart, "insert_count": a.insertCount,
+                      "operation_count": a.operationCount, "target_ops_s": a.targetOpsPerSecond, "seed": a.seed] as [String: Any],
+            "load_s": a.loadSeconds, "run_s": a.runSeconds, "errors": a.errors,
+            "operations": a.operations.map { op -> [String: Any] in
+                var x = operationJSON(op)
+                x["histogram"] = raw(RawHistogram(op.histogram))
+                if let ih = op.intendedHistogram { x["intended_histogram"] = raw(RawHistogram(ih)) }
+                return x
+            },
+        ]
     }
 
     static func targetJSON(_ t: TargetOutcome) -> [String: Any] {

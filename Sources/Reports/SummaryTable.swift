@@ -39,11 +39,16 @@ public enum SummaryTable {
             }.joined(separator: "  ")
         }
         var out = "workload \(r.workload.name)  seed \(r.workload.seed)  threads \(r.workload.threads)  build \(r.environment.buildConfiguration)  run \(r.runId)\n"
+        if let agents = r.backends.first(where: { !$0.agents.isEmpty })?.agents {
+            // run --agents: the figures below are the agents' merged; each agent its share.
+            out += "agents: \(agents.count), merged exactly (raw histograms); per agent \(r.workload.threads) threads, seed \(r.workload.seed) + agent index:"
+                + agents.map { " \($0.address) (\($0.hostname), records \($0.insertStart)..<\($0.insertStart + $0.insertCount))" }.joined(separator: ",") + "\n"
+        }
         if r.workload.threads > 1 {
             out += "thread streams: SeededRNG(seed \(r.workload.seed), stream t) for threads t = 0...\(r.workload.threads - 1)\n"
         }
         if r.workload.targetOpsPerSecond > 0 {
-            out += "open loop: target \(formatDouble(r.workload.targetOpsPerSecond, decimals: 0)) ops/s, \(formatDouble(r.workload.targetOpsPerSecond / Double(r.workload.threads), decimals: 1)) per thread; p99 is service time, intended latencies in summary.csv\n"
+            out += "open loop: target \(formatDouble(r.workload.targetOpsPerSecond, decimals: 0)) ops/s, \(formatDouble(r.workload.targetOpsPerSecond / Double(r.workload.threads * max(1, r.backends.map(\.agents.count).max() ?? 0)), decimals: 1)) per thread; p99 is service time, intended latencies in summary.csv\n"
         }
         if repeated {
             out += "medians of \(r.repeats.count) repeats (backends interleaved, a fresh store each\(r.warmupRepeats > 0 ? "; \(r.warmupRepeats) warm-up repeat\(r.warmupRepeats == 1 ? "" : "s") not counted" : "")); (min–max) over the repeats\n"

@@ -13,6 +13,7 @@ public enum S3Descriptor: EngineDescriptor {
     public static let displayName = "S3"
     public static let plotColour: String? = "#ff9900"
     public static let capabilities: EngineCapabilities = [.orderedScans, .durable, .server]
+    public static let serverAddressKnob: String? = name + ".endpoint"
 
     /// Why the capability is absent (the hint of every refusal).
     public static let batchesAbsentBecause = "S3 writes one object per request and has no multi-object transaction"

@@ -80,7 +80,7 @@ public enum WorkloadKnobs {
         for (key, op) in mixEntries {
             knobs.append(k("mix." + key, .double(0...1), .double(0), "proportion of \(op.name) operations"))
         }
-        return knobs + CrashKnobs.all + Thresholds.knobs
+        return knobs + CrashKnobs.all + Thresholds.knobs + AgentKnobs.all
     }()
 
     /// `--set` shorthands, as in a workload file: a range field sets both ends, a typed field its type.

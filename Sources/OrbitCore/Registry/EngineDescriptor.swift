@@ -33,6 +33,10 @@ public protocol EngineDescriptor: Sendable {
     /// What the engine's own memory account (`StorageStats.memoryUsageBytes`) leaves out, for tables
     /// that print it ("its pages live in the OS page cache via mmap, not counted"); nil: nothing.
     static var memoryAccountNote: String? { get }
+    /// A server backend's knob naming an existing server by address ("redis.url"), empty for a managed
+    /// server on loopback; nil (the default): the engine has no such knob. `run --agents` needs it
+    /// set, so every agent reaches the same server (docs/formats/agent-protocol.md).
+    static var serverAddressKnob: String? { get }
 
     /// Opens (read-write: creating it in a missing or empty directory) the store in `directory`.
     /// An engine without files ignores `directory`.
@@ -247,6 +251,7 @@ extension EngineDescriptor {
     public static var displayName: String { name }
     public static var libraryVersion: String? { nil }
     public static var memoryAccountNote: String? { nil }
+    public static var serverAddressKnob: String? { nil }
     public static var damageStoreVariants: [String] { ["closed", "open"] }
     public static func damageStoreOptions(settings: Settings, variant: String) throws -> Options { try Options(settings: settings) }
     public static func growthOptions(settings: Settings) throws -> Options { try Options(settings: settings) }

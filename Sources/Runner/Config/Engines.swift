@@ -141,6 +141,12 @@ public enum Engines {
         return EngineRegistry.descriptor(named: backend)?.capabilities
     }
 
+    /// The knob naming an existing server of a server backend by address (nil: the backend has none).
+    public static func serverAddressKnob(_ backend: String) -> String? {
+        install()
+        return EngineRegistry.descriptor(named: backend)?.serverAddressKnob
+    }
+
     /// The registered backends with every capability of `capabilities`, in registry order.
     public static func names(with capabilities: EngineCapabilities = [], without excluded: EngineCapabilities = []) -> [String] {
         install()

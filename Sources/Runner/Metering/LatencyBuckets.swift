@@ -16,7 +16,7 @@ public enum LatencyBuckets {
     static let leadingZeroCountBase = 64 - subBucketHalfCountMagnitude - 1
     /// Buckets needed to reach `maxTrackableLatency` (2,048 × 2^31 > 3.6 × 10^12), plus the half of bucket 0.
     static let bucketCount = 32
-    static let length = (bucketCount + 1) << subBucketHalfCountMagnitude
+    public static let length = (bucketCount + 1) << subBucketHalfCountMagnitude
 
     /// The counts index of `value` (1 ... maxTrackableLatency).
     @inline(__always)
@@ -27,7 +27,7 @@ public enum LatencyBuckets {
     }
 
     /// The lowest value counted at `index`.
-    static func value(at index: Int) -> UInt64 {
+    public static func value(at index: Int) -> UInt64 {
         var bucket = (index >> subBucketHalfCountMagnitude) - 1
         var sub = (index & (subBucketHalfCount - 1)) + subBucketHalfCount
         if bucket < 0 {

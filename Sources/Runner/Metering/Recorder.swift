@@ -251,7 +251,7 @@ public struct IntervalSummary: Sendable, Hashable {
     /// The histogram's non-empty buckets: a few hundred at most, against ~270 KB for the histogram.
     public var buckets: [IntervalBucket]
 
-    init(_ h: LatencyHistogram) {
+    public init(_ h: LatencyHistogram) {
         count = h.totalCount
         p50 = h.valueAtPercentile(50)
         p95 = h.valueAtPercentile(95)

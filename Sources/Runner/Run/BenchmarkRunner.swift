@@ -14,6 +14,13 @@ public struct BenchmarkRunner: Sendable {
     public let workload: Workload
     public let settings: Settings
     public var showStatus: Bool
+    /// Called after the load phase and the warm-up, right before the run phases (not called when the
+    /// workload has no run phase): `orbit-bench agent` waits there for the coordinator's barrier. A
+    /// throw ends the backend's run with that error.
+    public var beforeRunPhases: (@Sendable () throws -> Void)? = nil
+    /// Raised, ends the run phase early: each foreground thread stops before its next operation
+    /// (`orbit-bench agent`, when its coordinator has gone away). nil: the phase runs to its end.
+    public var abort: RunAbort? = nil
 
     public init(workload: Workload, settings: Settings, showStatus: Bool = true) {
         self.workload = workload
@@ -185,6 +192,7 @@ public struct BenchmarkRunner: Sendable {
 
         // Run phases, in order: a background phase starts with the next phase and stops when that one
         // ends. Each phase has its own recorders, interval collector, op streams and results rows.
+        if w.runPhase, let beforeRunPhases { try beforeRunPhases() }
         let afterLoad = MeterClock.shared.nanoseconds()
         var runs: [PhaseRun] = []
         if w.runPhase {
@@ -377,7 +385,7 @@ public struct BenchmarkRunner: Sendable {
                                    collector: collectors[mi])
             let (d, late) = members[mi].executor.run(thread: t, state: &states[g].value, recorder: recorders[mi][t],
                                                      progress: mi == fg ? progress[t] : backgroundProgress[g],
-                                                     clock: clock, stop: mi == fg ? nil : stop)
+                                                     clock: clock, stop: mi == fg ? abort?.flag : stop)
             var end = MeterClock.shared.nanoseconds()
             if mi == fg, foregroundLeft.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                 // The foreground phase ends here: the background threads stop before their next operation

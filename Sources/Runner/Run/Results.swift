@@ -176,6 +176,8 @@ public struct BackendRun: Sendable {
     public var costs: [PhaseCost] = []
     /// The memory cgroup the backend ran in (`memory_limit_mb`) and what it used; nil: no limit.
     public var memory: MemoryCgroup.Usage? = nil
+    /// `run --agents`: each agent's address, share and figures (empty: this process ran the load).
+    public var agents: [AgentOutcome] = []
     /// Highest process heap (jemalloc stats.allocated) seen in stats.csv, bytes.
     public var peakHeapBytes: UInt64 { statsRows.map(\.processHeapBytes).max() ?? 0 }
     /// How far the process heap grew during the backend's run: the highest stats.csv sample minus the
