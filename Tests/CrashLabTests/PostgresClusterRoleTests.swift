@@ -49,13 +49,16 @@ import Testing
 
     @Test func withoutTheFileTheNodeThatIsNotAStandbyIsThePrimary() throws {
         try withTemporaryDirectory { dir in
-            #expect(try PostgresCluster.primaryIndex(dir, try Self.nodes(dir, node1Made: false, standby: nil)) == 0)
+            let nodes = try Self.nodes(dir, node1Made: false, standby: nil)
+            #expect(try PostgresCluster.primaryIndex(dir, nodes) == 0)
         }
         try withTemporaryDirectory { dir in
-            #expect(try PostgresCluster.primaryIndex(dir, try Self.nodes(dir, node1Made: true, standby: 1)) == 0)
+            let nodes = try Self.nodes(dir, node1Made: true, standby: 1)
+            #expect(try PostgresCluster.primaryIndex(dir, nodes) == 0)
         }
         try withTemporaryDirectory { dir in
-            #expect(try PostgresCluster.primaryIndex(dir, try Self.nodes(dir, node1Made: true, standby: 0)) == 1)
+            let nodes = try Self.nodes(dir, node1Made: true, standby: 0)
+            #expect(try PostgresCluster.primaryIndex(dir, nodes) == 1)
         }
     }
 

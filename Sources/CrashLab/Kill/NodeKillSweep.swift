@@ -306,6 +306,7 @@ public enum NodeKillSweep: CrashSweep {
         /// The reader: gets of random records until `stop`, timing the first success after the kill.
         func read<E: StorageEngine>(_ engine: E, cluster: any ClusterBackedEngine, shared: Shared, seed: UInt64) {
             var rng = SeededRNG(seed: seed, stream: 0x7265_6164)
+            var backoff: UInt32 = 2_000  // as the writers'
             while !shared.state.withLock({ $0.stop }) {
                 let r = Int(rng.next() % UInt64(plan.recordCount))
                 let key = KillOp.key(r, size: plan.keySize)
