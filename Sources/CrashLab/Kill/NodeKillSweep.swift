@@ -5,12 +5,16 @@ import Glibc
 #endif
 
 /// Failovers (`node-kill`): one node of a replicated cluster (`ClusterBackedEngine`: etcd with
-/// `etcd.members=3`; a primary-standby backend would conform the same way) SIGKILLed at a seeded
+/// `etcd.members=3`, PostgreSQL with `postgres.standby=sync`, a managed SeaweedFS behind s3 with
+/// its three volume servers) SIGKILLed at a seeded
 /// moment while `crash.server_writers` writer threads and one reader thread use the cluster. The
-/// node killed takes the engine's `nodeKillRoles` in turn (etcd: the leader, then a follower), found
+/// node killed takes the engine's `nodeKillRoles` in turn (etcd: the leader, then a follower; s3: a
+/// volume server), found
 /// by asking the cluster (`clusterNodes`). The harness then does what the cluster needs to fail over
-/// (`failOver`: nothing for etcd, which elects a leader by itself), and the
-/// clients, whose calls fail, reconnect (`reconnectCallingThread`) and go on.
+/// (`failOver`: nothing for etcd, which elects a leader by itself, nor for SeaweedFS, whose master
+/// drops the dead volume server), and the
+/// clients, whose calls fail, reconnect (`reconnectCallingThread`) and go on. A backend without
+/// atomic batches (s3) needs `crash.batch_fraction=0`: the writers would send batches it refuses.
 ///
 /// Measured: the unavailability, from the kill to the first acknowledged write, and to the first
 /// successful read, of an operation begun after the killed node was gone. Verified against `KillOracle`, strictly
@@ -30,6 +34,11 @@ public enum NodeKillSweep: CrashSweep {
     public static func run(_ c: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
         let setup = try ServerSweepSetup(c, needs: "a node kill needs a replicated server backend")
         let (plan, settings, writers, store) = (setup.plan, setup.settings, setup.writers, setup.store)
+        if plan.batchFraction > 0, !(Engines.capabilities(c.engine)?.contains(.atomicBatches) ?? false) {
+            throw OrbitError(.invalidConfig,
+                             "backend \(c.engine) has no atomic batches, and node-kill's writers would send them (crash.batch_fraction=\(formatDouble(plan.batchFraction, decimals: 2)))",
+                             at: "crash.batch_fraction", hint: "set crash.batch_fraction=0 for \(c.engine) (single puts and deletes only)")
+        }
         try withoutActuallyEscaping(onRecord) { onRecord in
             let body = Body(context: c, plan: plan, writers: writers, store: store, onRecord: onRecord)
             _ = try Engines.withEngine(c.engine, directory: store, settings: settings, body)
