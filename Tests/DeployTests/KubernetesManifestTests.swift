@@ -213,7 +213,8 @@ struct KubernetesManifestTests {
 
     @Test func everyManifestUsesRealKindsAndFields() throws {
         let all = try Self.manifests()
-        #expect(all.count >= 4, "deploy/kubernetes/ holds \(all.count) manifests: \(try Self.manifestFiles())")
+        let files = try Self.manifestFiles()
+        #expect(all.count >= 4, "deploy/kubernetes/ holds \(all.count) manifests: \(files)")
         #expect(Set(all.map(\.kind)).isSuperset(of: ["Job", "Service", "ConfigMap"]), "kinds: \(all.map(\.kind))")
         for m in all {
             let p = Self.problems(m)
@@ -322,7 +323,8 @@ struct KubernetesManifestTests {
         let listen = try #require(Self.value(of: "--listen", in: agentArgs), "agent without --listen: \(agentArgs)")
         let port = try #require(listen.split(separator: ":").last.flatMap { Int($0) }, "--listen \(listen)")
         #expect(listen.hasPrefix("0.0.0.0:"), "agents listen on every interface of the pod, not \(listen)")
-        #expect(Self.ints(container["ports"], "containerPort").contains(port), "the agent container does not declare port \(port)")
+        let containerPorts = Self.ints(container["ports"], "containerPort")
+        #expect(containerPorts.contains(port), "the agent container does not declare port \(port)")
 
         let subdomain = try #require(agents.podSpec?["subdomain"]?.string, "the agents' pod template has no subdomain")
         let service = try #require(all.first { $0.kind == "Service" && $0.name == subdomain }, "no Service named \(subdomain)")
@@ -331,7 +333,8 @@ struct KubernetesManifestTests {
             Dictionary(uniqueKeysWithValues: m.map { ($0.key.string ?? "", $0.value.string ?? "") })
         } ?? [:]
         #expect(selector == ["job-name": agents.name], "Service \(subdomain) selects \(selector), not job-name=\(agents.name)")
-        #expect(Self.ints(service.node["spec"]?["ports"], "port").contains(port), "Service \(subdomain) lacks port \(port)")
+        let servicePorts = Self.ints(service.node["spec"]?["ports"], "port")
+        #expect(servicePorts.contains(port), "Service \(subdomain) lacks port \(port)")
 
         let expected = (0..<completions).map { "\(agents.name)-\($0).\(subdomain):\(port)" }
         let coordinators = all.filter { $0.kind == "Job" && $0.containers.contains { Self.orbitBenchArguments($0)?.first == "run" } }
