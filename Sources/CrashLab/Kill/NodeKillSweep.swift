@@ -135,6 +135,7 @@ public enum NodeKillSweep: CrashSweep {
                 return record
             }
             let target = candidates[Int(pick % UInt64(candidates.count))]
+            let retriesBefore = clientRetries(engine)
             record.crashPointOrTime = "t=\(delayMs)ms \(role)"
             var threads: [OrbitThread] = []
             defer {
@@ -208,6 +209,7 @@ public enum NodeKillSweep: CrashSweep {
             do {
                 try cluster.restartNode(target.index)
                 detail.append("rejoin_ms=\(formatDouble(Double(MonotonicClock.nanoseconds() &- restart) / 1e6, decimals: 1))")
+                if let before = retriesBefore, let after = clientRetries(engine) { detail.append("client_retries=\(Int(after - before))") }
             } catch {
                 record.verdict = .broken
                 record.detail = (["failover failed: \(target.name) did not rejoin: \(error)"] + detail).joined(separator: "; ")
@@ -217,6 +219,15 @@ public enum NodeKillSweep: CrashSweep {
             record.verdict = broken ? .broken : .ok
             record.detail = detail.joined(separator: "; ")
             return record
+        }
+
+        /// The requests the engine's client retried by itself so far (the sum of its stats' `*_retries`
+        /// figures: s3's retries of 500/503/SlowDown), nil when it counts none. A cycle reports the
+        /// difference (`client_retries`): calls that failed over to a retry instead of failing.
+        func clientRetries<E: StorageEngine>(_ engine: E) -> Double? {
+            guard let s = try? engine.stats() else { return nil }
+            let retries = s.extra.filter { $0.name.hasSuffix("_retries") }
+            return retries.isEmpty ? nil : retries.reduce(0) { $0 + $1.value }
         }
 
         /// `body` on the calling thread, its connection dropped and the call tried again after a
