@@ -136,5 +136,7 @@ let package = Package(
         .testTarget(name: "RESPServerTests", dependencies: ["RESPServer", "OrbitCLI", "OrbitCore", "Runner", "ServerSupport", "MemoryEngine", "LSMTree", "CowBTree", "OrbitTestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Reports", "Workloads", "OrbitCore", "LSMTree", "OrbitTestSupport", histogram]),
         .testTarget(name: "S3EngineTests", dependencies: ["S3Engine", "OrbitCore", "ServerSupport", "OrbitTestSupport"]),
+        // deploy/kubernetes/'s manifests against Kubernetes' fields (Yams) and their command lines against the CLI.
+        .testTarget(name: "DeployTests", dependencies: ["OrbitCLI", "Runner", "OrbitCore", .product(name: "Yams", package: "Yams")]),
     ]
 )

@@ -13,8 +13,8 @@
 #                a violation where the mode's promise keeps them over a process crash, else reported
 #   node-kill    NODE_KILL_CYCLES (default 50) failovers per replicated cluster: etcd with 3 members
 #                (the leader, then a follower, in turn) and PostgreSQL with a synchronous standby (the
-#                primary, promoting the standby, then the standby); every-write, 2 writers and a reader;
-#                0 violations
+#                primary, promoting the standby, then the standby) and SeaweedFS behind s3 (one of three
+#                volume servers, replication 001); every-write, 2 writers and a reader; 0 violations
 #   power-loss   POWER_LOSS_STATES (default 10000) simulated power-loss states per hand-written engine
 #   corruption   one corruption sweep per engine (lsm, cow gate the exit status; rocksdb, lmdb reported)
 #   io-error     one I/O-error sweep per engine
@@ -115,6 +115,10 @@ if wants node-kill; then
     --set durability=every-write --set cycles="$NODE_KILL_CYCLES" --set crash.server_writers=2 --set etcd.members=3
   RUN_BACKENDS=postgres run node-kill-postgres-standby workloads/crash-recovery.yaml --set crash_methods=node-kill \
     --set durability=every-write --set cycles="$NODE_KILL_CYCLES" --set crash.server_writers=2 --set postgres.standby=sync
+  # s3 has no atomic batches: single puts and deletes only.
+  RUN_BACKENDS=s3 run node-kill-s3-seaweedfs workloads/crash-recovery.yaml --set crash_methods=node-kill \
+    --set durability=every-write --set cycles="$NODE_KILL_CYCLES" --set crash.server_writers=2 --set s3.volume_servers=3 \
+    --set s3.replication=001 --set crash.batch_fraction=0
 fi
 
 # Simulated power loss (hand-written engines: every write reordered/dropped/torn as a disk may).

@@ -11,10 +11,15 @@ public import ServerSupport
 ///
 /// Layout under the store directory: `server/master`, `server/volume-N`, `server/filer`,
 /// `server/*.log` (one log per process) and `server.log` (the gateway's). Every process is a
-/// `ServerProcess` (no orphans); `volumes` stays reachable so a failover experiment can kill one.
+/// `ServerProcess` (no orphans); `volumes` stays reachable so a failover experiment can kill one
+/// (`crashVolume`) and start it again on its own directory and ports (`restartVolume`).
 public final class SeaweedCluster: @unchecked Sendable {
     public let master: ManagedServer
-    public let volumes: [ManagedServer]
+    /// The volume servers, in order (`server/volume-1` ...); an entry is replaced when it is restarted.
+    public var volumes: [ManagedServer] { volumeSlots.withLock { $0 } }
+    private let volumeSlots: Lock<[ManagedServer]>
+    /// Per volume server: the volume ids the master listed for it just before it was killed.
+    private let volumesAtKill = Lock<[Int: Set<Int>]>([:])
     public let filer: ManagedServer
     public let gateway: ManagedServer
     public let credentials: SigV4.Credentials
@@ -25,7 +30,7 @@ public final class SeaweedCluster: @unchecked Sendable {
     private init(master: ManagedServer, volumes: [ManagedServer], filer: ManagedServer, gateway: ManagedServer,
                  credentials: SigV4.Credentials, version: String) {
         self.master = master
-        self.volumes = volumes
+        volumeSlots = Lock(volumes)
         self.filer = filer
         self.gateway = gateway
         self.credentials = credentials
@@ -168,6 +173,69 @@ public final class SeaweedCluster: @unchecked Sendable {
         } catch {
             stopStarted()
             throw error
+        }
+    }
+
+    // MARK: Failover experiments (S3Engine+Cluster.swift)
+
+    /// The volume ids the master lists for the volume server on 127.0.0.1:`port` (its `/dir/status`
+    /// topology: `"Url":"127.0.0.1:8080", ..., "VolumeIds":" 1-2 4 6"`); nil when the master does
+    /// not list that server (it never registered, or its heartbeat stream ended: SeaweedFS drops a
+    /// volume server as soon as its gRPC stream to the master breaks).
+    public func listedVolumes(port: Int) -> Set<Int>? {
+        Self.listedVolumes(in: Self.body(master.port, "/dir/status"), url: "127.0.0.1:\(port)")
+    }
+
+    static func listedVolumes(in status: String, url: String) -> Set<Int>? {
+        guard let node = status.firstRange(of: "\"Url\":\"\(url)\"") else { return nil }
+        let rest = status[node.upperBound...]
+        let end = rest.firstRange(of: "}")?.lowerBound ?? rest.endIndex
+        guard let key = rest[..<end].firstRange(of: "\"VolumeIds\":\"") else { return [] }
+        let list = rest[key.upperBound...].prefix { $0 != "\"" }
+        var ids: Set<Int> = []
+        for word in list.split(separator: " ") {
+            let bounds = word.split(separator: "-").compactMap { Int($0) }
+            if bounds.count == 2, bounds[0] <= bounds[1] { ids.formUnion(bounds[0]...bounds[1]) } else if let one = bounds.first { ids.insert(one) }
+        }
+        return ids
+    }
+
+    /// SIGKILLs volume server `i` (its process tree, waited for), after noting the volumes the master
+    /// lists for it (what it must report again to have rejoined). False when it was not running.
+    @discardableResult
+    public func crashVolume(_ i: Int) throws -> Bool {
+        let v = volumes[i]
+        guard v.process.isRunning else { return false }
+        let listed = listedVolumes(port: v.port) ?? []
+        volumesAtKill.withLock { $0[i] = listed }
+        return try v.process.crash()
+    }
+
+    /// Starts volume server `i` again, as it ran (its directory, ports and master), and returns once
+    /// it has rejoined: it answers `/status` and the master lists it with every volume it listed for
+    /// it before the kill (from its heartbeat: the volumes on its disk, writable again where their
+    /// replicas are all up). At most `timeoutNanos`; the error names the server and its log.
+    public func restartVolume(_ i: Int, timeoutNanos: UInt64 = 60_000_000_000) throws {
+        let old = volumes[i]
+        guard !old.process.isRunning else { return }
+        old.process.stop()  // joins its keeper
+        let process = try ServerProcess(old.process.spec)
+        let v = ManagedServer(name: old.name, port: old.port, logFile: old.logFile, process: process)
+        volumeSlots.withLock { $0[i] = v }
+        let want = volumesAtKill.withLock { $0[i] } ?? []
+        let deadline = MonotonicClock.nanoseconds() &+ timeoutNanos
+        while true {
+            if let status = process.exitStatus {
+                throw OrbitError(.engine, "\(v.name) exited while restarting (\(describeWaitStatus(status)))", at: v.logFile,
+                                 hint: ServerLog.tailHint(v.logFile))
+            }
+            if Self.answers(v.port, "/status", status: 200), let listed = listedVolumes(port: v.port), listed.isSuperset(of: want) { return }
+            if MonotonicClock.nanoseconds() >= deadline {
+                throw OrbitError(.engine, "\(v.name) did not rejoin within \(timeoutNanos / 1_000_000_000) s: the master at 127.0.0.1:\(master.port) "
+                                 + "lists \(listedVolumes(port: v.port).map { "volumes \($0.sorted())" } ?? "no server 127.0.0.1:\(v.port)"), "
+                                 + "it had \(want.sorted()) before the kill", at: v.logFile, hint: ServerLog.tailHint(v.logFile))
+            }
+            process.waitForExit(timeoutNanos: 20_000_000)
         }
     }
 

@@ -6,8 +6,9 @@ import Testing
 @testable import CrashLab
 
 /// Failovers (`node-kill`, issue 18): a 3-member etcd cluster on loopback (its leader and then a
-/// follower SIGKILLed) and a PostgreSQL primary with a synchronous standby (the primary killed and
-/// the standby promoted, then the standby killed), while two writers and a reader use it; every
+/// follower SIGKILLed), a PostgreSQL primary with a synchronous standby (the primary killed and
+/// the standby promoted, then the standby killed) and a SeaweedFS cluster behind s3 (one of its
+/// three volume servers, replication 001, killed and restarted), while two writers and a reader use it; every
 /// acknowledged write there after the failover, read-your-writes held, the unavailability
 /// measured, the node back before the next cycle. A cluster of one node is refused naming the
 /// setting that makes a cluster.
@@ -15,9 +16,12 @@ import Testing
 struct NodeKillSweepTests {
     /// The server backends with a managed replicated form, the setting that makes it, and the roles
     /// `node-kill` kills in turn (every `ClusterBackedEngine` backend must be listed here).
-    static let clusters: [String: (setting: String, roles: [String])] = [
-        "etcd": ("etcd.members=3", ["leader", "follower"]),
-        "postgres": ("postgres.standby=sync", ["primary", "standby"]),
+    /// `extra`: what the sweep needs on that backend besides (s3 has no atomic batches); `single`:
+    /// the settings of its one-node form (s3's default is already a cluster of three volume servers).
+    static let clusters: [String: (setting: String, roles: [String], extra: [String], single: [String])] = [
+        "etcd": ("etcd.members=3", ["leader", "follower"], [], []),
+        "postgres": ("postgres.standby=sync", ["primary", "standby"], [], []),
+        "s3": ("s3.volume_servers=3", ["volume"], ["crash.batch_fraction=0"], ["s3.volume_servers=1", "s3.replication=000", "crash.batch_fraction=0"]),
     ]
     static let clustered: [String] = Engines.names(with: .server).filter { clusters[$0] != nil }
 
@@ -33,7 +37,7 @@ struct NodeKillSweepTests {
         try withTemporaryDirectory(prefix: "orbit-node-kill-\(backend)") { dir in
             let cluster = try #require(Self.clusters[backend])
             let s = try Self.settings(backend, ["durability=every-write", cluster.setting, "crash.server_writers=2",
-                                                "kill_after_ms.min=50", "kill_after_ms.max=150"])
+                                                "kill_after_ms.min=50", "kill_after_ms.max=150"] + cluster.extra)
             let c = CrashSweepContext(engine: backend, durability: .everyWrite, settings: s, seed: seed, count: 4,
                                       workDirectory: dir, recordCount: 100, valueSize: 100)
             var records: [CrashRecord] = []
@@ -53,12 +57,27 @@ struct NodeKillSweepTests {
 
     @Test(arguments: clustered) func oneNodeIsRefused(_ backend: String) throws {
         try withTemporaryDirectory(prefix: "orbit-node-kill-one-\(backend)") { dir in
-            let s = try Self.settings(backend, ["durability=every-write"])
+            let cluster = try #require(Self.clusters[backend])
+            let s = try Self.settings(backend, ["durability=every-write"] + cluster.single)
             let c = CrashSweepContext(engine: backend, durability: .everyWrite, settings: s, seed: 1, count: 1,
                                       workDirectory: dir, recordCount: 10, valueSize: 100)
             let e = try #require(throws: OrbitError.self) { try NodeKillSweep.run(c) { _ in } }
-            let setting = try #require(Self.clusters[backend]).setting
-            #expect(e.code == .invalidConfig && e.description.contains(setting), "\(e)")
+            #expect(e.code == .invalidConfig && e.description.contains(cluster.setting), "\(e)")
+        }
+    }
+
+    /// A backend without atomic batches (s3) is refused while the writers would send some, before
+    /// anything starts, naming the knob.
+    @Test func batchesOnABackendWithoutThemAreRefused() throws {
+        for backend in Self.clustered where !(Engines.capabilities(backend)?.contains(.atomicBatches) ?? true) {
+            try withTemporaryDirectory(prefix: "orbit-node-kill-batches-\(backend)") { dir in
+                let s = try Self.settings(backend, ["durability=every-write", "crash.batch_fraction=0.1"])
+                let c = CrashSweepContext(engine: backend, durability: .everyWrite, settings: s, seed: 1, count: 1,
+                                          workDirectory: dir, recordCount: 10, valueSize: 100)
+                let e = try #require(throws: OrbitError.self) { try NodeKillSweep.run(c) { _ in } }
+                #expect(e.code == .invalidConfig && e.description.contains("crash.batch_fraction=0"), "\(e)")
+                #expect(!FileManager.default.fileExists(atPath: dir + "/store"), "a store was made before the refusal")
+            }
         }
     }
 

@@ -5,12 +5,16 @@ import Glibc
 #endif
 
 /// Failovers (`node-kill`): one node of a replicated cluster (`ClusterBackedEngine`: etcd with
-/// `etcd.members=3`; a primary-standby backend would conform the same way) SIGKILLed at a seeded
+/// `etcd.members=3`, PostgreSQL with `postgres.standby=sync`, a managed SeaweedFS behind s3 with
+/// its three volume servers) SIGKILLed at a seeded
 /// moment while `crash.server_writers` writer threads and one reader thread use the cluster. The
-/// node killed takes the engine's `nodeKillRoles` in turn (etcd: the leader, then a follower), found
+/// node killed takes the engine's `nodeKillRoles` in turn (etcd: the leader, then a follower; s3: a
+/// volume server), found
 /// by asking the cluster (`clusterNodes`). The harness then does what the cluster needs to fail over
-/// (`failOver`: nothing for etcd, which elects a leader by itself), and the
-/// clients, whose calls fail, reconnect (`reconnectCallingThread`) and go on.
+/// (`failOver`: nothing for etcd, which elects a leader by itself, nor for SeaweedFS, whose master
+/// drops the dead volume server), and the
+/// clients, whose calls fail, reconnect (`reconnectCallingThread`) and go on. A backend without
+/// atomic batches (s3) needs `crash.batch_fraction=0`: the writers would send batches it refuses.
 ///
 /// Measured: the unavailability, from the kill to the first acknowledged write, and to the first
 /// successful read, of an operation begun after the killed node was gone. Verified against `KillOracle`, strictly
@@ -33,6 +37,11 @@ public enum NodeKillSweep: CrashSweep {
     public static func run(_ c: CrashSweepContext, onRecord: (CrashRecord) throws -> Void) throws {
         let setup = try ServerSweepSetup(c, needs: "a node kill needs a replicated server backend")
         let (plan, settings, writers, store) = (setup.plan, setup.settings, setup.writers, setup.store)
+        if plan.batchFraction > 0, !(Engines.capabilities(c.engine)?.contains(.atomicBatches) ?? false) {
+            throw OrbitError(.invalidConfig,
+                             "backend \(c.engine) has no atomic batches, and node-kill's writers would send them (crash.batch_fraction=\(formatDouble(plan.batchFraction, decimals: 2)))",
+                             at: "crash.batch_fraction", hint: "set crash.batch_fraction=0 for \(c.engine) (single puts and deletes only)")
+        }
         try withoutActuallyEscaping(onRecord) { onRecord in
             let body = Body(context: c, plan: plan, writers: writers, store: store, onRecord: onRecord)
             _ = try Engines.withEngine(c.engine, directory: store, settings: settings, body)
@@ -129,6 +138,7 @@ public enum NodeKillSweep: CrashSweep {
                 return record
             }
             let target = candidates[Int(pick % UInt64(candidates.count))]
+            let retriesBefore = clientRetries(engine)
             record.crashPointOrTime = "t=\(delayMs)ms \(role)"
             var threads: [OrbitThread] = []
             defer {
@@ -202,6 +212,7 @@ public enum NodeKillSweep: CrashSweep {
             do {
                 try cluster.restartNode(target.index)
                 detail.append("rejoin_ms=\(formatDouble(Double(MonotonicClock.nanoseconds() &- restart) / 1e6, decimals: 1))")
+                if let before = retriesBefore, let after = clientRetries(engine) { detail.append("client_retries=\(Int(after - before))") }
             } catch {
                 record.verdict = .broken
                 record.detail = (["failover failed: \(target.name) did not rejoin: \(error)"] + detail).joined(separator: "; ")
@@ -211,6 +222,15 @@ public enum NodeKillSweep: CrashSweep {
             record.verdict = broken ? .broken : .ok
             record.detail = detail.joined(separator: "; ")
             return record
+        }
+
+        /// The requests the engine's client retried by itself so far (the sum of its stats' `*_retries`
+        /// figures: s3's retries of 500/503/SlowDown), nil when it counts none. A cycle reports the
+        /// difference (`client_retries`): calls that failed over to a retry instead of failing.
+        func clientRetries<E: StorageEngine>(_ engine: E) -> Double? {
+            guard let s = try? engine.stats() else { return nil }
+            let retries = s.extra.filter { $0.name.hasSuffix("_retries") }
+            return retries.isEmpty ? nil : retries.reduce(0) { $0 + $1.value }
         }
 
         /// `body` on the calling thread, its connection dropped and the call tried again after a
