@@ -388,9 +388,7 @@ struct KubernetesManifestTests {
     }
 
     /// Every orbit-bench command line parses with the real CLI, and `run`'s configuration (workload
-    /// from the ConfigMap, --backend, --set knobs) builds as `run` would build it. `agent` and
-    /// `--agents` come from the agents branch: until the CLI has them, `agent --listen HOST:PORT` and
-    /// `--agents LIST` are the only arguments allowed without the parser.
+    /// from the ConfigMap, --backend, --set knobs, --agents) builds as `run` would build it.
     @Test func commandLinesUseRealFlags() throws {
         Engines.install()
         let all = try Self.manifests()
@@ -400,8 +398,6 @@ struct KubernetesManifestTests {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        let cliHasAgent = OrbitBenchCLI.configuration.subcommands.contains { $0.configuration.commandName == "agent" }
-        let runHasAgents = RunCommand.helpMessage(columns: 400).contains("--agents")
         var checked = 0
         for m in all where m.kind == "Job" {
             var mounted: [String: String] = [:]   // path in the pod -> file here
@@ -421,12 +417,6 @@ struct KubernetesManifestTests {
             for c in m.containers {
                 guard var args = Self.orbitBenchArguments(c) else { continue }
                 checked += 1
-                if args.first == "agent" && !cliHasAgent {
-                    #expect(args.count == 3 && args[1] == "--listen" && args[2].contains(":"),
-                            "\(m.name): `agent` takes only --listen HOST:PORT until the agents branch lands: \(args)")
-                    continue
-                }
-                if !runHasAgents, let i = args.firstIndex(of: "--agents") { args.removeSubrange(i...min(i + 1, args.count - 1)) }
                 args = args.map { mounted[$0] ?? $0 }
                 do {
                     let command = try OrbitBenchCLI.parseAsRoot(args)
