@@ -26,13 +26,16 @@
 #             not a like-for-like client — and `etcdctl check perf --load=s` (50 clients at a fixed
 #             rate: its throughput is the rate it was asked for, printed for the record only).
 #
-# Printed per row: the durability mode, orbit-bench's and the tool's per-operation time (µs; at 1
-# client) and throughput (ops/s; at 8 clients), and the ratios. Targets (issue 17): per-op time
-# <= 1.10x the tool's at 1 client, throughput >= 0.9x at 8 clients.
+# postgres and redis run REPEATS rounds (orbit-bench's runs and the tool's back to back, the order
+# alternating between rounds); etcd runs one. Printed per row: the durability mode, the medians over
+# the rounds of orbit-bench's and the tool's per-operation time (µs; at 1 client) and throughput
+# (ops/s; at 8 clients), the median of the per-round ratios, and those ratios. Targets (issue 17):
+# per-op time <= 1.10x the tool's at 1 client, throughput >= 0.9x at 8 clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-100000}
-OPS=${OPS:-200000}
+OPS=${OPS:-100000}
+REPEATS=${REPEATS:-3}                 # rounds per backend (postgres, redis): medians are printed
 DURABILITY=${DURABILITY:-none}        # none or every-write
 BACKENDS=${BACKENDS:-"postgres redis etcd"}
 ETCD_LOOP_OPS=${ETCD_LOOP_OPS:-400}
@@ -81,83 +84,110 @@ orbit() {
        $c["phase"] == "run" && $c["operation"] == op { print $c["micros_per_op"], $c["ops_per_s"] }' "$out/summary.csv"
 }
 
-row() {  # row BACKEND OP orbit_1 native_1 orbit_8 native_8   (each "us ops")
-  awk -v b="$1" -v op="$2" -v d="$DURABILITY" -v o1="$3" -v n1="$4" -v o8="$5" -v n8="$6" 'BEGIN {
-    split(o1, a); split(n1, p); split(o8, c); split(n8, q)
-    printf "%-9s %-7s %-12s %11.1f %11.1f %7.2fx %12.0f %12.0f %7.2fx\n", b, op, d, a[1], p[1], a[1] / p[1], c[2], q[2], c[2] / q[2] }'
+# Each figure of a round is stored as V[side,op,threads,round] = "micros_per_op ops_per_s".
+declare -A V
+
+# med "x y z" -> the median (the middle one; the mean of the two middle ones for an even count)
+med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# row BACKEND OP TOOLOP: medians over the rounds of orbit-bench's OP and the tool's TOOLOP, and the
+# median of the per-round ratios (each round's pair ran back to back).
+row() {
+  local us_o="" us_t="" ops_o="" ops_t="" r1="" r8="" r a b
+  for r in $(seq "$REPEATS"); do
+    read -r a _ <<<"${V[orbit,$2,1,$r]}"; read -r b _ <<<"${V[tool,$3,1,$r]}"
+    us_o+=" $a"; us_t+=" $b"; r1+=" $(awk -v a="$a" -v b="$b" 'BEGIN { print a / b }')"
+    read -r _ a <<<"${V[orbit,$2,8,$r]}"; read -r _ b <<<"${V[tool,$3,8,$r]}"
+    ops_o+=" $a"; ops_t+=" $b"; r8+=" $(awk -v a="$a" -v b="$b" 'BEGIN { print a / b }')"
+  done
+  printf "%-9s %-7s %-12s %11.1f %11.1f %7.2fx %12.0f %12.0f %7.2fx   [%s ] [%s ]\n" "$1" "$3" "$DURABILITY" \
+    "$(med "$us_o")" "$(med "$us_t")" "$(med "$r1")" "$(med "$ops_o")" "$(med "$ops_t")" "$(med "$r8")" \
+    "$(printf ' %.2f' $r1)" "$(printf ' %.2f' $r8)"
 }
 
 header() {
-  printf "\n%-9s %-7s %-12s %11s %11s %8s %12s %12s %8s\n" backend op durability "orbit_us@1" "tool_us@1" "ratio" \
-    "orbit_ops@8" "tool_ops@8" "ratio"
+  printf "\n%-9s %-7s %-12s %11s %11s %8s %12s %12s %8s   %s\n" backend op durability "orbit_us@1" "tool_us@1" "ratio" \
+    "orbit_ops@8" "tool_ops@8" "ratio" "per-round ratios @1, @8"
 }
 
 results=()
 
+# A round of a backend: orbit-bench's runs and the tool's, in turn; odd rounds start with orbit-bench,
+# even rounds with the tool, so a drift of the machine's load falls on both sides alike.
+rounds() {  # rounds BACKEND
+  local r
+  for r in $(seq "$REPEATS"); do
+    if [ $((r % 2)) = 1 ]; then "$1_orbit" "$r"; "$1_tool" "$r"; else "$1_tool" "$r"; "$1_orbit" "$r"; fi
+    echo "  $1 round $r of $REPEATS done (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
+  done
+}
+
 if [[ " $BACKENDS " == *" postgres "* ]]; then
   "$bin" load "$get_w" --backend postgres --data-dir "$WORK/data" --fresh --set durability="$DURABILITY" --quiet >/dev/null
-  declare -A o
-  for t in 1 8; do for op in get update; do o[$op$t]=$(orbit $op $t postgres); done; done
   pg_bin=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   as_pg=()
   if [ "$(id -u)" = 0 ]; then as_pg=(unshare --user --map-user="$(id -u postgres)" --map-group="$(id -g postgres)"); fi
   sc=off; [ "$DURABILITY" = every-write ] && sc=on
-  port=$(free_port)
-  "${as_pg[@]}" "$pg_bin/postgres" -D "$WORK/data/postgres/server" -p "$port" -c listen_addresses=127.0.0.1 \
-    -c unix_socket_directories= -c max_connections=200 -c shared_buffers=128MB -c fsync=on -c synchronous_commit=$sc \
-    > "$WORK/pg-native.log" 2>&1 &
-  pg_pid=$!
-  trap 'kill -INT $pg_pid 2>/dev/null || true' EXIT
-  for _ in $(seq 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
   printf '\\set k random(0, %d)\nSELECT value FROM orbit_kv WHERE key = lpad(:k::text, 16, %s)::bytea;\n' $((RECORDS - 1)) "'0'" > "$WORK/get.sql"
   printf '\\set k random(0, %d)\nUPDATE orbit_kv SET value = repeat(%s, 100)::bytea WHERE key = lpad(:k::text, 16, %s)::bytea;\n' \
     $((RECORDS - 1)) "'u'" "'0'" > "$WORK/update.sql"
   printf '\\set k random(0, %d)\nINSERT INTO orbit_kv (key, value) VALUES (lpad(:k::text, 16, %s)::bytea, repeat(%s, 100)::bytea) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;\n' \
     $((RECORDS - 1)) "'0'" "'u'" > "$WORK/upsert.sql"
-  declare -A n
-  for t in 1 8; do for op in get update upsert; do
-    n[$op$t]=$("$pg_bin/pgbench" -h 127.0.0.1 -p "$port" -U orbit -n -M prepared -f "$WORK/$op.sql" -c $t -j $t \
-      -t $((OPS / t)) postgres 2>/dev/null | awk '/latency average/ { us = $4 * 1000 } /^tps/ { tps = $3 } END { print us, tps }')
-  done; done
-  kill -INT $pg_pid; wait $pg_pid || true; trap - EXIT
-  for op in get update; do results+=("$(row postgres $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
-  results+=("$(row postgres upsert "${o[update1]}" "${n[upsert1]}" "${o[update8]}" "${n[upsert8]}")")
+  postgres_orbit() { local t op; for t in 1 8; do for op in get update; do V[orbit,$op,$t,$1]=$(orbit $op $t postgres); done; done; }
+  postgres_tool() {
+    local port t op
+    port=$(free_port)
+    "${as_pg[@]}" "$pg_bin/postgres" -D "$WORK/data/postgres/server" -p "$port" -c listen_addresses=127.0.0.1 \
+      -c unix_socket_directories= -c max_connections=200 -c shared_buffers=128MB -c fsync=on -c synchronous_commit=$sc \
+      >> "$WORK/pg-native.log" 2>&1 &
+    pg_pid=$!
+    trap 'kill -INT $pg_pid 2>/dev/null || true' EXIT
+    for _ in $(seq 300); do "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+    for t in 1 8; do for op in get update upsert; do
+      V[tool,$op,$t,$1]=$("$pg_bin/pgbench" -h 127.0.0.1 -p "$port" -U orbit -n -M prepared -f "$WORK/$op.sql" -c $t -j $t \
+        -t $((OPS / t)) postgres 2>/dev/null | awk '/latency average/ { us = $4 * 1000 } /^tps/ { tps = $3 } END { print us, tps }')
+    done; done
+    kill -INT $pg_pid; wait $pg_pid || true; trap - EXIT
+  }
+  rounds postgres
+  results+=("$(row postgres get get)" "$(row postgres update update)" "$(row postgres update upsert)")
 fi
 
 if [[ " $BACKENDS " == *" redis "* ]]; then
   "$bin" load "$get_w" --backend redis --data-dir "$WORK/data" --fresh --set durability="$DURABILITY" --quiet >/dev/null
-  declare -A o
-  for t in 1 8; do for op in get update; do o[$op$t]=$(orbit $op $t redis); done; done
-  port=$(free_port)
-  redis-server "$WORK/data/redis/redis.conf" --port "$port" > "$WORK/redis-native.log" 2>&1 &
-  r_pid=$!
-  trap 'kill $r_pid 2>/dev/null || true' EXIT
-  for _ in $(seq 300); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
   # The engine's put script, as the engine loads it (the first Swift multi-line literal of RedisScripts.all).
   put_script=$(python3 - <<'PY'
-import re, textwrap
+import textwrap
 s = open("Sources/RedisEngine/RedisScripts.swift").read()
 body = s[s.index('// put(key, value)'):]
 body = body[body.index('"""') + 3:]
 print(textwrap.dedent(body[:body.index('"""')]).strip())
 PY
 )
-  sha=$(redis-cli -p "$port" SCRIPT LOAD "$put_script")
   value=$(printf 'u%.0s' $(seq 100))
-  declare -A n
-  for t in 1 8; do
-    # "test","rps","avg_latency_ms",...: SET runs before GET (redis-benchmark's order).
-    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -P 1 -c $t -n "$OPS" -r "$RECORDS" -d 100 --csv 2>/dev/null)
-    n[update$t]=$(echo "$csv" | awk -F'"' '$2 == "SET" { print $6 * 1000, $4 }')
-    n[get$t]=$(echo "$csv" | awk -F'"' '$2 == "GET" { print $6 * 1000, $4 }')
-    # The same put as orbit-bench's, on the loaded keys (__rand_int__ is 12 digits: 0000 + 12 = 16 bytes).
-    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -P 1 -c $t -n "$OPS" -r "$RECORDS" --csv \
-      EVALSHA "$sha" 3 orbit:data orbit:index orbit:meta "0000__rand_int__" "$value" 2>/dev/null)
-    n[script$t]=$(echo "$csv" | awk -F'"' 'NR > 1 && $4 != "" { print $6 * 1000, $4 }' | tail -1)
-  done
-  kill $r_pid; wait $r_pid || true; trap - EXIT
-  for op in get update; do results+=("$(row redis $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
-  results+=("$(row redis script "${o[update1]}" "${n[script1]}" "${o[update8]}" "${n[script8]}")")
+  redis_orbit() { local t op; for t in 1 8; do for op in get update; do V[orbit,$op,$t,$1]=$(orbit $op $t redis); done; done; }
+  redis_tool() {
+    local port t csv sha
+    port=$(free_port)
+    redis-server "$WORK/data/redis/redis.conf" --port "$port" >> "$WORK/redis-native.log" 2>&1 &
+    r_pid=$!
+    trap 'kill $r_pid 2>/dev/null || true' EXIT
+    for _ in $(seq 300); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+    sha=$(redis-cli -p "$port" SCRIPT LOAD "$put_script")
+    for t in 1 8; do
+      # "test","rps","avg_latency_ms",...: SET runs before GET (redis-benchmark's order).
+      csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -P 1 -c $t -n "$OPS" -r "$RECORDS" -d 100 --csv 2>/dev/null)
+      V[tool,update,$t,$1]=$(echo "$csv" | awk -F'"' '$2 == "SET" { print $6 * 1000, $4 }')
+      V[tool,get,$t,$1]=$(echo "$csv" | awk -F'"' '$2 == "GET" { print $6 * 1000, $4 }')
+      # The same put as orbit-bench's, on the loaded keys (__rand_int__ is 12 digits: 0000 + 12 = 16 bytes).
+      csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -P 1 -c $t -n "$OPS" -r "$RECORDS" --csv \
+        EVALSHA "$sha" 3 orbit:data orbit:index orbit:meta "0000__rand_int__" "$value" 2>/dev/null)
+      V[tool,script,$t,$1]=$(echo "$csv" | awk -F'"' 'NR > 1 && $4 != "" { print $6 * 1000, $4 }' | tail -1)
+    done
+    kill $r_pid; wait $r_pid || true; trap - EXIT
+  }
+  rounds redis
+  results+=("$(row redis get get)" "$(row redis update update)" "$(row redis update script)")
 fi
 
 if [[ " $BACKENDS " == *" etcd "* ]]; then
@@ -193,7 +223,8 @@ if [[ " $BACKENDS " == *" etcd "* ]]; then
   for t in 1 8; do for op in get update; do n[$op$t]=$(etcd_loop $op $t); done; done
   perf=$(etcdctl --endpoints "127.0.0.1:$port" check perf --load=s 2>&1 | tr '\r' '\n' | grep -oE '(PASS|FAIL)[^%]*$' | tr '\n' ' ' || true)
   kill $e_pid; wait $e_pid || true; trap - EXIT
-  for op in get update; do results+=("$(row etcd $op "${o[${op}1]}" "${n[${op}1]}" "${o[${op}8]}" "${n[${op}8]}")"); done
+  for op in get update; do for t in 1 8; do V[orbit,$op,$t,1]=${o[$op$t]}; V[tool,$op,$t,1]=${n[$op$t]}; done; done
+  for op in get update; do results+=("$(REPEATS=1 row etcd $op $op)"); done  # one round: the loop is slow
 fi
 
 header
