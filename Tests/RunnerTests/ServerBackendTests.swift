@@ -235,4 +235,29 @@ struct ServerBackendTests {
             #expect(summary.contains("\"server\""), "summary.json records the server")
         }
     }
+
+    /// `load`, then `run --reuse` of a workload without a load phase: the run checks the store holds
+    /// the records (a read-only probe where the engine can open its store read-only; s3's managed
+    /// cluster cannot, and its run goes ahead unprobed) and reads every one of them.
+    @Test(arguments: servers + ["s3"]) func runOnALoadedStoreWithoutALoadPhase(_ backend: String) throws {
+        try withTemporaryDirectory(prefix: "orbit-srv-reuse-\(backend)") { dir in
+            let w = dir + "/read.yaml"
+            try "name: reuse\nrecord_count: 200\noperation_count: 400\nkey_size: 16\nvalue_size: 100\nload: false\nmix: {read: 1}\n"
+                .write(toFile: w, atomically: true, encoding: .utf8)
+            let load = try Self.run(["load", w, "--backend", backend, "--data-dir", dir + "/data", "--fresh", "--quiet"])
+            #expect(load.status == 0, "load on \(backend): \(load.err)")
+            let run = try Self.run(["run", w, "--backend", backend, "--data-dir", dir + "/data", "--reuse", "--out", dir + "/out", "--quiet"])
+            #expect(run.status == 0, "run --reuse on \(backend): \(run.err)")
+            let csv = (try? String(contentsOfFile: dir + "/out/summary.csv", encoding: .utf8)) ?? ""
+            let lines = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            guard let header = lines.first, let phase = header.firstIndex(of: "phase"), let op = header.firstIndex(of: "operation"),
+                  let count = header.firstIndex(of: "count"), let notFound = header.firstIndex(of: "not_found") else {
+                Issue.record("summary.csv of \(backend) has no phase/operation/count/not_found columns: \(csv.prefix(300))")
+                return
+            }
+            let gets = lines.dropFirst().filter { $0.count > max(phase, op, count, notFound) && $0[phase] == "run" && $0[op] == "get" }
+            #expect(gets.count == 1, "\(backend): one run/get row: \(csv.prefix(600))")
+            #expect(gets.first.map { $0[count] } == "400" && gets.first.map { $0[notFound] } == "0", "\(backend): \(gets)")
+        }
+    }
 }
