@@ -27,8 +27,14 @@ RECORDS=${RECORDS:-100000}
 OPS=${OPS:-4000000}
 REPEATS=${REPEATS:-5}
 WORK=${WORK:-$(mktemp -d /tmp/orbit-clients.XXXXXX)}
-swift build -c release --product orbit-bench >/dev/null
-bin=.build/release/orbit-bench
+# SCRATCH: the release build's scratch path (default .build); BIN: a binary to measure instead of building.
+SCRATCH=${SCRATCH:-.build}
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  swift build -c release --product orbit-bench --scratch-path "$SCRATCH" >/dev/null
+  bin=$SCRATCH/release/orbit-bench
+fi
 
 # run NAME WORKLOAD DISTRIBUTION THREADS METERING [OPERATIONS] -> appends the run phase's ops/s (all operation
 # types) to $WORK/NAME, its get p50 (µs) to $WORK/NAME.p50 and the process's CPU seconds

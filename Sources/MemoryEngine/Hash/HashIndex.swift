@@ -35,7 +35,29 @@ enum IndexRecord {
     @inline(__always)
     static func matches(_ p: UnsafeRawPointer, _ key: UnsafeRawBufferPointer, _ hash: UInt64) -> Bool {
         guard Self.hash(p) == hash, keyLength(p) == key.count else { return false }
-        return key.count == 0 || memcmp(p + headerBytes, key.baseAddress.unsafelyUnwrapped, key.count) == 0
+        return key.count == 0 || equalBytes(p + headerBytes, key.baseAddress.unsafelyUnwrapped, key.count)
+    }
+
+    /// Whether `n` bytes at `a` and `b` are equal: keys up to 32 bytes (the usual ones) compared in
+    /// 8-byte words inline, the last word overlapping the one before it, instead of a call to memcmp
+    /// on every lookup; longer keys by memcmp.
+    @inline(__always)
+    static func equalBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+        if n > 32 { return memcmp(a, b, n) == 0 }
+        if n < 8 {
+            var i = 0
+            while i < n {
+                if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+                i &+= 1
+            }
+            return true
+        }
+        var i = 0
+        while i &+ 8 < n {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i &+= 8
+        }
+        return a.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
     }
 }
 

@@ -43,7 +43,7 @@ public struct ScrambledZipfianGenerator: Sendable {
 }
 
 /// YCSB's `Utils.fnvhash64`: FNV-1a over the 8 bytes, then Java's `Math.abs` of the signed result.
-@inline(__always)
+@inlinable @inline(__always)
 public func ycsbHash(_ x: UInt64) -> UInt64 {
     Int64(bitPattern: fnv1a64(x)).magnitude
 }
