@@ -149,7 +149,7 @@ extension CowBTree {
             .init("pinned_pages", Double(f.pinnedPages)),
             .init("cache_capacity_pages", Double(cache.capacity)),
             .init("cache_pages", Double(cached)),
-            .init("cache_hits", Double(cache.hits.load(ordering: .relaxed))),
+            .init("cache_hits", Double(cache.hits)),
             .init("cache_misses", Double(cache.misses.load(ordering: .relaxed))),
             .init("cache_evictions", Double(cache.evictions.load(ordering: .relaxed))),
             .init("pages_read", Double(cache.pagesRead.load(ordering: .relaxed))),

@@ -31,8 +31,14 @@ import Synchronization
 /// no work on a hit but setting one bit, where LRU relinks a list entry under the lock on every
 /// hit. ARC was not measured (its ghost lists add memory and the same per-hit list work).
 ///
-/// Thread safety: one mutex around the index; reads from disk happen outside it (two threads
-/// missing on one page both read it, the first insert wins).
+/// **A hit's cost.** One mutex hold: a probe of an open-addressed index (`PageIndex`: a
+/// multiplicative hash, number and slot in one entry — a `[UInt64: Int]` spent most of a hit
+/// hashing with SipHash), setting the reference bit, counting the hit, and one retain of the page
+/// (the reader's pin). The hit counter is a plain integer under that same mutex, exact, instead of a
+/// shared atomic incremented beside the lock on every level of every lookup.
+///
+/// Thread safety: one mutex around the index, the slots and the hit count; reads from disk happen
+/// outside it (two threads missing on one page both read it, the first insert wins).
 final class PageCache: @unchecked Sendable {
     /// Reads page `no` into the buffer (exactly one page).
     typealias PageReader = @Sendable (UInt64, UnsafeMutableRawBufferPointer) throws -> Void
@@ -49,8 +55,8 @@ final class PageCache: @unchecked Sendable {
     let maxTxid: Atomic<UInt64>
     let pageCount: Atomic<UInt64>
 
-    // Counters for stats (relaxed: each exact, read without the lock).
-    let hits = Atomic<UInt64>(0)
+    // Counters for stats (relaxed: each exact, read without the lock; hits are counted under the
+    // lock, `hits`).
     let misses = Atomic<UInt64>(0)
     let evictions = Atomic<UInt64>(0)
     let pagesRead = Atomic<UInt64>(0)
@@ -62,9 +68,12 @@ final class PageCache: @unchecked Sendable {
     }
 
     struct State {
-        var index: [UInt64: Int] = [:]
+        var index: PageIndex
         var slots: [Slot] = []
         var hand = 0
+        /// Cache hits so far (exact; kept across `removeAll`).
+        var hits: UInt64 = 0
+        init(capacity: Int, hits: UInt64 = 0) { index = PageIndex(expected: capacity); self.hits = hits }
     }
 
     init(pageSize: Int, capacity: Int, filePath: String, maxTxid: UInt64, pageCount: UInt64, reader: @escaping PageReader) {
@@ -74,13 +83,14 @@ final class PageCache: @unchecked Sendable {
         self.reader = reader
         self.maxTxid = Atomic(maxTxid)
         self.pageCount = Atomic(pageCount)
-        var s = State()
-        s.index.reserveCapacity(min(self.capacity, 1 << 20))
-        self.state = Lock(s)
+        self.state = Lock(State(capacity: self.capacity))
     }
 
     /// Pages held now.
     var count: Int { state.withLock { $0.slots.count } }
+
+    /// Cache hits so far (exact).
+    var hits: UInt64 { state.withLock { $0.hits } }
 
     var bytesRead: UInt64 { pagesRead.load(ordering: .relaxed) &* UInt64(pageSize) }
 
@@ -94,14 +104,12 @@ final class PageCache: @unchecked Sendable {
     @inline(__always)
     func page(_ no: UInt64) throws -> Page {
         let hit: Page? = state.withLock { s in
-            guard let i = s.index[no] else { return nil }
+            guard let i = s.index.find(no) else { return nil }
             s.slots[i].referenced = true
+            s.hits &+= 1
             return s.slots[i].page
         }
-        if let hit {
-            hits.add(1, ordering: .relaxed)
-            return hit
-        }
+        if let hit { return hit }
         return try miss(no)
     }
 
@@ -168,9 +176,9 @@ final class PageCache: @unchecked Sendable {
         let cap = capacity
         var evicted = false
         let p: Page = state.withLock { s in
-            if let i = s.index[no], let existing = s.slots[i].page { s.slots[i].referenced = true; return existing }
+            if let i = s.index.find(no), let existing = s.slots[i].page { s.slots[i].referenced = true; return existing }
             if s.slots.count < cap {
-                s.index[no] = s.slots.count
+                s.index.insert(no, slot: s.slots.count)
                 s.slots.append(Slot(no: no, page: page, referenced: true))
                 return page
             }
@@ -184,9 +192,9 @@ final class PageCache: @unchecked Sendable {
                     if s.slots[i].referenced { s.slots[i].referenced = false; continue }
                     if !isKnownUniquelyReferenced(&s.slots[i].page) { continue }   // pinned: in use
                 }
-                s.index.removeValue(forKey: s.slots[i].no)
+                s.index.remove(s.slots[i].no)
                 s.slots[i] = Slot(no: no, page: page, referenced: true)
-                s.index[no] = i
+                s.index.insert(no, slot: i)
                 evicted = true
                 return page
             }
@@ -199,11 +207,11 @@ final class PageCache: @unchecked Sendable {
     func remove(_ numbers: some Sequence<UInt64>) {
         state.withLock { s in
             for no in numbers {
-                guard let i = s.index.removeValue(forKey: no) else { continue }
+                guard let i = s.index.remove(no) else { continue }
                 let last = s.slots.count - 1
                 if i != last {
                     s.slots[i] = s.slots[last]
-                    s.index[s.slots[i].no] = i
+                    s.index.update(s.slots[i].no, slot: i)
                 }
                 s.slots.removeLast()
                 if s.hand >= s.slots.count { s.hand = 0 }
@@ -212,7 +220,7 @@ final class PageCache: @unchecked Sendable {
     }
 
     /// Empties the cache (close).
-    func removeAll() { state.withLock { $0 = State() } }
+    func removeAll() { state.withLock { $0 = State(capacity: capacity, hits: $0.hits) } }
 }
 
 /// The versions that may still be read: every `Version` registers its txid while it is alive
