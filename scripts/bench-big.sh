@@ -74,10 +74,14 @@ run() {
   local cmd=$1 name=$2 be=$3 r=$4; shift 4
   local out="$WORK/out-$name-$be-$r"
   rm -rf "$out"
+  local rc=0
   # shellcheck disable=SC2086
-  if ! "$bin" "$cmd" "$WORK/$name.yaml" --backend "$be" --quiet --out "$out" --data-dir "$WORK/data-$be" \
-        --set memory_limit_mb="$LIMIT_MB" $EXTRA "$@" > "$out.log" 2>&1; then
-    echo "  FAILED: $cmd $name on $be (round $r), exit $?: $(tail -2 "$out.log" | tr '\n' ' ')" >&2
+  "$bin" "$cmd" "$WORK/$name.yaml" --backend "$be" --quiet --out "$out" --data-dir "$WORK/data-$be" \
+    --set memory_limit_mb="$LIMIT_MB" $EXTRA "$@" > "$out.log" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then
+    local why; why=$(tail -2 "$out.log" | tr '\n' ' ')
+    [ "$rc" = 137 ] && why="killed by SIGKILL (the memory cgroup's OOM killer: see dmesg) $why"
+    echo "  FAILED: $cmd $name on $be (round $r), exit $rc: $why" >&2
     echo "$name $be $r" >> "$WORK/failed"
   fi
 }

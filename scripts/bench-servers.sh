@@ -18,7 +18,10 @@
 #             "script" row has redis-benchmark send orbit-bench's own put (EVALSHA of the engine's
 #             put script, loaded from Sources/RedisEngine/RedisScripts.swift, on the same 16-byte
 #             keys: 0000<12 random digits>): the same commands on the server, so that row is the
-#             harness's cost.
+#             harness's cost. "script-mt" sends it from as many client threads as connections
+#             (redis-benchmark --threads N -c N), one connection per thread as orbit-bench has: on
+#             2 cores, 8 client threads and the single-threaded server share the CPU, which one
+#             event-loop client thread (the "script" row) leaves to the server.
 #   etcd      orbit-bench (gRPC v3: Range of one key, linearizable; Put)  vs  etcdctl, the only etcd
 #             tool Debian ships (etcd's own `benchmark` is not packaged): a loop of `etcdctl get` /
 #             `etcdctl put` on the same keys (ETCD_LOOP_OPS of them, one process and one connection
@@ -100,13 +103,13 @@ row() {
     read -r _ a <<<"${V[orbit,$2,8,$r]}"; read -r _ b <<<"${V[tool,$3,8,$r]}"
     ops_o+=" $a"; ops_t+=" $b"; r8+=" $(awk -v a="$a" -v b="$b" 'BEGIN { print a / b }')"
   done
-  printf "%-9s %-7s %-12s %11.1f %11.1f %7.2fx %12.0f %12.0f %7.2fx   [%s ] [%s ]\n" "$1" "$3" "$DURABILITY" \
+  printf "%-9s %-9s %-12s %11.1f %11.1f %7.2fx %12.0f %12.0f %7.2fx   [%s ] [%s ]\n" "$1" "$3" "$DURABILITY" \
     "$(med "$us_o")" "$(med "$us_t")" "$(med "$r1")" "$(med "$ops_o")" "$(med "$ops_t")" "$(med "$r8")" \
     "$(printf ' %.2f' $r1)" "$(printf ' %.2f' $r8)"
 }
 
 header() {
-  printf "\n%-9s %-7s %-12s %11s %11s %8s %12s %12s %8s   %s\n" backend op durability "orbit_us@1" "tool_us@1" "ratio" \
+  printf "\n%-9s %-9s %-12s %11s %11s %8s %12s %12s %8s   %s\n" backend op durability "orbit_us@1" "tool_us@1" "ratio" \
     "orbit_ops@8" "tool_ops@8" "ratio" "per-round ratios @1, @8"
 }
 
@@ -183,11 +186,15 @@ PY
       csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -P 1 -c $t -n "$OPS" -r "$RECORDS" --csv \
         EVALSHA "$sha" 3 orbit:data orbit:index orbit:meta "0000__rand_int__" "$value" 2>/dev/null)
       V[tool,script,$t,$1]=$(echo "$csv" | awk -F'"' 'NR > 1 && $4 != "" { print $6 * 1000, $4 }' | tail -1)
+      # The same script from N client threads with one connection each (--threads): orbit-bench's shape.
+      csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -P 1 -c $t --threads $t -n "$OPS" -r "$RECORDS" --csv \
+        EVALSHA "$sha" 3 orbit:data orbit:index orbit:meta "0000__rand_int__" "$value" 2>/dev/null)
+      V[tool,script-mt,$t,$1]=$(echo "$csv" | awk -F'"' 'NR > 1 && $4 != "" { print $6 * 1000, $4 }' | tail -1)
     done
     kill $r_pid; wait $r_pid || true; trap - EXIT
   }
   rounds redis
-  results+=("$(row redis get get)" "$(row redis update update)" "$(row redis update script)")
+  results+=("$(row redis get get)" "$(row redis update update)" "$(row redis update script)" "$(row redis update script-mt)")
 fi
 
 if [[ " $BACKENDS " == *" etcd "* ]]; then
