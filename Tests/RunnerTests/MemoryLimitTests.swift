@@ -84,6 +84,29 @@ struct MemoryLimitTests {
         }
     }
 
+    /// A harness SIGKILLed inside its cgroup (by the OOM killer of its own limit, say) cannot remove
+    /// it; the next bounded run removes the cgroups of orbit-bench processes that no longer exist,
+    /// and leaves those of a live process alone.
+    @Test func cgroupsOfKilledRunsAreRemovedByTheNext() throws {
+        if let why = Self.unavailable {
+            print("[skip] MemoryLimitTests: no writable memory cgroup here: \(why)")
+            return
+        }
+        guard case .success(let c) = MemoryCgroup.locate() else { Issue.record("no cgroup"); return }
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let dead = c.current + "/orbit-bench-\(gone.processIdentifier)-cow-0"
+        let live = c.current + "/orbit-bench-1-lmdb-0"   // pid 1 is alive
+        #expect(mkdir(dead, 0o755) == 0)
+        #expect(mkdir(live, 0o755) == 0)
+        defer { rmdir(live); rmdir(dead) }
+        try MemoryCgroup.check(limitMB: 64)
+        #expect(access(dead, F_OK) != 0, "the dead run's cgroup is still there")
+        #expect(access(live, F_OK) == 0, "a live process's cgroup was removed")
+    }
+
     /// Before a bounded run the store's files leave the page cache (every engine starts cold); their
     /// bytes do not change. mincore on a mapping tells what is resident.
     @Test func evictingAStoresPageCacheChangesNoByte() throws {

@@ -88,6 +88,7 @@ public final class MemoryCgroup {
         controller = c
         path = c.current + "/" + name
         self.limitBytes = limitBytes
+        Self.removeStale(in: c)
         if mkdir(path, 0o755) != 0, errno != EEXIST {
             let e = Errno(errno)
             throw OrbitError(.invalidConfig, "memory_limit_mb: cannot create the memory cgroup \(path) (\(e))", at: "memory_limit_mb",
@@ -175,6 +176,30 @@ public final class MemoryCgroup {
                      anonymousBytes: field(v1 ? "rss" : "anon", of: "memory.stat"),
                      limitHits: v1 ? number("memory.failcnt") : field("max", of: "memory.events"),
                      oomKills: field("oom_kill", of: v1 ? "memory.oom_control" : "memory.events"))
+    }
+
+    /// Removes the cgroups an orbit-bench process made here and could not remove because it was
+    /// killed (SIGKILL, or the OOM killer of its own limit): `orbit-bench-<pid>-…` whose process no
+    /// longer exists. Only empty cgroups can be removed (rmdir refuses one with a task in it), and
+    /// nothing else is touched: another name, a live pid, or a pid now reused are left alone.
+    static func removeStale(in c: Controller) {
+        guard let dir = opendir(c.current) else { return }
+        var stale: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("orbit-bench-"),
+                  let pid = Int32(name.dropFirst("orbit-bench-".count).prefix { $0 != "-" }),
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            stale.append(c.current + "/" + name)
+        }
+        closedir(dir)
+        for path in stale {
+            if c.version == .v1 {
+                let fd = open(path + "/memory.force_empty", O_WRONLY)
+                if fd >= 0 { _ = Glibc.write(fd, "0", 1); close(fd) }
+            }
+            rmdir(path)
+        }
     }
 
     /// Removes the cgroup (this process must have left it). Its page cache goes to the parent (v1:
