@@ -29,7 +29,7 @@
 #
 # Environment: KEYS (20000000), LIMIT_MB (512), LOAD_LIMIT_MB (LIMIT_MB; 0: unbounded), READS
 # (1000000), SCANS (100000), OVERWRITES (1000000), SYNC_OPS (2000), REPEATS (3), ENGINES ("cow lmdb
-# lsm rocksdb"), BENCHES (a subset of "readrandom readzipf scan100 overwrite updatesync"), THREADS (1), WORK (work dir; results stay there), SCRATCH (build dir, .build), and
+# lsm rocksdb"), REPORT_ONLY (1: print the tables from WORK's results without running), BENCHES (a subset of "readrandom readzipf scan100 overwrite updatesync"), THREADS (1), WORK (work dir; results stay there), SCRATCH (build dir, .build), and
 # EXTRA (more --set arguments for every run, e.g. "--set cow.cache_mb=128": cow's heap while writing
 # is up to ~3x its cache, README "Memory-bounded runs"), LMDB_READAHEAD (0: lmdb runs with
 # lmdb.no_readahead=true, LMDB's setting for maps larger than memory; 1: the OS's readahead).
@@ -106,6 +106,7 @@ run() {
   fi
 }
 
+if [ "${REPORT_ONLY:-0}" = 0 ]; then
 echo "bench-big: $KEYS keys under memory_limit_mb=$LIMIT_MB (load: $LOAD_LIMIT_MB), $REPEATS rounds, work dir $WORK, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : > "$WORK/failed"
 set -- $ENGINES
@@ -126,6 +127,7 @@ for r in $(seq 1 "$REPEATS"); do
     rm -rf "$WORK/data-$be"
   done
 done
+fi
 
 # col NAME ENGINE ROUND PHASE OPERATION COLUMN-NAME, from summary.csv (by the header's names)
 col() {
@@ -146,7 +148,7 @@ openms() {
   [ -f "$f" ] || { echo nan; return; }
   python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["backends"][0]["open_s"] * 1000))' "$f"
 }
-median() { grep -v nan | sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+median() { { grep -v -e nan -e '^$' || true; } | sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 med() {  # FUNCTION ARGS... (ROUND substituted) over the rounds
   local fn=$1 name=$2 be=$3; shift 3
   for r in $(seq 1 "$REPEATS"); do "$fn" "$name" "$be" "$r" "$@"; echo; done | median
