@@ -9,7 +9,9 @@ import Testing
 /// The differential method, CI-sized: a few seeded streams of 400 operations on all five engines;
 /// the replay file round trip; the shrinker on a planted difference.
 @Suite struct DifferentialSweepTests {
-    static func context(_ engine: String, seed: UInt64, streams: Int, tag: String = "") -> CrashSweepContext {
+    /// `tag` names the test: the suites' tests run in parallel, and two that shared a work directory
+    /// removed each other's scratch stores (a peer's store deleted under it read as empty).
+    static func context(_ engine: String, seed: UInt64, streams: Int, tag: String) -> CrashSweepContext {
         let settings = Settings(knobs: CoreKnobs.all + Engines.allKnobs)
         return CrashSweepContext(engine: engine, durability: .none, settings: settings, seed: seed, count: streams,
                                  workDirectory: NSTemporaryDirectory() + "orbit-differential-tests-\(getpid())-\(engine)\(tag)")
@@ -28,7 +30,7 @@ import Testing
         let seed = TestSeed.pick("DifferentialSweepTests.everyEngineAgrees", default: 0xD1FF)
         let plan = Self.plan(operations: 1_500)
         var records: [CrashRecord] = []
-        let c = Self.context(engine, seed: seed, streams: 3)
+        let c = Self.context(engine, seed: seed, streams: 3, tag: "-agree")
         defer { try? FileManager.default.removeItem(atPath: c.workDirectory) }
         try DifferentialSweep.run(c, plan: plan) { records.append($0) }
         #expect(records.count == 3)
@@ -78,7 +80,7 @@ import Testing
 
     /// A replay file (as a failing stream writes it) runs once through the sweep, on every engine.
     @Test func aReplayFileRunsOnEveryEngine() throws {
-        let c = Self.context("cow", seed: 5, streams: 99)
+        let c = Self.context("cow", seed: 5, streams: 99, tag: "-replay")
         defer { try? FileManager.default.removeItem(atPath: c.workDirectory) }
         try FileManager.default.createDirectory(atPath: c.workDirectory, withIntermediateDirectories: true)
         let ops: [DiffOp] = [.put(Array("a".utf8), [1]), .snapshotCreate("s0"), .delete(Array("a".utf8)), .reopen, .check,
@@ -97,7 +99,7 @@ import Testing
     /// A difference the engines cannot have is planted by comparing memory with a stream that is
     /// not the same: the shrinker must cut a long stream down to the few ops that matter.
     @Test func theShrinkerFindsAShortStream() throws {
-        let c = Self.context("lsm", seed: 1, streams: 1)
+        let c = Self.context("lsm", seed: 1, streams: 1, tag: "-shrink")
         defer { try? FileManager.default.removeItem(atPath: c.workDirectory) }
         var plan = DifferentialSweep.Plan()
         plan.shrinkAttempts = 300
